@@ -1,0 +1,184 @@
+//! Calendar dates as a day number: small, `Copy`, ordered by one integer compare.
+//!
+//! The ledger has no notion of time of day; every date is a civil date in the billing
+//! account's calendar. chrono does the calendar arithmetic at the edges.
+
+use std::fmt;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// Days from 1970-01-01 (day 0) to this civil date.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Date(i32);
+
+/// Why a text is not a date.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a date (expected YYYY-MM-DD, a real calendar day)")]
+pub struct DateError(pub String);
+
+const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+
+impl Date {
+    /// The earliest and latest dates the ledger accepts.
+    pub const MIN: Date = Date(-719_162); // 0001-01-01
+    pub const MAX: Date = Date(2_932_896); // 9999-12-31
+
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
+        NaiveDate::from_ymd_opt(year, month, day).map(Date::from_naive)
+    }
+
+    pub fn from_naive(d: NaiveDate) -> Date {
+        Date(d.num_days_from_ce() - UNIX_EPOCH_FROM_CE)
+    }
+
+    pub fn to_naive(self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.0 + UNIX_EPOCH_FROM_CE).expect("date in range")
+    }
+
+    /// Days since 1970-01-01.
+    pub const fn day_number(self) -> i32 {
+        self.0
+    }
+
+    pub fn from_day_number(days: i32) -> Option<Date> {
+        if days < Date::MIN.0 || days > Date::MAX.0 {
+            None
+        } else {
+            Some(Date(days))
+        }
+    }
+
+    /// Parse `YYYY-MM-DD` (exactly ten characters, a real calendar day).
+    pub fn parse(text: &str) -> Result<Date, DateError> {
+        let b = text.as_bytes();
+        let fail = || DateError(text.chars().take(40).collect());
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(fail());
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let mut v = 0u32;
+            for &c in &b[r] {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + (c - b'0') as u32;
+            }
+            Some(v)
+        };
+        let (y, m, d) = match (num(0..4), num(5..7), num(8..10)) {
+            (Some(y), Some(m), Some(d)) => (y, m, d),
+            _ => return Err(fail()),
+        };
+        Date::from_ymd(y as i32, m, d).ok_or_else(fail)
+    }
+
+    pub fn year(self) -> i32 {
+        self.to_naive().year()
+    }
+    pub fn month(self) -> u32 {
+        self.to_naive().month()
+    }
+    pub fn day(self) -> u32 {
+        self.to_naive().day()
+    }
+
+    /// `self + n` days (saturating at the representable range).
+    pub fn add_days(self, n: i32) -> Date {
+        Date((self.0 + n).clamp(Date::MIN.0, Date::MAX.0))
+    }
+
+    /// Days from `self` to `other` (positive when `other` is later).
+    pub fn days_until(self, other: Date) -> i32 {
+        other.0 - self.0
+    }
+
+    /// `self + n` calendar months; a day past the end of the target month becomes its last day
+    /// (2024-01-31 + 1 month = 2024-02-29).
+    pub fn add_months(self, n: u32) -> Date {
+        self.to_naive()
+            .checked_add_months(Months::new(n))
+            .map(Date::from_naive)
+            .unwrap_or(Date::MAX)
+    }
+
+    /// `self - n` calendar months, clamped like [`Date::add_months`].
+    pub fn sub_months(self, n: u32) -> Date {
+        self.to_naive()
+            .checked_sub_months(Months::new(n))
+            .map(Date::from_naive)
+            .unwrap_or(Date::MIN)
+    }
+
+    /// The first day of this date's month.
+    pub fn month_start(self) -> Date {
+        Date::from_ymd(self.year(), self.month(), 1).expect("first of month exists")
+    }
+
+    /// The last day of this date's month.
+    pub fn month_end(self) -> Date {
+        self.month_start().add_months(1).add_days(-1)
+    }
+
+    /// `2021-05-05T00:00:00.0000000Z`, the way Azure's APIs write datetimes.
+    pub fn to_azure_datetime(self) -> String {
+        format!("{}T00:00:00.0000000Z", self)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.to_naive();
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    }
+}
+
+impl fmt::Debug for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Date({})", self)
+    }
+}
+
+impl std::str::FromStr for Date {
+    type Err = DateError;
+    fn from_str(s: &str) -> Result<Date, DateError> {
+        Date::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_and_prints() {
+        assert_eq!(d("2021-05-05").to_string(), "2021-05-05");
+        assert_eq!(d("1970-01-01").day_number(), 0);
+        assert_eq!(d("2021-05-05").to_azure_datetime(), "2021-05-05T00:00:00.0000000Z");
+        assert!(Date::parse("2021-02-29").is_err());
+        assert!(Date::parse("2021-5-5").is_err());
+        assert!(Date::parse("05/05/2021").is_err());
+        assert!(Date::parse("").is_err());
+    }
+
+    #[test]
+    fn calendar_months_clamp_to_month_end() {
+        assert_eq!(d("2024-01-31").add_months(1), d("2024-02-29"));
+        assert_eq!(d("2025-06-01").add_months(12), d("2026-06-01"));
+        assert_eq!(d("2028-04-30").add_months(12), d("2029-04-30"));
+        assert_eq!(d("2024-03-31").sub_months(1), d("2024-02-29"));
+        assert_eq!(d("2024-02-10").month_end(), d("2024-02-29"));
+        assert_eq!(d("2024-02-10").month_start(), d("2024-02-01"));
+    }
+
+    #[test]
+    fn orders_by_day() {
+        assert!(d("2024-12-31") < d("2025-01-01"));
+        assert_eq!(d("2024-12-31").days_until(d("2025-01-01")), 1);
+        assert_eq!(d("2024-12-31").add_days(1), d("2025-01-01"));
+    }
+}

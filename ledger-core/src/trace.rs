@@ -1,0 +1,46 @@
+//! The audit trail of one line: how it was split into portions, who paid each portion, and
+//! what each portion counted toward, with the rule ids. Settlement reports portions to a
+//! [`TraceSink`]; the default sink compiles to nothing, so the hot path pays nothing for it.
+
+use crate::fact::{ChargeLine, Invoice};
+use crate::kind::Payer;
+use crate::money::Money;
+use crate::rulebook::EligCell;
+
+/// One portion of one charge line.
+#[derive(Debug)]
+pub struct Portion<'a> {
+    pub invoice: &'a Invoice,
+    /// 1-based position of the line in its invoice, in input order.
+    pub line_position: u32,
+    pub line: &'a ChargeLine,
+    pub payer: Payer,
+    /// The covering credit lot, when `payer` is not `Paid`.
+    pub lot: Option<&'a str>,
+    /// The R-COVER rule that let the lot pay this portion.
+    pub cover_rule: Option<&'static str>,
+    pub amount: Money,
+    /// The R-ELIG cell that decided what the portion counts toward.
+    pub elig: EligCell,
+    /// MACC decrements this portion made: `(MACC id, amount)`, in queue order (R-MACC-3).
+    pub macc: &'a [(&'a str, Money)],
+    /// CACO decrements this portion made: `(CACO id, amount)`; `amount` is the part that
+    /// lowered the remaining commitment (it may be zero once the CACO is complete).
+    pub caco: &'a [(&'a str, Money)],
+}
+
+/// Receives the portions settlement produces.
+pub trait TraceSink {
+    /// `false` lets the compiler remove every trace call from the hot loop.
+    const ENABLED: bool;
+    fn portion(&mut self, portion: &Portion<'_>);
+}
+
+/// The sink of normal settlement: records nothing.
+pub struct NoTrace;
+
+impl TraceSink for NoTrace {
+    const ENABLED: bool = false;
+    #[inline(always)]
+    fn portion(&mut self, _portion: &Portion<'_>) {}
+}
