@@ -1,1 +1,6 @@
+//! The shell around the ledger: input formats, the synthetic data generator, the commands of
+//! the `ledger` binary and its HTTP server. Everything here may do I/O; the rules live in
+//! `ledger-core`.
 
+pub mod gen;
+pub mod input;

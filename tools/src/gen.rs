@@ -1,0 +1,1 @@
+//! `ledger gen`: synthetic native charge lines and matching agreements (in progress).

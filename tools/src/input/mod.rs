@@ -1,0 +1,1 @@
+//! Reading agreement and charge-line files (in progress).
