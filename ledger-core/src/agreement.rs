@@ -144,16 +144,19 @@ pub struct CacoTerms {
 impl CacoTerms {
     /// The CACO ends with its last milestone (R-CACO-1).
     pub fn end(&self) -> Date {
-        self.milestones.iter().map(|m| m.end).max().unwrap_or(self.start)
+        self.milestones
+            .iter()
+            .map(|m| m.end)
+            .max()
+            .unwrap_or(self.start)
     }
 
     /// R-CACO-2: the sum of targets (`period`) or the last milestone's target (`cumulative`).
     pub fn commitment_amount(&self) -> Money {
         match self.basis {
-            CacoBasis::Period => self
-                .milestones
-                .iter()
-                .fold(Money::ZERO, |acc, m| acc.checked_add(m.target).unwrap_or(acc)),
+            CacoBasis::Period => self.milestones.iter().fold(Money::ZERO, |acc, m| {
+                acc.checked_add(m.target).unwrap_or(acc)
+            }),
             CacoBasis::Cumulative => self
                 .milestones
                 .iter()
@@ -197,7 +200,10 @@ pub struct AgreementError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> AgreementError {
-    AgreementError { field: field.into(), message: message.into() }
+    AgreementError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// Longest id the ledger accepts (ids appear in keys, URLs and file names).
@@ -207,10 +213,16 @@ pub const MAX_TERM_MONTHS: u32 = 1200;
 
 fn check_id(field: &str, id: &str) -> Result<(), AgreementError> {
     if id.is_empty() {
-        return Err(err(field, "is empty; every id needs at least one character"));
+        return Err(err(
+            field,
+            "is empty; every id needs at least one character",
+        ));
     }
     if id.len() > MAX_ID_LEN {
-        return Err(err(field, format!("is {} characters long; at most {MAX_ID_LEN}", id.len())));
+        return Err(err(
+            field,
+            format!("is {} characters long; at most {MAX_ID_LEN}", id.len()),
+        ));
     }
     if id.chars().any(|c| c.is_control()) {
         return Err(err(field, "contains a control character"));
@@ -220,14 +232,20 @@ fn check_id(field: &str, id: &str) -> Result<(), AgreementError> {
 
 fn check_months(field: &str, months: u32) -> Result<(), AgreementError> {
     if months == 0 || months > MAX_TERM_MONTHS {
-        return Err(err(field, format!("is {months}; expected a whole number of months from 1 to {MAX_TERM_MONTHS}")));
+        return Err(err(
+            field,
+            format!("is {months}; expected a whole number of months from 1 to {MAX_TERM_MONTHS}"),
+        ));
     }
     Ok(())
 }
 
 fn check_positive(field: &str, amount: Money) -> Result<(), AgreementError> {
     if !amount.is_positive() {
-        return Err(err(field, format!("is {amount}; expected an amount greater than zero")));
+        return Err(err(
+            field,
+            format!("is {amount}; expected an amount greater than zero"),
+        ));
     }
     Ok(())
 }
@@ -237,19 +255,32 @@ impl Agreement {
     pub fn validate(&self) -> Result<(), AgreementError> {
         check_id("account", &self.account)?;
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(err("currency", format!("is '{}'; expected a three-letter ISO 4217 code such as USD", self.currency)));
+            return Err(err(
+                "currency",
+                format!(
+                    "is '{}'; expected a three-letter ISO 4217 code such as USD",
+                    self.currency
+                ),
+            ));
         }
         if rulebook::rulebook(self.terms.rulebook_version).is_none() {
             return Err(err(
                 "rulebook",
-                format!("version {} is unknown; known versions: {:?}", self.terms.rulebook_version, rulebook::KNOWN_VERSIONS),
+                format!(
+                    "version {} is unknown; known versions: {:?}",
+                    self.terms.rulebook_version,
+                    rulebook::KNOWN_VERSIONS
+                ),
             ));
         }
         check_months("prepayment_term_months", self.terms.prepayment_term_months)?;
         if let Some(rate) = self.terms.partner_earned_credit_rate {
             let r = rate.as_money();
             if r.is_negative() || r > Money::from_whole(1) {
-                return Err(err("partner_earned_credit_rate", format!("is {r}; expected a rate from 0 to 1, like 0.15")));
+                return Err(err(
+                    "partner_earned_credit_rate",
+                    format!("is {r}; expected a rate from 0 to 1, like 0.15"),
+                ));
             }
         }
         let mut ids = BTreeSet::new();
@@ -283,7 +314,10 @@ impl MaccTerms {
         let at = |f: &str| format!("macc \"{}\" {f}", self.id);
         check_positive(&at("amount"), self.amount)?;
         if self.end < self.start {
-            return Err(err(at("end"), format!("{} is before its start {}", self.end, self.start)));
+            return Err(err(
+                at("end"),
+                format!("{} is before its start {}", self.end, self.start),
+            ));
         }
         check_months(&at("shortfall_credit_months"), self.shortfall_credit_months)?;
         let mut seen = BTreeSet::new();
@@ -296,10 +330,19 @@ impl MaccTerms {
             }
             check_positive(&mat("target"), m.target)?;
             if m.target > self.amount {
-                return Err(err(mat("target"), format!("{} exceeds the MACC amount {}", m.target, self.amount)));
+                return Err(err(
+                    mat("target"),
+                    format!("{} exceeds the MACC amount {}", m.target, self.amount),
+                ));
             }
             if m.due < self.start || m.due > self.end {
-                return Err(err(mat("due"), format!("{} is outside the MACC's {}..{}", m.due, self.start, self.end)));
+                return Err(err(
+                    mat("due"),
+                    format!(
+                        "{} is outside the MACC's {}..{}",
+                        m.due, self.start, self.end
+                    ),
+                ));
             }
             if let Some(p) = previous {
                 if m.due <= p.due {
@@ -320,7 +363,10 @@ impl CacoTerms {
         let at = |f: &str| format!("caco \"{}\" {f}", self.id);
         check_months(&at("award_months"), self.award_months)?;
         if self.milestones.is_empty() {
-            return Err(err(at("milestones"), "is empty; a CACO needs at least one milestone"));
+            return Err(err(
+                at("milestones"),
+                "is empty; a CACO needs at least one milestone",
+            ));
         }
         let mut seen = BTreeSet::new();
         let mut previous: Option<&CacoMilestoneTerms> = None;
@@ -331,14 +377,23 @@ impl CacoTerms {
                 return Err(err(mat("id"), "is used twice in this CACO"));
             }
             if m.end < m.start {
-                return Err(err(mat("end"), format!("{} is before its start {}", m.end, m.start)));
+                return Err(err(
+                    mat("end"),
+                    format!("{} is before its start {}", m.end, m.start),
+                ));
             }
             if m.start < self.start {
-                return Err(err(mat("start"), format!("{} is before the CACO's start {}", m.start, self.start)));
+                return Err(err(
+                    mat("start"),
+                    format!("{} is before the CACO's start {}", m.start, self.start),
+                ));
             }
             check_positive(&mat("target"), m.target)?;
             if m.award.is_negative() {
-                return Err(err(mat("award"), format!("is {}; expected zero or more", m.award)));
+                return Err(err(
+                    mat("award"),
+                    format!("is {}; expected zero or more", m.award),
+                ));
             }
             if let Some(p) = previous {
                 if m.end <= p.end {
@@ -362,11 +417,17 @@ impl CreditTerms {
         let at = |f: &str| format!("credit \"{}\" {f}", self.id);
         check_positive(&at("amount"), self.amount)?;
         if self.expires < self.start {
-            return Err(err(at("expires"), format!("{} is before its start {}", self.expires, self.start)));
+            return Err(err(
+                at("expires"),
+                format!("{} is before its start {}", self.expires, self.start),
+            ));
         }
         if let Some(covers) = self.covers {
             if covers.is_empty() {
-                return Err(err(at("covers"), "is empty; omit it to use the R-COVER default"));
+                return Err(err(
+                    at("covers"),
+                    "is empty; omit it to use the R-COVER default",
+                ));
             }
         }
         Ok(())
@@ -406,8 +467,20 @@ mod tests {
                 basis: CacoBasis::Period,
                 award_months: 12,
                 milestones: vec![
-                    CacoMilestoneTerms { id: "M1".into(), start: d("2025-01-01"), end: d("2025-03-31"), target: m("100"), award: m("10") },
-                    CacoMilestoneTerms { id: "M2".into(), start: d("2025-04-01"), end: d("2025-06-30"), target: m("100"), award: m("10") },
+                    CacoMilestoneTerms {
+                        id: "M1".into(),
+                        start: d("2025-01-01"),
+                        end: d("2025-03-31"),
+                        target: m("100"),
+                        award: m("10"),
+                    },
+                    CacoMilestoneTerms {
+                        id: "M2".into(),
+                        start: d("2025-04-01"),
+                        end: d("2025-06-30"),
+                        target: m("100"),
+                        award: m("10"),
+                    },
                 ],
             }],
             credits: vec![],
@@ -453,7 +526,10 @@ mod tests {
     fn r_caco_1_period_milestones_may_not_overlap() {
         let mut a = sample();
         a.cacos[0].milestones[1].start = d("2025-03-15");
-        assert_eq!(a.validate().unwrap_err().field, "caco \"caco-1\" milestone \"M2\" start");
+        assert_eq!(
+            a.validate().unwrap_err().field,
+            "caco \"caco-1\" milestone \"M2\" start"
+        );
     }
 
     #[test]
@@ -470,8 +546,16 @@ mod tests {
     fn r_macc_5_milestones_must_be_due_within_the_macc_and_cumulative() {
         let mut a = sample();
         a.maccs[0].milestones = vec![
-            MaccMilestoneTerms { id: "A".into(), due: d("2025-06-30"), target: m("500") },
-            MaccMilestoneTerms { id: "B".into(), due: d("2025-09-30"), target: m("400") },
+            MaccMilestoneTerms {
+                id: "A".into(),
+                due: d("2025-06-30"),
+                target: m("500"),
+            },
+            MaccMilestoneTerms {
+                id: "B".into(),
+                due: d("2025-09-30"),
+                target: m("400"),
+            },
         ];
         assert!(a.validate().unwrap_err().message.contains("cumulative"));
         a.maccs[0].milestones[1].due = d("2026-01-31");
@@ -483,7 +567,10 @@ mod tests {
     fn r_csp_rate_is_between_zero_and_one() {
         let mut a = sample();
         a.terms.partner_earned_credit_rate = Some(Factor::parse("1.5").unwrap());
-        assert_eq!(a.validate().unwrap_err().field, "partner_earned_credit_rate");
+        assert_eq!(
+            a.validate().unwrap_err().field,
+            "partner_earned_credit_rate"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Date {
     }
 
     pub fn from_day_number(days: i32) -> Option<Date> {
-        if days < Date::MIN.0 || days > Date::MAX.0 {
+        if !(Date::MIN.0..=Date::MAX.0).contains(&days) {
             None
         } else {
             Some(Date(days))
@@ -158,7 +158,10 @@ mod tests {
     fn parses_and_prints() {
         assert_eq!(d("2021-05-05").to_string(), "2021-05-05");
         assert_eq!(d("1970-01-01").day_number(), 0);
-        assert_eq!(d("2021-05-05").to_azure_datetime(), "2021-05-05T00:00:00.0000000Z");
+        assert_eq!(
+            d("2021-05-05").to_azure_datetime(),
+            "2021-05-05T00:00:00.0000000Z"
+        );
         assert!(Date::parse("2021-02-29").is_err());
         assert!(Date::parse("2021-5-5").is_err());
         assert!(Date::parse("05/05/2021").is_err());

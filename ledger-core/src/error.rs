@@ -9,17 +9,34 @@ pub enum CoreError {
     #[error("no agreement has been recorded for account '{account}'; record one with `ledger agreement FILE` first")]
     UnknownAccount { account: String },
     #[error("invoice {invoice} is in {found}, but account '{account}' is in {expected}")]
-    CurrencyMismatch { account: String, invoice: String, expected: String, found: String },
+    CurrencyMismatch {
+        account: String,
+        invoice: String,
+        expected: String,
+        found: String,
+    },
     #[error("invoice {invoice} was settled before with different content (R-IDEM-2): {detail}")]
     InvoiceConflict { invoice: String, detail: String },
     #[error("invoice id {invoice} is reserved: ids starting with SHORTFALL- or WHATIF- are made by the ledger itself")]
     ReservedInvoiceId { invoice: String },
     #[error("invoice {invoice} has {count} lines; at most {max} are accepted per invoice")]
-    TooManyLines { invoice: String, count: usize, max: usize },
+    TooManyLines {
+        invoice: String,
+        count: usize,
+        max: usize,
+    },
     #[error("invoice {invoice} line {line_position}: {message}")]
-    InvalidLine { invoice: String, line_position: u32, message: String },
+    InvalidLine {
+        invoice: String,
+        line_position: u32,
+        message: String,
+    },
     #[error("invoice {invoice} line {line_position} opens lot '{lot}', but that lot id is already in use")]
-    DuplicateLotId { invoice: String, line_position: u32, lot: String },
+    DuplicateLotId {
+        invoice: String,
+        line_position: u32,
+        lot: String,
+    },
     #[error("agreement: {0}")]
     InvalidAgreement(#[from] AgreementError),
     #[error("agreement amendment refused: {field}: {message}")]

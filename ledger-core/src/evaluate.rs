@@ -128,9 +128,18 @@ pub(crate) fn evaluate_deadlines<S: TraceSink>(
     sink: &mut S,
 ) -> Result<(), CoreError> {
     // Each evaluation closes its deadline for good; new ones come only from lots it opens.
-    let bound = 4 * (acct.maccs.iter().map(|m| m.terms.milestones.len() + 2).sum::<usize>()
-        + acct.cacos.iter().map(|c| c.milestones.len() + 1).sum::<usize>()
-        + acct.lots.len())
+    let bound = 4
+        * (acct
+            .maccs
+            .iter()
+            .map(|m| m.terms.milestones.len() + 2)
+            .sum::<usize>()
+            + acct
+                .cacos
+                .iter()
+                .map(|c| c.milestones.len() + 1)
+                .sum::<usize>()
+            + acct.lots.len())
         + 16;
     for _ in 0..bound {
         let Some(deadline) = next_deadline(acct, limit, inclusive) else {
@@ -138,21 +147,37 @@ pub(crate) fn evaluate_deadlines<S: TraceSink>(
         };
         evaluate(acct, &deadline, out, sink)?;
     }
-    Err(CoreError::Invariant { message: format!("deadline evaluation did not finish within {bound} steps") })
+    Err(CoreError::Invariant {
+        message: format!("deadline evaluation did not finish within {bound} steps"),
+    })
 }
 
-fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<Event>, sink: &mut S) -> Result<(), CoreError> {
+fn evaluate<S: TraceSink>(
+    acct: &mut AccountState,
+    d: &Deadline,
+    out: &mut Vec<Event>,
+    sink: &mut S,
+) -> Result<(), CoreError> {
     match d.target {
         Target::MaccMilestone(m, k) => {
             let macc = &acct.maccs[m];
             let ms = &macc.terms.milestones[k];
-            let cumulative = macc
-                .terms
-                .amount
-                .checked_sub(macc.balance)
-                .map_err(|_| CoreError::Overflow { context: "milestone".into() })?;
-            let shortfall = ms.target.checked_sub(cumulative).map_err(|_| CoreError::Overflow { context: "milestone".into() })?.max(Money::ZERO);
-            let (macc_id, ms_id, due, target) = (macc.terms.id.clone(), ms.id.clone(), ms.due, ms.target);
+            let cumulative =
+                macc.terms
+                    .amount
+                    .checked_sub(macc.balance)
+                    .map_err(|_| CoreError::Overflow {
+                        context: "milestone".into(),
+                    })?;
+            let shortfall = ms
+                .target
+                .checked_sub(cumulative)
+                .map_err(|_| CoreError::Overflow {
+                    context: "milestone".into(),
+                })?
+                .max(Money::ZERO);
+            let (macc_id, ms_id, due, target) =
+                (macc.terms.id.clone(), ms.id.clone(), ms.due, ms.target);
             emit(
                 acct,
                 out,
@@ -176,7 +201,10 @@ fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<E
                     Some(format!("{macc_id}/{ms_id}/shortfall")),
                     Some(macc_id.clone()),
                 )?;
-                let origin = SyntheticOrigin::MilestoneShortfall { macc: macc_id, milestone: ms_id };
+                let origin = SyntheticOrigin::MilestoneShortfall {
+                    macc: macc_id,
+                    milestone: ms_id,
+                };
                 settle_invoice(acct, &invoice, Some(&origin), out, sink)?;
             }
         }
@@ -184,20 +212,49 @@ fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<E
             let macc = &acct.maccs[m];
             let end = macc.terms.end;
             let balance = macc.balance;
-            let conversion = shortfall_conversion(end, macc.terms.enrollment_end, macc.terms.renewed);
+            let conversion =
+                shortfall_conversion(end, macc.terms.enrollment_end, macc.terms.renewed);
             let macc_id = macc.terms.id.clone();
-            emit(acct, out, Event::MaccExpired { macc: macc_id.clone(), end, balance, conversion })?;
+            emit(
+                acct,
+                out,
+                Event::MaccExpired {
+                    macc: macc_id.clone(),
+                    end,
+                    balance,
+                    conversion,
+                },
+            )?;
             let day = end.add_days(1);
             let invoice_id = format!("SHORTFALL-{macc_id}");
-            let invoice = synthetic_invoice(acct, invoice_id.clone(), day, ChargeKind::MaccShortfallPurchase, balance, None, None)?;
-            settle_invoice(acct, &invoice, Some(&SyntheticOrigin::MaccShortfall), out, sink)?;
+            let invoice = synthetic_invoice(
+                acct,
+                invoice_id.clone(),
+                day,
+                ChargeKind::MaccShortfallPurchase,
+                balance,
+                None,
+                None,
+            )?;
+            settle_invoice(
+                acct,
+                &invoice,
+                Some(&SyntheticOrigin::MaccShortfall),
+                out,
+                sink,
+            )?;
             let expires = match conversion {
-                ShortfallConversion::ActiveEnrollment { expires } | ShortfallConversion::Renewed { expires } => expires,
+                ShortfallConversion::ActiveEnrollment { expires }
+                | ShortfallConversion::Renewed { expires } => expires,
                 ShortfallConversion::NotConverted => return Ok(()),
             };
             let lot_id = format!("{macc_id}/shortfall");
             if acct.lot_ref(&lot_id).is_some() {
-                return Err(CoreError::DuplicateLotId { invoice: invoice_id, line_position: 1, lot: lot_id });
+                return Err(CoreError::DuplicateLotId {
+                    invoice: invoice_id,
+                    line_position: 1,
+                    lot: lot_id,
+                });
             }
             let rb = rulebook::rulebook(acct.terms.rulebook_version).expect("validated rulebook");
             let lot = LotTerms {
@@ -211,7 +268,12 @@ fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<E
             emit(
                 acct,
                 out,
-                Event::CreditLotOpened { lot, origin: LotOrigin::MaccShortfall { macc: macc_id }, date: day, invoice: Some(invoice_id) },
+                Event::CreditLotOpened {
+                    lot,
+                    origin: LotOrigin::MaccShortfall { macc: macc_id },
+                    date: day,
+                    invoice: Some(invoice_id),
+                },
             )?;
         }
         Target::CacoMilestone(c, k) => {
@@ -229,12 +291,20 @@ fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<E
         }
         Target::CacoEnd(c) => {
             let caco = &acct.cacos[c];
-            let event = Event::CacoExpired { caco: caco.terms.id.clone(), end: caco.terms.end(), remaining: caco.remaining };
+            let event = Event::CacoExpired {
+                caco: caco.terms.id.clone(),
+                end: caco.terms.end(),
+                remaining: caco.remaining,
+            };
             emit(acct, out, event)?;
         }
         Target::LotExpiry(l) => {
             let lot = &acct.lots[l];
-            let event = Event::CreditLotExpired { lot: lot.terms.id.clone(), expires: lot.terms.expires, balance: lot.balance };
+            let event = Event::CreditLotExpired {
+                lot: lot.terms.id.clone(),
+                expires: lot.terms.expires,
+                balance: lot.balance,
+            };
             emit(acct, out, event)?;
         }
     }
@@ -243,10 +313,16 @@ fn evaluate<S: TraceSink>(acct: &mut AccountState, d: &Deadline, out: &mut Vec<E
 
 /// R-SHORT-1..3, with fine point 3: without `enrollment_end` the enrollment counts as renewed
 /// unless `renewed = false` says otherwise.
-pub fn shortfall_conversion(end: Date, enrollment_end: Option<Date>, renewed: Option<bool>) -> ShortfallConversion {
+pub fn shortfall_conversion(
+    end: Date,
+    enrollment_end: Option<Date>,
+    renewed: Option<bool>,
+) -> ShortfallConversion {
     let a_year_on = end.add_months(12);
     match (enrollment_end, renewed) {
-        (Some(e), _) if e > end => ShortfallConversion::ActiveEnrollment { expires: e.min(a_year_on) },
+        (Some(e), _) if e > end => ShortfallConversion::ActiveEnrollment {
+            expires: e.min(a_year_on),
+        },
         (Some(_), Some(true)) => ShortfallConversion::Renewed { expires: a_year_on },
         (Some(_), _) => ShortfallConversion::NotConverted,
         (None, Some(false)) => ShortfallConversion::NotConverted,
@@ -265,7 +341,9 @@ fn synthetic_invoice(
     corrects: Option<String>,
 ) -> Result<Invoice, CoreError> {
     if acct.invoice(&id).is_some() {
-        return Err(CoreError::Invariant { message: format!("engine invoice {id} would be made twice") });
+        return Err(CoreError::Invariant {
+            message: format!("engine invoice {id} would be made twice"),
+        });
     }
     let mut strings = Vec::new();
     let mut intern = |s: Option<String>| match s {
@@ -313,24 +391,53 @@ mod tests {
     #[test]
     fn r_short_1_active_enrollment_credit_until_the_earlier_of_enrollment_end_and_a_year() {
         let c = shortfall_conversion(d("2028-04-30"), Some(d("2029-01-31")), None);
-        assert_eq!(c, ShortfallConversion::ActiveEnrollment { expires: d("2029-01-31") });
+        assert_eq!(
+            c,
+            ShortfallConversion::ActiveEnrollment {
+                expires: d("2029-01-31")
+            }
+        );
         let c = shortfall_conversion(d("2028-04-30"), Some(d("2031-01-31")), Some(false));
-        assert_eq!(c, ShortfallConversion::ActiveEnrollment { expires: d("2029-04-30") });
+        assert_eq!(
+            c,
+            ShortfallConversion::ActiveEnrollment {
+                expires: d("2029-04-30")
+            }
+        );
     }
 
     #[test]
     fn r_short_2_ended_but_renewed_credit_for_a_year() {
         let c = shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(true));
-        assert_eq!(c, ShortfallConversion::Renewed { expires: d("2029-04-30") });
+        assert_eq!(
+            c,
+            ShortfallConversion::Renewed {
+                expires: d("2029-04-30")
+            }
+        );
         // Fine point 3: without enrollment_end the enrollment counts as renewed.
         let c = shortfall_conversion(d("2028-04-30"), None, None);
-        assert_eq!(c, ShortfallConversion::Renewed { expires: d("2029-04-30") });
+        assert_eq!(
+            c,
+            ShortfallConversion::Renewed {
+                expires: d("2029-04-30")
+            }
+        );
     }
 
     #[test]
     fn r_short_3_ended_unrenewed_no_credit() {
-        assert_eq!(shortfall_conversion(d("2028-04-30"), Some(d("2028-01-31")), None), ShortfallConversion::NotConverted);
-        assert_eq!(shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(false)), ShortfallConversion::NotConverted);
-        assert_eq!(shortfall_conversion(d("2028-04-30"), None, Some(false)), ShortfallConversion::NotConverted);
+        assert_eq!(
+            shortfall_conversion(d("2028-04-30"), Some(d("2028-01-31")), None),
+            ShortfallConversion::NotConverted
+        );
+        assert_eq!(
+            shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(false)),
+            ShortfallConversion::NotConverted
+        );
+        assert_eq!(
+            shortfall_conversion(d("2028-04-30"), None, Some(false)),
+            ShortfallConversion::NotConverted
+        );
     }
 }

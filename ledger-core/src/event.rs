@@ -96,29 +96,69 @@ pub struct InvoiceSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// The account's first agreement.
-    AccountOpened { currency: String, terms: AccountTerms },
+    AccountOpened {
+        currency: String,
+        terms: AccountTerms,
+    },
     /// An amendment changed account-wide terms.
-    AccountTermsChanged { terms: AccountTerms },
+    AccountTermsChanged {
+        terms: AccountTerms,
+    },
     /// An agreement version was recorded (R-IDEM-1 for agreements).
-    AgreementRecorded { version: u32, content_hash: [u8; 32] },
-    MaccOpened { terms: MaccTerms },
+    AgreementRecorded {
+        version: u32,
+        content_hash: [u8; 32],
+    },
+    MaccOpened {
+        terms: MaccTerms,
+    },
     /// An amendment changed a MACC's terms; `balance_after` follows from them.
-    MaccAmended { terms: MaccTerms, balance_after: Money },
+    MaccAmended {
+        terms: MaccTerms,
+        balance_after: Money,
+    },
     /// An amendment removed the MACC (R-MACC-4 `Canceled`).
-    MaccCanceled { macc: String },
-    CacoOpened { terms: CacoTerms },
+    MaccCanceled {
+        macc: String,
+    },
+    CacoOpened {
+        terms: CacoTerms,
+    },
     /// An amendment changed a CACO; milestones missing from the new terms are `Removed`.
-    CacoAmended { terms: CacoTerms, removed: Vec<String>, remaining_after: Money },
+    CacoAmended {
+        terms: CacoTerms,
+        removed: Vec<String>,
+        remaining_after: Money,
+    },
     /// An amendment removed the CACO (R-CACO-7 `Canceled`, its open milestones `Canceled`).
-    CacoCanceled { caco: String },
+    CacoCanceled {
+        caco: String,
+    },
     /// A credit lot opened (Events API `NewCredit`), dated `date`.
-    CreditLotOpened { lot: LotTerms, origin: LotOrigin, date: Date, invoice: Option<String> },
+    CreditLotOpened {
+        lot: LotTerms,
+        origin: LotOrigin,
+        date: Date,
+        invoice: Option<String>,
+    },
     /// An amendment changed an agreement credit lot.
-    CreditLotAmended { lot: LotTerms, balance_after: Money },
+    CreditLotAmended {
+        lot: LotTerms,
+        balance_after: Money,
+    },
     /// An amendment removed an agreement credit lot.
-    CreditLotCanceled { lot: String },
+    CreditLotCanceled {
+        lot: String,
+    },
     /// A credit lot paid part of an invoice for one billing profile (R-SETTLE step 5).
-    CreditApplied { lot: String, invoice: String, profile: String, date: Date, amount: Money, balance_after: Money },
+    CreditApplied {
+        lot: String,
+        invoice: String,
+        profile: String,
+        date: Date,
+        amount: Money,
+        balance_after: Money,
+    },
     /// A commitment was decremented by one invoice for one billing profile (R-SETTLE step 6).
     Decremented {
         commitment: String,
@@ -130,13 +170,34 @@ pub enum Event {
         balance_after: Money,
     },
     /// A CACO milestone's progress grew (or shrank, for a refund) by one invoice.
-    MilestoneProgressed { caco: String, milestone: String, invoice: String, amount: Money, progress_after: Money },
+    MilestoneProgressed {
+        caco: String,
+        milestone: String,
+        invoice: String,
+        amount: Money,
+        progress_after: Money,
+    },
     /// R-MACC-4: the balance reached zero on this invoice.
-    MaccCompleted { macc: String, date: Date, invoice: String },
+    MaccCompleted {
+        macc: String,
+        date: Date,
+        invoice: String,
+    },
     /// R-CACO-5: the milestone's progress reached its target on this invoice.
-    CacoMilestoneCompleted { caco: String, milestone: String, date: Date, invoice: String, progress: Money, award: Money },
+    CacoMilestoneCompleted {
+        caco: String,
+        milestone: String,
+        date: Date,
+        invoice: String,
+        progress: Money,
+        award: Money,
+    },
     /// R-CACO-7: the remaining commitment reached zero on this invoice.
-    CacoCompleted { caco: String, date: Date, invoice: String },
+    CacoCompleted {
+        caco: String,
+        date: Date,
+        invoice: String,
+    },
     /// R-ADJ: a refund line restored part of a lot's balance.
     Adjusted {
         target: String,
@@ -150,28 +211,63 @@ pub enum Event {
         balance_after: Money,
     },
     /// R-MACC-5: a MACC milestone was evaluated after its due date.
-    MaccMilestoneEvaluated { macc: String, milestone: String, due: Date, cumulative: Money, target: Money, shortfall: Money },
+    MaccMilestoneEvaluated {
+        macc: String,
+        milestone: String,
+        due: Date,
+        cumulative: Money,
+        target: Money,
+        shortfall: Money,
+    },
     /// R-SHORT: a MACC was evaluated after its end with a balance left.
-    MaccExpired { macc: String, end: Date, balance: Money, conversion: ShortfallConversion },
+    MaccExpired {
+        macc: String,
+        end: Date,
+        balance: Money,
+        conversion: ShortfallConversion,
+    },
     /// R-CACO-4: a milestone ended unmet; its award is forfeited.
-    CacoMilestoneMissed { caco: String, milestone: String, end: Date, progress: Money, target: Money, forfeited_award: Money },
+    CacoMilestoneMissed {
+        caco: String,
+        milestone: String,
+        end: Date,
+        progress: Money,
+        target: Money,
+        forfeited_award: Money,
+    },
     /// R-CACO-7: the CACO ended with commitment remaining.
-    CacoExpired { caco: String, end: Date, remaining: Money },
+    CacoExpired {
+        caco: String,
+        end: Date,
+        remaining: Money,
+    },
     /// R-EVAL: a credit lot expired with a balance (Events API `PendingExpiredCredit`).
-    CreditLotExpired { lot: String, expires: Date, balance: Money },
+    CreditLotExpired {
+        lot: String,
+        expires: Date,
+        balance: Money,
+    },
     /// R-CSP: from this invoice on, partner earned credit is earned.
-    PecStarted { invoice: String },
+    PecStarted {
+        invoice: String,
+    },
     /// R-SETTLE step 7: the invoice is settled; its totals.
-    InvoiceSettled { summary: InvoiceSummary },
+    InvoiceSettled {
+        summary: InvoiceSummary,
+    },
     /// R-EVAL: `close --through` evaluated every deadline up to this date.
-    Closed { through: Date },
+    Closed {
+        through: Date,
+    },
 }
 
 impl Event {
     /// The rule id that explains this decision (DOMAIN.md).
     pub fn rule(&self) -> &'static str {
         match self {
-            Event::AccountOpened { .. } | Event::AccountTermsChanged { .. } | Event::AgreementRecorded { .. } => "R-MACC-1",
+            Event::AccountOpened { .. }
+            | Event::AccountTermsChanged { .. }
+            | Event::AgreementRecorded { .. } => "R-MACC-1",
             Event::MaccOpened { .. } | Event::MaccAmended { .. } => "R-MACC-1",
             Event::MaccCanceled { .. } => "R-MACC-4",
             Event::CacoOpened { .. } | Event::CacoAmended { .. } => "R-CACO-1",
@@ -185,8 +281,14 @@ impl Event {
             },
             Event::CreditLotAmended { .. } | Event::CreditLotCanceled { .. } => "R-COVER",
             Event::CreditApplied { .. } => "R-SETTLE-5",
-            Event::Decremented { kind: CommitmentKind::Macc, .. } => "R-MACC-2",
-            Event::Decremented { kind: CommitmentKind::Caco, .. } => "R-CACO-3",
+            Event::Decremented {
+                kind: CommitmentKind::Macc,
+                ..
+            } => "R-MACC-2",
+            Event::Decremented {
+                kind: CommitmentKind::Caco,
+                ..
+            } => "R-CACO-3",
             Event::MilestoneProgressed { .. } => "R-CACO-2",
             Event::MaccCompleted { .. } => "R-MACC-4",
             Event::CacoMilestoneCompleted { .. } => "R-CACO-5",

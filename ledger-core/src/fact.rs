@@ -98,16 +98,23 @@ pub struct Invoice {
 impl Invoice {
     /// The text behind a [`StrRef`], if any.
     pub fn str(&self, r: StrRef) -> Option<&str> {
-        r.index().and_then(|i| self.strings.get(i)).map(|s| s.as_str())
+        r.index()
+            .and_then(|i| self.strings.get(i))
+            .map(|s| s.as_str())
     }
 
     pub fn profile_name(&self, line: &ChargeLine) -> &str {
-        self.profiles.get(line.profile as usize).map(|s| s.as_str()).unwrap_or("")
+        self.profiles
+            .get(line.profile as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("")
     }
 
     /// Sum of all line amounts.
     pub fn total(&self) -> Option<Money> {
-        self.lines.iter().try_fold(Money::ZERO, |acc, l| acc.checked_add(l.amount).ok())
+        self.lines
+            .iter()
+            .try_fold(Money::ZERO, |acc, l| acc.checked_add(l.amount).ok())
     }
 }
 
@@ -118,7 +125,10 @@ pub const RESERVED_INVOICE_PREFIXES: [&str; 2] = ["SHORTFALL-", "WHATIF-"];
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fact {
     /// An agreement was recorded (first time, or a changed version: an amendment).
-    Agreement { agreement: Agreement, content_hash: [u8; 32] },
+    Agreement {
+        agreement: Agreement,
+        content_hash: [u8; 32],
+    },
     /// An invoice arrived.
     Invoice(Invoice),
     /// Evaluate every deadline up to and including `through` (R-EVAL).

@@ -79,7 +79,11 @@ impl ChargeKind {
 
     /// All spellings, for error messages.
     pub fn expected_list() -> String {
-        ChargeKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+        ChargeKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -120,7 +124,9 @@ impl KindSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = ChargeKind> {
-        ChargeKind::ALL.into_iter().filter(move |k| self.contains(*k))
+        ChargeKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
     }
 
     pub fn union(self, other: KindSet) -> KindSet {
@@ -130,7 +136,9 @@ impl KindSet {
 
 impl fmt::Debug for KindSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(|k| k.name())).finish()
+        f.debug_set()
+            .entries(self.iter().map(|k| k.name()))
+            .finish()
     }
 }
 
@@ -177,7 +185,11 @@ impl CreditKind {
     }
 
     pub fn expected_list() -> String {
-        CreditKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+        CreditKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Who pays a portion covered by a lot of this kind, as the R-ELIG table's columns say.

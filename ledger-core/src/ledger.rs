@@ -53,11 +53,19 @@ impl Ledger {
     }
 
     /// [`Ledger::apply`], reporting every line portion to `sink`.
-    pub fn apply_traced<S: TraceSink>(&mut self, fact: &Fact, options: ApplyOptions, sink: &mut S) -> Result<Applied, CoreError> {
+    pub fn apply_traced<S: TraceSink>(
+        &mut self,
+        fact: &Fact,
+        options: ApplyOptions,
+        sink: &mut S,
+    ) -> Result<Applied, CoreError> {
         let mut events = Vec::new();
         let account = fact.account().to_string();
         let duplicate = match fact {
-            Fact::Agreement { agreement, content_hash } => self.record_agreement(agreement, *content_hash, &mut events)?,
+            Fact::Agreement {
+                agreement,
+                content_hash,
+            } => self.record_agreement(agreement, *content_hash, &mut events)?,
             Fact::Invoice(invoice) => self.settle(invoice, options, &mut events, sink)?,
             Fact::Close { account, through } => {
                 let acct = self.account_mut(account)?;
@@ -69,41 +77,64 @@ impl Ledger {
         if let Some(acct) = self.accounts.get(&account) {
             acct.check_invariants()?;
         }
-        Ok(Applied { account, events, duplicate })
+        Ok(Applied {
+            account,
+            events,
+            duplicate,
+        })
     }
 
     /// Fold one recorded decision (replay).
     pub fn evolve(&mut self, account: &str, event: &Event) -> Result<(), CoreError> {
         if let Event::AccountOpened { currency, terms } = event {
             if self.accounts.contains_key(account) {
-                return Err(CoreError::Corrupt { message: format!("account {account} opened twice") });
+                return Err(CoreError::Corrupt {
+                    message: format!("account {account} opened twice"),
+                });
             }
-            self.accounts.insert(account.to_string(), AccountState::new(account, currency, terms.clone()));
+            self.accounts.insert(
+                account.to_string(),
+                AccountState::new(account, currency, terms.clone()),
+            );
             return Ok(());
         }
         self.accounts
             .get_mut(account)
-            .ok_or_else(|| CoreError::Corrupt { message: format!("event for unknown account {account}") })?
+            .ok_or_else(|| CoreError::Corrupt {
+                message: format!("event for unknown account {account}"),
+            })?
             .evolve(event)
     }
 
     /// Check every account's invariants.
     pub fn check_invariants(&self) -> Result<(), CoreError> {
-        self.accounts.values().try_for_each(|a| a.check_invariants())
+        self.accounts
+            .values()
+            .try_for_each(|a| a.check_invariants())
     }
 
     fn account_mut(&mut self, account: &str) -> Result<&mut AccountState, CoreError> {
         self.accounts
             .get_mut(account)
-            .ok_or_else(|| CoreError::UnknownAccount { account: account.to_string() })
+            .ok_or_else(|| CoreError::UnknownAccount {
+                account: account.to_string(),
+            })
     }
 
-    fn settle<S: TraceSink>(&mut self, inv: &Invoice, options: ApplyOptions, out: &mut Vec<Event>, sink: &mut S) -> Result<bool, CoreError> {
+    fn settle<S: TraceSink>(
+        &mut self,
+        inv: &Invoice,
+        options: ApplyOptions,
+        out: &mut Vec<Event>,
+        sink: &mut S,
+    ) -> Result<bool, CoreError> {
         let acct = self.account_mut(&inv.account)?;
         for prefix in RESERVED_INVOICE_PREFIXES {
             let allowed = options.allow_whatif_ids && prefix == "WHATIF-";
             if inv.id.starts_with(prefix) && !allowed {
-                return Err(CoreError::ReservedInvoiceId { invoice: inv.id.clone() });
+                return Err(CoreError::ReservedInvoiceId {
+                    invoice: inv.id.clone(),
+                });
             }
         }
         if inv.currency != acct.currency {
@@ -115,14 +146,21 @@ impl Ledger {
             });
         }
         if inv.lines.len() > MAX_LINES_PER_INVOICE {
-            return Err(CoreError::TooManyLines { invoice: inv.id.clone(), count: inv.lines.len(), max: MAX_LINES_PER_INVOICE });
+            return Err(CoreError::TooManyLines {
+                invoice: inv.id.clone(),
+                count: inv.lines.len(),
+                max: MAX_LINES_PER_INVOICE,
+            });
         }
         // Step 1: R-IDEM-1 / R-IDEM-2.
         if let Some(previous) = acct.invoice(&inv.id) {
             if previous.content_hash == inv.content_hash {
                 return Ok(true);
             }
-            let total = inv.total().map(|t| t.to_plain_string()).unwrap_or_else(|| "an overflowing total".into());
+            let total = inv
+                .total()
+                .map(|t| t.to_plain_string())
+                .unwrap_or_else(|| "an overflowing total".into());
             let detail = format!(
                 "settled with {} lines totalling {} dated {}, now {} lines totalling {} dated {}",
                 previous.line_count,
@@ -132,34 +170,68 @@ impl Ledger {
                 total,
                 inv.date
             );
-            return Err(CoreError::InvoiceConflict { invoice: inv.id.clone(), detail });
+            return Err(CoreError::InvoiceConflict {
+                invoice: inv.id.clone(),
+                detail,
+            });
         }
         // Step 2: deadlines before the billing period.
         evaluate_deadlines(acct, inv.period_start, false, out, sink)?;
-        let synthetic = if inv.id.starts_with("WHATIF-") { Some(SyntheticOrigin::WhatIf) } else { None };
+        let synthetic = if inv.id.starts_with("WHATIF-") {
+            Some(SyntheticOrigin::WhatIf)
+        } else {
+            None
+        };
         settle_invoice(acct, inv, synthetic.as_ref(), out, sink)?;
         Ok(false)
     }
 
-    fn record_agreement(&mut self, agreement: &Agreement, content_hash: [u8; 32], out: &mut Vec<Event>) -> Result<bool, CoreError> {
+    fn record_agreement(
+        &mut self,
+        agreement: &Agreement,
+        content_hash: [u8; 32],
+        out: &mut Vec<Event>,
+    ) -> Result<bool, CoreError> {
         agreement.validate()?;
         let rb = rulebook::rulebook(agreement.terms.rulebook_version).expect("validated");
         let account = agreement.account.clone();
         if !self.accounts.contains_key(&account) {
-            let opened = Event::AccountOpened { currency: agreement.currency.clone(), terms: agreement.terms.clone() };
+            let opened = Event::AccountOpened {
+                currency: agreement.currency.clone(),
+                terms: agreement.terms.clone(),
+            };
             self.evolve(&account, &opened)?;
             out.push(opened);
             let acct = self.accounts.get_mut(&account).expect("just opened");
             for macc in &agreement.maccs {
-                emit(acct, out, Event::MaccOpened { terms: macc.clone() })?;
+                emit(
+                    acct,
+                    out,
+                    Event::MaccOpened {
+                        terms: macc.clone(),
+                    },
+                )?;
             }
             for caco in &agreement.cacos {
-                emit(acct, out, Event::CacoOpened { terms: caco.clone() })?;
+                emit(
+                    acct,
+                    out,
+                    Event::CacoOpened {
+                        terms: caco.clone(),
+                    },
+                )?;
             }
             for credit in &agreement.credits {
                 emit(acct, out, credit_opened(credit, rb))?;
             }
-            emit(acct, out, Event::AgreementRecorded { version: 1, content_hash })?;
+            emit(
+                acct,
+                out,
+                Event::AgreementRecorded {
+                    version: 1,
+                    content_hash,
+                },
+            )?;
             return Ok(false);
         }
         let acct = self.accounts.get_mut(&account).expect("exists");
@@ -179,7 +251,9 @@ fn credit_opened(credit: &CreditTerms, rb: &rulebook::Rulebook) -> Event {
             amount: credit.amount,
             start: credit.start,
             expires: credit.expires,
-            covers: credit.covers.unwrap_or_else(|| rb.default_cover(credit.kind)),
+            covers: credit
+                .covers
+                .unwrap_or_else(|| rb.default_cover(credit.kind)),
         },
         origin: LotOrigin::Agreement,
         date: credit.start,
@@ -193,9 +267,21 @@ fn refused(field: String, message: String) -> CoreError {
 
 /// A changed agreement for an existing account: new items open, missing ones are canceled
 /// (milestones removed), changed ones are amended when the change is still possible.
-fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32], rb: &rulebook::Rulebook, out: &mut Vec<Event>) -> Result<(), CoreError> {
+fn amend(
+    acct: &mut AccountState,
+    agreement: &Agreement,
+    content_hash: [u8; 32],
+    rb: &rulebook::Rulebook,
+    out: &mut Vec<Event>,
+) -> Result<(), CoreError> {
     if agreement.currency != acct.currency {
-        return Err(refused("currency".into(), format!("cannot change from {} to {}", acct.currency, agreement.currency)));
+        return Err(refused(
+            "currency".into(),
+            format!(
+                "cannot change from {} to {}",
+                acct.currency, agreement.currency
+            ),
+        ));
     }
     // Check everything before emitting anything, so a refused amendment changes nothing.
     for macc in &agreement.maccs {
@@ -205,9 +291,18 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
                 let current = &acct.maccs[i as usize];
                 if current.terms != *macc {
                     if current.state != MaccState::Open {
-                        return Err(refused(format!("macc \"{}\"", macc.id), "is closed; its terms can no longer change".into()));
+                        return Err(refused(
+                            format!("macc \"{}\"", macc.id),
+                            "is closed; its terms can no longer change".into(),
+                        ));
                     }
-                    let consumed = current.decremented.checked_sub(current.adjusted).map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
+                    let consumed =
+                        current
+                            .decremented
+                            .checked_sub(current.adjusted)
+                            .map_err(|_| CoreError::Overflow {
+                                context: "amendment".into(),
+                            })?;
                     if macc.amount <= consumed {
                         return Err(refused(
                             format!("macc \"{}\" amount", macc.id),
@@ -219,7 +314,12 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
                     }
                 }
             }
-            Some(_) => return Err(refused(format!("macc \"{}\"", macc.id), "that id already names another lot".into())),
+            Some(_) => {
+                return Err(refused(
+                    format!("macc \"{}\"", macc.id),
+                    "that id already names another lot".into(),
+                ))
+            }
         }
     }
     for caco in &agreement.cacos {
@@ -229,21 +329,42 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
                 let current = &acct.cacos[i as usize];
                 if current.terms != *caco {
                     if current.state != CacoState::Open {
-                        return Err(refused(format!("caco \"{}\"", caco.id), "is closed; its terms can no longer change".into()));
+                        return Err(refused(
+                            format!("caco \"{}\"", caco.id),
+                            "is closed; its terms can no longer change".into(),
+                        ));
                     }
-                    let consumed = current.decremented.checked_sub(current.adjusted).map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
+                    let consumed =
+                        current
+                            .decremented
+                            .checked_sub(current.adjusted)
+                            .map_err(|_| CoreError::Overflow {
+                                context: "amendment".into(),
+                            })?;
                     if caco.commitment_amount() < consumed {
                         return Err(refused(
                             format!("caco \"{}\"", caco.id),
-                            format!("its commitment {} is below the {} already counted", caco.commitment_amount(), consumed),
+                            format!(
+                                "its commitment {} is below the {} already counted",
+                                caco.commitment_amount(),
+                                consumed
+                            ),
                         ));
                     }
                     if caco.basis != current.terms.basis {
-                        return Err(refused(format!("caco \"{}\" basis", caco.id), "cannot change once recorded".into()));
+                        return Err(refused(
+                            format!("caco \"{}\" basis", caco.id),
+                            "cannot change once recorded".into(),
+                        ));
                     }
                 }
             }
-            Some(_) => return Err(refused(format!("caco \"{}\"", caco.id), "that id already names another lot".into())),
+            Some(_) => {
+                return Err(refused(
+                    format!("caco \"{}\"", caco.id),
+                    "that id already names another lot".into(),
+                ))
+            }
         }
     }
     for credit in &agreement.credits {
@@ -252,7 +373,10 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
             Some(LotRef::Credit(i)) => {
                 let current = &acct.lots[i as usize];
                 if current.origin != LotOrigin::Agreement {
-                    return Err(refused(format!("credit \"{}\"", credit.id), "that id names a lot the ledger opened itself".into()));
+                    return Err(refused(
+                        format!("credit \"{}\"", credit.id),
+                        "that id names a lot the ledger opened itself".into(),
+                    ));
                 }
                 let desired = match credit_opened(credit, rb) {
                     Event::CreditLotOpened { lot, .. } => lot,
@@ -260,36 +384,75 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
                 };
                 if current.terms != desired {
                     if current.state != LotState::Open {
-                        return Err(refused(format!("credit \"{}\"", credit.id), "is closed; its terms can no longer change".into()));
+                        return Err(refused(
+                            format!("credit \"{}\"", credit.id),
+                            "is closed; its terms can no longer change".into(),
+                        ));
                     }
                     if current.terms.kind != desired.kind {
-                        return Err(refused(format!("credit \"{}\" kind", credit.id), "cannot change once recorded".into()));
+                        return Err(refused(
+                            format!("credit \"{}\" kind", credit.id),
+                            "cannot change once recorded".into(),
+                        ));
                     }
-                    let used = current.applied.checked_sub(current.adjusted).map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
+                    let used = current.applied.checked_sub(current.adjusted).map_err(|_| {
+                        CoreError::Overflow {
+                            context: "amendment".into(),
+                        }
+                    })?;
                     if desired.amount < used {
-                        return Err(refused(format!("credit \"{}\" amount", credit.id), format!("{} is below the {} already used", desired.amount, used)));
+                        return Err(refused(
+                            format!("credit \"{}\" amount", credit.id),
+                            format!("{} is below the {} already used", desired.amount, used),
+                        ));
                     }
                 }
             }
-            Some(_) => return Err(refused(format!("credit \"{}\"", credit.id), "that id already names another lot".into())),
+            Some(_) => {
+                return Err(refused(
+                    format!("credit \"{}\"", credit.id),
+                    "that id already names another lot".into(),
+                ))
+            }
         }
     }
 
     if agreement.terms != acct.terms {
-        emit(acct, out, Event::AccountTermsChanged { terms: agreement.terms.clone() })?;
+        emit(
+            acct,
+            out,
+            Event::AccountTermsChanged {
+                terms: agreement.terms.clone(),
+            },
+        )?;
     }
     // MACCs.
     for macc in &agreement.maccs {
         match acct.macc_index(&macc.id) {
-            None => emit(acct, out, Event::MaccOpened { terms: macc.clone() })?,
+            None => emit(
+                acct,
+                out,
+                Event::MaccOpened {
+                    terms: macc.clone(),
+                },
+            )?,
             Some(i) if acct.maccs[i].terms != *macc => {
                 let current = &acct.maccs[i];
                 let balance_after = macc
                     .amount
                     .checked_sub(current.decremented)
                     .and_then(|b| b.checked_add(current.adjusted))
-                    .map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
-                emit(acct, out, Event::MaccAmended { terms: macc.clone(), balance_after })?;
+                    .map_err(|_| CoreError::Overflow {
+                        context: "amendment".into(),
+                    })?;
+                emit(
+                    acct,
+                    out,
+                    Event::MaccAmended {
+                        terms: macc.clone(),
+                        balance_after,
+                    },
+                )?;
             }
             Some(_) => {}
         }
@@ -297,7 +460,9 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
     let gone: Vec<String> = acct
         .maccs
         .iter()
-        .filter(|m| m.state != MaccState::Canceled && !agreement.maccs.iter().any(|a| a.id == m.terms.id))
+        .filter(|m| {
+            m.state != MaccState::Canceled && !agreement.maccs.iter().any(|a| a.id == m.terms.id)
+        })
         .map(|m| m.terms.id.clone())
         .collect();
     for macc in gone {
@@ -306,7 +471,13 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
     // CACOs.
     for caco in &agreement.cacos {
         match acct.caco_index(&caco.id) {
-            None => emit(acct, out, Event::CacoOpened { terms: caco.clone() })?,
+            None => emit(
+                acct,
+                out,
+                Event::CacoOpened {
+                    terms: caco.clone(),
+                },
+            )?,
             Some(i) if acct.cacos[i].terms != *caco => {
                 let current = &acct.cacos[i];
                 let removed: Vec<String> = current
@@ -319,8 +490,18 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
                     .commitment_amount()
                     .checked_sub(current.decremented)
                     .and_then(|b| b.checked_add(current.adjusted))
-                    .map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
-                emit(acct, out, Event::CacoAmended { terms: caco.clone(), removed, remaining_after })?;
+                    .map_err(|_| CoreError::Overflow {
+                        context: "amendment".into(),
+                    })?;
+                emit(
+                    acct,
+                    out,
+                    Event::CacoAmended {
+                        terms: caco.clone(),
+                        removed,
+                        remaining_after,
+                    },
+                )?;
             }
             Some(_) => {}
         }
@@ -328,7 +509,9 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
     let gone: Vec<String> = acct
         .cacos
         .iter()
-        .filter(|c| c.state != CacoState::Canceled && !agreement.cacos.iter().any(|a| a.id == c.terms.id))
+        .filter(|c| {
+            c.state != CacoState::Canceled && !agreement.cacos.iter().any(|a| a.id == c.terms.id)
+        })
         .map(|c| c.terms.id.clone())
         .collect();
     for caco in gone {
@@ -340,14 +523,18 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
         match acct.credit_index(&credit.id) {
             None => emit(acct, out, desired)?,
             Some(i) => {
-                let Event::CreditLotOpened { lot, .. } = desired else { unreachable!() };
+                let Event::CreditLotOpened { lot, .. } = desired else {
+                    unreachable!()
+                };
                 let current = &acct.lots[i];
                 if current.terms != lot {
                     let balance_after = lot
                         .amount
                         .checked_sub(current.applied)
                         .and_then(|b| b.checked_add(current.adjusted))
-                        .map_err(|_| CoreError::Overflow { context: "amendment".into() })?;
+                        .map_err(|_| CoreError::Overflow {
+                            context: "amendment".into(),
+                        })?;
                     emit(acct, out, Event::CreditLotAmended { lot, balance_after })?;
                 }
             }
@@ -356,13 +543,24 @@ fn amend(acct: &mut AccountState, agreement: &Agreement, content_hash: [u8; 32],
     let gone: Vec<String> = acct
         .lots
         .iter()
-        .filter(|l| l.origin == LotOrigin::Agreement && l.state != LotState::Canceled && !agreement.credits.iter().any(|c| c.id == l.terms.id))
+        .filter(|l| {
+            l.origin == LotOrigin::Agreement
+                && l.state != LotState::Canceled
+                && !agreement.credits.iter().any(|c| c.id == l.terms.id)
+        })
         .map(|l| l.terms.id.clone())
         .collect();
     for lot in gone {
         emit(acct, out, Event::CreditLotCanceled { lot })?;
     }
     let version = acct.agreement_version + 1;
-    emit(acct, out, Event::AgreementRecorded { version, content_hash })?;
+    emit(
+        acct,
+        out,
+        Event::AgreementRecorded {
+            version,
+            content_hash,
+        },
+    )?;
     Ok(())
 }

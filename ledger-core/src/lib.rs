@@ -28,14 +28,17 @@ mod settle;
 pub mod state;
 pub mod trace;
 
-pub use agreement::{AccountTerms, Agreement, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms, MaccMilestoneTerms, MaccTerms};
+pub use agreement::{
+    AccountTerms, Agreement, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms,
+    MaccMilestoneTerms, MaccTerms,
+};
 pub use date::Date;
 pub use error::CoreError;
 pub use evaluate::shortfall_conversion;
 pub use event::{Event, InvoiceSummary, LotOrigin, LotTerms};
 pub use fact::{ChargeLine, Fact, Invoice, StrRef};
 pub use kind::{ChargeKind, CreditKind, KindSet, Payer};
-pub use ledger::{ApplyOptions, Applied, Ledger};
+pub use ledger::{Applied, ApplyOptions, Ledger};
 pub use money::{Factor, Money};
 pub use state::AccountState;
 pub use trace::{NoTrace, Portion, TraceSink};

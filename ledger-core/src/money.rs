@@ -77,7 +77,11 @@ impl Money {
             // Accept only if the extra places are zeros.
             let extra = scale - MONEY_SCALE;
             if extra as usize >= POW10.len() {
-                return if mantissa == 0 { Some(Money::ZERO) } else { None };
+                return if mantissa == 0 {
+                    Some(Money::ZERO)
+                } else {
+                    None
+                };
             }
             let p = POW10[extra as usize];
             if mantissa % p != 0 {
@@ -195,7 +199,10 @@ impl Money {
 
     /// The exact value of a Decimal, rounded half to even at 10^-24 if it has more places.
     pub fn from_decimal(d: Decimal) -> Result<Money, Overflow> {
-        let d = d.round_dp_with_strategy(MONEY_SCALE, rust_decimal::RoundingStrategy::MidpointNearestEven);
+        let d = d.round_dp_with_strategy(
+            MONEY_SCALE,
+            rust_decimal::RoundingStrategy::MidpointNearestEven,
+        );
         Money::from_mantissa_scale(d.mantissa(), d.scale()).ok_or(Overflow)
     }
 
@@ -313,7 +320,10 @@ pub struct Factor {
 }
 
 impl Factor {
-    pub const ONE: Factor = Factor { mantissa: 1, scale: 0 };
+    pub const ONE: Factor = Factor {
+        mantissa: 1,
+        scale: 0,
+    };
 
     pub fn parse(text: &str) -> Result<Factor, MoneyError> {
         let money = Money::parse(text)?;
@@ -321,7 +331,10 @@ impl Factor {
         if m.unsigned_abs() > 100_000_000_000_000 {
             return Err(MoneyError::OutOfRange(text.to_string()));
         }
-        Ok(Factor { mantissa: m, scale: s })
+        Ok(Factor {
+            mantissa: m,
+            scale: s,
+        })
     }
 
     pub fn as_money(self) -> Money {
@@ -483,7 +496,10 @@ mod tests {
         assert_eq!(m("1.5E-3").to_plain_string(), "0.0015");
         assert_eq!(m("2e3").to_plain_string(), "2000");
         assert_eq!(m(".5").to_plain_string(), "0.5");
-        assert_eq!(m("0.0000000072922557592391990000").to_plain_string(), "0.000000007292255759239199");
+        assert_eq!(
+            m("0.0000000072922557592391990000").to_plain_string(),
+            "0.000000007292255759239199"
+        );
         assert_eq!(m("50000").to_json_number(), "50000.0");
         assert_eq!(m("0").to_json_number(), "0.0");
         assert_eq!(m("-100").to_json_number(), "-100.0");
@@ -510,7 +526,10 @@ mod tests {
             Money::parse("0.0000000000000000000000001"),
             Err(MoneyError::TooPrecise(_, 25))
         ));
-        assert!(matches!(Money::parse("100000000000000"), Err(MoneyError::OutOfRange(_))));
+        assert!(matches!(
+            Money::parse("100000000000000"),
+            Err(MoneyError::OutOfRange(_))
+        ));
         assert!(Money::parse("99999999999999.999999").is_ok());
     }
 
@@ -530,9 +549,18 @@ mod tests {
         assert_eq!(m("-10.01").mul_factor_rounded(f).unwrap(), m("-15.015"));
         // 0.000000000000000000000001 × 0.5 = 5e-25: half, rounds to even (0).
         let half = Factor::parse("0.5").unwrap();
-        assert_eq!(Money::from_units(1).mul_factor_rounded(half).unwrap(), Money::ZERO);
-        assert_eq!(Money::from_units(3).mul_factor_rounded(half).unwrap(), Money::from_units(2));
-        assert_eq!(Money::from_units(-3).mul_factor_rounded(half).unwrap(), Money::from_units(-2));
+        assert_eq!(
+            Money::from_units(1).mul_factor_rounded(half).unwrap(),
+            Money::ZERO
+        );
+        assert_eq!(
+            Money::from_units(3).mul_factor_rounded(half).unwrap(),
+            Money::from_units(2)
+        );
+        assert_eq!(
+            Money::from_units(-3).mul_factor_rounded(half).unwrap(),
+            Money::from_units(-2)
+        );
     }
 
     #[test]

@@ -80,73 +80,177 @@ pub static V1: Rulebook = Rulebook {
         [
             c(Y, Y, "R-ELIG reservation_purchase/paid"),
             c(N, Y, "R-ELIG reservation_purchase/prepayment"),
-            c(N, Y, "R-ELIG reservation_purchase/milestone_shortfall_credit"),
+            c(
+                N,
+                Y,
+                "R-ELIG reservation_purchase/milestone_shortfall_credit",
+            ),
             c(N, N, "R-ELIG reservation_purchase/macc_shortfall_credit"),
-            c(N, N, "R-ELIG reservation_purchase/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG reservation_purchase/awarded_credit (not applicable)",
+            ),
         ],
         // reservation_usage
         [
             c(N, N, "R-ELIG reservation_usage/paid"),
             c(N, N, "R-ELIG reservation_usage/prepayment (not applicable)"),
-            c(N, N, "R-ELIG reservation_usage/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG reservation_usage/macc_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG reservation_usage/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG reservation_usage/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG reservation_usage/macc_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG reservation_usage/awarded_credit (not applicable)",
+            ),
         ],
         // prepayment_purchase
         [
             c(Y, N, "R-ELIG prepayment_purchase/paid"),
-            c(N, N, "R-ELIG prepayment_purchase/prepayment (not applicable)"),
-            c(N, N, "R-ELIG prepayment_purchase/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG prepayment_purchase/macc_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG prepayment_purchase/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG prepayment_purchase/prepayment (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG prepayment_purchase/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG prepayment_purchase/macc_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG prepayment_purchase/awarded_credit (not applicable)",
+            ),
         ],
         // marketplace_eligible
         [
             c(Y, N, "R-ELIG marketplace_eligible/paid"),
-            c(N, N, "R-ELIG marketplace_eligible/prepayment (not applicable)"),
-            c(N, N, "R-ELIG marketplace_eligible/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG marketplace_eligible/macc_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG marketplace_eligible/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace_eligible/prepayment (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace_eligible/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace_eligible/macc_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace_eligible/awarded_credit (not applicable)",
+            ),
         ],
         // marketplace
         [
             c(N, N, "R-ELIG marketplace/paid"),
             c(N, N, "R-ELIG marketplace/prepayment (not applicable)"),
-            c(N, N, "R-ELIG marketplace/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG marketplace/macc_shortfall_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG marketplace/macc_shortfall_credit (not applicable)",
+            ),
             c(N, N, "R-ELIG marketplace/awarded_credit (not applicable)"),
         ],
         // support
         [
             c(N, N, "R-ELIG support/paid"),
             c(N, N, "R-ELIG support/prepayment (not applicable)"),
-            c(N, N, "R-ELIG support/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG support/macc_shortfall_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG support/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG support/macc_shortfall_credit (not applicable)",
+            ),
             c(N, N, "R-ELIG support/awarded_credit (not applicable)"),
         ],
         // tax
         [
             c(N, N, "R-ELIG tax/paid"),
             c(N, N, "R-ELIG tax/prepayment (not applicable)"),
-            c(N, N, "R-ELIG tax/milestone_shortfall_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG tax/milestone_shortfall_credit (not applicable)",
+            ),
             c(N, N, "R-ELIG tax/macc_shortfall_credit (not applicable)"),
             c(N, N, "R-ELIG tax/awarded_credit (not applicable)"),
         ],
         // macc_shortfall_purchase
         [
             c(Y, N, "R-ELIG macc_shortfall_purchase/paid"),
-            c(N, N, "R-ELIG macc_shortfall_purchase/prepayment (not applicable)"),
-            c(N, N, "R-ELIG macc_shortfall_purchase/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG macc_shortfall_purchase/macc_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG macc_shortfall_purchase/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG macc_shortfall_purchase/prepayment (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG macc_shortfall_purchase/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG macc_shortfall_purchase/macc_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG macc_shortfall_purchase/awarded_credit (not applicable)",
+            ),
         ],
         // milestone_shortfall_purchase
         [
             c(Y, N, "R-ELIG milestone_shortfall_purchase/paid"),
-            c(N, N, "R-ELIG milestone_shortfall_purchase/prepayment (not applicable)"),
-            c(N, N, "R-ELIG milestone_shortfall_purchase/milestone_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG milestone_shortfall_purchase/macc_shortfall_credit (not applicable)"),
-            c(N, N, "R-ELIG milestone_shortfall_purchase/awarded_credit (not applicable)"),
+            c(
+                N,
+                N,
+                "R-ELIG milestone_shortfall_purchase/prepayment (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG milestone_shortfall_purchase/milestone_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG milestone_shortfall_purchase/macc_shortfall_credit (not applicable)",
+            ),
+            c(
+                N,
+                N,
+                "R-ELIG milestone_shortfall_purchase/awarded_credit (not applicable)",
+            ),
         ],
         // refund: never counted as a portion; R-ADJ handles it (this row is never consulted
         // for counting, only for the audit trail).
@@ -203,8 +307,14 @@ mod tests {
     fn r_elig_reservation_purchase_row() {
         assert_eq!(counts(ReservationPurchase, Paid), (true, true));
         assert_eq!(counts(ReservationPurchase, Prepayment), (false, true));
-        assert_eq!(counts(ReservationPurchase, MilestoneShortfallCredit), (false, true));
-        assert_eq!(counts(ReservationPurchase, MaccShortfallCredit), (false, false));
+        assert_eq!(
+            counts(ReservationPurchase, MilestoneShortfallCredit),
+            (false, true)
+        );
+        assert_eq!(
+            counts(ReservationPurchase, MaccShortfallCredit),
+            (false, false)
+        );
         assert_eq!(counts(ReservationPurchase, AwardedCredit), (false, false));
     }
 
@@ -232,8 +342,17 @@ mod tests {
             MaccShortfallPurchase,
             MilestoneShortfallPurchase,
         ] {
-            for payer in [Prepayment, MilestoneShortfallCredit, MaccShortfallCredit, AwardedCredit] {
-                assert_eq!(counts(kind, payer), (false, false), "{kind} covered by {payer:?}");
+            for payer in [
+                Prepayment,
+                MilestoneShortfallCredit,
+                MaccShortfallCredit,
+                AwardedCredit,
+            ] {
+                assert_eq!(
+                    counts(kind, payer),
+                    (false, false),
+                    "{kind} covered by {payer:?}"
+                );
                 assert!(V1.cell(kind, payer).rule.ends_with("(not applicable)"));
             }
         }
@@ -247,7 +366,10 @@ mod tests {
                 if kind == Refund {
                     assert_eq!(rule, "R-ADJ refund");
                 } else {
-                    assert!(rule.starts_with(&format!("R-ELIG {}/{}", kind.name(), payer.name())), "{rule}");
+                    assert!(
+                        rule.starts_with(&format!("R-ELIG {}/{}", kind.name(), payer.name())),
+                        "{rule}"
+                    );
                 }
             }
         }
@@ -269,7 +391,17 @@ mod tests {
             let set = V1.default_cover(purchased);
             assert!(set.contains(Usage));
             assert!(set.contains(ReservationPurchase));
-            for never in [MarketplaceEligible, Marketplace, Support, Tax, PrepaymentPurchase, MaccShortfallPurchase, MilestoneShortfallPurchase, ReservationUsage, Refund] {
+            for never in [
+                MarketplaceEligible,
+                Marketplace,
+                Support,
+                Tax,
+                PrepaymentPurchase,
+                MaccShortfallPurchase,
+                MilestoneShortfallPurchase,
+                ReservationUsage,
+                Refund,
+            ] {
                 assert!(!set.contains(never), "{purchased} must not cover {never}");
             }
         }

@@ -18,19 +18,27 @@ use crate::state::{AccountState, CacoMilestoneState, CacoState, LotRef, LotState
 use crate::trace::{Portion, TraceSink};
 
 /// Apply `event` to the state and record it.
-pub(crate) fn emit(acct: &mut AccountState, out: &mut Vec<Event>, event: Event) -> Result<(), CoreError> {
+pub(crate) fn emit(
+    acct: &mut AccountState,
+    out: &mut Vec<Event>,
+    event: Event,
+) -> Result<(), CoreError> {
     acct.evolve(&event)?;
     out.push(event);
     Ok(())
 }
 
 fn overflow(context: &str) -> CoreError {
-    CoreError::Overflow { context: context.to_string() }
+    CoreError::Overflow {
+        context: context.to_string(),
+    }
 }
 
 #[inline]
 fn add_to(slot: &mut Money, amount: Money) -> Result<(), CoreError> {
-    *slot = slot.checked_add(amount).map_err(|_| overflow("invoice totals"))?;
+    *slot = slot
+        .checked_add(amount)
+        .map_err(|_| overflow("invoice totals"))?;
     Ok(())
 }
 
@@ -96,14 +104,18 @@ pub(crate) fn settle_invoice<S: TraceSink>(
     out: &mut Vec<Event>,
     sink: &mut S,
 ) -> Result<(), CoreError> {
-    let rb: &Rulebook = rulebook::rulebook(acct.terms.rulebook_version).ok_or_else(|| CoreError::Corrupt {
-        message: format!("unknown rulebook version {}", acct.terms.rulebook_version),
-    })?;
+    let rb: &Rulebook =
+        rulebook::rulebook(acct.terms.rulebook_version).ok_or_else(|| CoreError::Corrupt {
+            message: format!("unknown rulebook version {}", acct.terms.rulebook_version),
+        })?;
     let lines = &inv.lines;
 
     // Step 3: canonical order, by charge date then input order (R-DET-2).
     let mut order: Vec<u32> = (0..lines.len() as u32).collect();
-    if !lines.windows(2).all(|w| w[0].charge_date <= w[1].charge_date) {
+    if !lines
+        .windows(2)
+        .all(|w| w[0].charge_date <= w[1].charge_date)
+    {
         order.sort_by_key(|&i| (lines[i as usize].charge_date, i));
     }
 
@@ -124,7 +136,11 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             None => format!("{}/{}", inv.id, position),
         };
         if acct.lot_ref(&id).is_some() {
-            return Err(CoreError::DuplicateLotId { invoice: inv.id.clone(), line_position: position, lot: id });
+            return Err(CoreError::DuplicateLotId {
+                invoice: inv.id.clone(),
+                line_position: position,
+                lot: id,
+            });
         }
         let months = match credit_kind {
             CreditKind::Prepayment => acct.terms.prepayment_term_months,
@@ -136,9 +152,15 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         };
         let origin = match synthetic {
             Some(SyntheticOrigin::MilestoneShortfall { macc, milestone }) => {
-                LotOrigin::MilestoneShortfall { macc: macc.clone(), milestone: milestone.clone() }
+                LotOrigin::MilestoneShortfall {
+                    macc: macc.clone(),
+                    milestone: milestone.clone(),
+                }
             }
-            _ => LotOrigin::Purchase { invoice: inv.id.clone(), line_position: position },
+            _ => LotOrigin::Purchase {
+                invoice: inv.id.clone(),
+                line_position: position,
+            },
         };
         let lot = LotTerms {
             id,
@@ -148,7 +170,16 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             expires: line.charge_date.add_months(months),
             covers: rb.default_cover(credit_kind),
         };
-        emit(acct, out, Event::CreditLotOpened { lot, origin, date: inv.date, invoice: Some(inv.id.clone()) })?;
+        emit(
+            acct,
+            out,
+            Event::CreditLotOpened {
+                lot,
+                origin,
+                date: inv.date,
+                invoice: Some(inv.id.clone()),
+            },
+        )?;
     }
 
     let profile_count = inv.profiles.len().max(1);
@@ -173,10 +204,16 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         })
         .collect();
     match acct.terms.credit_order {
-        CreditOrder::ExpiringFirst => lot_work.sort_by(|a, b| (a.expires, a.start, a.id).cmp(&(b.expires, b.start, b.id))),
-        CreditOrder::OldestFirst => lot_work.sort_by(|a, b| (a.start, a.expires, a.id).cmp(&(b.start, b.expires, b.id))),
+        CreditOrder::ExpiringFirst => {
+            lot_work.sort_by(|a, b| (a.expires, a.start, a.id).cmp(&(b.expires, b.start, b.id)))
+        }
+        CreditOrder::OldestFirst => {
+            lot_work.sort_by(|a, b| (a.start, a.expires, a.id).cmp(&(b.start, b.expires, b.id)))
+        }
     }
-    let coverable = lot_work.iter().fold(KindSet::EMPTY, |acc, l| acc.union(l.covers));
+    let coverable = lot_work
+        .iter()
+        .fold(KindSet::EMPTY, |acc, l| acc.union(l.covers));
 
     let mut macc_work: Vec<MaccWork> = acct
         .maccs
@@ -291,7 +328,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             return Err(CoreError::InvalidLine {
                 invoice: inv.id.clone(),
                 line_position: position,
-                message: format!("only refund lines may be negative; this {} line is {}", line.kind, line.amount),
+                message: format!(
+                    "only refund lines may be negative; this {} line is {}",
+                    line.kind, line.amount
+                ),
             });
         }
 
@@ -347,7 +387,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 }
             }
         }
-        add_to(&mut credits, Money::from_units(line.amount.units() - rest.units()))?;
+        add_to(
+            &mut credits,
+            Money::from_units(line.amount.units() - rest.units()),
+        )?;
         if !rest.is_zero() || line.amount.is_zero() {
             let cell = rb.cell(line.kind, Payer::Paid);
             count_portion::<S>(
@@ -387,10 +430,14 @@ pub(crate) fn settle_invoice<S: TraceSink>(
     }
 
     // The working balances the folded state must reach; the borrows of `acct` end here.
-    let lot_final: Vec<(usize, Money)> = lot_work.iter().map(|l| (l.state_index, l.balance)).collect();
+    let lot_final: Vec<(usize, Money)> = lot_work
+        .iter()
+        .map(|l| (l.state_index, l.balance))
+        .collect();
     let macc_final: Vec<Money> = macc_work.iter().map(|m| m.balance).collect();
     let milestone_deltas: Vec<Money> = milestone_work.iter().map(|m| m.delta).collect();
-    let caco_ranges: Vec<std::ops::Range<usize>> = caco_work.iter().map(|c| c.milestones.clone()).collect();
+    let caco_ranges: Vec<std::ops::Range<usize>> =
+        caco_work.iter().map(|c| c.milestones.clone()).collect();
     drop(lot_work);
     drop(macc_work);
     drop(caco_work);
@@ -405,7 +452,9 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             AdjustmentTarget::Caco => acct.cacos[pending.index].remaining,
             AdjustmentTarget::Credit => acct.lots[pending.index].balance,
         };
-        let balance_after = current.checked_add(pending.applied).map_err(|_| overflow("refund"))?;
+        let balance_after = current
+            .checked_add(pending.applied)
+            .map_err(|_| overflow("refund"))?;
         let event = Event::Adjusted {
             target: pending.target,
             target_kind: pending.target_kind,
@@ -426,7 +475,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 continue;
             }
             let current = &acct.lots[state_index];
-            let balance_after = current.balance.checked_sub(amount).map_err(|_| overflow("credit"))?;
+            let balance_after = current
+                .balance
+                .checked_sub(amount)
+                .map_err(|_| overflow("credit"))?;
             let event = Event::CreditApplied {
                 lot: current.terms.id.clone(),
                 invoice: inv.id.clone(),
@@ -445,7 +497,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 continue;
             }
             let current = &acct.maccs[m];
-            let balance_after = current.balance.checked_sub(amount).map_err(|_| overflow("MACC"))?;
+            let balance_after = current
+                .balance
+                .checked_sub(amount)
+                .map_err(|_| overflow("MACC"))?;
             let event = Event::Decremented {
                 commitment: current.terms.id.clone(),
                 kind: CommitmentKind::Macc,
@@ -465,7 +520,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 continue;
             }
             let current = &acct.cacos[c];
-            let balance_after = current.remaining.checked_sub(amount).map_err(|_| overflow("CACO"))?;
+            let balance_after = current
+                .remaining
+                .checked_sub(amount)
+                .map_err(|_| overflow("CACO"))?;
             let event = Event::Decremented {
                 commitment: current.terms.id.clone(),
                 kind: CommitmentKind::Caco,
@@ -484,7 +542,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 continue;
             }
             let current = &acct.cacos[c].milestones[k];
-            let progress_after = current.progress.checked_add(delta).map_err(|_| overflow("milestone"))?;
+            let progress_after = current
+                .progress
+                .checked_add(delta)
+                .map_err(|_| overflow("milestone"))?;
             let event = Event::MilestoneProgressed {
                 caco: acct.cacos[c].terms.id.clone(),
                 milestone: current.terms.id.clone(),
@@ -501,7 +562,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         let lot = &acct.lots[state_index];
         if lot.balance != worked {
             return Err(CoreError::Invariant {
-                message: format!("credit lot {}: worked {} but folded {}", lot.terms.id, worked, lot.balance),
+                message: format!(
+                    "credit lot {}: worked {} but folded {}",
+                    lot.terms.id, worked, lot.balance
+                ),
             });
         }
     }
@@ -509,7 +573,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         let macc = &acct.maccs[m];
         if macc.balance != worked {
             return Err(CoreError::Invariant {
-                message: format!("MACC {}: worked {} but folded {}", macc.terms.id, worked, macc.balance),
+                message: format!(
+                    "MACC {}: worked {} but folded {}",
+                    macc.terms.id, worked, macc.balance
+                ),
             });
         }
     }
@@ -518,7 +585,15 @@ pub(crate) fn settle_invoice<S: TraceSink>(
     for m in 0..macc_count {
         if acct.maccs[m].state == MaccState::Open && acct.maccs[m].balance.is_zero() {
             let macc = acct.maccs[m].terms.id.clone();
-            emit(acct, out, Event::MaccCompleted { macc, date: inv.date, invoice: inv.id.clone() })?;
+            emit(
+                acct,
+                out,
+                Event::MaccCompleted {
+                    macc,
+                    date: inv.date,
+                    invoice: inv.id.clone(),
+                },
+            )?;
         }
     }
     for c in 0..caco_count {
@@ -531,7 +606,12 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             if ms.state != CacoMilestoneState::Open || ms.progress < ms.terms.target {
                 continue;
             }
-            let (caco_id, ms_id, award, progress) = (caco.terms.id.clone(), ms.terms.id.clone(), ms.terms.award, ms.progress);
+            let (caco_id, ms_id, award, progress) = (
+                caco.terms.id.clone(),
+                ms.terms.id.clone(),
+                ms.terms.award,
+                ms.progress,
+            );
             let award_months = caco.terms.award_months;
             emit(
                 acct,
@@ -548,7 +628,11 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             if award.is_positive() {
                 let id = format!("{caco_id}/{ms_id}/award");
                 if acct.lot_ref(&id).is_some() {
-                    return Err(CoreError::DuplicateLotId { invoice: inv.id.clone(), line_position: 0, lot: id });
+                    return Err(CoreError::DuplicateLotId {
+                        invoice: inv.id.clone(),
+                        line_position: 0,
+                        lot: id,
+                    });
                 }
                 let lot = LotTerms {
                     id,
@@ -563,7 +647,10 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                     out,
                     Event::CreditLotOpened {
                         lot,
-                        origin: LotOrigin::Award { caco: caco_id, milestone: ms_id },
+                        origin: LotOrigin::Award {
+                            caco: caco_id,
+                            milestone: ms_id,
+                        },
                         date: inv.date,
                         invoice: Some(inv.id.clone()),
                     },
@@ -573,7 +660,15 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         let caco = &acct.cacos[c];
         if caco.state == CacoState::Open && caco.remaining.is_zero() {
             let caco_id = caco.terms.id.clone();
-            emit(acct, out, Event::CacoCompleted { caco: caco_id, date: inv.date, invoice: inv.id.clone() })?;
+            emit(
+                acct,
+                out,
+                Event::CacoCompleted {
+                    caco: caco_id,
+                    date: inv.date,
+                    invoice: inv.id.clone(),
+                },
+            )?;
         }
     }
 
@@ -587,17 +682,29 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 .filter(|l| l.terms.kind == CreditKind::Aco && l.state == LotState::Open)
                 .any(|l| l.balance.is_positive());
             if !aco_left {
-                emit(acct, out, Event::PecStarted { invoice: inv.id.clone() })?;
+                emit(
+                    acct,
+                    out,
+                    Event::PecStarted {
+                        invoice: inv.id.clone(),
+                    },
+                )?;
             }
         }
         if acct.pec_earning {
-            pec = paid_usage.mul_factor_rounded(rate).map_err(|_| overflow("partner earned credit"))?;
+            pec = paid_usage
+                .mul_factor_rounded(rate)
+                .map_err(|_| overflow("partner earned credit"))?;
         }
     }
 
     // Step 7.
-    let billed = charges.checked_sub(credits).map_err(|_| overflow("billed"))?;
-    let invoice_amount = billed.checked_sub(pec).map_err(|_| overflow("invoice amount"))?;
+    let billed = charges
+        .checked_sub(credits)
+        .map_err(|_| overflow("billed"))?;
+    let invoice_amount = billed
+        .checked_sub(pec)
+        .map_err(|_| overflow("invoice amount"))?;
     let summary = InvoiceSummary {
         id: inv.id.clone(),
         date: inv.date,
@@ -644,7 +751,8 @@ fn count_portion<'w, S: TraceSink>(
         let macc_count = maccs.len();
         // A milestone shortfall purchase decrements its own MACC (fine point 4).
         let own = if line.kind == ChargeKind::MilestoneShortfallPurchase {
-            inv.str(line.corrects).and_then(|id| maccs.iter().position(|m| m.id == id))
+            inv.str(line.corrects)
+                .and_then(|id| maccs.iter().position(|m| m.id == id))
         } else {
             None
         };
@@ -685,14 +793,24 @@ fn count_portion<'w, S: TraceSink>(
                     CacoBasis::Cumulative => date <= ms.end,
                 };
                 if counts {
-                    ms.progress = ms.progress.checked_add(amount).map_err(|_| overflow("milestone progress"))?;
-                    ms.delta = ms.delta.checked_add(amount).map_err(|_| overflow("milestone progress"))?;
+                    ms.progress = ms
+                        .progress
+                        .checked_add(amount)
+                        .map_err(|_| overflow("milestone progress"))?;
+                    ms.delta = ms
+                        .delta
+                        .checked_add(amount)
+                        .map_err(|_| overflow("milestone progress"))?;
                     if caco.basis == CacoBasis::Period {
                         break;
                     }
                 }
             }
-            let take = if caco.decrements { amount.min(caco.remaining) } else { Money::ZERO };
+            let take = if caco.decrements {
+                amount.min(caco.remaining)
+            } else {
+                Money::ZERO
+            };
             caco.remaining = Money::from_units(caco.remaining.units() - take.units());
             add_to(&mut caco_by_profile[profile * caco_count + c], take)?;
             if S::ENABLED {
@@ -741,28 +859,42 @@ fn refund(
             let work = &mut maccs[m as usize];
             // A Completed MACC stays completed (fine point 7): `open` is false for it.
             let applied = if cell.macc && work.open {
-                let room = work.original.checked_sub(work.balance).map_err(|_| overflow("refund"))?;
+                let room = work
+                    .original
+                    .checked_sub(work.balance)
+                    .map_err(|_| overflow("refund"))?;
                 requested.min(room).max(Money::ZERO)
             } else {
                 Money::ZERO
             };
-            work.balance = work.balance.checked_add(applied).map_err(|_| overflow("refund"))?;
+            work.balance = work
+                .balance
+                .checked_add(applied)
+                .map_err(|_| overflow("refund"))?;
             (m as usize, AdjustmentTarget::Macc, applied)
         }
         LotRef::Caco(c) => {
             let work = &mut cacos[c as usize];
             let applied = if cell.caco && work.decrements {
-                let room = work.commitment.checked_sub(work.remaining).map_err(|_| overflow("refund"))?;
+                let room = work
+                    .commitment
+                    .checked_sub(work.remaining)
+                    .map_err(|_| overflow("refund"))?;
                 requested.min(room).max(Money::ZERO)
             } else {
                 Money::ZERO
             };
-            work.remaining = work.remaining.checked_add(applied).map_err(|_| overflow("refund"))?;
+            work.remaining = work
+                .remaining
+                .checked_add(applied)
+                .map_err(|_| overflow("refund"))?;
             if cell.caco && work.accrues {
                 // The corrected spend no longer counts toward the milestone(s) it counted for.
                 for ms in &mut milestones[work.milestones.clone()] {
                     let counts = match work.basis {
-                        CacoBasis::Period => ms.start <= line.charge_date && line.charge_date <= ms.end,
+                        CacoBasis::Period => {
+                            ms.start <= line.charge_date && line.charge_date <= ms.end
+                        }
                         CacoBasis::Cumulative => line.charge_date <= ms.end,
                     };
                     if counts && ms.accrues {
@@ -777,19 +909,43 @@ fn refund(
         LotRef::Credit(l) => {
             let Some(work) = lots.iter_mut().find(|w| w.state_index == l as usize) else {
                 // An expired or canceled lot cannot be restored.
-                return Ok(Some(PendingAdjustment::new(acct, inv, line, position, l as usize, AdjustmentTarget::Credit, requested, Money::ZERO)));
+                return Ok(Some(PendingAdjustment::new(
+                    acct,
+                    inv,
+                    line,
+                    position,
+                    l as usize,
+                    AdjustmentTarget::Credit,
+                    requested,
+                    Money::ZERO,
+                )));
             };
             let applied = if work.open && work.covers.contains(corrected_kind) {
-                let room = work.original.checked_sub(work.balance).map_err(|_| overflow("refund"))?;
+                let room = work
+                    .original
+                    .checked_sub(work.balance)
+                    .map_err(|_| overflow("refund"))?;
                 requested.min(room).max(Money::ZERO)
             } else {
                 Money::ZERO
             };
-            work.balance = work.balance.checked_add(applied).map_err(|_| overflow("refund"))?;
+            work.balance = work
+                .balance
+                .checked_add(applied)
+                .map_err(|_| overflow("refund"))?;
             (l as usize, AdjustmentTarget::Credit, applied)
         }
     };
-    Ok(Some(PendingAdjustment::new(acct, inv, line, position, index, target_kind, requested, applied)))
+    Ok(Some(PendingAdjustment::new(
+        acct,
+        inv,
+        line,
+        position,
+        index,
+        target_kind,
+        requested,
+        applied,
+    )))
 }
 
 /// A refund's effect, computed in line order and emitted as `Adjusted` after the loop.

@@ -83,7 +83,10 @@ pub struct CacoMilestone {
 impl CacoMilestone {
     /// Whether spend still accrues to it (not canceled or removed).
     pub fn accrues(&self) -> bool {
-        !matches!(self.state, CacoMilestoneState::Canceled | CacoMilestoneState::Removed)
+        !matches!(
+            self.state,
+            CacoMilestoneState::Canceled | CacoMilestoneState::Removed
+        )
     }
 }
 
@@ -219,19 +222,27 @@ fn corrupt(message: String) -> CoreError {
 }
 
 fn add(a: Money, b: Money, what: &str) -> Result<Money, CoreError> {
-    a.checked_add(b).map_err(|_| CoreError::Overflow { context: what.to_string() })
+    a.checked_add(b).map_err(|_| CoreError::Overflow {
+        context: what.to_string(),
+    })
 }
 
 fn sub(a: Money, b: Money, what: &str) -> Result<Money, CoreError> {
-    a.checked_sub(b).map_err(|_| CoreError::Overflow { context: what.to_string() })
+    a.checked_sub(b).map_err(|_| CoreError::Overflow {
+        context: what.to_string(),
+    })
 }
 
 fn expect_balance(what: &str, id: &str, actual: Money, recorded: Money) -> Result<(), CoreError> {
     if actual != recorded {
-        return Err(corrupt(format!("{what} {id}: balance after is {actual} by the fold, {recorded} as recorded")));
+        return Err(corrupt(format!(
+            "{what} {id}: balance after is {actual} by the fold, {recorded} as recorded"
+        )));
     }
     if actual.is_negative() {
-        return Err(corrupt(format!("{what} {id}: balance would fall below zero ({actual})")));
+        return Err(corrupt(format!(
+            "{what} {id}: balance would fall below zero ({actual})"
+        )));
     }
     Ok(())
 }
@@ -263,7 +274,9 @@ impl AccountState {
 
     /// A settled invoice by id.
     pub fn invoice(&self, id: &str) -> Option<&InvoiceSummary> {
-        self.invoice_index.get(id).map(|&i| &self.invoices[i as usize])
+        self.invoice_index
+            .get(id)
+            .map(|&i| &self.invoices[i as usize])
     }
 
     pub fn macc_index(&self, id: &str) -> Option<usize> {
@@ -314,17 +327,23 @@ impl AccountState {
     }
 
     fn macc_mut(&mut self, id: &str) -> Result<&mut Macc, CoreError> {
-        let i = self.macc_index(id).ok_or_else(|| corrupt(format!("unknown MACC {id}")))?;
+        let i = self
+            .macc_index(id)
+            .ok_or_else(|| corrupt(format!("unknown MACC {id}")))?;
         Ok(&mut self.maccs[i])
     }
 
     fn caco_mut(&mut self, id: &str) -> Result<&mut Caco, CoreError> {
-        let i = self.caco_index(id).ok_or_else(|| corrupt(format!("unknown CACO {id}")))?;
+        let i = self
+            .caco_index(id)
+            .ok_or_else(|| corrupt(format!("unknown CACO {id}")))?;
         Ok(&mut self.cacos[i])
     }
 
     fn lot_mut(&mut self, id: &str) -> Result<&mut CreditLot, CoreError> {
-        let i = self.credit_index(id).ok_or_else(|| corrupt(format!("unknown credit lot {id}")))?;
+        let i = self
+            .credit_index(id)
+            .ok_or_else(|| corrupt(format!("unknown credit lot {id}")))?;
         Ok(&mut self.lots[i])
     }
 
@@ -336,9 +355,15 @@ impl AccountState {
                 return Err(corrupt(format!("account {} opened twice", self.account)));
             }
             Event::AccountTermsChanged { terms } => self.terms = terms.clone(),
-            Event::AgreementRecorded { version, content_hash } => {
+            Event::AgreementRecorded {
+                version,
+                content_hash,
+            } => {
                 if *version != self.agreement_version + 1 {
-                    return Err(corrupt(format!("agreement version {version} follows version {}", self.agreement_version)));
+                    return Err(corrupt(format!(
+                        "agreement version {version} follows version {}",
+                        self.agreement_version
+                    )));
                 }
                 self.agreement_version = *version;
                 self.agreement_hash = *content_hash;
@@ -361,10 +386,16 @@ impl AccountState {
                 self.maccs.insert(at, macc);
                 self.rebuild_lot_index();
             }
-            Event::MaccAmended { terms, balance_after } => {
+            Event::MaccAmended {
+                terms,
+                balance_after,
+            } => {
                 let macc = self.macc_mut(&terms.id)?;
                 if macc.state != MaccState::Open {
-                    return Err(corrupt(format!("MACC {} amended after it closed", terms.id)));
+                    return Err(corrupt(format!(
+                        "MACC {} amended after it closed",
+                        terms.id
+                    )));
                 }
                 let outcomes: Vec<Option<MaccMilestoneOutcome>> = terms
                     .milestones
@@ -377,12 +408,18 @@ impl AccountState {
                             .and_then(|i| macc.milestone_outcomes[i].clone())
                     })
                     .collect();
-                let expected = add(sub(terms.amount, macc.decremented, "MACC amendment")?, macc.adjusted, "MACC amendment")?;
+                let expected = add(
+                    sub(terms.amount, macc.decremented, "MACC amendment")?,
+                    macc.adjusted,
+                    "MACC amendment",
+                )?;
                 expect_balance("MACC", &terms.id, expected, *balance_after)?;
                 macc.terms = terms.clone();
                 macc.balance = *balance_after;
                 macc.milestone_outcomes = outcomes;
-                self.maccs.sort_by(|a, b| (a.terms.start, &a.terms.id).cmp(&(b.terms.start, &b.terms.id)));
+                self.maccs.sort_by(|a, b| {
+                    (a.terms.start, &a.terms.id).cmp(&(b.terms.start, &b.terms.id))
+                });
                 self.rebuild_lot_index();
             }
             Event::MaccCanceled { macc } => self.macc_mut(macc)?.state = MaccState::Canceled,
@@ -398,25 +435,48 @@ impl AccountState {
                     milestones: terms
                         .milestones
                         .iter()
-                        .map(|m| CacoMilestone { terms: m.clone(), progress: Money::ZERO, state: CacoMilestoneState::Open })
+                        .map(|m| CacoMilestone {
+                            terms: m.clone(),
+                            progress: Money::ZERO,
+                            state: CacoMilestoneState::Open,
+                        })
                         .collect(),
                     terms: terms.clone(),
                 });
                 self.rebuild_lot_index();
             }
-            Event::CacoAmended { terms, removed, remaining_after } => {
+            Event::CacoAmended {
+                terms,
+                removed,
+                remaining_after,
+            } => {
                 let caco = self.caco_mut(&terms.id)?;
                 if caco.state != CacoState::Open {
-                    return Err(corrupt(format!("CACO {} amended after it closed", terms.id)));
+                    return Err(corrupt(format!(
+                        "CACO {} amended after it closed",
+                        terms.id
+                    )));
                 }
                 let commitment = terms.commitment_amount();
-                let expected = add(sub(commitment, caco.decremented, "CACO amendment")?, caco.adjusted, "CACO amendment")?;
+                let expected = add(
+                    sub(commitment, caco.decremented, "CACO amendment")?,
+                    caco.adjusted,
+                    "CACO amendment",
+                )?;
                 expect_balance("CACO", &terms.id, expected, *remaining_after)?;
-                let mut milestones = Vec::with_capacity(caco.milestones.len() + terms.milestones.len());
+                let mut milestones =
+                    Vec::with_capacity(caco.milestones.len() + terms.milestones.len());
                 for m in &terms.milestones {
                     match caco.milestones.iter().find(|old| old.terms.id == m.id) {
-                        Some(old) => milestones.push(CacoMilestone { terms: m.clone(), ..old.clone() }),
-                        None => milestones.push(CacoMilestone { terms: m.clone(), progress: Money::ZERO, state: CacoMilestoneState::Open }),
+                        Some(old) => milestones.push(CacoMilestone {
+                            terms: m.clone(),
+                            ..old.clone()
+                        }),
+                        None => milestones.push(CacoMilestone {
+                            terms: m.clone(),
+                            progress: Money::ZERO,
+                            state: CacoMilestoneState::Open,
+                        }),
                     }
                 }
                 for old in &caco.milestones {
@@ -442,10 +502,15 @@ impl AccountState {
                     }
                 }
             }
-            Event::CreditLotOpened { lot, origin, date, .. } => {
+            Event::CreditLotOpened {
+                lot, origin, date, ..
+            } => {
                 self.ensure_new_id(&lot.id)?;
                 if !lot.amount.is_positive() {
-                    return Err(corrupt(format!("credit lot {} opened with {}", lot.id, lot.amount)));
+                    return Err(corrupt(format!(
+                        "credit lot {} opened with {}",
+                        lot.id, lot.amount
+                    )));
                 }
                 self.lots.push(CreditLot {
                     terms: lot.clone(),
@@ -461,15 +526,27 @@ impl AccountState {
             Event::CreditLotAmended { lot, balance_after } => {
                 let current = self.lot_mut(&lot.id)?;
                 if current.state != LotState::Open {
-                    return Err(corrupt(format!("credit lot {} amended after it closed", lot.id)));
+                    return Err(corrupt(format!(
+                        "credit lot {} amended after it closed",
+                        lot.id
+                    )));
                 }
-                let expected = add(sub(lot.amount, current.applied, "lot amendment")?, current.adjusted, "lot amendment")?;
+                let expected = add(
+                    sub(lot.amount, current.applied, "lot amendment")?,
+                    current.adjusted,
+                    "lot amendment",
+                )?;
                 expect_balance("credit lot", &lot.id, expected, *balance_after)?;
                 current.terms = lot.clone();
                 current.balance = *balance_after;
             }
             Event::CreditLotCanceled { lot } => self.lot_mut(lot)?.state = LotState::Canceled,
-            Event::CreditApplied { lot, amount, balance_after, .. } => {
+            Event::CreditApplied {
+                lot,
+                amount,
+                balance_after,
+                ..
+            } => {
                 let current = self.lot_mut(lot)?;
                 if current.state != LotState::Open || !amount.is_positive() {
                     return Err(corrupt(format!("credit lot {lot} cannot pay {amount}")));
@@ -478,7 +555,13 @@ impl AccountState {
                 current.applied = add(current.applied, *amount, "credit application")?;
                 expect_balance("credit lot", lot, current.balance, *balance_after)?;
             }
-            Event::Decremented { commitment, kind, amount, balance_after, .. } => {
+            Event::Decremented {
+                commitment,
+                kind,
+                amount,
+                balance_after,
+                ..
+            } => {
                 if !amount.is_positive() {
                     return Err(corrupt(format!("{commitment} decremented by {amount}")));
                 }
@@ -486,7 +569,9 @@ impl AccountState {
                     CommitmentKind::Macc => {
                         let macc = self.macc_mut(commitment)?;
                         if macc.state != MaccState::Open {
-                            return Err(corrupt(format!("MACC {commitment} decremented while closed")));
+                            return Err(corrupt(format!(
+                                "MACC {commitment} decremented while closed"
+                            )));
                         }
                         macc.balance = sub(macc.balance, *amount, "MACC decrement")?;
                         macc.decremented = add(macc.decremented, *amount, "MACC decrement")?;
@@ -500,7 +585,13 @@ impl AccountState {
                     }
                 }
             }
-            Event::MilestoneProgressed { caco, milestone, amount, progress_after, .. } => {
+            Event::MilestoneProgressed {
+                caco,
+                milestone,
+                amount,
+                progress_after,
+                ..
+            } => {
                 let caco_state = self.caco_mut(caco)?;
                 let m = caco_state
                     .milestones
@@ -510,14 +601,30 @@ impl AccountState {
                 m.progress = add(m.progress, *amount, "milestone progress")?;
                 expect_balance("milestone", milestone, m.progress, *progress_after)?;
             }
-            Event::MaccCompleted { macc, date, invoice } => {
+            Event::MaccCompleted {
+                macc,
+                date,
+                invoice,
+            } => {
                 let m = self.macc_mut(macc)?;
                 if !m.balance.is_zero() || m.state != MaccState::Open {
-                    return Err(corrupt(format!("MACC {macc} completed with balance {}", m.balance)));
+                    return Err(corrupt(format!(
+                        "MACC {macc} completed with balance {}",
+                        m.balance
+                    )));
                 }
-                m.state = MaccState::Completed { date: *date, invoice: invoice.clone() };
+                m.state = MaccState::Completed {
+                    date: *date,
+                    invoice: invoice.clone(),
+                };
             }
-            Event::CacoMilestoneCompleted { caco, milestone, date, invoice, .. } => {
+            Event::CacoMilestoneCompleted {
+                caco,
+                milestone,
+                date,
+                invoice,
+                ..
+            } => {
                 let c = self.caco_mut(caco)?;
                 let m = c
                     .milestones
@@ -525,18 +632,39 @@ impl AccountState {
                     .find(|m| &m.terms.id == milestone)
                     .ok_or_else(|| corrupt(format!("unknown milestone {caco}/{milestone}")))?;
                 if m.state != CacoMilestoneState::Open || m.progress < m.terms.target {
-                    return Err(corrupt(format!("milestone {caco}/{milestone} cannot complete")));
+                    return Err(corrupt(format!(
+                        "milestone {caco}/{milestone} cannot complete"
+                    )));
                 }
-                m.state = CacoMilestoneState::Completed { date: *date, invoice: invoice.clone() };
+                m.state = CacoMilestoneState::Completed {
+                    date: *date,
+                    invoice: invoice.clone(),
+                };
             }
-            Event::CacoCompleted { caco, date, invoice } => {
+            Event::CacoCompleted {
+                caco,
+                date,
+                invoice,
+            } => {
                 let c = self.caco_mut(caco)?;
                 if !c.remaining.is_zero() || c.state != CacoState::Open {
-                    return Err(corrupt(format!("CACO {caco} completed with remaining {}", c.remaining)));
+                    return Err(corrupt(format!(
+                        "CACO {caco} completed with remaining {}",
+                        c.remaining
+                    )));
                 }
-                c.state = CacoState::Completed { date: *date, invoice: invoice.clone() };
+                c.state = CacoState::Completed {
+                    date: *date,
+                    invoice: invoice.clone(),
+                };
             }
-            Event::Adjusted { target, target_kind, applied, balance_after, .. } => {
+            Event::Adjusted {
+                target,
+                target_kind,
+                applied,
+                balance_after,
+                ..
+            } => {
                 if applied.is_negative() {
                     return Err(corrupt(format!("adjustment of {target} by {applied}")));
                 }
@@ -561,7 +689,13 @@ impl AccountState {
                     }
                 }
             }
-            Event::MaccMilestoneEvaluated { macc, milestone, cumulative, shortfall, .. } => {
+            Event::MaccMilestoneEvaluated {
+                macc,
+                milestone,
+                cumulative,
+                shortfall,
+                ..
+            } => {
                 let m = self.macc_mut(macc)?;
                 let i = m
                     .terms
@@ -570,18 +704,30 @@ impl AccountState {
                     .position(|t| &t.id == milestone)
                     .ok_or_else(|| corrupt(format!("unknown MACC milestone {macc}/{milestone}")))?;
                 if m.milestone_outcomes[i].is_some() {
-                    return Err(corrupt(format!("MACC milestone {macc}/{milestone} evaluated twice")));
+                    return Err(corrupt(format!(
+                        "MACC milestone {macc}/{milestone} evaluated twice"
+                    )));
                 }
-                m.milestone_outcomes[i] = Some(MaccMilestoneOutcome { cumulative: *cumulative, shortfall: *shortfall });
+                m.milestone_outcomes[i] = Some(MaccMilestoneOutcome {
+                    cumulative: *cumulative,
+                    shortfall: *shortfall,
+                });
             }
-            Event::MaccExpired { macc, end, balance, .. } => {
+            Event::MaccExpired {
+                macc, end, balance, ..
+            } => {
                 let m = self.macc_mut(macc)?;
                 if m.state != MaccState::Open || m.balance != *balance {
                     return Err(corrupt(format!("MACC {macc} cannot expire with {balance}")));
                 }
                 m.state = MaccState::Expired { end: *end };
             }
-            Event::CacoMilestoneMissed { caco, milestone, end, .. } => {
+            Event::CacoMilestoneMissed {
+                caco,
+                milestone,
+                end,
+                ..
+            } => {
                 let c = self.caco_mut(caco)?;
                 let m = c
                     .milestones
@@ -589,23 +735,40 @@ impl AccountState {
                     .find(|m| &m.terms.id == milestone)
                     .ok_or_else(|| corrupt(format!("unknown milestone {caco}/{milestone}")))?;
                 if m.state != CacoMilestoneState::Open {
-                    return Err(corrupt(format!("milestone {caco}/{milestone} missed twice")));
+                    return Err(corrupt(format!(
+                        "milestone {caco}/{milestone} missed twice"
+                    )));
                 }
                 m.state = CacoMilestoneState::Missed { end: *end };
             }
-            Event::CacoExpired { caco, end, remaining } => {
+            Event::CacoExpired {
+                caco,
+                end,
+                remaining,
+            } => {
                 let c = self.caco_mut(caco)?;
                 if c.state != CacoState::Open || c.remaining != *remaining {
-                    return Err(corrupt(format!("CACO {caco} cannot expire with {remaining}")));
+                    return Err(corrupt(format!(
+                        "CACO {caco} cannot expire with {remaining}"
+                    )));
                 }
                 c.state = CacoState::Expired { end: *end };
             }
-            Event::CreditLotExpired { lot, expires, balance } => {
+            Event::CreditLotExpired {
+                lot,
+                expires,
+                balance,
+            } => {
                 let l = self.lot_mut(lot)?;
                 if l.state != LotState::Open || l.balance != *balance {
-                    return Err(corrupt(format!("credit lot {lot} cannot expire with {balance}")));
+                    return Err(corrupt(format!(
+                        "credit lot {lot} cannot expire with {balance}"
+                    )));
                 }
-                l.state = LotState::Expired { expires: *expires, balance: *balance };
+                l.state = LotState::Expired {
+                    expires: *expires,
+                    balance: *balance,
+                };
             }
             Event::PecStarted { .. } => self.pec_earning = true,
             Event::InvoiceSettled { summary } => {
@@ -613,11 +776,16 @@ impl AccountState {
                     return Err(corrupt(format!("invoice {} settled twice", summary.id)));
                 }
                 let expected_billed = sub(summary.charges, summary.credits_applied, "invoice")?;
-                let expected_amount = sub(expected_billed, summary.partner_earned_credit, "invoice")?;
+                let expected_amount =
+                    sub(expected_billed, summary.partner_earned_credit, "invoice")?;
                 if expected_billed != summary.billed || expected_amount != summary.invoice_amount {
-                    return Err(corrupt(format!("invoice {}: charges − credits ≠ billed", summary.id)));
+                    return Err(corrupt(format!(
+                        "invoice {}: charges − credits ≠ billed",
+                        summary.id
+                    )));
                 }
-                self.invoice_index.insert(summary.id.clone(), self.invoices.len() as u32);
+                self.invoice_index
+                    .insert(summary.id.clone(), self.invoices.len() as u32);
                 self.invoices.push(summary.clone());
                 self.advance_clock(summary.date);
             }
@@ -635,7 +803,11 @@ impl AccountState {
     pub fn check_invariants(&self) -> Result<(), CoreError> {
         let fail = |m: String| Err(CoreError::Invariant { message: m });
         for m in &self.maccs {
-            let expected = add(sub(m.terms.amount, m.decremented, "check")?, m.adjusted, "check")?;
+            let expected = add(
+                sub(m.terms.amount, m.decremented, "check")?,
+                m.adjusted,
+                "check",
+            )?;
             if expected != m.balance || m.balance.is_negative() || m.balance > m.terms.amount {
                 return fail(format!(
                     "MACC {}: original {} − decrements {} + adjustments {} ≠ balance {} (or out of range)",
@@ -647,7 +819,11 @@ impl AccountState {
             }
         }
         for c in &self.cacos {
-            let expected = add(sub(c.commitment, c.decremented, "check")?, c.adjusted, "check")?;
+            let expected = add(
+                sub(c.commitment, c.decremented, "check")?,
+                c.adjusted,
+                "check",
+            )?;
             if expected != c.remaining || c.remaining.is_negative() || c.remaining > c.commitment {
                 return fail(format!(
                     "CACO {}: commitment {} − decrements {} + adjustments {} ≠ remaining {}",
@@ -656,12 +832,19 @@ impl AccountState {
             }
             for ms in &c.milestones {
                 if ms.progress.is_negative() {
-                    return fail(format!("milestone {}/{} progress below zero", c.terms.id, ms.terms.id));
+                    return fail(format!(
+                        "milestone {}/{} progress below zero",
+                        c.terms.id, ms.terms.id
+                    ));
                 }
             }
         }
         for l in &self.lots {
-            let expected = add(sub(l.terms.amount, l.applied, "check")?, l.adjusted, "check")?;
+            let expected = add(
+                sub(l.terms.amount, l.applied, "check")?,
+                l.adjusted,
+                "check",
+            )?;
             if expected != l.balance || l.balance.is_negative() || l.balance > l.terms.amount {
                 return fail(format!(
                     "credit lot {}: original {} − applied {} + adjustments {} ≠ balance {}",
