@@ -1,1 +1,14 @@
-//! Reading agreement and charge-line files (in progress).
+//! Reading what users hand the ledger: agreement files (TOML or JSON) and native charge-line
+//! CSV, validated whole, with every refusal naming the file, line, column or field, what was
+//! found and what was expected.
+//!
+//! - [`agreement::read_agreement`]: an agreement file to a validated `Agreement`.
+//! - [`native::NativeReader`]: a streaming reader of native CSV rows, validated one by one.
+//! - [`assemble::Assembler`]: rows to invoices in first-appearance order, lines spilled to a
+//!   temporary file so memory stays bounded on large files.
+
+pub mod agreement;
+pub mod error;
+
+pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
+pub use error::InputError;
