@@ -1,0 +1,237 @@
+//! Projections: the fold of recorded decisions into everything the read commands show.
+//!
+//! `Projections` holds the core's [`Ledger`] (balances, statuses, invoices) plus the views the
+//! state alone does not keep: the Events API list of lot movements and each CACO's
+//! transactions. Folding the same decisions always gives the same projections (R-DET-2), so a
+//! snapshot of them can stand in for a full replay, and `replay` can prove it does.
+
+use std::collections::BTreeMap;
+
+use ledger_core::event::{AdjustmentTarget, CommitmentKind, Event};
+use ledger_core::{CoreError, Date, Ledger, Money};
+use serde::{Deserialize, Serialize};
+
+/// An entry of the Events API view: a decrement, a credit movement, an adjustment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotEvent {
+    /// Deterministic: derived from the account, the decision record and the event's index.
+    pub id: String,
+    pub date: Date,
+    pub description: String,
+    pub billing_profile: Option<String>,
+    pub lot: String,
+    /// Lots API source of the lot: ConsumptionCommitment, PurchasedCredit, PromotionalCredit.
+    pub lot_source: String,
+    /// Negative when the lot's balance went down.
+    pub charges: Money,
+    pub closed_balance: Money,
+    /// SettledCharges, NewCredit, PendingExpiredCredit.
+    pub event_type: String,
+    pub invoice: Option<String>,
+    /// Position of the decision record in the log (or of the fact in a what-if fold).
+    pub seq: u64,
+}
+
+/// A row of a CACO's Transactions section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacoTransaction {
+    pub date: Date,
+    pub description: String,
+    pub billing_profile: String,
+    pub invoice: String,
+    /// Positive for a decrement; negative for a refund adjustment.
+    pub decrement: Money,
+    pub remaining: Money,
+}
+
+/// Views of one account beyond its state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountViews {
+    pub lot_events: Vec<LotEvent>,
+    pub caco_transactions: BTreeMap<String, Vec<CacoTransaction>>,
+}
+
+/// Counts of what the fold has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub facts: u64,
+    pub invoices: u64,
+    pub lines: u64,
+    pub events: u64,
+}
+
+/// Everything the read commands show, as of a log position.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projections {
+    pub ledger: Ledger,
+    pub views: BTreeMap<String, AccountViews>,
+    /// The log position reflected: every record with a smaller seq is folded in.
+    pub next_seq: u64,
+    pub counters: Counters,
+}
+
+/// Namespace of event ids (a fixed random UUID; changing it changes every event id).
+const EVENT_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f0c_3a4e_9b1d_4c7a_8e2f_6d9b_0a1c_3e57);
+
+/// The stable id of the `index`-th event of the decision record at `seq` of `account`.
+pub fn event_id(account: &str, seq: u64, index: usize) -> String {
+    uuid::Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{account}/{seq}/{index}").as_bytes()).to_string()
+}
+
+impl Projections {
+    pub fn new() -> Projections {
+        Projections::default()
+    }
+
+    /// Fold the decisions recorded at `seq` for `account` (the replay path).
+    pub fn apply(&mut self, account: &str, seq: u64, events: &[Event]) -> Result<(), CoreError> {
+        for (index, event) in events.iter().enumerate() {
+            self.ledger.evolve(account, event)?;
+            self.note(account, seq, index, event);
+        }
+        Ok(())
+    }
+
+    /// Record the views of decisions the ledger has already folded: `Ledger::apply` decides
+    /// and evolves in one step, so the decide path only adds what the state does not keep.
+    pub fn record(&mut self, account: &str, seq: u64, events: &[Event]) {
+        for (index, event) in events.iter().enumerate() {
+            self.note(account, seq, index, event);
+        }
+    }
+
+    fn note(&mut self, account: &str, seq: u64, index: usize, event: &Event) {
+        self.counters.events += 1;
+        if let Event::InvoiceSettled { summary } = event {
+            self.counters.invoices += 1;
+            if !summary.synthetic {
+                self.counters.lines += summary.line_count as u64;
+            }
+        }
+        self.record_view(account, seq, index, event);
+    }
+
+    /// Note that one more fact was folded and the log position it reached.
+    pub fn advance(&mut self, next_seq: u64) {
+        self.counters.facts += 1;
+        self.next_seq = self.next_seq.max(next_seq);
+    }
+
+    fn lot_source(&self, account: &str, lot: &str) -> String {
+        let Some(acct) = self.ledger.account(account) else { return String::new() };
+        if acct.macc_index(lot).is_some() {
+            return "ConsumptionCommitment".into();
+        }
+        match acct.credit_index(lot) {
+            Some(i) => acct.lots[i].terms.kind.lot_source().into(),
+            None => String::new(),
+        }
+    }
+
+    fn record_view(&mut self, account: &str, seq: u64, index: usize, event: &Event) {
+        let id = || event_id(account, seq, index);
+        let entry = match event {
+            Event::Decremented { commitment, kind: CommitmentKind::Macc, invoice, profile, date, amount, balance_after } => Some(LotEvent {
+                id: id(),
+                date: *date,
+                description: format!("Balance after invoice {invoice}"),
+                billing_profile: Some(profile.clone()),
+                lot: commitment.clone(),
+                lot_source: "ConsumptionCommitment".into(),
+                charges: negate(*amount),
+                closed_balance: *balance_after,
+                event_type: "SettledCharges".into(),
+                invoice: Some(invoice.clone()),
+                seq,
+            }),
+            Event::Decremented { commitment, kind: CommitmentKind::Caco, invoice, profile, date, amount, balance_after } => {
+                self.views.entry(account.to_string()).or_default().caco_transactions.entry(commitment.clone()).or_default().push(
+                    CacoTransaction {
+                        date: *date,
+                        description: format!("Balance after invoice {invoice}"),
+                        billing_profile: profile.clone(),
+                        invoice: invoice.clone(),
+                        decrement: *amount,
+                        remaining: *balance_after,
+                    },
+                );
+                None
+            }
+            Event::CreditApplied { lot, invoice, profile, date, amount, balance_after } => Some(LotEvent {
+                id: id(),
+                date: *date,
+                description: format!("Balance after invoice {invoice}"),
+                billing_profile: Some(profile.clone()),
+                lot: lot.clone(),
+                lot_source: self.lot_source(account, lot),
+                charges: negate(*amount),
+                closed_balance: *balance_after,
+                event_type: "SettledCharges".into(),
+                invoice: Some(invoice.clone()),
+                seq,
+            }),
+            Event::CreditLotOpened { lot, date, invoice, .. } => Some(LotEvent {
+                id: id(),
+                date: *date,
+                description: format!("New credit {}", lot.id),
+                billing_profile: None,
+                lot: lot.id.clone(),
+                lot_source: lot.kind.lot_source().into(),
+                charges: lot.amount,
+                closed_balance: lot.amount,
+                event_type: "NewCredit".into(),
+                invoice: invoice.clone(),
+                seq,
+            }),
+            Event::CreditLotExpired { lot, expires, balance } => Some(LotEvent {
+                id: id(),
+                date: *expires,
+                description: format!("Credit {lot} expired unused"),
+                billing_profile: None,
+                lot: lot.clone(),
+                lot_source: self.lot_source(account, lot),
+                charges: negate(*balance),
+                closed_balance: *balance,
+                event_type: "PendingExpiredCredit".into(),
+                invoice: None,
+                seq,
+            }),
+            Event::Adjusted { target, target_kind, invoice, profile, date, applied, balance_after, .. } => match target_kind {
+                AdjustmentTarget::Caco => {
+                    self.views.entry(account.to_string()).or_default().caco_transactions.entry(target.clone()).or_default().push(
+                        CacoTransaction {
+                            date: *date,
+                            description: format!("Refund on invoice {invoice}"),
+                            billing_profile: profile.clone(),
+                            invoice: invoice.clone(),
+                            decrement: negate(*applied),
+                            remaining: *balance_after,
+                        },
+                    );
+                    None
+                }
+                AdjustmentTarget::Macc | AdjustmentTarget::Credit => Some(LotEvent {
+                    id: id(),
+                    date: *date,
+                    description: format!("Refund on invoice {invoice}"),
+                    billing_profile: Some(profile.clone()),
+                    lot: target.clone(),
+                    lot_source: self.lot_source(account, target),
+                    charges: *applied,
+                    closed_balance: *balance_after,
+                    event_type: "SettledCharges".into(),
+                    invoice: Some(invoice.clone()),
+                    seq,
+                }),
+            },
+            _ => None,
+        };
+        if let Some(entry) = entry {
+            self.views.entry(account.to_string()).or_default().lot_events.push(entry);
+        }
+    }
+}
+
+fn negate(amount: Money) -> Money {
+    Money::ZERO.checked_sub(amount).unwrap_or(Money::ZERO)
+}
