@@ -9,6 +9,8 @@
 
 pub mod agreement;
 pub mod error;
+pub mod native;
 
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
 pub use error::InputError;
+pub use native::{NativeReader, RawRow, Row};
