@@ -1,0 +1,626 @@
+//! The sled database: opening (one process at a time), appending, flushing, snapshots.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::codec::MAX_VALUE_BYTES;
+use crate::error::StoreError;
+use crate::reader::{LogReader, ReadOptions};
+use crate::record::{
+    parse_envelope, record_hash, EncodedRecord, Head, RecordKind, ENVELOPE_VERSION,
+};
+
+/// The tree of records, keyed by big-endian seq, with the meta keys after every seq.
+const LOG_TREE: &str = "log";
+/// Snapshots keyed by big-endian `next_seq_covered`.
+const SNAPSHOT_TREE: &str = "snapshots";
+/// Meta keys live in the log tree (so the head is written in the records' batch) and sort
+/// after every 8-byte seq key.
+pub(crate) const HEAD_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'H'];
+const FORMAT_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'F'];
+/// The file naming the process holding the ledger: `pid command`.
+pub const OWNER_FILE: &str = "owner.txt";
+/// Where [`crate::Spill`] files live.
+pub const STAGING_DIR: &str = "staging";
+/// How many snapshots are kept (the newest; an older one is the fallback if the newest is
+/// damaged).
+pub const SNAPSHOTS_KEPT: usize = 2;
+/// Version byte of a stored snapshot value: `[1][blake3 of bytes][bytes]`.
+const SNAPSHOT_FORMAT: u8 = 1;
+/// sled's page cache.
+const CACHE_BYTES: u64 = 256 << 20;
+/// Values above this may be written by sled to blob files (segment size / 4 minus headers).
+const SLED_BLOB_THRESHOLD: usize = (512 << 10) / 4 - 1024;
+
+pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+fn encode_head(head: &Head) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..8].copy_from_slice(&head.next_seq.to_be_bytes());
+    out[8..].copy_from_slice(&head.last_hash);
+    out
+}
+
+pub(crate) fn decode_head(bytes: &[u8]) -> Option<Head> {
+    if bytes.len() != 40 {
+        return None;
+    }
+    Some(Head {
+        next_seq: u64::from_be_bytes(bytes[..8].try_into().ok()?),
+        last_hash: bytes[8..].try_into().ok()?,
+    })
+}
+
+/// The ledger's event log: one sled database in `dir`, held by one process at a time.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    pub(crate) log: sled::Tree,
+    snapshots: sled::Tree,
+    /// The head as last appended; the lock also serializes appends.
+    head: Mutex<Head>,
+    /// Blob files already fsynced, and whether an append since the last flush may have
+    /// written one.
+    blobs: Mutex<BlobSync>,
+    owner_line: String,
+    /// Dropped last, after the database.
+    _held: HeldDir,
+}
+
+#[derive(Default)]
+struct BlobSync {
+    synced: HashSet<OsString>,
+    pending: bool,
+}
+
+impl Store {
+    /// Open or create the ledger at `dir`. Only one process may hold it: a second gets
+    /// [`StoreError::Busy`] naming the holder. `command` (e.g. "ingest") is recorded in
+    /// `DIR/owner.txt` for that message.
+    pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        if !is_ledger(dir) {
+            refuse_foreign_directory(dir)?;
+        }
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        Store::open_sled(dir, command)
+    }
+
+    /// Like [`Store::open`], but [`StoreError::NotFound`] if there is no ledger at `dir`.
+    pub fn open_existing(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        if !is_ledger(dir) {
+            return Err(StoreError::NotFound {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Store::open_sled(dir, command)
+    }
+
+    fn open_sled(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        let canonical = fs::canonicalize(dir).map_err(|e| StoreError::io(dir, e))?;
+        let held = HeldDir::claim(&canonical).ok_or_else(|| StoreError::Busy {
+            dir: dir.to_path_buf(),
+            holder: describe_holder(dir),
+        })?;
+        // A Store of this process that was just dropped may hold sled's lock a little longer
+        // while sled's background threads finish; so does a process that was just killed
+        // (until the kernel closes its files). Retry while the holder is not a live other
+        // process.
+        let deadline = Instant::now() + LOCK_RETRY;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(e) => {
+                    let error = map_open_error(dir, e);
+                    let retry = match &error {
+                        StoreError::Busy { .. } => {
+                            !owner_is_other_live_process(dir) && Instant::now() < deadline
+                        }
+                        _ => false,
+                    };
+                    if !retry {
+                        return Err(error);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        let sled_err = |source| StoreError::Sled {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let log = db.open_tree(LOG_TREE).map_err(sled_err)?;
+        let snapshots = db.open_tree(SNAPSHOT_TREE).map_err(sled_err)?;
+
+        match log.get(FORMAT_KEY).map_err(sled_err)? {
+            Some(v) if v.len() == 1 && v[0] <= ENVELOPE_VERSION => {}
+            Some(v) if v.len() == 1 => {
+                return Err(StoreError::Version {
+                    dir: dir.to_path_buf(),
+                    found: v[0],
+                    supported: ENVELOPE_VERSION,
+                });
+            }
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    dir: dir.to_path_buf(),
+                    message: "the format marker is damaged".into(),
+                })
+            }
+            None => {
+                log.insert(FORMAT_KEY, &[ENVELOPE_VERSION])
+                    .map_err(sled_err)?;
+            }
+        }
+        let head = match log.get(HEAD_KEY).map_err(sled_err)? {
+            Some(v) => decode_head(&v).ok_or_else(|| StoreError::Corrupt {
+                dir: dir.to_path_buf(),
+                message: format!("the head marker is {} bytes, not 40", v.len()),
+            })?,
+            None => Head::EMPTY,
+        };
+        // The last record must be the one just before the head.
+        let last = log
+            .range(..=seq_key(u64::MAX))
+            .next_back()
+            .transpose()
+            .map_err(sled_err)?;
+        let last_seq = last
+            .as_ref()
+            .map(|(k, _)| k.as_ref().try_into().map(u64::from_be_bytes));
+        match last_seq {
+            None if head.next_seq == 0 => {}
+            Some(Ok(seq)) if seq + 1 == head.next_seq => {}
+            other => {
+                let found = match other {
+                    None => "no records".to_string(),
+                    Some(Ok(seq)) => format!("records up to {seq}"),
+                    Some(Err(_)) => "a malformed key".to_string(),
+                };
+                return Err(StoreError::Corrupt {
+                    dir: dir.to_path_buf(),
+                    message: format!(
+                        "the head says the log has {} records but it holds {found}",
+                        head.next_seq
+                    ),
+                });
+            }
+        }
+        let owner_line = format!(
+            "{} {}\n",
+            std::process::id(),
+            command.replace(['\n', '\r'], " ")
+        );
+        let owner_path = dir.join(OWNER_FILE);
+        fs::write(&owner_path, &owner_line).map_err(|e| StoreError::io(&owner_path, e))?;
+        clean_stale_spills(dir);
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db,
+            log,
+            snapshots,
+            head: Mutex::new(head),
+            blobs: Mutex::new(BlobSync::default()),
+            owner_line,
+            _held: held,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn head(&self) -> Head {
+        *self.head.lock().expect("head lock")
+    }
+
+    fn sled_err(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// Append records atomically: one sled batch with the head meta key, so after a crash
+    /// either all of them and the new head are there, or none. They must continue the head
+    /// exactly (seq, prev hash, own hash) and form whole entries: the first record starts a
+    /// fact and the last is a Decisions record. Does not flush.
+    pub fn append(&self, records: &[EncodedRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut head = self.head.lock().expect("head lock");
+        let mut next = *head;
+        let refuse = |message: String| StoreError::Continuity {
+            expected_seq: head.next_seq,
+            message,
+        };
+        let mut batch = sled::Batch::default();
+        let mut large = false;
+        for (i, record) in records.iter().enumerate() {
+            if record.seq != next.next_seq {
+                return Err(refuse(format!(
+                    "record {} of the batch has seq {}, expected {}",
+                    i, record.seq, next.next_seq
+                )));
+            }
+            if record.bytes.len() as u64 > MAX_VALUE_BYTES {
+                return Err(refuse(format!(
+                    "record {} is {} bytes; at most {MAX_VALUE_BYTES}",
+                    record.seq,
+                    record.bytes.len()
+                )));
+            }
+            let envelope =
+                parse_envelope(record.seq, &record.bytes).map_err(|e| refuse(e.to_string()))?;
+            if envelope.prev_hash != next.last_hash {
+                return Err(refuse(format!("record {} does not chain to the log: its prev hash is not the hash of record {}", record.seq, record.seq as i128 - 1)));
+            }
+            if record_hash(&record.bytes) != record.hash {
+                return Err(refuse(format!(
+                    "record {}'s hash does not match its bytes",
+                    record.seq
+                )));
+            }
+            if i == 0 && !envelope.kind.starts_fact() {
+                return Err(refuse(format!(
+                    "the batch starts with a {} record; it must start with a fact",
+                    envelope.kind.name()
+                )));
+            }
+            if i == records.len() - 1 && envelope.kind != RecordKind::Decisions {
+                return Err(refuse(format!(
+                    "the batch ends with a {} record; it must end with the decisions, so no fact is ever recorded without them",
+                    envelope.kind.name()
+                )));
+            }
+            large |= record.bytes.len() > SLED_BLOB_THRESHOLD;
+            batch.insert(&seq_key(record.seq), record.bytes.as_slice());
+            next = Head {
+                next_seq: record.seq + 1,
+                last_hash: record.hash,
+            };
+        }
+        batch.insert(&HEAD_KEY, &encode_head(&next)[..]);
+        self.log.apply_batch(batch).map_err(|e| self.sled_err(e))?;
+        *head = next;
+        if large {
+            self.blobs.lock().expect("blob lock").pending = true;
+        }
+        Ok(())
+    }
+
+    /// Make everything appended durable: sled's flush (which fsyncs its main log) and an
+    /// fsync of any blob file sled wrote for a value over its inline threshold (sled does not
+    /// fsync those itself).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| self.sled_err(e))?;
+        self.sync_blobs()
+    }
+
+    fn sync_blobs(&self) -> Result<(), StoreError> {
+        let mut blobs = self.blobs.lock().expect("blob lock");
+        if !blobs.pending {
+            return Ok(());
+        }
+        let blob_dir = self.dir.join("blobs");
+        let entries = match fs::read_dir(&blob_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                blobs.pending = false;
+                return Ok(());
+            }
+            Err(e) => return Err(StoreError::io(&blob_dir, e)),
+        };
+        let mut present = HashSet::new();
+        let mut synced_any = false;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(&blob_dir, e))?;
+            let name = entry.file_name();
+            if !blobs.synced.contains(&name) {
+                let path = entry.path();
+                match fs::File::open(&path) {
+                    Ok(file) => file.sync_all().map_err(|e| StoreError::io(&path, e))?,
+                    // sled removed it meanwhile: nothing to make durable.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                }
+                synced_any = true;
+            }
+            present.insert(name);
+        }
+        if synced_any {
+            fs::File::open(&blob_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| StoreError::io(&blob_dir, e))?;
+        }
+        blobs.synced = present;
+        blobs.pending = false;
+        Ok(())
+    }
+
+    /// Store a snapshot that reflects the records before `next_seq_covered`, keep the newest
+    /// [`SNAPSHOTS_KEPT`], and flush. The value carries a blake3 checksum.
+    pub fn put_snapshot(&self, next_seq_covered: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let head = self.head();
+        if next_seq_covered > head.next_seq {
+            return Err(StoreError::encode(
+                format!("a snapshot at record {next_seq_covered}"),
+                format!(
+                    "the log ends at record {}; a snapshot cannot cover records not in it",
+                    head.next_seq
+                ),
+            ));
+        }
+        let mut value = Vec::with_capacity(33 + bytes.len());
+        value.push(SNAPSHOT_FORMAT);
+        value.extend_from_slice(blake3::hash(bytes).as_bytes());
+        value.extend_from_slice(bytes);
+        if value.len() > SLED_BLOB_THRESHOLD {
+            self.blobs.lock().expect("blob lock").pending = true;
+        }
+        self.snapshots
+            .insert(seq_key(next_seq_covered), value)
+            .map_err(|e| self.sled_err(e))?;
+        let keys: Vec<sled::IVec> = self
+            .snapshots
+            .iter()
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sled_err(e))?;
+        if keys.len() > SNAPSHOTS_KEPT {
+            for key in &keys[..keys.len() - SNAPSHOTS_KEPT] {
+                self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
+            }
+        }
+        self.flush()
+    }
+
+    /// The newest intact snapshot, as `(next_seq_covered, bytes)`. A damaged snapshot (bad
+    /// checksum, or one beyond the log's end) is skipped with a warning in favour of an
+    /// older one: snapshots are derived data, the log is the truth.
+    pub fn latest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let head = self.head();
+        for item in self.snapshots.iter().rev() {
+            let (key, value) = item.map_err(|e| self.sled_err(e))?;
+            let Ok(key) = <[u8; 8]>::try_from(key.as_ref()) else {
+                tracing::warn!(dir = %self.dir.display(), "skipping a snapshot with a malformed key");
+                continue;
+            };
+            let covered = u64::from_be_bytes(key);
+            let intact = value.len() >= 33
+                && value[0] == SNAPSHOT_FORMAT
+                && blake3::hash(&value[33..]).as_bytes() == &value[1..33]
+                && covered <= head.next_seq;
+            if !intact {
+                tracing::warn!(dir = %self.dir.display(), covered, "skipping a damaged snapshot; an older one or a full replay is used instead");
+                continue;
+            }
+            return Ok(Some((covered, value[33..].to_vec())));
+        }
+        Ok(None)
+    }
+
+    /// Read the log from `options.from_seq` (which must be the first record of a fact: 0, or
+    /// a `next_seq_covered` of a snapshot, or a `LogEntry::last_seq + 1`).
+    pub fn reader(&self, options: ReadOptions) -> LogReader<'_> {
+        LogReader::new(self, options)
+    }
+
+    /// Bytes the data directory takes on disk (allocated blocks, as `du` counts them).
+    pub fn disk_bytes(&self) -> u64 {
+        dir_disk_bytes(&self.dir)
+    }
+
+    /// The stored value of record `seq`, as is. For tamper tests.
+    #[doc(hidden)]
+    pub fn raw_get(&self, seq: u64) -> Option<Vec<u8>> {
+        self.log
+            .get(seq_key(seq))
+            .ok()
+            .flatten()
+            .map(|v| v.to_vec())
+    }
+
+    /// Overwrite the stored value of record `seq` without any check or head update. For
+    /// tamper tests only.
+    #[doc(hidden)]
+    pub fn raw_put(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.log
+            .insert(seq_key(seq), bytes)
+            .map_err(|e| self.sled_err(e))?;
+        Ok(())
+    }
+
+    pub(crate) fn stored_head(&self) -> Result<Head, StoreError> {
+        match self.log.get(HEAD_KEY).map_err(|e| self.sled_err(e))? {
+            None => Ok(Head::EMPTY),
+            Some(v) => decode_head(&v).ok_or_else(|| StoreError::Corrupt {
+                dir: self.dir.clone(),
+                message: "the head marker is damaged".into(),
+            }),
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "flush on close failed");
+        }
+        let owner_path = self.dir.join(OWNER_FILE);
+        // Remove the owner file only if it is still ours.
+        if fs::read_to_string(&owner_path)
+            .map(|s| s == self.owner_line)
+            .unwrap_or(false)
+        {
+            let _ = fs::remove_file(&owner_path);
+        }
+    }
+}
+
+/// Whether `dir` holds a sled database (its `db` and `conf` files).
+fn is_ledger(dir: &Path) -> bool {
+    dir.join("db").is_file() && dir.join("conf").is_file()
+}
+
+/// A directory that exists, holds other things and no ledger is not ours to fill.
+fn refuse_foreign_directory(dir: &Path) -> Result<(), StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(StoreError::NotALedger {
+                dir: dir.to_path_buf(),
+                found: "a file of that name".into(),
+            })
+        }
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut foreign = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != OWNER_FILE && name != STAGING_DIR {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("'{n}'")).collect();
+    let more = if foreign.len() > 3 {
+        format!(" and {} more", foreign.len() - 3)
+    } else {
+        String::new()
+    };
+    Err(StoreError::NotALedger {
+        dir: dir.to_path_buf(),
+        found: format!("{}{more}", shown.join(", ")),
+    })
+}
+
+/// How long an open waits for a lock held by this process's just-dropped Store or by a
+/// process that no longer runs.
+const LOCK_RETRY: Duration = Duration::from_secs(5);
+
+/// The directories held by a live Store of this process.
+static HELD_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A claim on a directory for the life of a Store of this process.
+struct HeldDir(PathBuf);
+
+impl HeldDir {
+    fn claim(canonical: &Path) -> Option<HeldDir> {
+        let mut held = HELD_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+        if held.iter().any(|d| d == canonical) {
+            return None;
+        }
+        held.push(canonical.to_path_buf());
+        Some(HeldDir(canonical.to_path_buf()))
+    }
+}
+
+impl Drop for HeldDir {
+    fn drop(&mut self) {
+        let mut held = HELD_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|d| *d != self.0);
+    }
+}
+
+/// Whether `DIR/owner.txt` names a running process other than this one.
+fn owner_is_other_live_process(dir: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(dir.join(OWNER_FILE)) else {
+        return false;
+    };
+    let Some(pid) = text
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn map_open_error(dir: &Path, error: sled::Error) -> StoreError {
+    let locked = match &error {
+        sled::Error::Io(e) => {
+            e.to_string().contains("could not acquire lock")
+                || e.kind() == std::io::ErrorKind::WouldBlock
+        }
+        _ => false,
+    };
+    if !locked {
+        return StoreError::Sled {
+            dir: dir.to_path_buf(),
+            source: error,
+        };
+    }
+    let holder = describe_holder(dir);
+    StoreError::Busy {
+        dir: dir.to_path_buf(),
+        holder,
+    }
+}
+
+/// Who holds the ledger, from `DIR/owner.txt`.
+fn describe_holder(dir: &Path) -> String {
+    let text = fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
+    let text = text.trim();
+    let (pid, command) = text.split_once(' ').unwrap_or((text, ""));
+    let who = match pid.parse::<u32>() {
+        Ok(pid) if pid == std::process::id() => format!("this process (pid {pid}"),
+        Ok(pid) => format!("another process (pid {pid}"),
+        Err(_) => return "another process".to_string(),
+    };
+    if command.is_empty() {
+        format!("{who})")
+    } else {
+        format!("{who}, `ledger {command}`)")
+    }
+}
+
+/// Remove spill files left by processes that no longer run (killed mid-ingest).
+fn clean_stale_spills(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir.join(STAGING_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = crate::spill::spill_file_pid(&name) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn dir_disk_bytes(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let own = meta.blocks() * 512;
+    if !meta.is_dir() {
+        return own;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return own;
+    };
+    own + entries
+        .flatten()
+        .map(|e| dir_disk_bytes(&e.path()))
+        .sum::<u64>()
+}
