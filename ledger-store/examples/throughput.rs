@@ -42,7 +42,6 @@ fn main() {
     let mut groups = Vec::with_capacity(invoices.len());
     for inv in invoices {
         let mut out = Vec::new();
-        let id = inv.id.clone();
         let fact = Fact::Invoice(inv);
         let seq = appender.fact(&fact, &mut out).unwrap();
         let events = [Event::Closed {
@@ -51,7 +50,6 @@ fn main() {
         appender
             .decisions("acct", 1, seq, &events, &mut out)
             .unwrap();
-        drop(id);
         groups.push(out);
     }
     report("encode (Appender)", lines, t, 0);

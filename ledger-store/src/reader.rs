@@ -221,25 +221,28 @@ impl<'a> LogReader<'a> {
                 message: format!("record {a}, the last record, does not hash to the last hash the head holds: record {a} (or the head) was altered after it was written"),
             };
         }
-        let successor_intact = (|| -> Result<bool, StoreError> {
-            let Some(value_b) = self.get(b)? else {
-                return Ok(false);
-            };
-            let after_b = if b + 1 == self.head.next_seq {
-                Some(self.head.last_hash)
-            } else {
-                self.get(b + 1)?.and_then(|v| prev_field(&v))
-            };
-            Ok(after_b == Some(record_hash(&value_b)))
-        })();
-        match successor_intact {
-            Ok(true) => StoreError::Chain {
+        let value_b = match self.get(b) {
+            Ok(Some(value)) => value,
+            Ok(None) => return self.missing(b),
+            Err(e) => return e,
+        };
+        let after_b = if b + 1 == self.head.next_seq {
+            Ok(Some(self.head.last_hash))
+        } else {
+            self.get(b + 1).map(|v| v.and_then(|v| prev_field(&v)))
+        };
+        match after_b {
+            Ok(after_b) if after_b == Some(record_hash(&value_b)) => StoreError::Chain {
                 seq: a,
-                message: format!("record {a} was altered after it was written: its hash is not the one record {b} holds for it (record {b} is intact)"),
+                message: format!(
+                    "record {a} was altered after it was written: its hash is not the one record {b} holds for it (record {b} is intact)"
+                ),
             },
-            Ok(false) => StoreError::Chain {
+            Ok(_) => StoreError::Chain {
                 seq: b,
-                message: format!("record {b} was altered after it was written: its prev hash does not match record {a}, and its own hash does not match what follows it"),
+                message: format!(
+                    "record {b} was altered after it was written: its prev hash does not match record {a}, and its own hash does not match what follows it"
+                ),
             },
             Err(e) => e,
         }

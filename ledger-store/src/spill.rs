@@ -38,9 +38,14 @@ pub struct Spill {
 }
 
 impl Spill {
-    /// A new, empty spill file in `dir/staging/`.
+    /// A new, empty spill file in `dir/staging/`, where `dir` is the ledger directory; a
+    /// `dir` that is itself named `staging` is used as is.
     pub fn create(dir: &Path) -> Result<Spill, StoreError> {
-        let staging = dir.join(STAGING_DIR);
+        let staging = if dir.file_name().is_some_and(|name| name == STAGING_DIR) {
+            dir.to_path_buf()
+        } else {
+            dir.join(STAGING_DIR)
+        };
         fs::create_dir_all(&staging).map_err(|e| StoreError::io(&staging, e))?;
         let n = SPILL_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = staging.join(format!("spill-{}-{n}.tmp", std::process::id()));

@@ -416,6 +416,41 @@ impl Store {
         LogReader::new(self, options)
     }
 
+    /// The head as it was just before record `seq` was appended: `next_seq = seq` and the hash
+    /// of record `seq - 1` (zero for 0). With it an [`crate::Appender`] re-encodes a recorded
+    /// fact byte for byte (audit).
+    pub fn head_before(&self, seq: u64) -> Result<Head, StoreError> {
+        let head = self.head();
+        if seq > head.next_seq {
+            return Err(StoreError::decode(
+                seq,
+                format!("the log has only {} records", head.next_seq),
+            ));
+        }
+        if seq == head.next_seq {
+            return Ok(head);
+        }
+        if seq == 0 {
+            return Ok(Head::EMPTY);
+        }
+        let before = self
+            .log
+            .get(seq_key(seq - 1))
+            .map_err(|e| self.sled_err(e))?
+            .ok_or_else(|| StoreError::Chain {
+                seq: seq - 1,
+                message: format!(
+                    "record {} is missing (the head says the log has {} records)",
+                    seq - 1,
+                    head.next_seq
+                ),
+            })?;
+        Ok(Head {
+            next_seq: seq,
+            last_hash: record_hash(&before),
+        })
+    }
+
     /// Bytes the data directory takes on disk (allocated blocks, as `du` counts them).
     pub fn disk_bytes(&self) -> u64 {
         dir_disk_bytes(&self.dir)

@@ -224,6 +224,31 @@ fn every_record_kind_round_trips_with_a_verified_chain() {
     assert_eq!(groups[1].len(), 5);
     let entries = read_all(&store, true).unwrap();
     assert_eq!(entries[1].line_count, 2 * CHUNK_LINES as u64 + 101);
+    // Every fact re-encodes byte for byte from the head before it (what audit does).
+    for (entry, group) in entries.iter().zip(&groups) {
+        let mut appender = Appender::new(store.head_before(entry.first_seq).unwrap());
+        let mut again = Vec::new();
+        let seq = appender.fact(&entry.fact, &mut again).unwrap();
+        let decisions = entry.decisions.as_ref().unwrap();
+        appender
+            .decisions(
+                &decisions.account,
+                decisions.rulebook_version,
+                seq,
+                &decisions.events,
+                &mut again,
+            )
+            .unwrap();
+        assert_eq!(&again, group);
+        for record in group {
+            assert_eq!(store.raw_get(record.seq).unwrap(), record.bytes);
+        }
+    }
+    assert_eq!(
+        store.head_before(store.head().next_seq).unwrap(),
+        store.head()
+    );
+    assert!(store.head_before(store.head().next_seq + 1).is_err());
     // Reading from an entry boundary gives the rest.
     let rest: Vec<LogEntry> = store
         .reader(ReadOptions {
@@ -619,6 +644,23 @@ fn spill_groups_round_trip_and_the_file_goes_on_drop() {
     assert_eq!(read_all(&store, true).unwrap().len(), 4);
     drop(spill);
     assert!(!path.exists());
+    // Given the staging directory itself, the file goes there.
+    let spill = Spill::create(&dir.path().join("staging")).unwrap();
+    assert_eq!(spill.path().parent().unwrap(), dir.path().join("staging"));
+}
+
+#[test]
+fn a_spill_file_left_by_a_dead_process_is_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), "ingest").unwrap());
+    let staging = dir.path().join("staging");
+    // pid 0 never names a process of ours; /proc/0 does not exist.
+    let live = Spill::create(dir.path()).unwrap();
+    let stale = staging.join("spill-0-7.tmp");
+    std::fs::write(&stale, b"left over").unwrap();
+    let _store = Store::open(dir.path(), "ingest").unwrap();
+    assert!(!stale.exists());
+    assert!(live.path().exists(), "this process's spill stays");
 }
 
 #[test]
