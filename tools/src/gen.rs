@@ -1,1 +1,0 @@
-//! `ledger gen`: synthetic native charge lines and matching agreements (in progress).
