@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use ledger_core::agreement::{AccountTerms, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms, MaccMilestoneTerms, MaccTerms};
+use ledger_core::agreement::{
+    AccountTerms, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms,
+    MaccMilestoneTerms, MaccTerms,
+};
 use ledger_core::{rulebook, Agreement, ChargeKind, CreditKind, Date, Factor, KindSet, Money};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -33,11 +36,22 @@ pub fn read_agreement(path: &Path) -> Result<Agreement, InputError> {
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
-            return Err(InputError::new(path, "is not UTF-8 text (expected a TOML or JSON agreement)").at_line(line));
+            return Err(InputError::new(
+                path,
+                "is not UTF-8 text (expected a TOML or JSON agreement)",
+            )
+            .at_line(line));
         }
     };
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let format = if is_json || text.trim_start_matches('\u{feff}').trim_start().starts_with('{') {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let format = if is_json
+        || text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{')
+    {
         AgreementFormat::Json
     } else {
         AgreementFormat::Toml
@@ -46,18 +60,27 @@ pub fn read_agreement(path: &Path) -> Result<Agreement, InputError> {
 }
 
 /// Parse and validate an agreement held in memory; `file` is only used in messages.
-pub fn parse_agreement(file: &Path, text: &str, format: AgreementFormat) -> Result<Agreement, InputError> {
+pub fn parse_agreement(
+    file: &Path,
+    text: &str,
+    format: AgreementFormat,
+) -> Result<Agreement, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = Source::new(file, text);
     let root = match format {
         AgreementFormat::Toml => toml_tree(&source)?,
         AgreementFormat::Json => json_tree(&source)?,
     };
-    let mut reader = TreeReader { source: &source, lines: BTreeMap::new() };
+    let mut reader = TreeReader {
+        source: &source,
+        lines: BTreeMap::new(),
+    };
     let agreement = reader.agreement(&root)?;
     if let Err(e) = agreement.validate() {
         let line = reader.line_of_field(&e.field);
-        return Err(InputError::new(file, e.message).in_field(e.field).at_line_opt(line));
+        return Err(InputError::new(file, e.message)
+            .in_field(e.field)
+            .at_line_opt(line));
     }
     Ok(agreement)
 }
@@ -134,8 +157,17 @@ struct Source<'a> {
 impl<'a> Source<'a> {
     fn new(file: &'a Path, text: &'a str) -> Source<'a> {
         let mut line_starts = vec![0];
-        line_starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
-        Source { file, text, line_starts }
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Source {
+            file,
+            text,
+            line_starts,
+        }
     }
 
     fn line(&self, offset: usize) -> u64 {
@@ -153,7 +185,10 @@ impl<'a> Source<'a> {
 fn toml_tree(source: &Source<'_>) -> Result<Node, InputError> {
     let document = toml_edit::ImDocument::parse(source.text).map_err(|e| {
         let message = e.message().trim().to_string();
-        source.error(e.span().map(|s| s.start), format!("is not valid TOML: {message}"))
+        source.error(
+            e.span().map(|s| s.start),
+            format!("is not valid TOML: {message}"),
+        )
     })?;
     toml_table(source, document.as_table())
 }
@@ -171,12 +206,22 @@ fn toml_table(source: &Source<'_>, table: &toml_edit::Table) -> Result<Node, Inp
                 for t in a.iter() {
                     tables.push(toml_table(source, t)?);
                 }
-                Node { at: a.span().map(|s| s.start), value: Value::Array(tables) }
+                Node {
+                    at: a.span().map(|s| s.start),
+                    value: Value::Array(tables),
+                }
             }
         };
-        entries.push(Entry { key: key.to_string(), at, node });
+        entries.push(Entry {
+            key: key.to_string(),
+            at,
+            node,
+        });
     }
-    Ok(Node { at: table.span().map(|s| s.start), value: Value::Table(entries) })
+    Ok(Node {
+        at: table.span().map(|s| s.start),
+        value: Value::Table(entries),
+    })
 }
 
 fn toml_value(source: &Source<'_>, value: &toml_edit::Value) -> Result<Node, InputError> {
@@ -184,21 +229,38 @@ fn toml_value(source: &Source<'_>, value: &toml_edit::Value) -> Result<Node, Inp
     let at = span.as_ref().map(|s| s.start);
     let value = match value {
         toml_edit::Value::String(s) => Value::Str(s.value().clone()),
-        toml_edit::Value::Integer(i) => Value::Number { text: i.value().to_string(), integer: true },
+        toml_edit::Value::Integer(i) => Value::Number {
+            text: i.value().to_string(),
+            integer: true,
+        },
         toml_edit::Value::Float(f) => {
             // The literal as written (exact; `nan` and `inf` are then refused as amounts); a
             // float's shortest spelling only if the parser kept no span.
-            let literal = span.and_then(|s| source.text.get(s)).map(|t| t.trim().replace('_', ""));
-            Value::Number { text: literal.unwrap_or_else(|| format!("{}", f.value())), integer: false }
+            let literal = span
+                .and_then(|s| source.text.get(s))
+                .map(|t| t.trim().replace('_', ""));
+            Value::Number {
+                text: literal.unwrap_or_else(|| format!("{}", f.value())),
+                integer: false,
+            }
         }
         toml_edit::Value::Boolean(b) => Value::Bool(*b.value()),
         toml_edit::Value::Datetime(d) => {
             let dt = d.value();
             match (dt.date, dt.time, dt.offset) {
-                (Some(date), None, None) => match Date::from_ymd(date.year as i32, date.month as u32, date.day as u32) {
-                    Some(date) => Value::Date(date),
-                    None => return Err(source.error(at, format!("'{dt}' is not a date (expected YYYY-MM-DD, a real calendar day)"))),
-                },
+                (Some(date), None, None) => {
+                    match Date::from_ymd(date.year as i32, date.month as u32, date.day as u32) {
+                        Some(date) => Value::Date(date),
+                        None => {
+                            return Err(source.error(
+                                at,
+                                format!(
+                                "'{dt}' is not a date (expected YYYY-MM-DD, a real calendar day)"
+                            ),
+                            ))
+                        }
+                    }
+                }
                 _ => Value::DateTime(dt.to_string()),
             }
         }
@@ -213,7 +275,11 @@ fn toml_value(source: &Source<'_>, value: &toml_edit::Value) -> Result<Node, Inp
             let mut entries = Vec::with_capacity(t.len());
             for (key, v) in t.iter() {
                 let key_at = t.key(key).and_then(|k| k.span()).map(|s| s.start);
-                entries.push(Entry { key: key.to_string(), at: key_at, node: toml_value(source, v)? });
+                entries.push(Entry {
+                    key: key.to_string(),
+                    at: key_at,
+                    node: toml_value(source, v)?,
+                });
             }
             Value::Table(entries)
         }
@@ -250,7 +316,8 @@ impl<'de> Deserialize<'de> for JsonMembers<'de> {
 }
 
 fn json_tree(source: &Source<'_>) -> Result<Node, InputError> {
-    let raw: &RawValue = serde_json::from_str(source.text).map_err(|e| json_syntax(source, &e, None))?;
+    let raw: &RawValue =
+        serde_json::from_str(source.text).map_err(|e| json_syntax(source, &e, None))?;
     json_node(source, raw)
 }
 
@@ -269,7 +336,9 @@ fn json_syntax(source: &Source<'_>, e: &serde_json::Error, base: Option<usize>) 
 
 fn json_node(source: &Source<'_>, raw: &RawValue) -> Result<Node, InputError> {
     let text = raw.get();
-    let at = (text.as_ptr() as usize).checked_sub(source.text.as_ptr() as usize).filter(|&o| o <= source.text.len());
+    let at = (text.as_ptr() as usize)
+        .checked_sub(source.text.as_ptr() as usize)
+        .filter(|&o| o <= source.text.len());
     let fail = |e: serde_json::Error| json_syntax(source, &e, at);
     let value = match text.trim_start().as_bytes().first() {
         Some(b'{') => {
@@ -277,7 +346,11 @@ fn json_node(source: &Source<'_>, raw: &RawValue) -> Result<Node, InputError> {
             let mut entries = Vec::with_capacity(members.0.len());
             for (key, raw_value) in members.0 {
                 let node = json_node(source, raw_value)?;
-                entries.push(Entry { key, at: node.at, node });
+                entries.push(Entry {
+                    key,
+                    at: node.at,
+                    node,
+                });
             }
             Value::Table(entries)
         }
@@ -295,7 +368,10 @@ fn json_node(source: &Source<'_>, raw: &RawValue) -> Result<Node, InputError> {
         _ => {
             let digits = text.trim();
             let integer = !digits.contains(['.', 'e', 'E']);
-            Value::Number { text: digits.to_string(), integer }
+            Value::Number {
+                text: digits.to_string(),
+                integer,
+            }
         }
     };
     Ok(Node { at, value })
@@ -317,8 +393,17 @@ const TOP_KEYS: &[&str] = &[
     "caco",
     "credit",
 ];
-const MACC_KEYS: &[&str] =
-    &["id", "amount", "start", "end", "purchased", "enrollment_end", "renewed", "shortfall_credit_months", "milestones"];
+const MACC_KEYS: &[&str] = &[
+    "id",
+    "amount",
+    "start",
+    "end",
+    "purchased",
+    "enrollment_end",
+    "renewed",
+    "shortfall_credit_months",
+    "milestones",
+];
 const MACC_MILESTONE_KEYS: &[&str] = &["id", "due", "target"];
 const CACO_KEYS: &[&str] = &["id", "start", "basis", "award_months", "milestones"];
 const CACO_MILESTONE_KEYS: &[&str] = &["id", "start", "end", "target", "award"];
@@ -375,30 +460,57 @@ impl<'s> TreeReader<'s> {
     }
 
     /// Check the keys of a table node against `expected` and refuse duplicates.
-    fn table<'n>(&mut self, node: &'n Node, path: &str, expected: &[&str]) -> Result<Table<'n>, InputError> {
+    fn table<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        expected: &[&str],
+    ) -> Result<Table<'n>, InputError> {
         let entries = match &node.value {
             Value::Table(entries) => entries,
             other => {
                 let field = if path.is_empty() { "agreement" } else { path };
-                return Err(self.error(node.at, field, format!("is {}; expected a table", other.describe())));
+                return Err(self.error(
+                    node.at,
+                    field,
+                    format!("is {}; expected a table", other.describe()),
+                ));
             }
         };
         for (i, entry) in entries.iter().enumerate() {
             if !expected.contains(&entry.key.as_str()) {
-                let near = closest(&entry.key, expected).map(|k| format!(" (did you mean '{k}'?)")).unwrap_or_default();
-                let field = if path.is_empty() { entry.key.clone() } else { format!("{path} {}", entry.key) };
+                let near = closest(&entry.key, expected)
+                    .map(|k| format!(" (did you mean '{k}'?)"))
+                    .unwrap_or_default();
+                let field = if path.is_empty() {
+                    entry.key.clone()
+                } else {
+                    format!("{path} {}", entry.key)
+                };
                 return Err(self.error(
                     entry.at,
                     &field,
-                    format!("unknown key '{}'{near}; expected one of: {}", entry.key, expected.join(", ")),
+                    format!(
+                        "unknown key '{}'{near}; expected one of: {}",
+                        entry.key,
+                        expected.join(", ")
+                    ),
                 ));
             }
             if entries[..i].iter().any(|e| e.key == entry.key) {
-                let field = if path.is_empty() { entry.key.clone() } else { format!("{path} {}", entry.key) };
+                let field = if path.is_empty() {
+                    entry.key.clone()
+                } else {
+                    format!("{path} {}", entry.key)
+                };
                 return Err(self.error(entry.at, &field, "is given twice"));
             }
         }
-        let table = Table { entries, path: path.to_string(), at: node.at };
+        let table = Table {
+            entries,
+            path: path.to_string(),
+            at: node.at,
+        };
         self.note(path, node.at);
         Ok(table)
     }
@@ -413,17 +525,30 @@ impl<'s> TreeReader<'s> {
         Some(&entry.node)
     }
 
-    fn required<'n>(&mut self, table: &Table<'n>, key: &str, what: &str) -> Result<&'n Node, InputError> {
+    fn required<'n>(
+        &mut self,
+        table: &Table<'n>,
+        key: &str,
+        what: &str,
+    ) -> Result<&'n Node, InputError> {
         match self.get(table, key) {
             Some(node) => Ok(node),
-            None => Err(self.error(table.at, &table.field(key), format!("is missing; expected {what}"))),
+            None => Err(self.error(
+                table.at,
+                &table.field(key),
+                format!("is missing; expected {what}"),
+            )),
         }
     }
 
     fn string(&self, node: &Node, field: &str) -> Result<String, InputError> {
         match &node.value {
             Value::Str(s) => Ok(s.clone()),
-            other => Err(self.error(node.at, field, format!("is {}; expected a string", other.describe()))),
+            other => Err(self.error(
+                node.at,
+                field,
+                format!("is {}; expected a string", other.describe()),
+            )),
         }
     }
 
@@ -437,7 +562,14 @@ impl<'s> TreeReader<'s> {
             Value::Str(s) => s.as_str(),
             Value::Number { text, .. } => text.as_str(),
             other => {
-                return Err(self.error(node.at, field, format!("is {}; expected an amount like \"50000.00\"", other.describe())))
+                return Err(self.error(
+                    node.at,
+                    field,
+                    format!(
+                        "is {}; expected an amount like \"50000.00\"",
+                        other.describe()
+                    ),
+                ))
             }
         };
         Money::parse(text).map_err(|e| self.error(node.at, field, e.to_string()))
@@ -452,7 +584,14 @@ impl<'s> TreeReader<'s> {
         match &node.value {
             Value::Date(d) => Ok(*d),
             Value::Str(s) => Date::parse(s).map_err(|e| self.error(node.at, field, e.to_string())),
-            other => Err(self.error(node.at, field, format!("is {}; expected a date like \"2025-05-01\"", other.describe()))),
+            other => Err(self.error(
+                node.at,
+                field,
+                format!(
+                    "is {}; expected a date like \"2025-05-01\"",
+                    other.describe()
+                ),
+            )),
         }
     }
 
@@ -468,17 +607,31 @@ impl<'s> TreeReader<'s> {
         }
     }
 
-    fn whole_number(&mut self, table: &Table<'_>, key: &str, default: u64, max: u64, expected: &str) -> Result<u64, InputError> {
+    fn whole_number(
+        &mut self,
+        table: &Table<'_>,
+        key: &str,
+        default: u64,
+        max: u64,
+        expected: &str,
+    ) -> Result<u64, InputError> {
         let field = table.field(key);
         let Some(node) = self.get(table, key) else {
             return Ok(default);
         };
         match &node.value {
-            Value::Number { text, integer: true } => match text.parse::<u64>() {
+            Value::Number {
+                text,
+                integer: true,
+            } => match text.parse::<u64>() {
                 Ok(n) if n <= max => Ok(n),
                 _ => Err(self.error(node.at, &field, format!("is {text}; expected {expected}"))),
             },
-            other => Err(self.error(node.at, &field, format!("is {}; expected {expected}", other.describe()))),
+            other => Err(self.error(
+                node.at,
+                &field,
+                format!("is {}; expected {expected}", other.describe()),
+            )),
         }
     }
 
@@ -491,8 +644,15 @@ impl<'s> TreeReader<'s> {
 
     fn optional_bool(&mut self, table: &Table<'_>, key: &str) -> Result<Option<bool>, InputError> {
         match self.get(table, key) {
-            Some(Node { value: Value::Bool(b), .. }) => Ok(Some(*b)),
-            Some(node) => Err(self.error(node.at, &table.field(key), format!("is {}; expected true or false", node.value.describe()))),
+            Some(Node {
+                value: Value::Bool(b),
+                ..
+            }) => Ok(Some(*b)),
+            Some(node) => Err(self.error(
+                node.at,
+                &table.field(key),
+                format!("is {}; expected true or false", node.value.describe()),
+            )),
             None => Ok(None),
         }
     }
@@ -503,9 +663,17 @@ impl<'s> TreeReader<'s> {
             return Ok(Vec::new());
         };
         let Value::Array(items) = &node.value else {
-            return Err(self.error(node.at, &field, format!("is {}; expected an array of strings", node.value.describe())));
+            return Err(self.error(
+                node.at,
+                &field,
+                format!("is {}; expected an array of strings", node.value.describe()),
+            ));
         };
-        items.iter().enumerate().map(|(i, item)| self.string(item, &format!("{field}[{i}]"))).collect()
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.string(item, &format!("{field}[{i}]")))
+            .collect()
     }
 
     /// The tables under `key`: an array of tables (`[[macc]]`), or one table.
@@ -516,16 +684,39 @@ impl<'s> TreeReader<'s> {
         match &node.value {
             Value::Array(items) => Ok(items.iter().collect()),
             Value::Table(_) => Ok(vec![node]),
-            other => Err(self.error(node.at, &table.field(key), format!("is {}; expected an array of tables ([[{key}]])", other.describe()))),
+            other => Err(self.error(
+                node.at,
+                &table.field(key),
+                format!(
+                    "is {}; expected an array of tables ([[{key}]])",
+                    other.describe()
+                ),
+            )),
         }
     }
 
     /// The id of the `index`th item of a list, and the path its other fields are named under.
-    fn item_id(&mut self, node: &Node, list: &str, index: usize, parent: &str) -> Result<(String, String), InputError> {
-        let positional = if parent.is_empty() { format!("{list}[{index}]") } else { format!("{parent} {list}[{index}]") };
+    fn item_id(
+        &mut self,
+        node: &Node,
+        list: &str,
+        index: usize,
+        parent: &str,
+    ) -> Result<(String, String), InputError> {
+        let positional = if parent.is_empty() {
+            format!("{list}[{index}]")
+        } else {
+            format!("{parent} {list}[{index}]")
+        };
         let entries = match &node.value {
             Value::Table(entries) => entries,
-            other => return Err(self.error(node.at, &positional, format!("is {}; expected a table", other.describe()))),
+            other => {
+                return Err(self.error(
+                    node.at,
+                    &positional,
+                    format!("is {}; expected a table", other.describe()),
+                ))
+            }
         };
         let id_field = format!("{positional} id");
         let id = match entries.iter().find(|e| e.key == "id") {
@@ -535,7 +726,11 @@ impl<'s> TreeReader<'s> {
             }
             None => return Err(self.error(node.at, &id_field, "is missing; expected a string")),
         };
-        let path = if parent.is_empty() { format!("{list} \"{id}\"") } else { format!("{parent} {list} \"{id}\"") };
+        let path = if parent.is_empty() {
+            format!("{list} \"{id}\"")
+        } else {
+            format!("{parent} {list} \"{id}\"")
+        };
         Ok((id, path))
     }
 
@@ -544,12 +739,25 @@ impl<'s> TreeReader<'s> {
         let account = self.required_string(&top, "account")?;
         let currency = self.required_string(&top, "currency")?;
         let mut terms = AccountTerms::default();
-        let version = self.whole_number(&top, "rulebook", rulebook::CURRENT_VERSION as u64, u16::MAX as u64, "a rulebook version number")?;
+        let version = self.whole_number(
+            &top,
+            "rulebook",
+            rulebook::CURRENT_VERSION as u64,
+            u16::MAX as u64,
+            "a rulebook version number",
+        )?;
         terms.rulebook_version = version as u16;
         if let Some(node) = self.get(&top, "credit_order") {
             let text = self.string(node, "credit_order")?;
             terms.credit_order = CreditOrder::parse(&text).ok_or_else(|| {
-                self.error(node.at, "credit_order", format!("'{}' is not a credit order (expected expiring-first or oldest-first)", shorten(&text)))
+                self.error(
+                    node.at,
+                    "credit_order",
+                    format!(
+                        "'{}' is not a credit order (expected expiring-first or oldest-first)",
+                        shorten(&text)
+                    ),
+                )
             })?;
         }
         terms.prepayment_term_months = self.months(&top, "prepayment_term_months")?;
@@ -558,10 +766,15 @@ impl<'s> TreeReader<'s> {
                 Value::Str(s) => s.clone(),
                 Value::Number { text, .. } => text.clone(),
                 other => {
-                    return Err(self.error(node.at, "partner_earned_credit_rate", format!("is {}; expected a rate like \"0.15\"", other.describe())))
+                    return Err(self.error(
+                        node.at,
+                        "partner_earned_credit_rate",
+                        format!("is {}; expected a rate like \"0.15\"", other.describe()),
+                    ))
                 }
             };
-            let rate = Factor::parse(&text).map_err(|e| self.error(node.at, "partner_earned_credit_rate", e.to_string()))?;
+            let rate = Factor::parse(&text)
+                .map_err(|e| self.error(node.at, "partner_earned_credit_rate", e.to_string()))?;
             terms.partner_earned_credit_rate = Some(rate);
         }
         terms.eligible_publishers = self.strings(&top, "eligible_publishers")?;
@@ -579,7 +792,14 @@ impl<'s> TreeReader<'s> {
         for (i, node) in self.tables(&top, "credit")?.into_iter().enumerate() {
             credits.push(self.credit(node, i)?);
         }
-        Ok(Agreement { account, currency, terms, maccs, cacos, credits })
+        Ok(Agreement {
+            account,
+            currency,
+            terms,
+            maccs,
+            cacos,
+            credits,
+        })
     }
 
     fn macc(&mut self, node: &Node, index: usize) -> Result<MaccTerms, InputError> {
@@ -617,7 +837,14 @@ impl<'s> TreeReader<'s> {
                 let field = t.field("basis");
                 let text = self.string(b, &field)?;
                 CacoBasis::parse(&text).ok_or_else(|| {
-                    self.error(b.at, &field, format!("'{}' is not a CACO basis (expected period or cumulative)", shorten(&text)))
+                    self.error(
+                        b.at,
+                        &field,
+                        format!(
+                            "'{}' is not a CACO basis (expected period or cumulative)",
+                            shorten(&text)
+                        ),
+                    )
                 })?
             }
             None => CacoBasis::Period,
@@ -635,20 +862,34 @@ impl<'s> TreeReader<'s> {
                 award: self.required_money(&mt, "award")?,
             });
         }
-        Ok(CacoTerms { id, start, basis, award_months, milestones })
+        Ok(CacoTerms {
+            id,
+            start,
+            basis,
+            award_months,
+            milestones,
+        })
     }
 
     fn credit(&mut self, node: &Node, index: usize) -> Result<CreditTerms, InputError> {
         let (id, path) = self.item_id(node, "credit", index, "")?;
         let t = self.table(node, &path, CREDIT_KEYS)?;
-        let kind_node = self.required(&t, "kind", &format!("a credit kind ({})", CreditKind::expected_list()))?;
+        let kind_node = self.required(
+            &t,
+            "kind",
+            &format!("a credit kind ({})", CreditKind::expected_list()),
+        )?;
         let kind_field = t.field("kind");
         let kind_text = self.string(kind_node, &kind_field)?;
         let kind = CreditKind::parse(&kind_text).ok_or_else(|| {
             self.error(
                 kind_node.at,
                 &kind_field,
-                format!("'{}' is not a credit kind (expected one of: {})", shorten(&kind_text), CreditKind::expected_list()),
+                format!(
+                    "'{}' is not a credit kind (expected one of: {})",
+                    shorten(&kind_text),
+                    CreditKind::expected_list()
+                ),
             )
         })?;
         let amount = self.required_money(&t, "amount")?;
@@ -659,7 +900,14 @@ impl<'s> TreeReader<'s> {
             Some(c) => {
                 let field = t.field("covers");
                 let Value::Array(items) = &c.value else {
-                    return Err(self.error(c.at, &field, format!("is {}; expected an array of charge kinds like [\"usage\"]", c.value.describe())));
+                    return Err(self.error(
+                        c.at,
+                        &field,
+                        format!(
+                            "is {}; expected an array of charge kinds like [\"usage\"]",
+                            c.value.describe()
+                        ),
+                    ));
                 };
                 let mut set = KindSet::EMPTY;
                 for (i, item) in items.iter().enumerate() {
@@ -669,7 +917,11 @@ impl<'s> TreeReader<'s> {
                         self.error(
                             item.at,
                             &item_field,
-                            format!("'{}' is not a charge kind (expected one of: {})", shorten(&text), ChargeKind::expected_list()),
+                            format!(
+                                "'{}' is not a charge kind (expected one of: {})",
+                                shorten(&text),
+                                ChargeKind::expected_list()
+                            ),
                         )
                     })?;
                     set.insert(kind);
@@ -677,7 +929,14 @@ impl<'s> TreeReader<'s> {
                 Some(set)
             }
         };
-        Ok(CreditTerms { id, kind, amount, start, expires, covers })
+        Ok(CreditTerms {
+            id,
+            kind,
+            amount,
+            start,
+            expires,
+            covers,
+        })
     }
 }
 
@@ -795,13 +1054,26 @@ covers = ["usage"]  # optional, R-COVER
 "#;
         let a = read("agreement.toml", text).unwrap();
         assert_eq!(a.account, "contoso");
-        assert_eq!(a.terms.partner_earned_credit_rate, Some(Factor::parse("0.15").unwrap()));
+        assert_eq!(
+            a.terms.partner_earned_credit_rate,
+            Some(Factor::parse("0.15").unwrap())
+        );
         assert_eq!(a.terms.rulebook_version, rulebook::CURRENT_VERSION);
         let macc = &a.maccs[0];
-        assert_eq!((macc.amount, macc.start, macc.end), (m("50000"), d("2025-05-01"), d("2028-04-30")));
+        assert_eq!(
+            (macc.amount, macc.start, macc.end),
+            (m("50000"), d("2025-05-01"), d("2028-04-30"))
+        );
         assert_eq!(macc.renewed, Some(false));
         assert_eq!(macc.enrollment_end, Some(d("2029-04-30")));
-        assert_eq!(macc.milestones, vec![MaccMilestoneTerms { id: "M1".into(), due: d("2026-04-30"), target: m("15000") }]);
+        assert_eq!(
+            macc.milestones,
+            vec![MaccMilestoneTerms {
+                id: "M1".into(),
+                due: d("2026-04-30"),
+                target: m("15000")
+            }]
+        );
         assert_eq!(a.cacos[0].milestones[0].award, m("3000"));
         assert_eq!(a.credits[0].covers, Some(KindSet::of(&[ChargeKind::Usage])));
         assert_eq!(a.credits[0].kind, CreditKind::Aco);
@@ -824,13 +1096,20 @@ covers = ["usage"]  # optional, R-COVER
 
     #[test]
     fn defaults_fill_what_is_omitted() {
-        let a = read("a.toml", &with_macc("amount = 100\nstart = 2025-05-01\nend = 2026-04-30")).unwrap();
+        let a = read(
+            "a.toml",
+            &with_macc("amount = 100\nstart = 2025-05-01\nend = 2026-04-30"),
+        )
+        .unwrap();
         assert_eq!(a.terms, AccountTerms::default());
         assert_eq!(a.maccs[0].shortfall_credit_months, 12);
         assert_eq!(a.maccs[0].renewed, None);
         assert!(a.cacos.is_empty() && a.credits.is_empty());
         let c = read("a.toml", &format!("{BASE}[[caco]]\nid='c'\nstart='2025-01-01'\n[[caco.milestones]]\nid='M'\nstart='2025-01-01'\nend='2025-02-01'\ntarget=1\naward=0\n")).unwrap();
-        assert_eq!((c.cacos[0].basis, c.cacos[0].award_months), (CacoBasis::Period, 12));
+        assert_eq!(
+            (c.cacos[0].basis, c.cacos[0].award_months),
+            (CacoBasis::Period, 12)
+        );
         let e = read("a.toml", &format!("{BASE}rulebook = 1\neligible_publishers = [\"acme\"]\neligible_offers = []\ncredit_order = \"oldest-first\"\n")).unwrap();
         assert_eq!(e.terms.eligible_publishers, vec!["acme".to_string()]);
         assert_eq!(e.terms.credit_order, CreditOrder::OldestFirst);
@@ -848,11 +1127,24 @@ covers = ["usage"]  # optional, R-COVER
             ("1.5e3", "1500"),
             ("0.10000000000000000001", "0.10000000000000000001"),
         ] {
-            let a = read("a.toml", &with_macc(&format!("amount = {literal}\nstart = \"2025-05-01\"\nend = \"2026-04-30\""))).unwrap();
+            let a = read(
+                "a.toml",
+                &with_macc(&format!(
+                    "amount = {literal}\nstart = \"2025-05-01\"\nend = \"2026-04-30\""
+                )),
+            )
+            .unwrap();
             assert_eq!(a.maccs[0].amount, m(expected), "TOML {literal}");
         }
-        for (literal, expected) in [("50000.0", "50000"), ("0.1", "0.1"), ("12345678901234.56789", "12345678901234.56789"), ("1E2", "100")] {
-            let json = format!(r#"{{"account": "a", "currency": "USD", "macc": [{{"id": "m", "amount": {literal}, "start": "2025-05-01", "end": "2026-04-30"}}]}}"#);
+        for (literal, expected) in [
+            ("50000.0", "50000"),
+            ("0.1", "0.1"),
+            ("12345678901234.56789", "12345678901234.56789"),
+            ("1E2", "100"),
+        ] {
+            let json = format!(
+                r#"{{"account": "a", "currency": "USD", "macc": [{{"id": "m", "amount": {literal}, "start": "2025-05-01", "end": "2026-04-30"}}]}}"#
+            );
             let a = read("a.json", &json).unwrap();
             assert_eq!(a.maccs[0].amount, m(expected), "JSON {literal}");
         }
@@ -901,7 +1193,12 @@ covers = ["usage"]  # optional, R-COVER
         let json = r#"{"account": "a", "currency": "USD",
  "credit": [{"id": "x", "kind": "aco", "amount": 1, "start": "2024-01-01", "expires": "2024-02-01", "cover": []}]}"#;
         let e = read("a.json", json).unwrap_err();
-        assert!(e.starts_with("a.json:2: credit \"x\" cover: unknown key 'cover' (did you mean 'covers'?)"), "{e}");
+        assert!(
+            e.starts_with(
+                "a.json:2: credit \"x\" cover: unknown key 'cover' (did you mean 'covers'?)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -946,20 +1243,39 @@ covers = ["usage"]  # optional, R-COVER
             &format!("{BASE}[[macc]]\nid = \"x\"\namount = 1\nstart = 2025-01-01\nend = 2025-02-01\n[[credit]]\nid = \"x\"\nkind = \"aco\"\namount = 1\nstart = 2025-01-01\nexpires = 2025-02-01\n"),
             "agreement.toml:9: credit[0] id: 'x' is used twice; MACC, CACO and credit ids share one namespace per account",
         );
-        check_refused("currency = \"USD\"\n", "agreement.toml:1: account: is missing; expected a string");
-        check_refused(&format!("{BASE}[[macc]]\namount = 1\n"), "agreement.toml:3: macc[0] id: is missing; expected a string");
+        check_refused(
+            "currency = \"USD\"\n",
+            "agreement.toml:1: account: is missing; expected a string",
+        );
+        check_refused(
+            &format!("{BASE}[[macc]]\namount = 1\n"),
+            "agreement.toml:3: macc[0] id: is missing; expected a string",
+        );
     }
 
     #[test]
     fn syntax_errors_and_missing_files_are_named() {
         let e = read("agreement.toml", "account = \"a\"\ncurrency = \n").unwrap_err();
-        assert!(e.starts_with("agreement.toml:2: is not valid TOML: "), "{e}");
+        assert!(
+            e.starts_with("agreement.toml:2: is not valid TOML: "),
+            "{e}"
+        );
         let e = read("agreement.json", "{\"account\": \"a\",\n \"currency\": }").unwrap_err();
-        assert!(e.starts_with("agreement.json:2: is not valid JSON: "), "{e}");
-        let e = read("agreement.json", "{\"account\": \"a\", \"account\": \"b\", \"currency\": \"USD\"}").unwrap_err();
+        assert!(
+            e.starts_with("agreement.json:2: is not valid JSON: "),
+            "{e}"
+        );
+        let e = read(
+            "agreement.json",
+            "{\"account\": \"a\", \"account\": \"b\", \"currency\": \"USD\"}",
+        )
+        .unwrap_err();
         assert_eq!(e, "agreement.json:1: account: is given twice");
         let missing = read_agreement(Path::new("agreement.toml")).unwrap_err();
-        assert_eq!(missing.to_string(), "agreement.toml: cannot read: No such file or directory");
+        assert_eq!(
+            missing.to_string(),
+            "agreement.toml: cannot read: No such file or directory"
+        );
     }
 
     #[test]

@@ -24,7 +24,13 @@ pub struct InputError {
 impl InputError {
     /// An error about the file as a whole.
     pub fn new(file: &Path, message: impl Into<String>) -> InputError {
-        InputError { file: file.to_path_buf(), line: None, column: None, field: None, message: message.into() }
+        InputError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// An I/O failure, e.g. `agreement.toml: cannot read: No such file or directory`.
@@ -91,16 +97,29 @@ mod tests {
 
     #[test]
     fn displays_file_line_column_and_message() {
-        let e = InputError::new(Path::new("charges.csv"), "'12,50' is not a decimal amount").at_line(12).in_column(6, "amount");
-        assert_eq!(e.to_string(), "charges.csv:12: column 6 (amount): '12,50' is not a decimal amount");
-        let e = InputError::new(Path::new("agreement.toml"), "is before its start").at_line(9).in_field("macc \"m\" end");
-        assert_eq!(e.to_string(), "agreement.toml:9: macc \"m\" end: is before its start");
+        let e = InputError::new(Path::new("charges.csv"), "'12,50' is not a decimal amount")
+            .at_line(12)
+            .in_column(6, "amount");
+        assert_eq!(
+            e.to_string(),
+            "charges.csv:12: column 6 (amount): '12,50' is not a decimal amount"
+        );
+        let e = InputError::new(Path::new("agreement.toml"), "is before its start")
+            .at_line(9)
+            .in_field("macc \"m\" end");
+        assert_eq!(
+            e.to_string(),
+            "agreement.toml:9: macc \"m\" end: is before its start"
+        );
     }
 
     #[test]
     fn io_errors_drop_the_os_error_number() {
         let error = io::Error::from_raw_os_error(2);
         let e = InputError::io(Path::new("agreement.toml"), "cannot read", &error);
-        assert_eq!(e.to_string(), "agreement.toml: cannot read: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "agreement.toml: cannot read: No such file or directory"
+        );
     }
 }

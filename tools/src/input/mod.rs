@@ -8,9 +8,14 @@
 //!   temporary file so memory stays bounded on large files.
 
 pub mod agreement;
+pub mod assemble;
 pub mod error;
 pub mod native;
+pub mod records;
 
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
+pub use assemble::{
+    stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
+};
 pub use error::InputError;
 pub use native::{NativeReader, RawRow, Row};
