@@ -73,6 +73,19 @@ fn main() {
         "  {:.1} bytes per line on disk (sled directory)",
         store.disk_bytes() as f64 / lines as f64
     );
+    let blobs: Vec<u64> = std::fs::read_dir(dir.path().join("blobs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "  {} sled blob files, {} bytes",
+        blobs.len(),
+        blobs.iter().sum::<u64>()
+    );
 
     for verify_chain in [false, true, false, true] {
         let t = Instant::now();

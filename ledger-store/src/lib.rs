@@ -59,11 +59,20 @@
 //!
 //! ## Concurrency and durability
 //!
-//! One process at a time: sled holds an exclusive lock on `DIR/db`; a second [`Store::open`]
-//! fails with [`StoreError::Busy`] naming the holder. Readers too must wait for a writer to
-//! finish. sled's `flush` writes its log with `sync_file_range` (safe against a process
-//! crash, weaker against power loss); values over ~128 KiB go to blob files, which
-//! [`Store::flush`] fsyncs itself. Line chunks are kept under 96 KiB so they stay inline.
+//! One process at a time: sled holds an exclusive `flock` on `DIR/db`; a second
+//! [`Store::open`] (another process, or a second Store in this one) fails at once with
+//! [`StoreError::Busy`] naming the holder from `owner.txt`. Readers too must wait for a writer
+//! to finish (sled has no read-only mode). An open retries for up to 5 s while the lock is held
+//! by this process's just-dropped Store or by a process that no longer runs.
+//!
+//! [`Store::append`] is one sled `apply_batch` (atomic across a crash: all of the batch and
+//! the new head, or none). [`Store::flush`] makes it durable as far as sled can: sled writes
+//! its main log with `sync_file_range` as it goes (safe against a process crash, weaker
+//! against power loss: no disk-cache flush, no metadata journal commit). sled puts any value
+//! or tree node over ~128 KiB into its own file under `blobs/` and never syncs those; line
+//! chunks stay under 96 KiB, but a leaf of several chunks and large snapshots do not, so
+//! `flush` writes out every new blob file the same way (`sync_file_range`) before and after
+//! sled's flush.
 
 mod codec;
 mod error;

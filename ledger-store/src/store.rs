@@ -1,6 +1,6 @@
 //! The sled database: opening (one process at a time), appending, flushing, snapshots.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,6 @@ pub const SNAPSHOTS_KEPT: usize = 2;
 const SNAPSHOT_FORMAT: u8 = 1;
 /// sled's page cache.
 const CACHE_BYTES: u64 = 256 << 20;
-/// Values above this may be written by sled to blob files (segment size / 4 minus headers).
-const SLED_BLOB_THRESHOLD: usize = (512 << 10) / 4 - 1024;
 
 pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
@@ -73,10 +71,11 @@ pub struct Store {
     _held: HeldDir,
 }
 
+/// The blob files already written out, with their length then (a file sled was still
+/// writing is written out again once it has grown).
 #[derive(Default)]
 struct BlobSync {
-    synced: HashSet<OsString>,
-    pending: bool,
+    synced: HashMap<OsString, u64>,
 }
 
 impl Store {
@@ -245,7 +244,6 @@ impl Store {
             message,
         };
         let mut batch = sled::Batch::default();
-        let mut large = false;
         for (i, record) in records.iter().enumerate() {
             if record.seq != next.next_seq {
                 return Err(refuse(format!(
@@ -283,7 +281,6 @@ impl Store {
                     envelope.kind.name()
                 )));
             }
-            large |= record.bytes.len() > SLED_BLOB_THRESHOLD;
             batch.insert(&seq_key(record.seq), record.bytes.as_slice());
             next = Head {
                 next_seq: record.seq + 1,
@@ -293,58 +290,48 @@ impl Store {
         batch.insert(&HEAD_KEY, &encode_head(&next)[..]);
         self.log.apply_batch(batch).map_err(|e| self.sled_err(e))?;
         *head = next;
-        if large {
-            self.blobs.lock().expect("blob lock").pending = true;
-        }
         Ok(())
     }
 
-    /// Make everything appended durable: sled's flush (which fsyncs its main log) and an
-    /// fsync of any blob file sled wrote for a value over its inline threshold (sled does not
-    /// fsync those itself).
+    /// Make everything appended durable: an fsync of every blob file sled wrote since the last
+    /// flush (sled writes a value, or a tree node, over ~128 KiB to its own file under
+    /// `blobs/` and never fsyncs it; our line chunks stay under that, but a leaf node of
+    /// several chunks does not), then sled's flush of its main log (`sync_file_range`).
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.sync_blobs()?;
         self.db.flush().map_err(|e| self.sled_err(e))?;
         self.sync_blobs()
     }
 
     fn sync_blobs(&self) -> Result<(), StoreError> {
         let mut blobs = self.blobs.lock().expect("blob lock");
-        if !blobs.pending {
-            return Ok(());
-        }
         let blob_dir = self.dir.join("blobs");
         let entries = match fs::read_dir(&blob_dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                blobs.pending = false;
-                return Ok(());
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::io(&blob_dir, e)),
         };
-        let mut present = HashSet::new();
-        let mut synced_any = false;
+        let mut present = HashMap::new();
         for entry in entries {
             let entry = entry.map_err(|e| StoreError::io(&blob_dir, e))?;
             let name = entry.file_name();
-            if !blobs.synced.contains(&name) {
-                let path = entry.path();
+            let path = entry.path();
+            let len = match fs::metadata(&path) {
+                Ok(meta) => meta.len(),
+                // sled removed it meanwhile: nothing to make durable.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&path, e)),
+            };
+            if blobs.synced.get(&name) != Some(&len) {
                 match fs::File::open(&path) {
-                    Ok(file) => file.sync_all().map_err(|e| StoreError::io(&path, e))?,
-                    // sled removed it meanwhile: nothing to make durable.
+                    Ok(file) => write_out(&file).map_err(|e| StoreError::io(&path, e))?,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(StoreError::io(&path, e)),
                 }
-                synced_any = true;
             }
-            present.insert(name);
-        }
-        if synced_any {
-            fs::File::open(&blob_dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| StoreError::io(&blob_dir, e))?;
+            present.insert(name, len);
         }
         blobs.synced = present;
-        blobs.pending = false;
         Ok(())
     }
 
@@ -365,9 +352,6 @@ impl Store {
         value.push(SNAPSHOT_FORMAT);
         value.extend_from_slice(blake3::hash(bytes).as_bytes());
         value.extend_from_slice(bytes);
-        if value.len() > SLED_BLOB_THRESHOLD {
-            self.blobs.lock().expect("blob lock").pending = true;
-        }
         self.snapshots
             .insert(seq_key(next_seq_covered), value)
             .map_err(|e| self.sled_err(e))?;
@@ -607,6 +591,36 @@ fn map_open_error(dir: &Path, error: sled::Error) -> StoreError {
         dir: dir.to_path_buf(),
         holder,
     }
+}
+
+/// Write a file's dirty pages out and wait for them, as sled does for its main log
+/// (`sync_file_range` with WAIT_BEFORE | WRITE | WAIT_AFTER): the same durability for blob
+/// files as for the log that points to them, without a journal commit per file.
+fn write_out(file: &fs::File) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open
+        // for the duration of the call (borrowed from `file`).
+        let ret = unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                0,
+                0,
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+            )
+        };
+        if ret == 0 {
+            return Ok(());
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(error);
+        }
+    }
+    file.sync_all()
 }
 
 /// Who holds the ledger, from `DIR/owner.txt`.
