@@ -1287,6 +1287,48 @@ mod tests {
         assert_eq!(chained.find_hashed("z", 42), None);
     }
 
+    fn peak_rss_mib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let kib = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok());
+        kib.unwrap_or(0) / 1024
+    }
+
+    /// `cargo test -p tools --release -- --ignored --nocapture ten_million_lines_stay_in_bounded_memory`
+    #[test]
+    #[ignore]
+    fn ten_million_lines_stay_in_bounded_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("charges.csv");
+        let lines = 10_000_000;
+        crate::input::native::tests::generate(&path, lines);
+        let size_mib = std::fs::metadata(&path).unwrap().len() >> 20;
+        let before = peak_rss_mib();
+        let start = std::time::Instant::now();
+        let mut staged = stage_native_file(&path, &contoso(), dir.path()).unwrap();
+        let staged_time = start.elapsed();
+        let after_staging = peak_rss_mib();
+        let mut count = 0;
+        for invoice in staged.iter() {
+            count += invoice.unwrap().lines.len();
+        }
+        assert_eq!(count, lines);
+        println!(
+            "{lines} rows ({size_mib} MiB) in {} invoices: staged in {:.2} s ({:.2} M rows/s); peak RSS {before} MiB before, {after_staging} MiB after staging, {} MiB after building every invoice; spilled: {}",
+            staged.len(),
+            staged_time.as_secs_f64(),
+            lines as f64 / staged_time.as_secs_f64() / 1e6,
+            peak_rss_mib(),
+            staged.spill.is_some(),
+        );
+        assert!(
+            after_staging < before + 3 * (SPILL_BUDGET_BYTES as u64 >> 20),
+            "staging used {after_staging} MiB"
+        );
+    }
+
     /// `cargo test -p tools --release -- --ignored --nocapture assemble_rows_per_second`
     #[test]
     #[ignore]

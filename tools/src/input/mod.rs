@@ -6,6 +6,13 @@
 //! - [`native::NativeReader`]: a streaming reader of native CSV rows, validated one by one.
 //! - [`assemble::Assembler`]: rows to invoices in first-appearance order, lines spilled to a
 //!   temporary file so memory stays bounded on large files.
+//! - [`assemble::stage_native`]: the two together over one file, with a progress callback;
+//!   the fast path (borrowed rows, errors naming columns by number).
+//! - [`records::RecordReader`]: CSV records from bytes (used by the native reader; reusable
+//!   by other CSV formats).
+//!
+//! Invariants: nothing here appends to the ledger; a file is read whole before any invoice is
+//! handed out; every line number is the 1-based line where the record starts.
 
 pub mod agreement;
 pub mod assemble;
