@@ -8,9 +8,21 @@ use std::fmt;
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-/// Days from 1970-01-01 (day 0) to this civil date.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Days from 1970-01-01 (day 0) to this civil date. Always within [`Date::MIN`]..=[`Date::MAX`]:
+/// decoding checks the range, so a damaged record gives an error, never a bad date.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Date(i32);
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let days = i32::deserialize(deserializer)?;
+        Date::from_day_number(days).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "day number {days} is outside 0001-01-01..9999-12-31"
+            ))
+        })
+    }
+}
 
 /// Why a text is not a date.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

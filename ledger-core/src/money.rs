@@ -99,11 +99,21 @@ impl Money {
         if self.0 == 0 {
             return (0, 0);
         }
+        // Strip trailing zeros in strides (16, 8, 4, 2, 1): a handful of divisions instead of
+        // up to 24 (a two-decimal amount has 22 trailing zeros at 10^-24).
         let mut m = self.0;
         let mut s = MONEY_SCALE;
-        while s > 0 && m % 10 == 0 {
-            m /= 10;
-            s -= 1;
+        for (stride, p) in [
+            (16u32, POW10[16]),
+            (8, POW10[8]),
+            (4, POW10[4]),
+            (2, POW10[2]),
+            (1, 10),
+        ] {
+            while s >= stride && m % p == 0 {
+                m /= p;
+                s -= stride;
+            }
         }
         (m, s)
     }
@@ -313,10 +323,37 @@ impl<'de> Deserialize<'de> for Money {
 
 /// A decimal multiplier (a PEC rate, a what-if factor): at most 14 significant digits and 24
 /// decimal places, kept as `mantissa × 10^-scale` in lowest terms.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Factor {
     mantissa: i128,
     scale: u32,
+}
+
+/// Decoding checks what `Factor::parse` guarantees, so a damaged record cannot make a factor
+/// that panics later.
+impl<'de> Deserialize<'de> for Factor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            mantissa: i128,
+            scale: u32,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let canonical =
+            raw.mantissa == 0 && raw.scale == 0 || raw.mantissa % 10 != 0 || raw.scale == 0;
+        if raw.scale > MONEY_SCALE
+            || raw.mantissa.unsigned_abs() > 100_000_000_000_000
+            || !canonical
+        {
+            return Err(serde::de::Error::custom(
+                "factor out of range or not in lowest terms",
+            ));
+        }
+        Ok(Factor {
+            mantissa: raw.mantissa,
+            scale: raw.scale,
+        })
+    }
 }
 
 impl Factor {
@@ -561,6 +598,33 @@ mod tests {
             Money::from_units(-3).mul_factor_rounded(half).unwrap(),
             Money::from_units(-2)
         );
+    }
+
+    #[test]
+    fn mantissa_scale_is_lowest_terms() {
+        for (text, m, s) in [
+            ("0.29", 29, 2),
+            ("100", 100, 0),
+            ("120", 120, 0),
+            ("0.000000000000000000000001", 1, 24),
+            ("-7.5", -75, 1),
+            ("1000000000000", 1_000_000_000_000, 0),
+            ("0.10", 1, 1),
+        ] {
+            let (mm, ss) = Money::parse(text).unwrap().to_mantissa_scale();
+            assert_eq!((mm, ss), (m, s), "{text}");
+        }
+    }
+
+    #[test]
+    fn damaged_dates_and_factors_do_not_decode() {
+        let bad_date: Result<crate::Date, _> = serde_json::from_str("2147483647");
+        assert!(bad_date.is_err());
+        let bad_factor: Result<Factor, _> =
+            serde_json::from_str(r#"{"mantissa": 1000000000000000000, "scale": 0}"#);
+        assert!(bad_factor.is_err());
+        let good: Factor = serde_json::from_str(r#"{"mantissa": 15, "scale": 2}"#).unwrap();
+        assert_eq!(good, Factor::parse("0.15").unwrap());
     }
 
     #[test]
