@@ -2,5 +2,11 @@
 //! the `ledger` binary and its HTTP server. Everything here may do I/O; the rules live in
 //! `ledger-core`.
 
+pub mod cli;
+pub mod commands;
 pub mod gen;
+pub mod ingest;
 pub mod input;
+pub mod render;
+pub mod session;
+pub mod table;

@@ -1,0 +1,217 @@
+//! `ledger audit trace --lot ID`: every decrement and credit movement of one lot, with the
+//! charge-line portions behind it and the rules that decided each portion.
+//!
+//! The portions are not stored in the log (that would cost bytes per line for something the
+//! facts already determine): the trace re-runs the core over the recorded facts with a sink
+//! that keeps the portions touching the lot.
+
+use std::collections::BTreeMap;
+
+use ledger_core::event::Event;
+use ledger_core::trace::{Portion, TraceSink};
+use ledger_core::{ApplyOptions, ChargeKind, Date, Ledger, Money};
+use ledger_store::{ReadOptions, Store, StoreError};
+use serde::Serialize;
+
+/// One portion of one charge line that touched the lot.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TracedPortion {
+    /// 1-based position of the line in its invoice.
+    pub line_position: u32,
+    pub line_id: Option<String>,
+    pub charge_date: Date,
+    pub kind: ChargeKind,
+    pub line_amount: Money,
+    /// `paid`, or the credit kind that covered it.
+    pub payer: String,
+    /// The credit lot that covered it, if any.
+    pub covered_by: Option<String>,
+    pub portion_amount: Money,
+    /// What this portion did to the traced lot (decrement or credit application).
+    pub counted: Money,
+    pub elig_rule: String,
+    pub cover_rule: Option<String>,
+}
+
+/// One event of the lot with what is behind it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TracedEvent {
+    pub seq: u64,
+    pub event: String,
+    pub rule: String,
+    pub date: Date,
+    pub invoice: Option<String>,
+    pub billing_profile: Option<String>,
+    pub amount: Money,
+    pub balance_after: Option<Money>,
+    pub portions: Vec<TracedPortion>,
+}
+
+/// The trace of one lot.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotTrace {
+    pub lot: String,
+    pub account: String,
+    pub events: Vec<TracedEvent>,
+}
+
+/// Why a trace could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("record {seq}: the core refuses a recorded fact: {message}; run `ledger audit`")]
+    Refused { seq: u64, message: String },
+    #[error("no lot '{0}' in this ledger (see `ledger lots` and `ledger caco`)")]
+    UnknownLot(String),
+}
+
+/// Keeps the portions of the current fact that touched the lot, keyed by (invoice, profile).
+struct Collector<'a> {
+    lot: &'a str,
+    found: BTreeMap<(String, String), Vec<TracedPortion>>,
+}
+
+impl TraceSink for Collector<'_> {
+    const ENABLED: bool = true;
+
+    fn portion(&mut self, p: &Portion<'_>) {
+        let as_credit = (p.lot == Some(self.lot)).then_some(p.amount);
+        let as_macc = p.macc.iter().find(|(id, _)| *id == self.lot).map(|(_, a)| *a);
+        let as_caco = p.caco.iter().find(|(id, _)| *id == self.lot).map(|(_, a)| *a);
+        let Some(counted) = as_credit.or(as_macc).or(as_caco) else { return };
+        let portion = TracedPortion {
+            line_position: p.line_position,
+            line_id: p.invoice.str(p.line.line_id).map(str::to_owned),
+            charge_date: p.line.charge_date,
+            kind: p.line.kind,
+            line_amount: p.line.amount,
+            payer: p.payer.name().to_string(),
+            covered_by: p.lot.map(str::to_owned),
+            portion_amount: p.amount,
+            counted,
+            elig_rule: p.elig.rule.to_string(),
+            cover_rule: p.cover_rule.map(str::to_owned),
+        };
+        let profile = p.invoice.profile_name(p.line).to_string();
+        self.found.entry((p.invoice.id.clone(), profile)).or_default().push(portion);
+    }
+}
+
+/// Trace lot `lot` (a MACC, CACO or credit lot id) through the whole log.
+pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
+    let mut ledger = Ledger::new();
+    let mut trace = LotTrace { lot: lot.to_string(), account: String::new(), events: Vec::new() };
+    for entry in store.reader(ReadOptions { from_seq: 0, verify_chain: false }) {
+        let entry = entry?;
+        let mut collector = Collector { lot, found: BTreeMap::new() };
+        let applied = ledger
+            .apply_traced(&entry.fact, ApplyOptions::default(), &mut collector)
+            .map_err(|e| TraceError::Refused { seq: entry.first_seq, message: e.to_string() })?;
+        let seq = entry.decisions.as_ref().map(|d| d.seq).unwrap_or(entry.last_seq);
+        for event in &applied.events {
+            if let Some(mut traced) = traced_event(lot, seq, event) {
+                if let (Some(invoice), Some(profile)) = (&traced.invoice, &traced.billing_profile) {
+                    if matches!(event, Event::Decremented { .. } | Event::CreditApplied { .. }) {
+                        traced.portions = collector.found.remove(&(invoice.clone(), profile.clone())).unwrap_or_default();
+                    }
+                }
+                trace.account = applied.account.clone();
+                trace.events.push(traced);
+            }
+        }
+    }
+    let known = ledger.accounts.values().any(|a| a.lot_ref(lot).is_some());
+    if !known {
+        return Err(TraceError::UnknownLot(lot.to_string()));
+    }
+    Ok(trace)
+}
+
+fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
+    let base = |date: Date, invoice: Option<&String>, profile: Option<&String>, amount: Money, after: Option<Money>| TracedEvent {
+        seq,
+        event: event.name().to_string(),
+        rule: event.rule().to_string(),
+        date,
+        invoice: invoice.cloned(),
+        billing_profile: profile.cloned(),
+        amount,
+        balance_after: after,
+        portions: Vec::new(),
+    };
+    match event {
+        Event::Decremented { commitment, invoice, profile, date, amount, balance_after, .. } if commitment == lot => {
+            Some(base(*date, Some(invoice), Some(profile), *amount, Some(*balance_after)))
+        }
+        Event::CreditApplied { lot: l, invoice, profile, date, amount, balance_after } if l == lot => {
+            Some(base(*date, Some(invoice), Some(profile), *amount, Some(*balance_after)))
+        }
+        Event::Adjusted { target, invoice, profile, date, applied, balance_after, .. } if target == lot => {
+            Some(base(*date, Some(invoice), Some(profile), *applied, Some(*balance_after)))
+        }
+        Event::CreditLotOpened { lot: terms, date, invoice, .. } if terms.id == lot => Some(base(*date, invoice.as_ref(), None, terms.amount, Some(terms.amount))),
+        Event::CreditLotExpired { lot: l, expires, balance } if l == lot => Some(base(*expires, None, None, *balance, Some(*balance))),
+        Event::MaccExpired { macc, end, balance, .. } if macc == lot => Some(base(*end, None, None, *balance, Some(*balance))),
+        Event::MaccCompleted { macc, date, invoice } if macc == lot => Some(base(*date, Some(invoice), None, Money::ZERO, Some(Money::ZERO))),
+        Event::CacoCompleted { caco, date, invoice } if caco == lot => Some(base(*date, Some(invoice), None, Money::ZERO, Some(Money::ZERO))),
+        Event::CacoExpired { caco, end, remaining } if caco == lot => Some(base(*end, None, None, *remaining, Some(*remaining))),
+        _ => None,
+    }
+}
+
+/// The trace as CSV: one row per portion (an event without portions gets one row).
+pub fn to_csv(trace: &LotTrace) -> String {
+    let mut out = String::from(
+        "seq,event,rule,date,invoice,billing_profile,amount,balance_after,line_position,line_id,charge_date,kind,line_amount,payer,covered_by,portion_amount,counted,elig_rule,cover_rule\n",
+    );
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    for e in &trace.events {
+        let head = [
+            e.seq.to_string(),
+            e.event.clone(),
+            e.rule.clone(),
+            e.date.to_string(),
+            e.invoice.clone().unwrap_or_default(),
+            e.billing_profile.clone().unwrap_or_default(),
+            e.amount.to_plain_string(),
+            e.balance_after.map(|b| b.to_plain_string()).unwrap_or_default(),
+        ];
+        let head: Vec<String> = head.iter().map(|s| field(s)).collect();
+        if e.portions.is_empty() {
+            out.push_str(&head.join(","));
+            out.push_str(",,,,,,,,,,,\n");
+            continue;
+        }
+        for p in &e.portions {
+            let tail = [
+                p.line_position.to_string(),
+                p.line_id.clone().unwrap_or_default(),
+                p.charge_date.to_string(),
+                p.kind.name().to_string(),
+                p.line_amount.to_plain_string(),
+                p.payer.clone(),
+                p.covered_by.clone().unwrap_or_default(),
+                p.portion_amount.to_plain_string(),
+                p.counted.to_plain_string(),
+                p.elig_rule.clone(),
+                p.cover_rule.clone().unwrap_or_default(),
+            ];
+            let tail: Vec<String> = tail.iter().map(|s| field(s)).collect();
+            out.push_str(&head.join(","));
+            out.push(',');
+            out.push_str(&tail.join(","));
+            out.push('\n');
+        }
+    }
+    out
+}

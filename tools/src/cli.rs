@@ -1,0 +1,206 @@
+//! The command line: verbs, options and their help. Each verb's help ends with an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ledger_core::Date;
+
+/// An event-sourced ledger for Azure commitments: MACC, CACO milestones and credits.
+///
+/// Record an agreement, ingest invoices, and read back every balance, decrement, milestone and
+/// credit, right to the cent. Every decision is an immutable, hash-chained event in a sled log
+/// under --data.
+#[derive(Parser, Debug)]
+#[command(name = "ledger", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Start with `ledger demo`. Typical use:\n  \
+    ledger agreement contoso.toml\n  \
+    ledger ingest invoices-2025.csv\n  \
+    ledger lots\n  \
+    ledger caco --json")]
+pub struct Cli {
+    /// The ledger's data directory (a sled database).
+    #[arg(long, global = true, env = "LEDGER_DATA", default_value = "ledger-data", value_name = "DIR")]
+    pub data: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the whole job on sample data: a fresh temporary ledger, a sample agreement,
+    /// generated charge lines, then the report.
+    #[command(after_help = "Example:\n  ledger demo\n  ledger demo --lines 100000 --keep demo-ledger")]
+    Demo(DemoArgs),
+
+    /// Record an agreement (TOML or JSON): opens MACCs, CACOs and credit lots. Recording a
+    /// changed version of an account's agreement appends amendment events; recording the same
+    /// content again changes nothing.
+    #[command(after_help = "Example:\n  ledger agreement contoso.toml\n\n\
+        The file's keys are in INTERFACE.md: account, currency, [[macc]], [[caco]] with\n\
+        [[caco.milestones]], [[credit]]. Amounts may be strings or numbers; dates are YYYY-MM-DD.")]
+    Agreement(AgreementArgs),
+
+    /// Settle invoices from charge-line files. Each file is validated whole before anything
+    /// is appended; invoices already settled with the same content are skipped.
+    #[command(after_help = "Example:\n  ledger ingest invoices-2025-01.csv invoices-2025-02.csv\n\n\
+        Native CSV columns: invoice_id, invoice_date, billing_profile, charge_date, kind, amount,\n\
+        currency (required); period_start, period_end, account, line_id, service, publisher,\n\
+        description, corrects, corrects_kind (optional).")]
+    Ingest(IngestArgs),
+
+    /// Evaluate every deadline up to and including a date: MACC and CACO milestones and ends,
+    /// credit expiries (R-EVAL).
+    #[command(after_help = "Example:\n  ledger close --through 2025-12-31")]
+    Close(CloseArgs),
+
+    /// MACC and credit lots in the Azure Lots API shape.
+    #[command(after_help = "Example:\n  ledger lots\n  ledger lots --json --source ConsumptionCommitment")]
+    Lots(LotsArgs),
+
+    /// Decrements and credit movements in the Azure Events API shape.
+    #[command(after_help = "Example:\n  ledger events --lot macc-2025 --from 2025-01-01 --to 2025-06-30")]
+    Events(EventsArgs),
+
+    /// CACOs with their milestones and transactions.
+    #[command(after_help = "Example:\n  ledger caco\n  ledger caco --json")]
+    Caco(ReadArgs),
+
+    /// Per invoice: charges, credits applied, billed, partner earned credit, invoice amount.
+    #[command(after_help = "Example:\n  ledger invoices --json")]
+    Invoices(ReadArgs),
+
+    /// Rebuild every projection from the log alone and compare it with the stored
+    /// projections; report counts and lines/s. Exits 1 on any difference.
+    #[command(after_help = "Example:\n  ledger replay\n  ledger replay --json")]
+    Replay(JsonArgs),
+
+    /// Verify the hash chain and re-derive every decision from the recorded facts, byte for
+    /// byte. Exits 1 naming the first broken or differing record.
+    #[command(after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv")]
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub what: Option<AuditCommand>,
+    /// Print the audit report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Every decrement and credit movement of one lot, with the charge-line portions behind
+    /// it and the R-ELIG / R-COVER rule that decided each portion.
+    #[command(after_help = "Example:\n  ledger audit trace --lot macc-2025 --csv")]
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// The lot: a MACC, CACO or credit lot id.
+    #[arg(long, value_name = "ID")]
+    pub lot: String,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV, one row per line portion.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// How many charge lines to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub lines: u64,
+    /// Keep the demo ledger in this directory instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AgreementArgs {
+    /// Agreement files (TOML, or JSON by extension).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Charge-file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The ledger's own CSV (INTERFACE.md).
+    Native,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Charge-line files, settled in the order given.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The files' format; detected from the header when not given.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CloseArgs {
+    /// Evaluate deadlines on or before this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub through: Date,
+    /// Only this billing account (default: every account).
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    /// Print JSON (the shapes of INTERFACE.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this billing account.
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LotsArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Only lots of this Lots API source (ConsumptionCommitment, PurchasedCredit, PromotionalCredit).
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Only events of this lot (MACC or credit lot id).
+    #[arg(long, value_name = "ID")]
+    pub lot: Option<String>,
+    /// Only events on or after this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<Date>,
+    /// Only events on or before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<Date>,
+}
+
+/// clap value parser for YYYY-MM-DD.
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse(text).map_err(|e| e.to_string())
+}

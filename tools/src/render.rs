@@ -1,0 +1,237 @@
+//! Human output of the read models: aligned tables with grouped amounts.
+
+use ledger_core::Money;
+use ledger_replay::views::{CacoRow, EventRow, InvoiceRow, LotRow};
+
+use crate::table::{Align, Table};
+
+/// An amount for people: two decimals, thousands separators (`40,000.00`).
+pub fn money(amount: Money) -> String {
+    amount.to_display(2)
+}
+
+/// An amount with its currency (`USD 40,000.00`).
+pub fn money_in(currency: &str, amount: Money) -> String {
+    format!("{currency} {}", money(amount))
+}
+
+pub fn lots_table(rows: &[LotRow]) -> String {
+    if rows.is_empty() {
+        return "No lots. Record an agreement with `ledger agreement FILE`.\n".into();
+    }
+    let multi = rows.iter().any(|r| r.account != rows[0].account);
+    let mut columns = vec![];
+    if multi {
+        columns.push(("account", Align::Left));
+    }
+    columns.extend([
+        ("lot", Align::Left),
+        ("kind", Align::Left),
+        ("status", Align::Left),
+        ("original", Align::Right),
+        ("balance", Align::Right),
+        ("start", Align::Left),
+        ("expires", Align::Left),
+    ]);
+    let mut t = Table::new(&columns);
+    for r in rows {
+        let mut cells = vec![];
+        if multi {
+            cells.push(r.account.clone());
+        }
+        cells.extend([
+            r.name.clone(),
+            r.kind.clone(),
+            r.status.name().to_string(),
+            money(r.original),
+            money(r.closed_balance),
+            r.start.to_string(),
+            r.expiration.to_string(),
+        ]);
+        t.row(cells);
+    }
+    let currency = &rows[0].currency;
+    format!("{}(amounts in {currency})\n", t.render())
+}
+
+pub fn events_table(rows: &[EventRow]) -> String {
+    if rows.is_empty() {
+        return "No events.\n".into();
+    }
+    let mut t = Table::new(&[
+        ("date", Align::Left),
+        ("lot", Align::Left),
+        ("type", Align::Left),
+        ("invoice", Align::Left),
+        ("profile", Align::Left),
+        ("charges", Align::Right),
+        ("balance after", Align::Right),
+    ]);
+    for r in rows {
+        let e = r.event;
+        t.row(vec![
+            e.date.to_string(),
+            e.lot.clone(),
+            e.event_type.clone(),
+            e.invoice.clone().unwrap_or_default(),
+            e.billing_profile.clone().unwrap_or_default(),
+            money(e.charges),
+            money(e.closed_balance),
+        ]);
+    }
+    format!("{}{} events\n", t.render(), rows.len())
+}
+
+pub fn caco_text(rows: &[CacoRow]) -> String {
+    if rows.is_empty() {
+        return "No CACOs.\n".into();
+    }
+    let mut out = String::new();
+    for c in rows {
+        out.push_str(&format!(
+            "CACO {} ({}, {} basis)  {} .. {}\n  commitment {}   remaining {}\n\n",
+            c.id,
+            c.status,
+            c.basis,
+            c.start,
+            c.end,
+            money_in(c.currency, c.commitment),
+            money_in(c.currency, c.remaining)
+        ));
+        let mut t = Table::new(&[
+            ("milestone", Align::Left),
+            ("start", Align::Left),
+            ("end", Align::Left),
+            ("target", Align::Right),
+            ("progress", Align::Right),
+            ("%", Align::Right),
+            ("ACO award", Align::Right),
+            ("status", Align::Left),
+        ]);
+        for m in &c.milestones {
+            t.row(vec![
+                m.id.clone(),
+                m.start.to_string(),
+                m.end.to_string(),
+                money(m.target),
+                money(m.progress),
+                format!("{:.2}", m.progress_percent),
+                money(m.award),
+                m.status.to_string(),
+            ]);
+        }
+        out.push_str(&indent(&t.render()));
+        if !c.transactions.is_empty() {
+            let mut t = Table::new(&[
+                ("date", Align::Left),
+                ("description", Align::Left),
+                ("billing profile", Align::Left),
+                ("CACO decrement", Align::Right),
+                ("remaining", Align::Right),
+            ]);
+            for tx in c.transactions {
+                t.row(vec![tx.date.to_string(), tx.description.clone(), tx.billing_profile.clone(), money(tx.decrement), money(tx.remaining)]);
+            }
+            out.push_str("\n  Transactions\n");
+            out.push_str(&indent(&t.render()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn invoices_table(rows: &[InvoiceRow]) -> String {
+    if rows.is_empty() {
+        return "No invoices. Ingest charge lines with `ledger ingest FILE`.\n".into();
+    }
+    let mut t = Table::new(&[
+        ("invoice", Align::Left),
+        ("date", Align::Left),
+        ("lines", Align::Right),
+        ("charges", Align::Right),
+        ("credits", Align::Right),
+        ("billed", Align::Right),
+        ("PEC", Align::Right),
+        ("amount due", Align::Right),
+    ]);
+    let mut total = Money::ZERO;
+    for r in rows {
+        let s = r.summary;
+        total = total.checked_add(s.invoice_amount).unwrap_or(total);
+        t.row(vec![
+            s.id.clone(),
+            s.date.to_string(),
+            s.line_count.to_string(),
+            money(s.charges),
+            money(s.credits_applied),
+            money(s.billed),
+            money(s.partner_earned_credit),
+            money(s.invoice_amount),
+        ]);
+    }
+    format!("{}{} invoices, {} due in all\n", t.render(), rows.len(), money_in(rows[0].currency, total))
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// A lot's trace: each event, then the line portions behind it.
+pub fn trace_text(trace: &ledger_replay::trace::LotTrace) -> String {
+    let mut out = format!("Trace of lot {} (account {})\n", trace.lot, trace.account);
+    if trace.events.is_empty() {
+        out.push_str("No events.\n");
+        return out;
+    }
+    for e in &trace.events {
+        out.push_str(&format!(
+            "\n{}  {} ({})  {}{}  amount {}{}\n",
+            e.date,
+            e.event,
+            e.rule,
+            e.invoice.as_deref().map(|i| format!("invoice {i}")).unwrap_or_default(),
+            e.billing_profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
+            money(e.amount),
+            e.balance_after.map(|b| format!(", balance after {}", money(b))).unwrap_or_default()
+        ));
+        if e.portions.is_empty() {
+            continue;
+        }
+        let mut t = Table::new(&[
+            ("line", Align::Right),
+            ("line id", Align::Left),
+            ("charge date", Align::Left),
+            ("kind", Align::Left),
+            ("paid by", Align::Left),
+            ("portion", Align::Right),
+            ("counted", Align::Right),
+            ("rule", Align::Left),
+        ]);
+        let mut shown = 0;
+        for p in &e.portions {
+            if shown == 20 {
+                break;
+            }
+            shown += 1;
+            let rule = match &p.cover_rule {
+                Some(c) => format!("{}; {}", p.elig_rule, c),
+                None => p.elig_rule.clone(),
+            };
+            t.row(vec![
+                p.line_position.to_string(),
+                p.line_id.clone().unwrap_or_default(),
+                p.charge_date.to_string(),
+                p.kind.name().to_string(),
+                p.covered_by.clone().unwrap_or_else(|| p.payer.clone()),
+                money(p.portion_amount),
+                money(p.counted),
+                rule,
+            ]);
+        }
+        out.push_str(&indent(&t.render()));
+        if e.portions.len() > shown {
+            out.push_str(&format!("  ... and {} more portions (use --csv for all)\n", e.portions.len() - shown));
+        }
+    }
+    out
+}
