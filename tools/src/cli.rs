@@ -79,6 +79,29 @@ pub enum Command {
     /// byte. Exits 1 naming the first broken or differing record.
     #[command(after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv")]
     Audit(AuditArgs),
+
+    /// Write synthetic native charge lines and matching agreements, for benchmarks and
+    /// experiments (deterministic for a given seed).
+    #[command(after_help = "Example:\n  ledger gen --lines 1000000 --accounts 4 --out /tmp/charges.csv\n  \
+        ledger agreement /tmp/charges-agreement-*.toml\n  ledger ingest /tmp/charges.csv")]
+    Gen(GenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// How many charge lines to write.
+    #[arg(long)]
+    pub lines: u64,
+    /// How many billing accounts (each with its own agreement file).
+    #[arg(long, default_value_t = 1)]
+    pub accounts: u32,
+    /// Seed of the generator: the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The charge-line CSV to write; agreements are written beside it as
+    /// `<name>-agreement-<account>.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -11,7 +11,7 @@ use ledger_replay::views::{caco_rows, event_rows, invoice_rows, lot_rows, EventF
 use ledger_replay::write::stage;
 use ledger_store::{agreement_content_hash, Appender};
 
-use crate::cli::{AgreementArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
+use crate::cli::{AgreementArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
 use crate::ingest::{describe, group, ingest_file};
 use crate::input::agreement::read_agreement;
 use crate::render;
@@ -342,4 +342,36 @@ fn audit_trace(data: &Path, args: &TraceArgs) -> Result<String, Failure> {
         return Ok(ledger_replay::trace::to_csv(&trace));
     }
     Ok(render::trace_text(&trace))
+}
+
+/// Where `ledger gen` writes the agreement of `account` for charge file `out`.
+pub fn agreement_path_for(out: &Path, account: &str) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "charges".into());
+    out.with_file_name(format!("{stem}-agreement-{account}.toml"))
+}
+
+pub fn gen(args: &GenArgs) -> Result<String, Failure> {
+    if args.accounts == 0 {
+        return Err(Failure::usage("--accounts must be at least 1"));
+    }
+    let started = Instant::now();
+    let file = std::fs::File::create(&args.out).map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
+    let mut csv = std::io::BufWriter::with_capacity(1 << 20, file);
+    let options = crate::gen::GenOptions { lines: args.lines, accounts: args.accounts, seed: args.seed };
+    let output = crate::gen::generate(&options, &mut csv).map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
+    std::io::Write::flush(&mut csv).map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
+    let mut out = format!(
+        "{}: {} lines in {} invoices, {} bytes, in {:.2} s\n",
+        args.out.display(),
+        group(output.lines),
+        group(output.invoices),
+        group(output.bytes),
+        started.elapsed().as_secs_f64()
+    );
+    for account in &output.accounts {
+        let path = agreement_path_for(&args.out, &account.account);
+        std::fs::write(&path, &account.agreement_toml).map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
+        writeln!(out, "{}: agreement of account {} ({} lines)", path.display(), account.account, group(account.lines)).unwrap();
+    }
+    Ok(out)
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Invoices(args) => commands::invoices(data, args),
         Command::Replay(args) => commands::replay(data, args),
         Command::Audit(args) => commands::audit(data, args),
+        Command::Gen(args) => commands::gen(args),
     };
     match result {
         Ok(text) => {
