@@ -951,13 +951,13 @@ mod tests {
 
     /// Stage `text` as `charges.csv`: the invoices, or the first error as displayed.
     fn stage(text: &str, accounts: &Accounts) -> Result<Vec<Invoice>, String> {
-        stage_with_budget(text, accounts, None)
+        stage_spilling(text, accounts, false)
     }
 
-    fn stage_with_budget(
+    fn stage_spilling(
         text: &str,
         accounts: &Accounts,
-        spill_every_row: Option<()>,
+        spill_every_row: bool,
     ) -> Result<Vec<Invoice>, String> {
         let (dir, path) = csv_file(text);
         let run = || -> Result<Vec<Invoice>, InputError> {
@@ -966,14 +966,14 @@ mod tests {
             assembler.set_columns(reader.columns());
             while let Some(row) = reader.next_row() {
                 assembler.push_row(&row?)?;
-                if spill_every_row.is_some() {
+                if spill_every_row {
                     assembler.spill_all()?;
                 }
             }
             let mut staged = assembler.finish()?;
             assert_eq!(
                 staged.spill.is_some(),
-                spill_every_row.is_some() && staged.summary().rows > 0
+                spill_every_row && staged.summary().rows > 0
             );
             let invoices = staged.iter().collect::<Result<Vec<_>, _>>()?;
             Ok(invoices)
@@ -1019,8 +1019,8 @@ mod tests {
         let text = format!(
             "{HEADER}B,2025-02-05,P,2025-01-03,usage,1,USD\nA,2025-02-05,P,2025-01-04,usage,2,USD\nB,2025-02-05,Q,2025-01-01,usage,3,USD\nC,2025-03-05,P,2025-02-01,usage,4,USD\nA,2025-02-05,P,2025-01-02,support,5,USD\n"
         );
-        for spill in [None, Some(())] {
-            let invoices = stage_with_budget(&text, &contoso(), spill).unwrap();
+        for spill in [false, true] {
+            let invoices = stage_spilling(&text, &contoso(), spill).unwrap();
             assert_eq!(
                 shape(&invoices),
                 vec![
@@ -1067,8 +1067,8 @@ mod tests {
                     B,2025-02-05,P,2025-01-03,usage,1,USD,d1,Storage,,,\n\
                     A,2025-02-05,P,2025-01-03,refund,-1,USD,d2,VMs,L2,macc-1,acme\n\
                     A,2025-02-05,P,2025-01-03,usage,1,USD,,VMs,d1,,\n";
-        for spill in [None, Some(())] {
-            let invoices = stage_with_budget(text, &contoso(), spill).unwrap();
+        for spill in [false, true] {
+            let invoices = stage_spilling(text, &contoso(), spill).unwrap();
             let a = &invoices[0];
             // Per line in field order: line_id, service, publisher, description, corrects.
             assert_eq!(
