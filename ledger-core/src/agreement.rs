@@ -152,11 +152,15 @@ impl CacoTerms {
     }
 
     /// R-CACO-2: the sum of targets (`period`) or the last milestone's target (`cumulative`).
+    /// Validation guarantees the sum fits (see `CacoTerms::validate`); an agreement that was
+    /// not validated and overflows gets the largest amount, never a silently smaller one.
     pub fn commitment_amount(&self) -> Money {
         match self.basis {
-            CacoBasis::Period => self.milestones.iter().fold(Money::ZERO, |acc, m| {
-                acc.checked_add(m.target).unwrap_or(acc)
-            }),
+            CacoBasis::Period => self
+                .milestones
+                .iter()
+                .try_fold(Money::ZERO, |acc, m| acc.checked_add(m.target))
+                .unwrap_or(Money::from_units(i128::MAX)),
             CacoBasis::Cumulative => self
                 .milestones
                 .iter()
@@ -292,17 +296,17 @@ impl Agreement {
         };
         for (i, macc) in self.maccs.iter().enumerate() {
             check_id(&format!("macc[{i}] id"), &macc.id)?;
-            unique(format!("macc[{i}] id"), &macc.id)?;
+            unique(format!("macc \"{}\" id", macc.id), &macc.id)?;
             macc.validate()?;
         }
         for (i, caco) in self.cacos.iter().enumerate() {
             check_id(&format!("caco[{i}] id"), &caco.id)?;
-            unique(format!("caco[{i}] id"), &caco.id)?;
+            unique(format!("caco \"{}\" id", caco.id), &caco.id)?;
             caco.validate()?;
         }
         for (i, credit) in self.credits.iter().enumerate() {
             check_id(&format!("credit[{i}] id"), &credit.id)?;
-            unique(format!("credit[{i}] id"), &credit.id)?;
+            unique(format!("credit \"{}\" id", credit.id), &credit.id)?;
             credit.validate()?;
         }
         Ok(())
@@ -407,6 +411,16 @@ impl CacoTerms {
                 }
             }
             previous = Some(m);
+        }
+        let sum = self
+            .milestones
+            .iter()
+            .try_fold(Money::ZERO, |acc, m| acc.checked_add(m.target));
+        if sum.is_err() {
+            return Err(err(
+                at("milestones"),
+                "targets add up beyond the range the ledger keeps (10^14)",
+            ));
         }
         Ok(())
     }
@@ -570,6 +584,17 @@ mod tests {
         assert_eq!(
             a.validate().unwrap_err().field,
             "partner_earned_credit_rate"
+        );
+    }
+
+    #[test]
+    fn r_caco_1_targets_that_overflow_are_refused_not_dropped() {
+        let mut a = sample();
+        a.cacos[0].milestones[0].target = m("90000000000000");
+        a.cacos[0].milestones[1].target = m("90000000000000");
+        assert_eq!(
+            a.validate().unwrap_err().field,
+            "caco \"caco-1\" milestones"
         );
     }
 

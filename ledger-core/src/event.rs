@@ -169,11 +169,13 @@ pub enum Event {
         amount: Money,
         balance_after: Money,
     },
-    /// A CACO milestone's progress grew (or shrank, for a refund) by one invoice.
+    /// A CACO milestone's progress grew (or shrank, for a refund) by one invoice, dated the
+    /// invoice date.
     MilestoneProgressed {
         caco: String,
         milestone: String,
         invoice: String,
+        date: Date,
         amount: Money,
         progress_after: Money,
     },

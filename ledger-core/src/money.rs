@@ -339,8 +339,8 @@ impl<'de> Deserialize<'de> for Factor {
             scale: u32,
         }
         let raw = Raw::deserialize(deserializer)?;
-        let canonical =
-            raw.mantissa == 0 && raw.scale == 0 || raw.mantissa % 10 != 0 || raw.scale == 0;
+        // Lowest terms: no trailing zero in the mantissa unless the scale is already zero.
+        let canonical = raw.scale == 0 || raw.mantissa % 10 != 0;
         if raw.scale > MONEY_SCALE
             || raw.mantissa.unsigned_abs() > 100_000_000_000_000
             || !canonical

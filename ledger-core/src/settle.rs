@@ -550,6 +550,7 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 caco: acct.cacos[c].terms.id.clone(),
                 milestone: current.terms.id.clone(),
                 invoice: inv.id.clone(),
+                date: inv.date,
                 amount: delta,
                 progress_after,
             };
