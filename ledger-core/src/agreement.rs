@@ -296,17 +296,17 @@ impl Agreement {
         };
         for (i, macc) in self.maccs.iter().enumerate() {
             check_id(&format!("macc[{i}] id"), &macc.id)?;
-            unique(format!("macc \"{}\" id", macc.id), &macc.id)?;
+            unique(format!("macc[{i}] id"), &macc.id)?;
             macc.validate()?;
         }
         for (i, caco) in self.cacos.iter().enumerate() {
             check_id(&format!("caco[{i}] id"), &caco.id)?;
-            unique(format!("caco \"{}\" id", caco.id), &caco.id)?;
+            unique(format!("caco[{i}] id"), &caco.id)?;
             caco.validate()?;
         }
         for (i, credit) in self.credits.iter().enumerate() {
             check_id(&format!("credit[{i}] id"), &credit.id)?;
-            unique(format!("credit \"{}\" id", credit.id), &credit.id)?;
+            unique(format!("credit[{i}] id"), &credit.id)?;
             credit.validate()?;
         }
         Ok(())

@@ -91,7 +91,7 @@ mod tests {
         t.row(vec!["aco".into(), "5.00".into()]);
         assert_eq!(
             t.render(),
-            "lot        balance\n---------  ---------\nmacc-2025  40,000.00\naco             5.00\n"
+            "lot          balance\n---------  ---------\nmacc-2025  40,000.00\naco             5.00\n"
         );
     }
 }
