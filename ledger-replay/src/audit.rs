@@ -49,18 +49,37 @@ fn hex(bytes: &[u8]) -> String {
 /// Audit the whole log.
 pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     let started = Instant::now();
-    let mut report =
-        AuditReport { records: 0, facts: 0, lines: 0, events: 0, seconds: 0.0, lines_per_second: 0.0, head_hash: String::new(), finding: None };
+    let mut report = AuditReport {
+        records: 0,
+        facts: 0,
+        lines: 0,
+        events: 0,
+        seconds: 0.0,
+        lines_per_second: 0.0,
+        head_hash: String::new(),
+        finding: None,
+    };
     let mut ledger = Ledger::new();
-    for entry in store.reader(ReadOptions { from_seq: 0, verify_chain: true }) {
+    for entry in store.reader(ReadOptions {
+        from_seq: 0,
+        verify_chain: true,
+    }) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(StoreError::Chain { seq, message }) => {
-                report.finding = Some(AuditFinding { seq, kind: "chain".into(), message });
+                report.finding = Some(AuditFinding {
+                    seq,
+                    kind: "chain".into(),
+                    message,
+                });
                 break;
             }
             Err(StoreError::Decode { seq, message }) => {
-                report.finding = Some(AuditFinding { seq, kind: "decode".into(), message });
+                report.finding = Some(AuditFinding {
+                    seq,
+                    kind: "decode".into(),
+                    message,
+                });
                 break;
             }
             Err(other) => return Err(other),
@@ -71,7 +90,11 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
             report.lines += inv.lines.len() as u64;
         }
         let Some(recorded) = &entry.decisions else {
-            report.finding = Some(AuditFinding { seq: entry.first_seq, kind: "decisions".into(), message: "a fact without its decisions".into() });
+            report.finding = Some(AuditFinding {
+                seq: entry.first_seq,
+                kind: "decisions".into(),
+                message: "a fact without its decisions".into(),
+            });
             break;
         };
         report.events += recorded.events.len() as u64;
@@ -81,7 +104,10 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
                 report.finding = Some(AuditFinding {
                     seq: entry.first_seq,
                     kind: "refused".into(),
-                    message: format!("the core refuses the recorded {}: {e}", describe_fact(&entry.fact)),
+                    message: format!(
+                        "the core refuses the recorded {}: {e}",
+                        describe_fact(&entry.fact)
+                    ),
                 });
                 break;
             }
@@ -90,20 +116,34 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
             report.finding = Some(AuditFinding {
                 seq: entry.first_seq,
                 kind: "decisions".into(),
-                message: format!("the recorded {} repeats an earlier fact; it should not have been recorded", describe_fact(&entry.fact)),
+                message: format!(
+                    "the recorded {} repeats an earlier fact; it should not have been recorded",
+                    describe_fact(&entry.fact)
+                ),
             });
             break;
         }
         let rederived = encode_events(&applied.events);
-        let version = ledger.account(&applied.account).map(|a| a.terms.rulebook_version).unwrap_or(0);
-        if rederived != recorded.events_bytes || applied.account != recorded.account || version != recorded.rulebook_version {
+        let version = ledger
+            .account(&applied.account)
+            .map(|a| a.terms.rulebook_version)
+            .unwrap_or(0);
+        if rederived != recorded.events_bytes
+            || applied.account != recorded.account
+            || version != recorded.rulebook_version
+        {
             report.finding = Some(AuditFinding {
                 seq: recorded.seq,
                 kind: "decisions".into(),
                 message: format!(
                     "the decisions recorded for the {} differ from what the rules derive: {}",
                     describe_fact(&entry.fact),
-                    first_difference(&recorded.events, &applied.events, (&recorded.account, recorded.rulebook_version), (&applied.account, version))
+                    first_difference(
+                        &recorded.events,
+                        &applied.events,
+                        (&recorded.account, recorded.rulebook_version),
+                        (&applied.account, version)
+                    )
                 ),
             });
             break;
@@ -113,7 +153,11 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         report.head_hash = hex(&store.head().last_hash);
     }
     report.seconds = started.elapsed().as_secs_f64();
-    report.lines_per_second = if report.seconds > 0.0 { report.lines as f64 / report.seconds } else { 0.0 };
+    report.lines_per_second = if report.seconds > 0.0 {
+        report.lines as f64 / report.seconds
+    } else {
+        0.0
+    };
     Ok(report)
 }
 
@@ -144,7 +188,11 @@ fn first_difference(
         }
     }
     if recorded.len() != derived.len() {
-        return format!("{} events recorded, {} derived", recorded.len(), derived.len());
+        return format!(
+            "{} events recorded, {} derived",
+            recorded.len(),
+            derived.len()
+        );
     }
     "the same events, encoded differently (a non-canonical encoding)".into()
 }

@@ -14,7 +14,8 @@ pub struct Amount(pub Money);
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw = RawValue::from_string(self.0.to_json_number()).map_err(serde::ser::Error::custom)?;
+        let raw =
+            RawValue::from_string(self.0.to_json_number()).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }
@@ -51,7 +52,9 @@ pub fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -60,15 +63,26 @@ pub fn path_segment(text: &str) -> String {
 
 /// `/providers/Microsoft.Billing/billingAccounts/{account}`.
 pub fn account_path(account: &str) -> String {
-    format!("/providers/Microsoft.Billing/billingAccounts/{}", path_segment(account))
+    format!(
+        "/providers/Microsoft.Billing/billingAccounts/{}",
+        path_segment(account)
+    )
 }
 
 pub fn lot_path(account: &str, lot: &str) -> String {
-    format!("{}/providers/Microsoft.Consumption/lots/{}", account_path(account), path_segment(lot))
+    format!(
+        "{}/providers/Microsoft.Consumption/lots/{}",
+        account_path(account),
+        path_segment(lot)
+    )
 }
 
 pub fn event_path(account: &str, event_id: &str) -> String {
-    format!("{}/providers/Microsoft.Consumption/events/{}", account_path(account), path_segment(event_id))
+    format!(
+        "{}/providers/Microsoft.Consumption/events/{}",
+        account_path(account),
+        path_segment(event_id)
+    )
 }
 
 /// A Lots API item.
@@ -96,7 +110,10 @@ impl Serialize for LotProperties<'_> {
         map.serialize_entry("source", r.source)?;
         map.serialize_entry("status", r.status.name())?;
         map.serialize_entry("originalAmount", &CurrencyAmount(&r.currency, r.original))?;
-        map.serialize_entry("closedBalance", &CurrencyAmount(&r.currency, r.closed_balance))?;
+        map.serialize_entry(
+            "closedBalance",
+            &CurrencyAmount(&r.currency, r.closed_balance),
+        )?;
         map.serialize_entry("startDate", &r.start.to_azure_datetime())?;
         map.serialize_entry("expirationDate", &r.expiration.to_azure_datetime())?;
         if let Some(p) = r.purchased {
@@ -137,7 +154,10 @@ impl Serialize for EventProperties<'_> {
         map.serialize_entry("lotId", &lot_path(r.account, &e.lot))?;
         map.serialize_entry("lotSource", &e.lot_source)?;
         map.serialize_entry("charges", &CurrencyAmount(r.currency, e.charges))?;
-        map.serialize_entry("closedBalance", &CurrencyAmount(r.currency, e.closed_balance))?;
+        map.serialize_entry(
+            "closedBalance",
+            &CurrencyAmount(r.currency, e.closed_balance),
+        )?;
         map.serialize_entry("eventType", &e.event_type)?;
         map.serialize_entry("invoiceNumber", &e.invoice)?;
         map.end()
@@ -166,7 +186,8 @@ impl Serialize for CacoJson<'_> {
         map.serialize_entry("remainingCommitment", &Amount(c.remaining))?;
         let milestones: Vec<MilestoneJson> = c.milestones.iter().map(MilestoneJson).collect();
         map.serialize_entry("milestones", &milestones)?;
-        let transactions: Vec<TransactionJson> = c.transactions.iter().map(TransactionJson).collect();
+        let transactions: Vec<TransactionJson> =
+            c.transactions.iter().map(TransactionJson).collect();
         map.serialize_entry("transactions", &transactions)?;
         map.end()
     }

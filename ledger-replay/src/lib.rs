@@ -6,6 +6,7 @@
 //! with a sink that keeps the line portions behind one lot; [`write::stage`] is the decide
 //! path the writers share.
 
+pub mod alerts;
 pub mod audit;
 pub mod json;
 pub mod load;

@@ -12,7 +12,10 @@ pub enum ReplayError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("record {seq}: the recorded decisions do not fold: {error}")]
-    Fold { seq: u64, error: ledger_core::CoreError },
+    Fold {
+        seq: u64,
+        error: ledger_core::CoreError,
+    },
     #[error("record {seq}: {message}")]
     Damaged { seq: u64, message: String },
 }
@@ -23,7 +26,9 @@ pub fn load(store: &Store) -> Result<Projections, ReplayError> {
         Some((_, bytes)) => match decode_blob::<Projections>(&bytes) {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!("ignoring an unreadable projection snapshot ({e}); folding the whole log");
+                tracing::warn!(
+                    "ignoring an unreadable projection snapshot ({e}); folding the whole log"
+                );
                 Projections::new()
             }
         },
@@ -39,15 +44,24 @@ pub fn load(store: &Store) -> Result<Projections, ReplayError> {
 
 /// Fold every entry at or after `projections.next_seq` into `projections`.
 pub fn fold_from(store: &Store, projections: &mut Projections) -> Result<(), ReplayError> {
-    let reader = store.reader(ReadOptions { from_seq: projections.next_seq, verify_chain: false });
+    let reader = store.reader(ReadOptions {
+        from_seq: projections.next_seq,
+        verify_chain: false,
+    });
     for entry in reader {
         let entry = entry?;
         let Some(decisions) = &entry.decisions else {
-            return Err(ReplayError::Damaged { seq: entry.first_seq, message: "a fact without its decisions".into() });
+            return Err(ReplayError::Damaged {
+                seq: entry.first_seq,
+                message: "a fact without its decisions".into(),
+            });
         };
         projections
             .apply(&decisions.account, decisions.seq, &decisions.events)
-            .map_err(|error| ReplayError::Fold { seq: decisions.seq, error })?;
+            .map_err(|error| ReplayError::Fold {
+                seq: decisions.seq,
+                error,
+            })?;
         projections.advance(entry.last_seq + 1);
     }
     Ok(())

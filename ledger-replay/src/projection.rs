@@ -49,6 +49,9 @@ pub struct CacoTransaction {
 pub struct AccountViews {
     pub lot_events: Vec<LotEvent>,
     pub caco_transactions: BTreeMap<String, Vec<CacoTransaction>>,
+    /// Progress of each CACO milestone by invoice date, keyed by (CACO id, milestone id); for
+    /// burn rates (R-ALERT-2).
+    pub milestone_progress: BTreeMap<(String, String), Vec<(Date, Money)>>,
 }
 
 /// Counts of what the fold has seen.
@@ -71,11 +74,16 @@ pub struct Projections {
 }
 
 /// Namespace of event ids (a fixed random UUID; changing it changes every event id).
-const EVENT_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f0c_3a4e_9b1d_4c7a_8e2f_6d9b_0a1c_3e57);
+const EVENT_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5f0c_3a4e_9b1d_4c7a_8e2f_6d9b_0a1c_3e57);
 
 /// The stable id of the `index`-th event of the decision record at `seq` of `account`.
 pub fn event_id(account: &str, seq: u64, index: usize) -> String {
-    uuid::Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{account}/{seq}/{index}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &EVENT_ID_NAMESPACE,
+        format!("{account}/{seq}/{index}").as_bytes(),
+    )
+    .to_string()
 }
 
 impl Projections {
@@ -118,7 +126,9 @@ impl Projections {
     }
 
     fn lot_source(&self, account: &str, lot: &str) -> String {
-        let Some(acct) = self.ledger.account(account) else { return String::new() };
+        let Some(acct) = self.ledger.account(account) else {
+            return String::new();
+        };
         if acct.macc_index(lot).is_some() {
             return "ConsumptionCommitment".into();
         }
@@ -131,7 +141,15 @@ impl Projections {
     fn record_view(&mut self, account: &str, seq: u64, index: usize, event: &Event) {
         let id = || event_id(account, seq, index);
         let entry = match event {
-            Event::Decremented { commitment, kind: CommitmentKind::Macc, invoice, profile, date, amount, balance_after } => Some(LotEvent {
+            Event::Decremented {
+                commitment,
+                kind: CommitmentKind::Macc,
+                invoice,
+                profile,
+                date,
+                amount,
+                balance_after,
+            } => Some(LotEvent {
                 id: id(),
                 date: *date,
                 description: format!("Balance after invoice {invoice}"),
@@ -144,20 +162,55 @@ impl Projections {
                 invoice: Some(invoice.clone()),
                 seq,
             }),
-            Event::Decremented { commitment, kind: CommitmentKind::Caco, invoice, profile, date, amount, balance_after } => {
-                self.views.entry(account.to_string()).or_default().caco_transactions.entry(commitment.clone()).or_default().push(
-                    CacoTransaction {
+            Event::Decremented {
+                commitment,
+                kind: CommitmentKind::Caco,
+                invoice,
+                profile,
+                date,
+                amount,
+                balance_after,
+            } => {
+                self.views
+                    .entry(account.to_string())
+                    .or_default()
+                    .caco_transactions
+                    .entry(commitment.clone())
+                    .or_default()
+                    .push(CacoTransaction {
                         date: *date,
                         description: format!("Balance after invoice {invoice}"),
                         billing_profile: profile.clone(),
                         invoice: invoice.clone(),
                         decrement: *amount,
                         remaining: *balance_after,
-                    },
-                );
+                    });
                 None
             }
-            Event::CreditApplied { lot, invoice, profile, date, amount, balance_after } => Some(LotEvent {
+            Event::MilestoneProgressed {
+                caco,
+                milestone,
+                date,
+                amount,
+                ..
+            } => {
+                self.views
+                    .entry(account.to_string())
+                    .or_default()
+                    .milestone_progress
+                    .entry((caco.clone(), milestone.clone()))
+                    .or_default()
+                    .push((*date, *amount));
+                None
+            }
+            Event::CreditApplied {
+                lot,
+                invoice,
+                profile,
+                date,
+                amount,
+                balance_after,
+            } => Some(LotEvent {
                 id: id(),
                 date: *date,
                 description: format!("Balance after invoice {invoice}"),
@@ -170,7 +223,9 @@ impl Projections {
                 invoice: Some(invoice.clone()),
                 seq,
             }),
-            Event::CreditLotOpened { lot, date, invoice, .. } => Some(LotEvent {
+            Event::CreditLotOpened {
+                lot, date, invoice, ..
+            } => Some(LotEvent {
                 id: id(),
                 date: *date,
                 description: format!("New credit {}", lot.id),
@@ -183,7 +238,11 @@ impl Projections {
                 invoice: invoice.clone(),
                 seq,
             }),
-            Event::CreditLotExpired { lot, expires, balance } => Some(LotEvent {
+            Event::CreditLotExpired {
+                lot,
+                expires,
+                balance,
+            } => Some(LotEvent {
                 id: id(),
                 date: *expires,
                 description: format!("Credit {lot} expired unused"),
@@ -196,18 +255,31 @@ impl Projections {
                 invoice: None,
                 seq,
             }),
-            Event::Adjusted { target, target_kind, invoice, profile, date, applied, balance_after, .. } => match target_kind {
+            Event::Adjusted {
+                target,
+                target_kind,
+                invoice,
+                profile,
+                date,
+                applied,
+                balance_after,
+                ..
+            } => match target_kind {
                 AdjustmentTarget::Caco => {
-                    self.views.entry(account.to_string()).or_default().caco_transactions.entry(target.clone()).or_default().push(
-                        CacoTransaction {
+                    self.views
+                        .entry(account.to_string())
+                        .or_default()
+                        .caco_transactions
+                        .entry(target.clone())
+                        .or_default()
+                        .push(CacoTransaction {
                             date: *date,
                             description: format!("Refund on invoice {invoice}"),
                             billing_profile: profile.clone(),
                             invoice: invoice.clone(),
                             decrement: negate(*applied),
                             remaining: *balance_after,
-                        },
-                    );
+                        });
                     None
                 }
                 AdjustmentTarget::Macc | AdjustmentTarget::Credit => Some(LotEvent {
@@ -227,7 +299,11 @@ impl Projections {
             _ => None,
         };
         if let Some(entry) = entry {
-            self.views.entry(account.to_string()).or_default().lot_events.push(entry);
+            self.views
+                .entry(account.to_string())
+                .or_default()
+                .lot_events
+                .push(entry);
         }
     }
 }

@@ -48,13 +48,19 @@ pub fn rebuild(store: &Store) -> Result<(Projections, ReplayReport), ReplayError
         snapshot_seq: 0,
         differences: Vec::new(),
     };
-    for entry in store.reader(ReadOptions { from_seq: 0, verify_chain: false }) {
+    for entry in store.reader(ReadOptions {
+        from_seq: 0,
+        verify_chain: false,
+    }) {
         let entry = entry?;
         report.records += entry.record_count;
         report.bytes += entry.bytes;
         report.facts += 1;
         let Some(decisions) = &entry.decisions else {
-            return Err(ReplayError::Damaged { seq: entry.first_seq, message: "a fact without its decisions".into() });
+            return Err(ReplayError::Damaged {
+                seq: entry.first_seq,
+                message: "a fact without its decisions".into(),
+            });
         };
         if let Fact::Invoice(invoice) = &entry.fact {
             report.invoices += 1;
@@ -64,21 +70,35 @@ pub fn rebuild(store: &Store) -> Result<(Projections, ReplayReport), ReplayError
         report.events += decisions.events.len() as u64;
         projections
             .apply(&decisions.account, decisions.seq, &decisions.events)
-            .map_err(|error| ReplayError::Fold { seq: decisions.seq, error })?;
+            .map_err(|error| ReplayError::Fold {
+                seq: decisions.seq,
+                error,
+            })?;
         projections.advance(entry.last_seq + 1);
     }
     report.seconds = started.elapsed().as_secs_f64();
-    report.lines_per_second = if report.seconds > 0.0 { report.lines as f64 / report.seconds } else { 0.0 };
+    report.lines_per_second = if report.seconds > 0.0 {
+        report.lines as f64 / report.seconds
+    } else {
+        0.0
+    };
     Ok((projections, report))
 }
 
 /// The invoice's lines must add up to the charges its settlement recorded.
-fn check_invoice_totals(seq: u64, invoice: &ledger_core::Invoice, events: &[Event]) -> Result<(), ReplayError> {
+fn check_invoice_totals(
+    seq: u64,
+    invoice: &ledger_core::Invoice,
+    events: &[Event],
+) -> Result<(), ReplayError> {
     let mut total = Money::ZERO;
     for line in &invoice.lines {
         total = total
             .checked_add(line.amount)
-            .map_err(|_| ReplayError::Damaged { seq, message: format!("invoice {}: line total overflows", invoice.id) })?;
+            .map_err(|_| ReplayError::Damaged {
+                seq,
+                message: format!("invoice {}: line total overflows", invoice.id),
+            })?;
     }
     let settled = events.iter().find_map(|e| match e {
         Event::InvoiceSettled { summary } if summary.id == invoice.id => Some(summary),
@@ -116,39 +136,71 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
     const MAX: usize = 10;
     let mut out = Vec::new();
     if stored.next_seq != rebuilt.next_seq {
-        out.push(format!("stored projections reflect the log up to record {}, the rebuild up to {}", stored.next_seq, rebuilt.next_seq));
+        out.push(format!(
+            "stored projections reflect the log up to record {}, the rebuild up to {}",
+            stored.next_seq, rebuilt.next_seq
+        ));
     }
-    let accounts: std::collections::BTreeSet<&String> = stored.ledger.accounts.keys().chain(rebuilt.ledger.accounts.keys()).collect();
+    let accounts: std::collections::BTreeSet<&String> = stored
+        .ledger
+        .accounts
+        .keys()
+        .chain(rebuilt.ledger.accounts.keys())
+        .collect();
     for account in accounts {
-        let (Some(a), Some(b)) = (stored.ledger.account(account), rebuilt.ledger.account(account)) else {
+        let (Some(a), Some(b)) = (
+            stored.ledger.account(account),
+            rebuilt.ledger.account(account),
+        ) else {
             out.push(format!("account {account} exists in only one of them"));
             continue;
         };
         for (x, y) in a.maccs.iter().zip(&b.maccs) {
             if x != y {
-                out.push(format!("account {account} MACC {}: stored balance {} ({:?}), rebuilt {} ({:?})", x.terms.id, x.balance, x.state, y.balance, y.state));
+                out.push(format!(
+                    "account {account} MACC {}: stored balance {} ({:?}), rebuilt {} ({:?})",
+                    x.terms.id, x.balance, x.state, y.balance, y.state
+                ));
             }
         }
         for (x, y) in a.lots.iter().zip(&b.lots) {
             if x != y {
-                out.push(format!("account {account} credit {}: stored balance {} ({:?}), rebuilt {} ({:?})", x.terms.id, x.balance, x.state, y.balance, y.state));
+                out.push(format!(
+                    "account {account} credit {}: stored balance {} ({:?}), rebuilt {} ({:?})",
+                    x.terms.id, x.balance, x.state, y.balance, y.state
+                ));
             }
         }
         for (x, y) in a.cacos.iter().zip(&b.cacos) {
             if x != y {
-                out.push(format!("account {account} CACO {}: stored remaining {}, rebuilt {}", x.terms.id, x.remaining, y.remaining));
+                out.push(format!(
+                    "account {account} CACO {}: stored remaining {}, rebuilt {}",
+                    x.terms.id, x.remaining, y.remaining
+                ));
             }
         }
         for (x, y) in a.invoices.iter().zip(&b.invoices) {
             if x != y {
-                out.push(format!("account {account} invoice {}: stored billed {}, rebuilt {}", x.id, x.billed, y.billed));
+                out.push(format!(
+                    "account {account} invoice {}: stored billed {}, rebuilt {}",
+                    x.id, x.billed, y.billed
+                ));
             }
         }
-        if a.maccs.len() != b.maccs.len() || a.lots.len() != b.lots.len() || a.cacos.len() != b.cacos.len() || a.invoices.len() != b.invoices.len() {
-            out.push(format!("account {account}: different numbers of MACCs, credits, CACOs or invoices"));
+        if a.maccs.len() != b.maccs.len()
+            || a.lots.len() != b.lots.len()
+            || a.cacos.len() != b.cacos.len()
+            || a.invoices.len() != b.invoices.len()
+        {
+            out.push(format!(
+                "account {account}: different numbers of MACCs, credits, CACOs or invoices"
+            ));
         }
         if out.is_empty() && a != b {
-            out.push(format!("account {account}: state differs (clock {:?} vs {:?})", a.clock, b.clock));
+            out.push(format!(
+                "account {account}: state differs (clock {:?} vs {:?})",
+                a.clock, b.clock
+            ));
         }
     }
     if out.is_empty() && stored.views != rebuilt.views {

@@ -80,9 +80,19 @@ impl TraceSink for Collector<'_> {
 
     fn portion(&mut self, p: &Portion<'_>) {
         let as_credit = (p.lot == Some(self.lot)).then_some(p.amount);
-        let as_macc = p.macc.iter().find(|(id, _)| *id == self.lot).map(|(_, a)| *a);
-        let as_caco = p.caco.iter().find(|(id, _)| *id == self.lot).map(|(_, a)| *a);
-        let Some(counted) = as_credit.or(as_macc).or(as_caco) else { return };
+        let as_macc = p
+            .macc
+            .iter()
+            .find(|(id, _)| *id == self.lot)
+            .map(|(_, a)| *a);
+        let as_caco = p
+            .caco
+            .iter()
+            .find(|(id, _)| *id == self.lot)
+            .map(|(_, a)| *a);
+        let Some(counted) = as_credit.or(as_macc).or(as_caco) else {
+            return;
+        };
         let portion = TracedPortion {
             line_position: p.line_position,
             line_id: p.invoice.str(p.line.line_id).map(str::to_owned),
@@ -97,26 +107,52 @@ impl TraceSink for Collector<'_> {
             cover_rule: p.cover_rule.map(str::to_owned),
         };
         let profile = p.invoice.profile_name(p.line).to_string();
-        self.found.entry((p.invoice.id.clone(), profile)).or_default().push(portion);
+        self.found
+            .entry((p.invoice.id.clone(), profile))
+            .or_default()
+            .push(portion);
     }
 }
 
 /// Trace lot `lot` (a MACC, CACO or credit lot id) through the whole log.
 pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
     let mut ledger = Ledger::new();
-    let mut trace = LotTrace { lot: lot.to_string(), account: String::new(), events: Vec::new() };
-    for entry in store.reader(ReadOptions { from_seq: 0, verify_chain: false }) {
+    let mut trace = LotTrace {
+        lot: lot.to_string(),
+        account: String::new(),
+        events: Vec::new(),
+    };
+    for entry in store.reader(ReadOptions {
+        from_seq: 0,
+        verify_chain: false,
+    }) {
         let entry = entry?;
-        let mut collector = Collector { lot, found: BTreeMap::new() };
+        let mut collector = Collector {
+            lot,
+            found: BTreeMap::new(),
+        };
         let applied = ledger
             .apply_traced(&entry.fact, ApplyOptions::default(), &mut collector)
-            .map_err(|e| TraceError::Refused { seq: entry.first_seq, message: e.to_string() })?;
-        let seq = entry.decisions.as_ref().map(|d| d.seq).unwrap_or(entry.last_seq);
+            .map_err(|e| TraceError::Refused {
+                seq: entry.first_seq,
+                message: e.to_string(),
+            })?;
+        let seq = entry
+            .decisions
+            .as_ref()
+            .map(|d| d.seq)
+            .unwrap_or(entry.last_seq);
         for event in &applied.events {
             if let Some(mut traced) = traced_event(lot, seq, event) {
                 if let (Some(invoice), Some(profile)) = (&traced.invoice, &traced.billing_profile) {
-                    if matches!(event, Event::Decremented { .. } | Event::CreditApplied { .. }) {
-                        traced.portions = collector.found.remove(&(invoice.clone(), profile.clone())).unwrap_or_default();
+                    if matches!(
+                        event,
+                        Event::Decremented { .. } | Event::CreditApplied { .. }
+                    ) {
+                        traced.portions = collector
+                            .found
+                            .remove(&(invoice.clone(), profile.clone()))
+                            .unwrap_or_default();
                     }
                 }
                 trace.account = applied.account.clone();
@@ -132,7 +168,11 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
 }
 
 fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
-    let base = |date: Date, invoice: Option<&String>, profile: Option<&String>, amount: Money, after: Option<Money>| TracedEvent {
+    let base = |date: Date,
+                invoice: Option<&String>,
+                profile: Option<&String>,
+                amount: Money,
+                after: Option<Money>| TracedEvent {
         seq,
         event: event.name().to_string(),
         rule: event.rule().to_string(),
@@ -144,21 +184,97 @@ fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
         portions: Vec::new(),
     };
     match event {
-        Event::Decremented { commitment, invoice, profile, date, amount, balance_after, .. } if commitment == lot => {
-            Some(base(*date, Some(invoice), Some(profile), *amount, Some(*balance_after)))
-        }
-        Event::CreditApplied { lot: l, invoice, profile, date, amount, balance_after } if l == lot => {
-            Some(base(*date, Some(invoice), Some(profile), *amount, Some(*balance_after)))
-        }
-        Event::Adjusted { target, invoice, profile, date, applied, balance_after, .. } if target == lot => {
-            Some(base(*date, Some(invoice), Some(profile), *applied, Some(*balance_after)))
-        }
-        Event::CreditLotOpened { lot: terms, date, invoice, .. } if terms.id == lot => Some(base(*date, invoice.as_ref(), None, terms.amount, Some(terms.amount))),
-        Event::CreditLotExpired { lot: l, expires, balance } if l == lot => Some(base(*expires, None, None, *balance, Some(*balance))),
-        Event::MaccExpired { macc, end, balance, .. } if macc == lot => Some(base(*end, None, None, *balance, Some(*balance))),
-        Event::MaccCompleted { macc, date, invoice } if macc == lot => Some(base(*date, Some(invoice), None, Money::ZERO, Some(Money::ZERO))),
-        Event::CacoCompleted { caco, date, invoice } if caco == lot => Some(base(*date, Some(invoice), None, Money::ZERO, Some(Money::ZERO))),
-        Event::CacoExpired { caco, end, remaining } if caco == lot => Some(base(*end, None, None, *remaining, Some(*remaining))),
+        Event::Decremented {
+            commitment,
+            invoice,
+            profile,
+            date,
+            amount,
+            balance_after,
+            ..
+        } if commitment == lot => Some(base(
+            *date,
+            Some(invoice),
+            Some(profile),
+            *amount,
+            Some(*balance_after),
+        )),
+        Event::CreditApplied {
+            lot: l,
+            invoice,
+            profile,
+            date,
+            amount,
+            balance_after,
+        } if l == lot => Some(base(
+            *date,
+            Some(invoice),
+            Some(profile),
+            *amount,
+            Some(*balance_after),
+        )),
+        Event::Adjusted {
+            target,
+            invoice,
+            profile,
+            date,
+            applied,
+            balance_after,
+            ..
+        } if target == lot => Some(base(
+            *date,
+            Some(invoice),
+            Some(profile),
+            *applied,
+            Some(*balance_after),
+        )),
+        Event::CreditLotOpened {
+            lot: terms,
+            date,
+            invoice,
+            ..
+        } if terms.id == lot => Some(base(
+            *date,
+            invoice.as_ref(),
+            None,
+            terms.amount,
+            Some(terms.amount),
+        )),
+        Event::CreditLotExpired {
+            lot: l,
+            expires,
+            balance,
+        } if l == lot => Some(base(*expires, None, None, *balance, Some(*balance))),
+        Event::MaccExpired {
+            macc, end, balance, ..
+        } if macc == lot => Some(base(*end, None, None, *balance, Some(*balance))),
+        Event::MaccCompleted {
+            macc,
+            date,
+            invoice,
+        } if macc == lot => Some(base(
+            *date,
+            Some(invoice),
+            None,
+            Money::ZERO,
+            Some(Money::ZERO),
+        )),
+        Event::CacoCompleted {
+            caco,
+            date,
+            invoice,
+        } if caco == lot => Some(base(
+            *date,
+            Some(invoice),
+            None,
+            Money::ZERO,
+            Some(Money::ZERO),
+        )),
+        Event::CacoExpired {
+            caco,
+            end,
+            remaining,
+        } if caco == lot => Some(base(*end, None, None, *remaining, Some(*remaining))),
         _ => None,
     }
 }
@@ -184,7 +300,9 @@ pub fn to_csv(trace: &LotTrace) -> String {
             e.invoice.clone().unwrap_or_default(),
             e.billing_profile.clone().unwrap_or_default(),
             e.amount.to_plain_string(),
-            e.balance_after.map(|b| b.to_plain_string()).unwrap_or_default(),
+            e.balance_after
+                .map(|b| b.to_plain_string())
+                .unwrap_or_default(),
         ];
         let head: Vec<String> = head.iter().map(|s| field(s)).collect();
         if e.portions.is_empty() {

@@ -80,7 +80,10 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
     }
     rows.retain(|r| {
         filter.source.as_ref().is_none_or(|s| eq_ci(s, r.source))
-            && filter.status.as_ref().is_none_or(|s| eq_ci(s, r.status.name()))
+            && filter
+                .status
+                .as_ref()
+                .is_none_or(|s| eq_ci(s, r.status.name()))
             && filter.lot.as_ref().is_none_or(|l| l == &r.name)
     });
     rows
@@ -112,14 +115,25 @@ pub fn event_rows<'a>(p: &'a Projections, filter: &EventFilter) -> Vec<EventRow<
         if filter.account.as_ref().is_some_and(|a| a != account) {
             continue;
         }
-        let currency = p.ledger.account(account).map(|a| a.currency.as_str()).unwrap_or("");
+        let currency = p
+            .ledger
+            .account(account)
+            .map(|a| a.currency.as_str())
+            .unwrap_or("");
         for event in &views.lot_events {
             let keep = filter.lot.as_ref().is_none_or(|l| l == &event.lot)
-                && filter.lot_source.as_ref().is_none_or(|s| eq_ci(s, &event.lot_source))
+                && filter
+                    .lot_source
+                    .as_ref()
+                    .is_none_or(|s| eq_ci(s, &event.lot_source))
                 && filter.from.is_none_or(|f| event.date >= f)
                 && filter.to.is_none_or(|t| event.date <= t);
             if keep {
-                rows.push(EventRow { account, currency, event });
+                rows.push(EventRow {
+                    account,
+                    currency,
+                    event,
+                });
             }
         }
     }
@@ -174,7 +188,10 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
                     target: m.terms.target,
                     progress: m.progress,
                     progress_percent: AccountState::milestone_progress_percent(m)
-                        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven),
+                        .round_dp_with_strategy(
+                            2,
+                            rust_decimal::RoundingStrategy::MidpointNearestEven,
+                        ),
                     award: m.terms.award,
                     status: acct.caco_milestone_status(i, k).name(),
                 })
@@ -219,7 +236,11 @@ pub fn invoice_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<Invoic
             continue;
         }
         for summary in &acct.invoices {
-            rows.push(InvoiceRow { account: name, currency: &acct.currency, summary });
+            rows.push(InvoiceRow {
+                account: name,
+                currency: &acct.currency,
+                summary,
+            });
         }
     }
     rows

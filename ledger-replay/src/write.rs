@@ -28,7 +28,11 @@ pub struct Staged {
 /// Decide `fact` on `projections`, encode it with `appender`. `Ok(None)` when the fact repeats
 /// one already recorded (R-IDEM-1): nothing to append. On error, `projections` must be
 /// discarded (the core may have applied part of the fact).
-pub fn stage(projections: &mut Projections, appender: &mut Appender, fact: &Fact) -> Result<Option<Staged>, StageError> {
+pub fn stage(
+    projections: &mut Projections,
+    appender: &mut Appender,
+    fact: &Fact,
+) -> Result<Option<Staged>, StageError> {
     let applied = projections.ledger.apply(fact)?;
     if applied.duplicate {
         return Ok(None);
@@ -41,8 +45,19 @@ pub fn stage(projections: &mut Projections, appender: &mut Appender, fact: &Fact
         .account(&applied.account)
         .map(|a| a.terms.rulebook_version)
         .unwrap_or(ledger_core::rulebook::CURRENT_VERSION);
-    appender.decisions(&applied.account, rulebook_version, fact_seq, &applied.events, &mut records)?;
+    appender.decisions(
+        &applied.account,
+        rulebook_version,
+        fact_seq,
+        &applied.events,
+        &mut records,
+    )?;
     projections.record(&applied.account, decision_seq, &applied.events);
     projections.advance(appender.head().next_seq);
-    Ok(Some(Staged { records, applied, fact_seq, decision_seq }))
+    Ok(Some(Staged {
+        records,
+        applied,
+        fact_seq,
+        decision_seq,
+    }))
 }

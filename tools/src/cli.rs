@@ -70,6 +70,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger invoices --json")]
     Invoices(ReadArgs),
 
+    /// Deadline alerts (90/60/30 days), burn-rate risk and forecasts for every MACC, CACO and
+    /// milestone not yet met and not ended, as of a date (R-ALERT).
+    #[command(after_help = "Example:\n  ledger alerts --as-of 2025-10-01\n\n\
+        Risk compares the actual monthly rate (decrements in the 6 calendar months before the\n\
+        as-of month) with the rate needed to finish on time: Low above 1.1x, High below 0.9x.")]
+    Alerts(AlertsArgs),
+
     /// Rebuild every projection from the log alone and compare it with the stored
     /// projections; report counts and lines/s. Exits 1 on any difference.
     #[command(after_help = "Example:\n  ledger replay\n  ledger replay --json")]
@@ -85,6 +92,15 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger gen --lines 1000000 --accounts 4 --out /tmp/charges.csv\n  \
         ledger agreement /tmp/charges-agreement-*.toml\n  ledger ingest /tmp/charges.csv")]
     Gen(GenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// "Today" for days left and for the rate window (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Date,
 }
 
 #[derive(Args, Debug)]

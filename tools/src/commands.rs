@@ -11,7 +11,7 @@ use ledger_replay::views::{caco_rows, event_rows, invoice_rows, lot_rows, EventF
 use ledger_replay::write::stage;
 use ledger_store::{agreement_content_hash, Appender};
 
-use crate::cli::{AgreementArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
+use crate::cli::{AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
 use crate::ingest::{describe, group, ingest_file};
 use crate::input::agreement::read_agreement;
 use crate::render;
@@ -374,4 +374,10 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
         writeln!(out, "{}: agreement of account {} ({} lines)", path.display(), account.account, group(account.lines)).unwrap();
     }
     Ok(out)
+}
+
+pub fn alerts(data: &Path, args: &AlertsArgs) -> Result<String, Failure> {
+    let session = Session::open_for_read(data, "alerts")?;
+    let rows = ledger_replay::alerts::alerts(&session.projections, args.as_of, args.read.account.as_deref());
+    Ok(if args.read.json { json::to_text(&ledger_replay::alerts::alerts_document(&rows)) } else { render::alerts_table(&rows, args.as_of) })
 }

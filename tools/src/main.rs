@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Events(args) => commands::events(data, args),
         Command::Caco(args) => commands::caco(data, args),
         Command::Invoices(args) => commands::invoices(data, args),
+        Command::Alerts(args) => commands::alerts(data, args),
         Command::Replay(args) => commands::replay(data, args),
         Command::Audit(args) => commands::audit(data, args),
         Command::Gen(args) => commands::gen(args),

@@ -235,3 +235,41 @@ pub fn trace_text(trace: &ledger_replay::trace::LotTrace) -> String {
     }
     out
 }
+
+pub fn alerts_table(rows: &[ledger_replay::alerts::Alert], as_of: ledger_core::Date) -> String {
+    if rows.is_empty() {
+        return format!("No open MACC, CACO or milestone ends on or after {as_of}.\n");
+    }
+    let rate = |d: rust_decimal::Decimal| money(Money::from_decimal(d).unwrap_or(Money::ZERO));
+    let mut t = Table::new(&[
+        ("id", Align::Left),
+        ("kind", Align::Left),
+        ("of", Align::Left),
+        ("end", Align::Left),
+        ("days", Align::Right),
+        ("alert", Align::Right),
+        ("remaining", Align::Right),
+        ("needed/mo", Align::Right),
+        ("actual/mo", Align::Right),
+        ("risk", Align::Left),
+        ("forecast done", Align::Left),
+        ("forecast shortfall", Align::Right),
+    ]);
+    for a in rows {
+        t.row(vec![
+            a.id.clone(),
+            a.kind.to_string(),
+            a.parent.clone().unwrap_or_default(),
+            a.end.to_string(),
+            a.days_left.to_string(),
+            a.alert.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            money(a.remaining),
+            rate(a.required_monthly_rate),
+            rate(a.actual_monthly_rate),
+            a.risk.name().to_string(),
+            a.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "never at this rate".into()),
+            rate(a.forecast_shortfall),
+        ]);
+    }
+    format!("Alerts as of {as_of}\n{}", t.render())
+}
