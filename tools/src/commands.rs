@@ -234,31 +234,85 @@ pub fn demo(args: &DemoArgs) -> Result<String, Failure> {
         std::fs::write(&path, &account.agreement_toml)?;
         agreement_files.push(path);
     }
-
-    let mut out = String::new();
-    writeln!(out, "Demo: a sample agreement and {} generated charge lines, settled in a fresh ledger.\n", group(generated.lines)).unwrap();
-    out.push_str(&agreement(&dir, &AgreementArgs { files: agreement_files })?);
-    let ingest_args = IngestArgs { files: vec![csv_path], format: None, json: false };
-    out.push_str(&ingest(&dir, &ingest_args)?);
+    agreement(&dir, &AgreementArgs { files: agreement_files })?;
+    ingest(&dir, &IngestArgs { files: vec![csv_path], format: None, json: false })?;
     let elapsed = started.elapsed().as_secs_f64();
 
     let session = Session::open_for_read(&dir, "demo")?;
     let p = &session.projections;
-    writeln!(out, "\n== Lots (MACC and credits) ==").unwrap();
+    let mut out = String::new();
+    writeln!(
+        out,
+        "Demo: one billing account with a MACC, a CACO and credits; {} generated charge lines in {} monthly invoices,\nrecorded, settled and hash-chained in a fresh ledger in {elapsed:.2} s.\n",
+        group(generated.lines),
+        group(generated.invoices)
+    )
+    .unwrap();
+    writeln!(out, "== What happened ==").unwrap();
+    for (date, line) in timeline(&session)? {
+        writeln!(out, "  {date}  {line}").unwrap();
+    }
+    writeln!(out, "\n== Lots: MACC and credits ==").unwrap();
     out.push_str(&render::lots_table(&lot_rows(p, &LotFilter::default())));
-    writeln!(out, "\n== CACO ==").unwrap();
-    let cacos = caco_rows(p, None);
-    out.push_str(&render::caco_text(&cacos));
-    writeln!(out, "== Invoices ==").unwrap();
+    writeln!(out, "\n== CACO milestones ==").unwrap();
+    out.push_str(&render::caco_milestones(&caco_rows(p, None)));
+    writeln!(out, "\n== Invoices ==").unwrap();
     out.push_str(&render::invoices_table(&invoice_rows(p, None)));
-    writeln!(out, "\nGenerated, recorded and settled in {elapsed:.2} s.").unwrap();
-    if keep {
-        writeln!(out, "The ledger is kept in {}. Explore it:\n  ledger --data {} events --lot <LOT>\n  ledger --data {} invoices --json", dir.display(), dir.display(), dir.display()).unwrap();
-    } else {
-        writeln!(out, "The demo ledger was temporary. Keep one to explore with: ledger demo --keep demo-ledger").unwrap();
+    let audit = ledger_replay::audit::audit(&session.store)?;
+    match &audit.finding {
+        None => writeln!(
+            out,
+            "\nAudit: {} records re-derived from the facts byte for byte; the hash chain is whole (head {}…).",
+            group(audit.records),
+            &audit.head_hash[..16]
+        )
+        .unwrap(),
+        Some(f) => writeln!(out, "\nAudit FAILED at record {}: {}", f.seq, f.message).unwrap(),
     }
     drop(session);
+    if keep {
+        let d = dir.display();
+        writeln!(out, "\nThe ledger is kept in {d}. Explore it:\n  ledger --data {d} events --lot macc-2024\n  ledger --data {d} audit trace --lot macc-2024\n  ledger --data {d} alerts --as-of 2024-07-15").unwrap();
+    } else {
+        writeln!(out, "\nThe demo ledger was temporary. Keep one to explore: ledger demo --keep demo-ledger").unwrap();
+    }
     Ok(out)
+}
+
+/// The decisions worth telling, in date order: evaluations, completions, awards, expiries.
+fn timeline(session: &Session) -> Result<Vec<(ledger_core::Date, String)>, Failure> {
+    let mut lines = Vec::new();
+    for entry in session.store.reader(ledger_store::ReadOptions::default()) {
+        let entry = entry?;
+        let Some(decisions) = entry.decisions else { continue };
+        for event in &decisions.events {
+            let dated = match event {
+                Event::MaccMilestoneEvaluated { due, .. } => describe_evaluation(event).map(|t| (*due, t)),
+                Event::MaccExpired { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
+                Event::CacoMilestoneMissed { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
+                Event::CacoExpired { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
+                Event::CreditLotExpired { expires, .. } => describe_evaluation(event).map(|t| (*expires, t)),
+                Event::MaccCompleted { macc, date, invoice } => Some((*date, format!("MACC {macc} completed by invoice {invoice} (R-MACC-4)"))),
+                Event::CacoMilestoneCompleted { caco, milestone, date, award, .. } => Some((
+                    *date,
+                    format!("CACO {caco} milestone {milestone} met: ACO award {} granted (R-CACO-5)", render::money(*award)),
+                )),
+                Event::CacoCompleted { caco, date, .. } => Some((*date, format!("CACO {caco} commitment completed (R-CACO-7)"))),
+                Event::PecStarted { invoice } => Some((
+                    decisions.events.iter().find_map(|e| match e {
+                        Event::InvoiceSettled { summary } if &summary.id == invoice => Some(summary.date),
+                        _ => None,
+                    })
+                    .unwrap_or(ledger_core::Date::MIN),
+                    format!("ACO credits used up: partner earned credit from invoice {invoice} (R-CSP)"),
+                )),
+                _ => None,
+            };
+            lines.extend(dated);
+        }
+    }
+    lines.sort_by_key(|(date, _)| *date);
+    Ok(lines)
 }
 
 pub fn replay(data: &Path, args: &JsonArgs) -> Result<String, Failure> {

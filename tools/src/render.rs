@@ -82,6 +82,54 @@ pub fn events_table(rows: &[EventRow]) -> String {
     format!("{}{} events\n", t.render(), rows.len())
 }
 
+/// Each CACO's milestones only (no transactions): for reports.
+pub fn caco_milestones(rows: &[CacoRow]) -> String {
+    let mut out = String::new();
+    for c in rows {
+        out.push_str(&format!(
+            "{} ({}, {} basis, {} .. {}): commitment {}, remaining {}\n",
+            c.id,
+            c.status,
+            c.basis,
+            c.start,
+            c.end,
+            money(c.commitment),
+            money(c.remaining)
+        ));
+        out.push_str(&milestone_table(c));
+    }
+    if out.is_empty() {
+        out.push_str("No CACOs.\n");
+    }
+    out
+}
+
+fn milestone_table(c: &CacoRow) -> String {
+    let mut t = Table::new(&[
+        ("milestone", Align::Left),
+        ("start", Align::Left),
+        ("end", Align::Left),
+        ("target", Align::Right),
+        ("progress", Align::Right),
+        ("%", Align::Right),
+        ("ACO award", Align::Right),
+        ("status", Align::Left),
+    ]);
+    for m in &c.milestones {
+        t.row(vec![
+            m.id.clone(),
+            m.start.to_string(),
+            m.end.to_string(),
+            money(m.target),
+            money(m.progress),
+            format!("{:.2}", m.progress_percent),
+            money(m.award),
+            m.status.to_string(),
+        ]);
+    }
+    indent(&t.render())
+}
+
 pub fn caco_text(rows: &[CacoRow]) -> String {
     if rows.is_empty() {
         return "No CACOs.\n".into();
@@ -98,29 +146,7 @@ pub fn caco_text(rows: &[CacoRow]) -> String {
             money_in(c.currency, c.commitment),
             money_in(c.currency, c.remaining)
         ));
-        let mut t = Table::new(&[
-            ("milestone", Align::Left),
-            ("start", Align::Left),
-            ("end", Align::Left),
-            ("target", Align::Right),
-            ("progress", Align::Right),
-            ("%", Align::Right),
-            ("ACO award", Align::Right),
-            ("status", Align::Left),
-        ]);
-        for m in &c.milestones {
-            t.row(vec![
-                m.id.clone(),
-                m.start.to_string(),
-                m.end.to_string(),
-                money(m.target),
-                money(m.progress),
-                format!("{:.2}", m.progress_percent),
-                money(m.award),
-                m.status.to_string(),
-            ]);
-        }
-        out.push_str(&indent(&t.render()));
+        out.push_str(&milestone_table(c));
         if !c.transactions.is_empty() {
             let mut t = Table::new(&[
                 ("date", Align::Left),
