@@ -66,6 +66,7 @@ pub fn ingest_file(session: &mut Session, file: &Path, quiet: bool) -> Result<Fi
     let accounts = accounts_of(session);
     let mut invoices = stage_native(file, &accounts, &staging, |bytes, _rows| reading.set_position(bytes))?;
     reading.finish_and_clear();
+    let read_seconds = started.elapsed().as_secs_f64();
     let rows = invoices.summary().rows;
     let invoice_count = invoices.len() as u64;
     let first_lines: Vec<u64> = (0..invoices.len()).map(|i| invoices.first_line(i)).collect();
@@ -101,6 +102,7 @@ pub fn ingest_file(session: &mut Session, file: &Path, quiet: bool) -> Result<Fi
         settling.inc(1);
     }
     settling.finish_and_clear();
+    let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
 
     // Phase 3: append, one invoice per atomic batch.
     let appending = bar(spill.group_count(), "appending", quiet);
@@ -115,9 +117,18 @@ pub fn ingest_file(session: &mut Session, file: &Path, quiet: bool) -> Result<Fi
         appending.inc(1);
     }
     appending.finish_and_clear();
+    let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
     drop(spill);
     session.finish_writes()?;
     outcome.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        file = %file.display(),
+        read_s = read_seconds,
+        decide_s = decide_seconds,
+        append_s = append_seconds,
+        finish_s = outcome.seconds - read_seconds - decide_seconds - append_seconds,
+        "ingest phases"
+    );
     outcome.lines_per_second = if outcome.seconds > 0.0 { outcome.lines_settled as f64 / outcome.seconds } else { 0.0 };
     Ok(outcome)
 }
