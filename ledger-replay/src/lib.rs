@@ -14,6 +14,7 @@ pub mod projection;
 pub mod replay;
 pub mod trace;
 pub mod views;
+pub mod whatif;
 pub mod write;
 
 pub use projection::{LotEvent, Projections};

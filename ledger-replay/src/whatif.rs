@@ -1,0 +1,1561 @@
+//! What-if replays: the recorded facts, altered by a scenario, folded on a fork that never
+//! writes to the log.
+//!
+//! A [`Scenario`] scales or drops recorded charge lines, adds monthly lines, and may replace
+//! agreement terms. [`run`] reads and decodes the log once; a reader thread hands every
+//! recorded fact to one worker per scenario through a bounded channel (a few facts in flight,
+//! so memory does not grow with the log); each worker alters the fact and folds it into its own
+//! [`Projections`], starting from an empty ledger, with the same decide path as ingest
+//! (`Ledger::apply`, then `Projections::record`). The baseline is the stored projections. The
+//! workers share nothing but the decoded facts, so running several scenarios together gives
+//! exactly what running them one by one gives (R-DET-2).
+//!
+//! [`report`] then compares baseline and scenario: the Lots, CACO and invoice documents of
+//! INTERFACE.md side by side, typed [`Figures`] for human tables, and one sentence per
+//! consequence ("Milestone2: Missed → Completed, +4,000.00 ACO award").
+//!
+//! How the changes apply (the decisions where INTERFACE.md is silent):
+//! - `scale` and `drop` apply to recorded lines in change order (a dropped line stays dropped;
+//!   scales compound); lines added by `add` are not scaled or dropped.
+//! - `scale` multiplies with [`Money::mul_factor_rounded`]: exact unless the exact product
+//!   needs more than 24 decimal places, then rounded half to even at 10^-24.
+//! - A purchase line that opens a lot keeps its recorded lot id (`{invoice}/{n}`) even when
+//!   lines before it are dropped, so the scenario's lots line up with the baseline's.
+//! - `add` puts one line per month, dated the 15th, in the first recorded invoice of the
+//!   account (settlement order) whose billing period holds that day. A month without one gets
+//!   an engine-made invoice `WHATIF-YYYY-MM`, dated the 5th of the next month, period = the
+//!   month, settled just before the first recorded fact of that account that comes after it:
+//!   an invoice dated after it, or a `close` through a date on or after the month's end (a
+//!   close says the month's charges are in); else at the end of the log.
+//! - Agreement facts pass through [`Scenario::agreement_override`] when it is given.
+//! - Event ids of recorded facts use the recorded decision seq (an event the scenario does not
+//!   change keeps its id); events of `WHATIF-` invoices use seqs from [`WHATIF_SEQ_BASE`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+use ledger_core::state::{AccountState, CacoMilestoneState, LotStatus, MaccState};
+use ledger_core::{
+    Agreement, ApplyOptions, ChargeKind, ChargeLine, CoreError, Date, Fact, Factor, Invoice,
+    KindSet, Money, NoTrace, StrRef,
+};
+use ledger_store::{ReadOptions, Store, StoreError};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::json::{CacoJson, InvoiceJson, LotJson};
+use crate::projection::Projections;
+use crate::views::{caco_rows, invoice_rows, lot_rows, CacoRow, InvoiceRow, LotFilter, LotRow};
+
+/// Which recorded charge lines a change applies to. A line matches when every given field
+/// matches; a filter with no field matches every line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineFilter {
+    pub kinds: Option<KindSet>,
+    pub service: Option<String>,
+    pub billing_profile: Option<String>,
+    pub account: Option<String>,
+    /// `charge_date >= from`.
+    pub from: Option<Date>,
+    /// `charge_date <= to`.
+    pub to: Option<Date>,
+}
+
+/// One alteration of the recorded spend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Multiply the amount of every matching line by `factor` (not negative).
+    Scale { filter: LineFilter, factor: Factor },
+    /// Remove every matching line.
+    Drop { filter: LineFilter },
+    /// One line of `monthly` per month from `from_month` to `to_month` (any day of those
+    /// months; only year and month count), dated the 15th.
+    Add {
+        monthly: Money,
+        kind: ChargeKind,
+        billing_profile: String,
+        /// Default: the ledger's only account.
+        account: Option<String>,
+        service: Option<String>,
+        from_month: Date,
+        to_month: Date,
+    },
+}
+
+/// Replaces a recorded agreement by the scenario's terms (an `Err` names what is wrong).
+pub type AgreementOverride = Arc<dyn Fn(&Agreement) -> Result<Agreement, String> + Send + Sync>;
+
+/// A named set of changes.
+#[derive(Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub changes: Vec<Change>,
+    /// Applied to every recorded agreement fact (first version and amendments).
+    pub agreement_override: Option<AgreementOverride>,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("name", &self.name)
+            .field("changes", &self.changes)
+            .field(
+                "agreement_override",
+                &self.agreement_override.as_ref().map(|_| "Fn"),
+            )
+            .finish()
+    }
+}
+
+/// Why a scenario could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatIfError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("record {seq}: {message}")]
+    Damaged { seq: u64, message: String },
+    #[error("scenario {scenario}: change {change}: {message}")]
+    Change {
+        scenario: String,
+        /// 1-based position of the change in the scenario.
+        change: usize,
+        message: String,
+    },
+    #[error("scenario {scenario}: the agreement of account {account}: {message}")]
+    Agreement {
+        scenario: String,
+        account: String,
+        message: String,
+    },
+    #[error("scenario {scenario}: {fact}: the core refuses the altered fact: {error}")]
+    Fold {
+        scenario: String,
+        /// What was being applied, e.g. `invoice INV-2025-06 (record 12)`.
+        fact: String,
+        error: Box<CoreError>,
+    },
+}
+
+/// Facts in flight per scenario between the reader and a worker: bounded memory whatever the
+/// log's size (one fact may be an invoice of up to `MAX_LINES_PER_INVOICE` lines).
+pub const FACTS_IN_FLIGHT: usize = 4;
+/// The first seq given to the decisions of engine-made `WHATIF-` invoices (beyond any log).
+pub const WHATIF_SEQ_BASE: u64 = 1 << 63;
+/// Most months one `add` may span.
+pub const MAX_ADD_MONTHS: u32 = 1200;
+
+const OPTIONS: ApplyOptions = ApplyOptions {
+    allow_whatif_ids: true,
+};
+
+/// A recorded fact as the reader hands it to the workers.
+struct Recorded {
+    fact: Fact,
+    /// Seq of its decisions record (event ids derive from it).
+    decision_seq: u64,
+    /// The log position after it.
+    next_seq: u64,
+}
+
+/// Fold every scenario over the recorded facts of `store`, reading the log once. `baseline`
+/// is the stored projections (the placement of added lines is planned from its invoices).
+/// The results are in the order of `scenarios`; on failure, the error of the first failing
+/// scenario in that order.
+pub fn run(
+    store: &Store,
+    baseline: &Projections,
+    scenarios: &[Scenario],
+) -> Result<Vec<Projections>, WhatIfError> {
+    let plans = scenarios
+        .iter()
+        .map(|s| plan(baseline, s))
+        .collect::<Result<Vec<Plan>, WhatIfError>>()?;
+    if scenarios.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::thread::scope(|scope| {
+        let mut senders: Vec<Option<SyncSender<Arc<Recorded>>>> = Vec::new();
+        let mut workers = Vec::new();
+        for (scenario, plan) in scenarios.iter().zip(plans) {
+            let (tx, rx) = sync_channel::<Arc<Recorded>>(FACTS_IN_FLIGHT);
+            senders.push(Some(tx));
+            workers.push(scope.spawn(move || fold(scenario, plan, rx)));
+        }
+        let read = read_log(store, &mut senders);
+        // Closing the channels ends every worker's loop.
+        drop(senders);
+        let results: Vec<Result<Projections, WhatIfError>> = workers
+            .into_iter()
+            .map(|w| match w.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect();
+        read?;
+        results.into_iter().collect()
+    })
+}
+
+/// Decode the log once, handing each fact to every worker still running.
+fn read_log(
+    store: &Store,
+    senders: &mut [Option<SyncSender<Arc<Recorded>>>],
+) -> Result<(), WhatIfError> {
+    let reader = store.reader(ReadOptions {
+        from_seq: 0,
+        verify_chain: false,
+    });
+    for entry in reader {
+        let entry = entry?;
+        let Some(decisions) = entry.decisions else {
+            return Err(WhatIfError::Damaged {
+                seq: entry.first_seq,
+                message: "a fact without its decisions".into(),
+            });
+        };
+        let recorded = Arc::new(Recorded {
+            fact: entry.fact,
+            decision_seq: decisions.seq,
+            next_seq: entry.last_seq + 1,
+        });
+        for slot in senders.iter_mut() {
+            // A worker that stopped (its scenario failed) has dropped its receiver.
+            if slot
+                .as_ref()
+                .is_some_and(|tx| tx.send(Arc::clone(&recorded)).is_err())
+            {
+                *slot = None;
+            }
+        }
+        if senders.iter().all(Option::is_none) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning the added lines.
+
+/// A line an `add` puts into a recorded invoice.
+#[derive(Clone, Debug)]
+struct AddedLine {
+    amount: Money,
+    kind: ChargeKind,
+    charge_date: Date,
+    billing_profile: String,
+    service: Option<String>,
+}
+
+/// Where every added line goes, decided before the fold from the baseline's invoices.
+#[derive(Default)]
+struct Plan {
+    /// account → recorded invoice id → lines to append.
+    into_recorded: BTreeMap<String, BTreeMap<String, Vec<AddedLine>>>,
+    /// account → engine-made invoices in date order, waiting for their turn.
+    whatif: BTreeMap<String, VecDeque<Invoice>>,
+}
+
+fn change_error(scenario: &Scenario, index: usize, message: impl Into<String>) -> WhatIfError {
+    WhatIfError::Change {
+        scenario: scenario.name.clone(),
+        change: index + 1,
+        message: message.into(),
+    }
+}
+
+fn plan(baseline: &Projections, scenario: &Scenario) -> Result<Plan, WhatIfError> {
+    let mut plan = Plan::default();
+    let mut whatif: BTreeMap<(String, String), Invoice> = BTreeMap::new();
+    for (index, change) in scenario.changes.iter().enumerate() {
+        let Change::Add {
+            monthly,
+            kind,
+            billing_profile,
+            account,
+            service,
+            from_month,
+            to_month,
+        } = change
+        else {
+            if let Change::Scale { factor, .. } = change {
+                if factor.is_negative() {
+                    return Err(change_error(
+                        scenario,
+                        index,
+                        format!("factor {factor} is negative; a scale factor is 0 or more"),
+                    ));
+                }
+            }
+            continue;
+        };
+        if *kind == ChargeKind::Refund && !monthly.is_negative() {
+            return Err(change_error(
+                scenario,
+                index,
+                format!("monthly {monthly}: a refund line must be negative"),
+            ));
+        }
+        if *kind != ChargeKind::Refund && monthly.is_negative() {
+            return Err(change_error(
+                scenario,
+                index,
+                format!("monthly {monthly}: only refund lines may be negative"),
+            ));
+        }
+        let first = from_month.month_start();
+        let last = to_month.month_start();
+        if last < first {
+            return Err(change_error(
+                scenario,
+                index,
+                format!(
+                    "to {} is before from {}",
+                    month_text(last),
+                    month_text(first)
+                ),
+            ));
+        }
+        let months =
+            (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32 + 1;
+        if months as u32 > MAX_ADD_MONTHS {
+            return Err(change_error(
+                scenario,
+                index,
+                format!("spans {months} months; at most {MAX_ADD_MONTHS}"),
+            ));
+        }
+        let account = match account {
+            Some(a) if baseline.ledger.account(a).is_some() => a.clone(),
+            Some(a) => {
+                return Err(change_error(
+                    scenario,
+                    index,
+                    format!("no account '{a}' in this ledger"),
+                ))
+            }
+            None => {
+                let mut names = baseline.ledger.accounts.keys();
+                match (names.next(), names.next()) {
+                    (Some(only), None) => only.clone(),
+                    (None, _) => {
+                        return Err(change_error(
+                            scenario,
+                            index,
+                            "the ledger has no account yet; record an agreement first",
+                        ))
+                    }
+                    (Some(_), Some(_)) => {
+                        let all: Vec<&str> = baseline
+                            .ledger
+                            .accounts
+                            .keys()
+                            .map(|s| s.as_str())
+                            .collect();
+                        return Err(change_error(
+                            scenario,
+                            index,
+                            format!(
+                                "the ledger has several accounts ({}); say which with account = \"...\"",
+                                all.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let acct = baseline.ledger.account(&account).expect("checked above");
+        let mut month = first;
+        for _ in 0..months {
+            let day = month.add_days(14);
+            let line = AddedLine {
+                amount: *monthly,
+                kind: *kind,
+                charge_date: day,
+                billing_profile: billing_profile.clone(),
+                service: service.clone(),
+            };
+            let recorded = acct
+                .invoices
+                .iter()
+                .find(|s| !s.synthetic && s.period_start <= day && day <= s.period_end);
+            match recorded {
+                Some(summary) => plan
+                    .into_recorded
+                    .entry(account.clone())
+                    .or_default()
+                    .entry(summary.id.clone())
+                    .or_default()
+                    .push(line),
+                None => {
+                    let id = format!("WHATIF-{}", month_text(month));
+                    let invoice =
+                        whatif
+                            .entry((account.clone(), id.clone()))
+                            .or_insert_with(|| Invoice {
+                                account: account.clone(),
+                                id,
+                                date: month.add_months(1).add_days(4),
+                                period_start: month,
+                                period_end: month.month_end(),
+                                currency: acct.currency.clone(),
+                                // Engine-made: there is no file content to digest. A what-if
+                                // starts from an empty ledger, so no idempotency check compares it.
+                                content_hash: [0; 32],
+                                profiles: Vec::new(),
+                                strings: Vec::new(),
+                                lines: Vec::new(),
+                            });
+                    let mut builder = LineBuilder::extend(invoice);
+                    builder.push_added(&line);
+                    builder.finish_into(invoice);
+                }
+            }
+            month = month.add_months(1);
+        }
+    }
+    for ((account, _), invoice) in whatif {
+        // BTreeMap order of `WHATIF-YYYY-MM` ids is date order.
+        plan.whatif.entry(account).or_default().push_back(invoice);
+    }
+    Ok(plan)
+}
+
+fn month_text(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fold of one scenario.
+
+fn fold(
+    scenario: &Scenario,
+    mut plan: Plan,
+    facts: Receiver<Arc<Recorded>>,
+) -> Result<Projections, WhatIfError> {
+    let mut projections = Projections::new();
+    let mut whatif_seq = WHATIF_SEQ_BASE;
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for recorded in facts {
+        // Engine-made invoices whose turn has come go first.
+        let due = match &recorded.fact {
+            Fact::Invoice(inv) => Some((&inv.account, Due::DatedBefore(inv.date))),
+            Fact::Close { account, through } => Some((account, Due::EndingBy(*through))),
+            Fact::Agreement { .. } => None,
+        };
+        if let Some((account, due)) = due {
+            if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
+                while queue.front().is_some_and(|w| due.includes(w)) {
+                    let invoice = queue.pop_front().expect("front exists");
+                    apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq)?;
+                }
+            }
+        }
+        let altered = alter(scenario, &plan, &recorded.fact, &mut resolved)?;
+        let fact = altered.as_ref().unwrap_or(&recorded.fact);
+        apply(
+            &mut projections,
+            fact,
+            recorded.decision_seq,
+            recorded.next_seq,
+        )
+        .map_err(|error| WhatIfError::Fold {
+            scenario: scenario.name.clone(),
+            fact: describe(fact, Some(recorded.decision_seq)),
+            error: Box::new(error),
+        })?;
+    }
+    for (_, queue) in std::mem::take(&mut plan.whatif) {
+        for invoice in queue {
+            apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq)?;
+        }
+    }
+    Ok(projections)
+}
+
+/// When a waiting `WHATIF-` invoice must be settled, before a recorded fact.
+enum Due {
+    /// Before a recorded invoice dated after it.
+    DatedBefore(Date),
+    /// Before a close through its period's end or later.
+    EndingBy(Date),
+}
+
+impl Due {
+    fn includes(&self, invoice: &Invoice) -> bool {
+        match *self {
+            Due::DatedBefore(date) => invoice.date < date,
+            Due::EndingBy(through) => invoice.period_end <= through,
+        }
+    }
+}
+
+fn apply_whatif(
+    scenario: &Scenario,
+    projections: &mut Projections,
+    invoice: Invoice,
+    seq: &mut u64,
+) -> Result<(), WhatIfError> {
+    let fact = Fact::Invoice(invoice);
+    let next_seq = projections.next_seq;
+    apply(projections, &fact, *seq, next_seq).map_err(|error| WhatIfError::Fold {
+        scenario: scenario.name.clone(),
+        fact: describe(&fact, None),
+        error: Box::new(error),
+    })?;
+    *seq += 1;
+    Ok(())
+}
+
+/// The decide path of ingest, without the store: apply, then record the views.
+fn apply(
+    projections: &mut Projections,
+    fact: &Fact,
+    seq: u64,
+    next_seq: u64,
+) -> Result<(), CoreError> {
+    let applied = projections
+        .ledger
+        .apply_traced(fact, OPTIONS, &mut NoTrace)?;
+    if !applied.duplicate {
+        projections.record(&applied.account, seq, &applied.events);
+    }
+    projections.advance(next_seq);
+    Ok(())
+}
+
+fn describe(fact: &Fact, seq: Option<u64>) -> String {
+    let what = match fact {
+        Fact::Agreement { agreement, .. } => {
+            format!("the agreement of account {}", agreement.account)
+        }
+        Fact::Invoice(inv) => format!("invoice {}", inv.id),
+        Fact::Close { account, through } => format!("close of account {account} through {through}"),
+    };
+    match seq {
+        Some(seq) => format!("{what} (record {seq})"),
+        None => what,
+    }
+}
+
+/// The fact as the scenario sees it; `None` when it passes through unchanged.
+fn alter(
+    scenario: &Scenario,
+    plan: &Plan,
+    fact: &Fact,
+    resolved: &mut Vec<Resolved>,
+) -> Result<Option<Fact>, WhatIfError> {
+    match fact {
+        Fact::Agreement {
+            agreement,
+            content_hash,
+        } => {
+            let Some(replace) = &scenario.agreement_override else {
+                return Ok(None);
+            };
+            let agreement = replace(agreement).map_err(|message| WhatIfError::Agreement {
+                scenario: scenario.name.clone(),
+                account: agreement.account.clone(),
+                message,
+            })?;
+            if agreement.account != fact.account() {
+                return Err(WhatIfError::Agreement {
+                    scenario: scenario.name.clone(),
+                    account: fact.account().to_string(),
+                    message: format!(
+                        "the replaced terms name account {}; terms cannot move to another account",
+                        agreement.account
+                    ),
+                });
+            }
+            // The recorded digest is kept: the fork starts from an empty ledger, so the only
+            // comparison it takes part in is against the fork's own previous agreement version,
+            // and the recorded versions' digests differ from each other as they did when recorded.
+            Ok(Some(Fact::Agreement {
+                agreement,
+                content_hash: *content_hash,
+            }))
+        }
+        Fact::Invoice(inv) => {
+            let adds = plan
+                .into_recorded
+                .get(inv.account.as_str())
+                .and_then(|m| m.get(inv.id.as_str()))
+                .map(|v| v.as_slice());
+            Ok(alter_invoice(scenario, inv, adds, resolved)?.map(Fact::Invoice))
+        }
+        Fact::Close { .. } => Ok(None),
+    }
+}
+
+/// A scale or drop resolved against one invoice's tables.
+struct Resolved {
+    /// `None`: drop.
+    factor: Option<Factor>,
+    kinds: KindSet,
+    from: Date,
+    to: Date,
+    profile: Option<u16>,
+    /// The string indices spelling the filter's service (one, unless a table repeats it).
+    service: Option<Vec<StrRef>>,
+}
+
+impl Resolved {
+    #[inline]
+    fn matches(&self, line: &ChargeLine) -> bool {
+        self.kinds.contains(line.kind)
+            && self.from <= line.charge_date
+            && line.charge_date <= self.to
+            && self.profile.is_none_or(|p| p == line.profile)
+            && self
+                .service
+                .as_ref()
+                .is_none_or(|refs| refs.contains(&line.service))
+    }
+}
+
+const ALL_KINDS: KindSet = KindSet::of(&ChargeKind::ALL);
+
+/// The scales and drops that may touch `inv` (a filter naming a profile or service the invoice
+/// does not have cannot match any of its lines).
+fn resolve(changes: &[Change], inv: &Invoice, out: &mut Vec<Resolved>) {
+    out.clear();
+    for change in changes {
+        let (filter, factor) = match change {
+            Change::Scale { filter, factor } => (filter, Some(*factor)),
+            Change::Drop { filter } => (filter, None),
+            Change::Add { .. } => continue,
+        };
+        if filter.account.as_ref().is_some_and(|a| *a != inv.account) {
+            continue;
+        }
+        let profile = match &filter.billing_profile {
+            None => None,
+            Some(name) => match inv.profiles.iter().position(|p| p == name) {
+                Some(i) => Some(i as u16),
+                None => continue,
+            },
+        };
+        let service = match &filter.service {
+            None => None,
+            Some(name) => {
+                let refs: Vec<StrRef> = inv
+                    .strings
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| *s == name)
+                    .map(|(i, _)| StrRef::new(i as u32))
+                    .collect();
+                if refs.is_empty() {
+                    continue;
+                }
+                Some(refs)
+            }
+        };
+        out.push(Resolved {
+            factor,
+            kinds: filter.kinds.unwrap_or(ALL_KINDS),
+            from: filter.from.unwrap_or(Date::MIN),
+            to: filter.to.unwrap_or(Date::MAX),
+            profile,
+            service,
+        });
+    }
+}
+
+/// Scale, drop and append in one pass over the lines. Nothing is copied until the first line
+/// that changes; an invoice no change touches is passed through as recorded.
+fn alter_invoice(
+    scenario: &Scenario,
+    inv: &Invoice,
+    adds: Option<&[AddedLine]>,
+    resolved: &mut Vec<Resolved>,
+) -> Result<Option<Invoice>, WhatIfError> {
+    resolve(&scenario.changes, inv, resolved);
+    if resolved.is_empty() && adds.is_none() {
+        return Ok(None);
+    }
+    let mut builder: Option<LineBuilder> = None;
+    for (i, line) in inv.lines.iter().enumerate() {
+        let mut amount = line.amount;
+        let mut keep = true;
+        for r in resolved.iter() {
+            if !r.matches(line) {
+                continue;
+            }
+            match r.factor {
+                None => {
+                    keep = false;
+                    break;
+                }
+                Some(factor) => {
+                    amount = amount.mul_factor_rounded(factor).map_err(|_| {
+                        change_error_for_line(scenario, inv, i, "scaling overflows the amount")
+                    })?;
+                }
+            }
+        }
+        let b = match builder.as_mut() {
+            Some(b) => b,
+            None if keep && amount == line.amount => continue,
+            None => {
+                let mut b = LineBuilder::new(inv);
+                for (j, earlier) in inv.lines[..i].iter().enumerate() {
+                    b.push_recorded(inv, earlier, earlier.amount, j);
+                }
+                builder.insert(b)
+            }
+        };
+        if keep {
+            b.push_recorded(inv, line, amount, i);
+        }
+    }
+    if let Some(adds) = adds {
+        let b = builder.get_or_insert_with(|| {
+            let mut b = LineBuilder::new(inv);
+            for (j, line) in inv.lines.iter().enumerate() {
+                b.push_recorded(inv, line, line.amount, j);
+            }
+            b
+        });
+        for add in adds {
+            b.push_added(add);
+        }
+    }
+    Ok(builder.map(|b| b.finish(inv)))
+}
+
+fn change_error_for_line(
+    scenario: &Scenario,
+    inv: &Invoice,
+    index: usize,
+    message: &str,
+) -> WhatIfError {
+    WhatIfError::Fold {
+        scenario: scenario.name.clone(),
+        fact: format!("invoice {} line {}", inv.id, index + 1),
+        error: Box::new(CoreError::Overflow {
+            context: message.to_string(),
+        }),
+    }
+}
+
+/// The lines, profiles and strings of an altered invoice.
+///
+/// Settlement reads only two kinds of strings: the `line_id` of a purchase line (the id of the
+/// lot it opens) and the `corrects` of refund and milestone shortfall lines. An altered invoice
+/// keeps just those, so altering an invoice allocates per invoice, not per line (its services,
+/// publishers and descriptions are not needed by the fold).
+struct LineBuilder {
+    profiles: Vec<String>,
+    strings: Vec<String>,
+    lines: Vec<ChargeLine>,
+}
+
+impl LineBuilder {
+    fn new(inv: &Invoice) -> LineBuilder {
+        LineBuilder {
+            profiles: inv.profiles.clone(),
+            strings: Vec::new(),
+            lines: Vec::with_capacity(inv.lines.len()),
+        }
+    }
+
+    /// Continue building an engine-made invoice.
+    fn extend(inv: &mut Invoice) -> LineBuilder {
+        LineBuilder {
+            profiles: std::mem::take(&mut inv.profiles),
+            strings: std::mem::take(&mut inv.strings),
+            lines: std::mem::take(&mut inv.lines),
+        }
+    }
+
+    fn finish_into(self, inv: &mut Invoice) {
+        inv.profiles = self.profiles;
+        inv.strings = self.strings;
+        inv.lines = self.lines;
+    }
+
+    fn intern(&mut self, text: &str) -> StrRef {
+        match self.strings.iter().position(|s| s == text) {
+            Some(i) => StrRef::new(i as u32),
+            None => {
+                self.strings.push(text.to_string());
+                StrRef::new(self.strings.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// Recorded line `index` (0-based) of `inv`, with `amount`.
+    #[inline]
+    fn push_recorded(&mut self, inv: &Invoice, line: &ChargeLine, amount: Money, index: usize) {
+        let mut out = ChargeLine {
+            amount,
+            line_id: StrRef::NONE,
+            service: StrRef::NONE,
+            publisher: StrRef::NONE,
+            description: StrRef::NONE,
+            corrects: StrRef::NONE,
+            ..*line
+        };
+        if matches!(
+            line.kind,
+            ChargeKind::PrepaymentPurchase
+                | ChargeKind::MilestoneShortfallPurchase
+                | ChargeKind::Refund
+        ) {
+            self.keep_strings(inv, line, &mut out, index);
+        }
+        self.lines.push(out);
+    }
+
+    #[cold]
+    fn keep_strings(
+        &mut self,
+        inv: &Invoice,
+        line: &ChargeLine,
+        out: &mut ChargeLine,
+        index: usize,
+    ) {
+        if line.kind != ChargeKind::Refund {
+            // R-LOTID: keep the lot id the recorded position gave it.
+            let recorded_position = index + 1;
+            let new_position = self.lines.len() + 1;
+            match inv.str(line.line_id) {
+                Some(id) => out.line_id = self.intern(id),
+                None if recorded_position != new_position => {
+                    out.line_id = self.intern(&format!("{}/{}", inv.id, recorded_position))
+                }
+                None => {}
+            }
+        }
+        if line.kind != ChargeKind::PrepaymentPurchase {
+            if let Some(target) = inv.str(line.corrects) {
+                out.corrects = self.intern(target);
+            }
+        }
+    }
+
+    fn push_added(&mut self, add: &AddedLine) {
+        let profile = match self.profiles.iter().position(|p| *p == add.billing_profile) {
+            Some(i) => i,
+            None => {
+                self.profiles.push(add.billing_profile.clone());
+                self.profiles.len() - 1
+            }
+        };
+        let service = match &add.service {
+            Some(s) => self.intern(s),
+            None => StrRef::NONE,
+        };
+        self.lines.push(ChargeLine {
+            amount: add.amount,
+            charge_date: add.charge_date,
+            kind: add.kind,
+            // The core refuses an invoice whose profile index is out of range; more than
+            // u16::MAX profiles cannot be recorded in the first place.
+            profile: u16::try_from(profile).unwrap_or(u16::MAX),
+            corrects_kind: None,
+            line_id: StrRef::NONE,
+            service,
+            publisher: StrRef::NONE,
+            description: StrRef::NONE,
+            corrects: StrRef::NONE,
+        });
+    }
+
+    fn finish(self, inv: &Invoice) -> Invoice {
+        Invoice {
+            account: inv.account.clone(),
+            id: inv.id.clone(),
+            date: inv.date,
+            period_start: inv.period_start,
+            period_end: inv.period_end,
+            currency: inv.currency.clone(),
+            // Kept as recorded: the fork starts from an empty ledger and settles each invoice
+            // id once, so no idempotency check (R-IDEM) ever compares this digest.
+            content_hash: inv.content_hash,
+            profiles: self.profiles,
+            strings: self.strings,
+            lines: self.lines,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison.
+
+/// The Lots, CACO and invoice documents of one side (INTERFACE.md's STATUS).
+pub struct Status<'a> {
+    pub lots: Vec<LotRow>,
+    pub caco: Vec<CacoRow<'a>>,
+    pub invoices: Vec<InvoiceRow<'a>>,
+}
+
+impl<'a> Status<'a> {
+    pub fn of(p: &'a Projections) -> Status<'a> {
+        Status {
+            lots: lot_rows(p, &LotFilter::default()),
+            caco: caco_rows(p, None),
+            invoices: invoice_rows(p, None),
+        }
+    }
+}
+
+impl Serialize for Status<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        let lots: Vec<LotJson> = self.lots.iter().map(LotJson).collect();
+        map.serialize_entry("lots", &lots)?;
+        let caco: Vec<CacoJson> = self.caco.iter().map(CacoJson).collect();
+        map.serialize_entry("caco", &caco)?;
+        let invoices: Vec<InvoiceJson> = self.invoices.iter().map(InvoiceJson).collect();
+        map.serialize_entry("invoices", &invoices)?;
+        map.end()
+    }
+}
+
+/// Baseline against one scenario. Serializes as INTERFACE.md's
+/// `{"baseline": STATUS, "scenario": STATUS, "changes": [text, ...]}`.
+pub struct WhatIfReport<'a> {
+    pub name: String,
+    pub baseline: Status<'a>,
+    pub scenario: Status<'a>,
+    /// One sentence per consequence, in a fixed order (see [`consequences`]).
+    pub changes: Vec<String>,
+    pub baseline_figures: Figures,
+    pub scenario_figures: Figures,
+}
+
+impl Serialize for WhatIfReport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("baseline", &self.baseline)?;
+        map.serialize_entry("scenario", &self.scenario)?;
+        map.serialize_entry("changes", &self.changes)?;
+        map.end()
+    }
+}
+
+pub fn report<'a>(
+    name: &str,
+    baseline: &'a Projections,
+    scenario: &'a Projections,
+) -> WhatIfReport<'a> {
+    let baseline_figures = figures(baseline);
+    let scenario_figures = figures(scenario);
+    WhatIfReport {
+        name: name.to_string(),
+        baseline: Status::of(baseline),
+        scenario: Status::of(scenario),
+        changes: consequences(&baseline_figures, &scenario_figures),
+        baseline_figures,
+        scenario_figures,
+    }
+}
+
+/// The figures the comparison shows, per account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub accounts: Vec<AccountFigures>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountFigures {
+    pub account: String,
+    pub currency: String,
+    /// Queue order.
+    pub maccs: Vec<MaccFigures>,
+    pub macc_milestones: Vec<MaccMilestoneFigures>,
+    pub cacos: Vec<CacoFigures>,
+    pub caco_milestones: Vec<CacoMilestoneFigures>,
+    /// Opening order.
+    pub credits: Vec<CreditFigures>,
+    pub billed: BilledFigures,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaccFigures {
+    pub id: String,
+    pub remaining: Money,
+    /// R-MACC-4: Inactive, Active, Completed, Expired, Canceled.
+    pub status: &'static str,
+    pub completed: Option<Date>,
+    /// R-SHORT: the balance left at expiry (zero unless expired).
+    pub shortfall: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaccMilestoneFigures {
+    pub macc: String,
+    pub id: String,
+    pub due: Date,
+    pub target: Money,
+    /// Met, Missed (evaluated), Pending (due passed, not evaluated), Open.
+    pub status: &'static str,
+    /// R-MACC-5: the shortfall invoiced at evaluation (zero until evaluated).
+    pub shortfall: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacoFigures {
+    pub id: String,
+    pub remaining: Money,
+    /// R-CACO-7.
+    pub status: &'static str,
+    /// ACO awards of completed milestones.
+    pub awards_granted: Money,
+    /// ACO awards of missed milestones.
+    pub awards_forfeited: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacoMilestoneFigures {
+    pub caco: String,
+    pub id: String,
+    pub target: Money,
+    pub progress: Money,
+    pub award: Money,
+    /// R-CACO-4.
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreditFigures {
+    pub id: String,
+    pub kind: &'static str,
+    pub original: Money,
+    pub balance: Money,
+    /// Lots API status.
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BilledFigures {
+    pub invoices: usize,
+    pub charges: Money,
+    pub credits_applied: Money,
+    pub billed: Money,
+    pub partner_earned_credit: Money,
+    pub invoice_amount: Money,
+}
+
+/// Sums for display: an overflow (impossible below 10^14 per amount and 2^22 lines per
+/// invoice over any realistic number of invoices) saturates instead of failing the report.
+fn plus(a: Money, b: Money) -> Money {
+    a.checked_add(b).unwrap_or(if b.is_negative() {
+        Money::from_units(i128::MIN)
+    } else {
+        Money::from_units(i128::MAX)
+    })
+}
+
+fn macc_status_name(status: LotStatus) -> &'static str {
+    match status {
+        LotStatus::Complete => "Completed",
+        other => other.name(),
+    }
+}
+
+pub fn figures(p: &Projections) -> Figures {
+    let accounts = p.ledger.accounts.values().map(account_figures).collect();
+    Figures { accounts }
+}
+
+fn account_figures(acct: &AccountState) -> AccountFigures {
+    let mut maccs = Vec::new();
+    let mut macc_milestones = Vec::new();
+    for (i, m) in acct.maccs.iter().enumerate() {
+        maccs.push(MaccFigures {
+            id: m.terms.id.clone(),
+            remaining: m.balance,
+            status: macc_status_name(acct.macc_status(i)),
+            completed: match &m.state {
+                MaccState::Completed { date, .. } => Some(*date),
+                _ => None,
+            },
+            shortfall: match m.state {
+                MaccState::Expired { .. } => m.balance,
+                _ => Money::ZERO,
+            },
+        });
+        for (k, t) in m.terms.milestones.iter().enumerate() {
+            let outcome = m.milestone_outcomes.get(k).and_then(|o| o.as_ref());
+            let status = match outcome {
+                Some(o) if o.shortfall.is_zero() => "Met",
+                Some(_) => "Missed",
+                None if acct.clock.is_some_and(|c| c > t.due) => "Pending",
+                None => "Open",
+            };
+            macc_milestones.push(MaccMilestoneFigures {
+                macc: m.terms.id.clone(),
+                id: t.id.clone(),
+                due: t.due,
+                target: t.target,
+                status,
+                shortfall: outcome.map_or(Money::ZERO, |o| o.shortfall),
+            });
+        }
+    }
+    let mut cacos = Vec::new();
+    let mut caco_milestones = Vec::new();
+    for (i, c) in acct.cacos.iter().enumerate() {
+        let mut granted = Money::ZERO;
+        let mut forfeited = Money::ZERO;
+        for (k, m) in c.milestones.iter().enumerate() {
+            match m.state {
+                CacoMilestoneState::Completed { .. } => granted = plus(granted, m.terms.award),
+                CacoMilestoneState::Missed { .. } => forfeited = plus(forfeited, m.terms.award),
+                _ => {}
+            }
+            caco_milestones.push(CacoMilestoneFigures {
+                caco: c.terms.id.clone(),
+                id: m.terms.id.clone(),
+                target: m.terms.target,
+                progress: m.progress,
+                award: m.terms.award,
+                status: acct.caco_milestone_status(i, k).name(),
+            });
+        }
+        cacos.push(CacoFigures {
+            id: c.terms.id.clone(),
+            remaining: c.remaining,
+            status: acct.caco_status(i).name(),
+            awards_granted: granted,
+            awards_forfeited: forfeited,
+        });
+    }
+    let credits = acct
+        .lots
+        .iter()
+        .enumerate()
+        .map(|(i, l)| CreditFigures {
+            id: l.terms.id.clone(),
+            kind: l.terms.kind.name(),
+            original: l.terms.amount,
+            balance: l.balance,
+            status: acct.credit_status(i).name(),
+        })
+        .collect();
+    let mut billed = BilledFigures::default();
+    for s in &acct.invoices {
+        billed.invoices += 1;
+        billed.charges = plus(billed.charges, s.charges);
+        billed.credits_applied = plus(billed.credits_applied, s.credits_applied);
+        billed.billed = plus(billed.billed, s.billed);
+        billed.partner_earned_credit = plus(billed.partner_earned_credit, s.partner_earned_credit);
+        billed.invoice_amount = plus(billed.invoice_amount, s.invoice_amount);
+    }
+    AccountFigures {
+        account: acct.account.clone(),
+        currency: acct.currency.clone(),
+        maccs,
+        macc_milestones,
+        cacos,
+        caco_milestones,
+        credits,
+        billed,
+    }
+}
+
+/// An amount for people: `40,000.00`.
+fn amount(m: Money) -> String {
+    m.to_display(2)
+}
+
+/// A signed difference: `+1,200.00`, `−63,131.60` (a true minus sign).
+pub fn signed(m: Money) -> String {
+    let text = m.abs().to_display(2);
+    if m.is_negative() {
+        format!("\u{2212}{text}")
+    } else {
+        format!("+{text}")
+    }
+}
+
+fn difference(after: Money, before: Money) -> Money {
+    after.checked_sub(before).unwrap_or(Money::ZERO)
+}
+
+/// Items matched by key: baseline order first, then the scenario's new ones.
+fn pairs<'a, T, K: PartialEq>(
+    baseline: &'a [T],
+    scenario: &'a [T],
+    key: impl Fn(&T) -> K,
+) -> Vec<(Option<&'a T>, Option<&'a T>)> {
+    let mut out: Vec<(Option<&T>, Option<&T>)> = baseline
+        .iter()
+        .map(|b| (Some(b), scenario.iter().find(|s| key(s) == key(b))))
+        .collect();
+    for s in scenario {
+        if !baseline.iter().any(|b| key(b) == key(s)) {
+            out.push((None, Some(s)));
+        }
+    }
+    out
+}
+
+/// One sentence per consequence of the scenario, per account (in account order; prefixed with
+/// the account when there are several): MACCs, MACC milestones, CACO milestones, CACOs,
+/// credit lots, then the billed total. Empty when the scenario changes nothing shown.
+pub fn consequences(baseline: &Figures, scenario: &Figures) -> Vec<String> {
+    let empty = |account: &str, currency: &str| AccountFigures {
+        account: account.to_string(),
+        currency: currency.to_string(),
+        maccs: Vec::new(),
+        macc_milestones: Vec::new(),
+        cacos: Vec::new(),
+        caco_milestones: Vec::new(),
+        credits: Vec::new(),
+        billed: BilledFigures::default(),
+    };
+    let accounts = pairs(&baseline.accounts, &scenario.accounts, |a| {
+        a.account.clone()
+    });
+    let several = accounts.len() > 1;
+    let mut out = Vec::new();
+    for (b, s) in accounts {
+        let any = b.or(s).expect("one side exists");
+        let (b_empty, s_empty);
+        let b = match b {
+            Some(b) => b,
+            None => {
+                b_empty = empty(&any.account, &any.currency);
+                &b_empty
+            }
+        };
+        let s = match s {
+            Some(s) => s,
+            None => {
+                s_empty = empty(&any.account, &any.currency);
+                &s_empty
+            }
+        };
+        let prefix = if several {
+            format!("{}: ", any.account)
+        } else {
+            String::new()
+        };
+        for line in account_consequences(b, s) {
+            out.push(format!("{prefix}{line}"));
+        }
+    }
+    out
+}
+
+fn macc_state_text(m: &MaccFigures) -> String {
+    match m.completed {
+        Some(date) => format!("{} {date}", m.status),
+        None => m.status.to_string(),
+    }
+}
+
+fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
+    let mut out = Vec::new();
+    for (mb, ms) in pairs(&b.maccs, &s.maccs, |m| m.id.clone()) {
+        match (mb, ms) {
+            (Some(mb), Some(ms)) => {
+                if mb.status != ms.status || mb.completed != ms.completed {
+                    let mut line = format!(
+                        "{}: {} → {}",
+                        mb.id,
+                        macc_state_text(mb),
+                        macc_state_text(ms)
+                    );
+                    if !ms.shortfall.is_zero() {
+                        line.push_str(&format!(", shortfall {}", amount(ms.shortfall)));
+                    } else if !mb.shortfall.is_zero() {
+                        line.push_str(&format!(", no shortfall (was {})", amount(mb.shortfall)));
+                    }
+                    out.push(line);
+                } else if mb.remaining != ms.remaining {
+                    out.push(format!(
+                        "{} remaining: {} → {}",
+                        mb.id,
+                        amount(mb.remaining),
+                        amount(ms.remaining)
+                    ));
+                }
+            }
+            (None, Some(ms)) => out.push(format!(
+                "{}: only in the scenario, {}, remaining {}",
+                ms.id,
+                macc_state_text(ms),
+                amount(ms.remaining)
+            )),
+            (Some(mb), None) => out.push(format!(
+                "{}: not in the scenario (baseline {}, remaining {})",
+                mb.id,
+                macc_state_text(mb),
+                amount(mb.remaining)
+            )),
+            (None, None) => {}
+        }
+    }
+    let milestone_key = |m: &MaccMilestoneFigures| (m.macc.clone(), m.id.clone());
+    for (mb, ms) in pairs(&b.macc_milestones, &s.macc_milestones, milestone_key) {
+        let describe = |m: &MaccMilestoneFigures| {
+            if m.shortfall.is_zero() {
+                m.status.to_string()
+            } else {
+                format!("{}, shortfall {}", m.status, amount(m.shortfall))
+            }
+        };
+        match (mb, ms) {
+            (Some(mb), Some(ms)) if mb.status != ms.status || mb.shortfall != ms.shortfall => out
+                .push(format!(
+                    "{} {}: {} → {}",
+                    mb.macc,
+                    mb.id,
+                    describe(mb),
+                    describe(ms)
+                )),
+            (None, Some(ms)) => out.push(format!(
+                "{} {}: only in the scenario, {}",
+                ms.macc,
+                ms.id,
+                describe(ms)
+            )),
+            (Some(mb), None) => out.push(format!(
+                "{} {}: not in the scenario (baseline {})",
+                mb.macc,
+                mb.id,
+                describe(mb)
+            )),
+            _ => {}
+        }
+    }
+    // CACO milestones are named by their id alone, unless two CACOs use the same id.
+    let mut ids: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for m in b.caco_milestones.iter().chain(&s.caco_milestones) {
+        ids.entry(m.id.as_str())
+            .or_default()
+            .insert(m.caco.as_str());
+    }
+    let name = |m: &CacoMilestoneFigures| {
+        if ids.get(m.id.as_str()).is_some_and(|c| c.len() > 1) {
+            format!("{} {}", m.caco, m.id)
+        } else {
+            m.id.clone()
+        }
+    };
+    let caco_key = |m: &CacoMilestoneFigures| (m.caco.clone(), m.id.clone());
+    for (mb, ms) in pairs(&b.caco_milestones, &s.caco_milestones, caco_key) {
+        match (mb, ms) {
+            (Some(mb), Some(ms)) => {
+                if mb.status != ms.status {
+                    let mut line = format!("{}: {} → {}", name(mb), mb.status, ms.status);
+                    let was = mb.status == "Completed";
+                    let now = ms.status == "Completed";
+                    if now && !was {
+                        line.push_str(&format!(", {} ACO award", signed(ms.award)));
+                    } else if was && !now {
+                        line.push_str(&format!(
+                            ", {} ACO award",
+                            signed(Money::ZERO.checked_sub(mb.award).unwrap_or(Money::ZERO))
+                        ));
+                    }
+                    out.push(line);
+                } else if mb.progress != ms.progress {
+                    out.push(format!(
+                        "{} progress: {} → {} of {}",
+                        name(mb),
+                        amount(mb.progress),
+                        amount(ms.progress),
+                        amount(ms.target)
+                    ));
+                } else if mb.target != ms.target {
+                    out.push(format!(
+                        "{} target: {} → {} (progress {})",
+                        name(mb),
+                        amount(mb.target),
+                        amount(ms.target),
+                        amount(ms.progress)
+                    ));
+                }
+            }
+            (None, Some(ms)) => out.push(format!(
+                "{}: only in the scenario, {}, progress {} of {}",
+                name(ms),
+                ms.status,
+                amount(ms.progress),
+                amount(ms.target)
+            )),
+            (Some(mb), None) => out.push(format!(
+                "{}: not in the scenario (baseline {})",
+                name(mb),
+                mb.status
+            )),
+            (None, None) => {}
+        }
+    }
+    for (cb, cs) in pairs(&b.cacos, &s.cacos, |c| c.id.clone()) {
+        match (cb, cs) {
+            (Some(cb), Some(cs)) => {
+                if cb.status != cs.status {
+                    out.push(format!("{}: {} → {}", cb.id, cb.status, cs.status));
+                } else if cb.remaining != cs.remaining {
+                    out.push(format!(
+                        "{} remaining: {} → {}",
+                        cb.id,
+                        amount(cb.remaining),
+                        amount(cs.remaining)
+                    ));
+                }
+            }
+            (None, Some(cs)) => out.push(format!(
+                "{}: only in the scenario, {}, remaining {}",
+                cs.id,
+                cs.status,
+                amount(cs.remaining)
+            )),
+            (Some(cb), None) => out.push(format!(
+                "{}: not in the scenario (baseline {})",
+                cb.id, cb.status
+            )),
+            (None, None) => {}
+        }
+    }
+    for (lb, ls) in pairs(&b.credits, &s.credits, |l| l.id.clone()) {
+        match (lb, ls) {
+            (Some(lb), Some(ls)) => {
+                if lb.status != ls.status {
+                    out.push(format!("{}: {} → {}", lb.id, lb.status, ls.status));
+                }
+                if lb.balance != ls.balance {
+                    out.push(format!(
+                        "{} balance: {} → {}",
+                        lb.id,
+                        amount(lb.balance),
+                        amount(ls.balance)
+                    ));
+                }
+            }
+            (None, Some(ls)) => out.push(format!(
+                "{}: opens in the scenario ({} {}), balance {}",
+                ls.id,
+                ls.kind,
+                amount(ls.original),
+                amount(ls.balance)
+            )),
+            (Some(lb), None) => out.push(format!(
+                "{}: does not open in the scenario (baseline {} {}, balance {})",
+                lb.id,
+                lb.kind,
+                amount(lb.original),
+                amount(lb.balance)
+            )),
+            (None, None) => {}
+        }
+    }
+    if b.billed.billed != s.billed.billed {
+        out.push(format!(
+            "billed total: {} → {} ({})",
+            amount(b.billed.billed),
+            amount(s.billed.billed),
+            signed(difference(s.billed.billed, b.billed.billed))
+        ));
+    }
+    if b.billed.invoice_amount != s.billed.invoice_amount
+        && (b.billed.invoice_amount != b.billed.billed
+            || s.billed.invoice_amount != s.billed.billed)
+    {
+        out.push(format!(
+            "invoice amount total: {} → {} ({})",
+            amount(b.billed.invoice_amount),
+            amount(s.billed.invoice_amount),
+            signed(difference(s.billed.invoice_amount, b.billed.invoice_amount))
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    fn account(maccs: Vec<MaccFigures>, credits: Vec<CreditFigures>, billed: &str) -> Figures {
+        Figures {
+            accounts: vec![AccountFigures {
+                account: "contoso".into(),
+                currency: "USD".into(),
+                maccs,
+                macc_milestones: Vec::new(),
+                cacos: Vec::new(),
+                caco_milestones: vec![CacoMilestoneFigures {
+                    caco: "caco-1".into(),
+                    id: "Milestone2".into(),
+                    target: m("40000"),
+                    progress: m("41000"),
+                    award: m("4000"),
+                    status: "Completed",
+                }],
+                credits,
+                billed: BilledFigures {
+                    invoices: 12,
+                    billed: m(billed),
+                    invoice_amount: m(billed),
+                    ..BilledFigures::default()
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn consequences_read_as_sentences_in_a_fixed_order() {
+        let macc = |status: &'static str, completed: Option<&str>, remaining: &str| MaccFigures {
+            id: "macc-2025".into(),
+            remaining: m(remaining),
+            status,
+            completed: completed.map(|d| Date::parse(d).unwrap()),
+            shortfall: if status == "Expired" {
+                m(remaining)
+            } else {
+                Money::ZERO
+            },
+        };
+        let credit = |balance: &str| CreditFigures {
+            id: "aco-1".into(),
+            kind: "aco",
+            original: m("5000"),
+            balance: m(balance),
+            status: "Active",
+        };
+        let mut baseline = account(
+            vec![macc("Completed", Some("2025-11-05"), "0")],
+            vec![credit("0")],
+            "964353.70",
+        );
+        let scenario = account(
+            vec![macc("Expired", None, "12345.67")],
+            vec![credit("1200")],
+            "901222.10",
+        );
+        baseline.accounts[0].caco_milestones[0].status = "Missed";
+        baseline.accounts[0].caco_milestones[0].progress = m("30000");
+        let mut scenario = scenario;
+        scenario.accounts[0].caco_milestones[0].status = "Completed";
+        assert_eq!(
+            consequences(&baseline, &scenario),
+            [
+                "macc-2025: Completed 2025-11-05 → Expired, shortfall 12,345.67",
+                "Milestone2: Missed → Completed, +4,000.00 ACO award",
+                "aco-1 balance: 0.00 → 1,200.00",
+                "billed total: 964,353.70 → 901,222.10 (−63,131.60)",
+            ]
+        );
+        assert!(consequences(&baseline, &baseline).is_empty());
+    }
+
+    #[test]
+    fn signed_differences_use_a_true_minus() {
+        assert_eq!(signed(m("-63131.6")), "−63,131.60");
+        assert_eq!(signed(m("4000")), "+4,000.00");
+        assert_eq!(signed(Money::ZERO), "+0.00");
+    }
+}
