@@ -92,6 +92,25 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger gen --lines 1000000 --accounts 4 --out /tmp/charges.csv\n  \
         ledger agreement /tmp/charges-agreement-*.toml\n  ledger ingest /tmp/charges.csv")]
     Gen(GenArgs),
+
+    /// Serve the Azure Consumption lots and events APIs (and CACO, invoices, alerts) over HTTP,
+    /// on loopback by default. `serve` holds the ledger open while it runs (sled allows one
+    /// process), so the other verbs cannot read or write it meanwhile: stop the server first,
+    /// or start it with --allow-writes and POST agreements and charge files to it instead.
+    #[command(
+        after_help = "Example:\n  ledger serve --addr 127.0.0.1:8080 --token s3cret\n  \
+        curl -H 'Authorization: Bearer s3cret' \\\n    \
+        'http://127.0.0.1:8080/providers/Microsoft.Billing/billingAccounts/contoso/providers/Microsoft.Consumption/lots?api-version=2024-08-01'\n\n\
+        Endpoints (GET /openapi.json describes them all):\n  \
+        /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/lots\n  \
+        /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/events\n  \
+        /providers/Microsoft.Billing/billingAccounts/{account}/caco | /invoices | /alerts?asOf=DATE\n  \
+        POST /ledger/agreements, POST /ledger/charges (with --allow-writes)\n\n\
+        While serve runs, `ledger ingest` and the other verbs refuse: the ledger is \"in use by\n\
+        another process (`ledger serve`)\"; stop the server (or POST to it) to change the ledger.\n\
+        Request logs: RUST_LOG=info. Stop with Ctrl-C or SIGTERM (requests under way finish)."
+    )]
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Args, Debug)]

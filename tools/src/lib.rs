@@ -8,5 +8,6 @@ pub mod gen;
 pub mod ingest;
 pub mod input;
 pub mod render;
+pub mod serve;
 pub mod session;
 pub mod table;

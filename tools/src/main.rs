@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay(data, args),
         Command::Audit(args) => commands::audit(data, args),
         Command::Gen(args) => commands::gen(args),
+        Command::Serve(args) => tools::serve::run(data, args),
     };
     match result {
         Ok(text) => {

@@ -1,0 +1,487 @@
+//! `/openapi.json`: an OpenAPI 3.0 description of every endpoint, its parameters (with the
+//! patterns the server enforces, so that a request valid by the document is answered and one
+//! invalid by it is refused), its responses and the Azure error body.
+//!
+//! Hand-written; `tools/tests/serve_http.rs` checks that each documented path answers, and the
+//! schemathesis run (see `scripts/serve-schemathesis.sh`) checks the responses against the
+//! schemas.
+
+use serde_json::{json, Value};
+
+use super::filter::{self, Target};
+use super::paging::MAX_TOP;
+use super::AppState;
+
+const ACCOUNT: &str = "/providers/Microsoft.Billing/billingAccounts/{billingAccountId}";
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn response(description: &str, schema: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": reference(schema) } } })
+}
+
+fn error(description: &str) -> Value {
+    response(description, "ErrorResponse")
+}
+
+fn query(name: &str, required: bool, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": required, "description": description, "schema": schema })
+}
+
+fn path_param(name: &str, description: &str, example: Option<&str>) -> Value {
+    let mut param = json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string", "minLength": 1 } });
+    if let Some(example) = example {
+        param["example"] = json!(example);
+    }
+    param
+}
+
+fn api_version(required: bool) -> Value {
+    query(
+        "api-version",
+        required,
+        "Azure API version (any yyyy-MM-dd or yyyy-MM-dd-preview is accepted and echoed in the api-version response header).",
+        json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[A-Za-z]+)?$", "example": "2024-08-01" }),
+    )
+}
+
+fn date_or_datetime() -> Value {
+    json!({ "anyOf": [ { "type": "string", "format": "date" }, { "type": "string", "format": "date-time" } ] })
+}
+
+fn paging_params() -> Vec<Value> {
+    vec![
+        query(
+            "$top",
+            false,
+            "Items per page (default: the server's --page-size).",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_TOP }),
+        ),
+        query(
+            "$skiptoken",
+            false,
+            "Where the page starts; take it from the previous page's nextLink.",
+            json!({ "type": "string", "pattern": "^[0-9]{1,18}$" }),
+        ),
+    ]
+}
+
+fn filter_param(target: Target, example: &str) -> Value {
+    let fields = match target {
+        Target::Lots => "source, status, lotId",
+        Target::Events => "lotSource, lotId",
+    };
+    query(
+        "$filter",
+        false,
+        &format!("OData subset: `field eq 'value'` on {fields}, joined by `and`; names and values case-insensitive."),
+        json!({ "type": "string", "pattern": filter::pattern(target), "example": example }),
+    )
+}
+
+/// The responses every read may give besides 200.
+fn read_errors(with_token: bool, extra: &[(&str, &str)]) -> Value {
+    let mut responses = json!({
+        "404": error("No such path, or the billing account is not in this ledger."),
+        "405": error("Method not allowed (see the Allow header)."),
+        "414": error("The request URL is too long."),
+        "431": error("The request headers are too large."),
+        "default": error("Any other refusal, as an Azure error body."),
+    });
+    if with_token {
+        responses["401"] = error("The bearer token is missing or wrong.");
+    }
+    for (code, description) in extra {
+        responses[*code] = error(description);
+    }
+    responses
+}
+
+fn get(
+    summary: &str,
+    operation_id: &str,
+    parameters: Vec<Value>,
+    ok: Value,
+    errors: Value,
+) -> Value {
+    let mut responses = errors;
+    responses["200"] = ok;
+    json!({ "get": { "summary": summary, "operationId": operation_id, "parameters": parameters, "responses": responses } })
+}
+
+fn write_op(summary: &str, operation_id: &str, content: Value, with_token: bool) -> Value {
+    let mut responses = json!({
+        "200": response("Recorded (or already recorded with the same content).", "WriteOutcome"),
+        "400": error("The input was refused; nothing was recorded. The message is the one `ledger` prints."),
+        "403": error("The server was started without --allow-writes."),
+        "405": error("Method not allowed (see the Allow header)."),
+        "413": error("The body is larger than --max-upload-bytes."),
+        "503": error("An earlier write failed unexpectedly; restart the server to write again."),
+        "default": error("Any other refusal, as an Azure error body."),
+    });
+    if with_token {
+        responses["401"] = error("The bearer token is missing or wrong.");
+    }
+    json!({ "post": {
+        "summary": summary,
+        "operationId": operation_id,
+        "parameters": [ query("name", false, "The file name used in messages.", json!({ "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$" })) ],
+        "requestBody": { "required": true, "content": content },
+        "responses": responses,
+    } })
+}
+
+fn schemas() -> Value {
+    let amount = json!({ "type": "object", "required": ["currency", "value"], "properties": {
+        "currency": { "type": "string" }, "value": { "type": "number" } } });
+    let nullable_string = json!({ "type": "string", "nullable": true });
+    let datetime = json!({ "type": "string", "format": "date-time" });
+    let date = json!({ "type": "string", "format": "date" });
+    json!({
+        "ErrorResponse": {
+            "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                "code": { "type": "string" }, "message": { "type": "string" } } } }
+        },
+        "Amount": amount,
+        "LotSummary": {
+            "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "type": { "type": "string", "enum": ["Microsoft.Consumption/lots"] },
+                "eTag": nullable_string,
+                "properties": { "type": "object",
+                    "required": ["source", "status", "originalAmount", "closedBalance", "startDate", "expirationDate", "kind"],
+                    "properties": {
+                        "source": { "type": "string", "enum": ["ConsumptionCommitment", "PurchasedCredit", "PromotionalCredit"] },
+                        "status": { "type": "string", "enum": ["Inactive", "Active", "Complete", "Expired", "Canceled"] },
+                        "originalAmount": reference("Amount"), "closedBalance": reference("Amount"),
+                        "startDate": datetime, "expirationDate": datetime, "purchasedDate": datetime,
+                        "kind": { "type": "string" } } }
+            }
+        },
+        "LotList": { "type": "object", "required": ["value"], "properties": {
+            "value": { "type": "array", "items": reference("LotSummary") },
+            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } },
+        "EventSummary": {
+            "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "type": { "type": "string", "enum": ["Microsoft.Consumption/events"] },
+                "eTag": nullable_string,
+                "properties": { "type": "object",
+                    "required": ["transactionDate", "description", "lotId", "lotSource", "charges", "closedBalance", "eventType"],
+                    "properties": {
+                        "transactionDate": datetime, "description": { "type": "string" },
+                        "billingProfileDisplayName": nullable_string,
+                        "lotId": { "type": "string" }, "lotSource": { "type": "string" },
+                        "charges": reference("Amount"), "closedBalance": reference("Amount"),
+                        "eventType": { "type": "string" }, "invoiceNumber": nullable_string } }
+            }
+        },
+        "EventList": { "type": "object", "required": ["value"], "properties": {
+            "value": { "type": "array", "items": reference("EventSummary") },
+            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } },
+        "Caco": {
+            "type": "object",
+            "required": ["id", "account", "status", "basis", "currency", "startDate", "endDate", "commitmentAmount", "remainingCommitment", "milestones", "transactions"],
+            "properties": {
+                "id": { "type": "string" }, "account": { "type": "string" }, "status": { "type": "string" },
+                "basis": { "type": "string" }, "currency": { "type": "string" },
+                "startDate": date, "endDate": date,
+                "commitmentAmount": { "type": "number" }, "remainingCommitment": { "type": "number" },
+                "milestones": { "type": "array", "items": { "type": "object",
+                    "required": ["id", "startDate", "endDate", "consumptionTarget", "progress", "progressPercent", "acoAward", "status"],
+                    "properties": { "id": { "type": "string" }, "startDate": date, "endDate": date,
+                        "consumptionTarget": { "type": "number" }, "progress": { "type": "number" },
+                        "progressPercent": { "type": "number" }, "acoAward": { "type": "number" }, "status": { "type": "string" } } } },
+                "transactions": { "type": "array", "items": { "type": "object",
+                    "required": ["date", "description", "billingProfile", "invoiceNumber", "cacoDecrement", "remainingCommitment"],
+                    "properties": { "date": date, "description": { "type": "string" }, "billingProfile": { "type": "string" },
+                        "invoiceNumber": { "type": "string" }, "cacoDecrement": { "type": "number" },
+                        "remainingCommitment": { "type": "number" } } } }
+            }
+        },
+        "CacoList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Caco") } } },
+        "Invoice": {
+            "type": "object",
+            "required": ["invoiceNumber", "account", "currency", "invoiceDate", "periodStart", "periodEnd", "lineCount", "charges", "creditsApplied", "billed", "partnerEarnedCredit", "invoiceAmount", "synthetic"],
+            "properties": {
+                "invoiceNumber": { "type": "string" }, "account": { "type": "string" }, "currency": { "type": "string" },
+                "invoiceDate": date, "periodStart": date, "periodEnd": date, "lineCount": { "type": "integer", "minimum": 0 },
+                "charges": { "type": "number" }, "creditsApplied": { "type": "number" }, "billed": { "type": "number" },
+                "partnerEarnedCredit": { "type": "number" }, "invoiceAmount": { "type": "number" }, "synthetic": { "type": "boolean" }
+            }
+        },
+        "InvoiceList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Invoice") } } },
+        "Alert": {
+            "type": "object",
+            "required": ["id", "kind", "account", "endDate", "daysLeft", "alert", "remaining", "requiredMonthlyRate", "actualMonthlyRate", "risk", "forecastCompletion", "forecastShortfall"],
+            "properties": {
+                "id": { "type": "string" }, "kind": { "type": "string", "enum": ["macc", "caco", "milestone"] },
+                "account": { "type": "string" }, "parent": nullable_string, "endDate": date,
+                "daysLeft": { "type": "integer" }, "alert": { "type": "integer", "nullable": true, "enum": [90, 60, 30, null] },
+                "remaining": { "type": "number" }, "requiredMonthlyRate": { "type": "number" }, "actualMonthlyRate": { "type": "number" },
+                "risk": { "type": "string", "enum": ["Low", "Medium", "High"] },
+                "forecastCompletion": { "type": "string", "format": "date", "nullable": true },
+                "forecastShortfall": { "type": "number" }
+            }
+        },
+        "AlertList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Alert") } } },
+        "BillingAccount": {
+            "type": "object", "required": ["id", "name", "type", "properties"],
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "type": { "type": "string", "enum": ["Microsoft.Billing/billingAccounts"] },
+                "properties": { "type": "object", "properties": {
+                    "displayName": { "type": "string" }, "currency": nullable_string,
+                    "agreementVersion": { "type": "integer", "nullable": true } } }
+            }
+        },
+        "BillingAccountList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("BillingAccount") } } },
+        "Index": { "type": "object", "required": ["name", "openapi", "accounts", "writes"], "properties": {
+            "name": { "type": "string" }, "version": { "type": "string" }, "openapi": { "type": "string" },
+            "accounts": { "type": "array", "items": { "type": "string" } }, "writes": { "type": "boolean" },
+            "logPosition": { "type": "integer" } } },
+        "WriteOutcome": { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" } } }
+    })
+}
+
+/// The document for this server (the bearer scheme is declared when a token is required).
+pub fn document(state: &AppState) -> Value {
+    let t = state.token.is_some();
+    // Examples from this ledger, so that example-based clients (and fuzzers) reach real data.
+    let p = state.current();
+    let first_account = p.ledger.accounts.keys().next().map(String::as_str);
+    let first_profile = p
+        .views
+        .values()
+        .flat_map(|v| v.lot_events.iter())
+        .find_map(|e| e.billing_profile.as_deref());
+    let account = path_param(
+        "billingAccountId",
+        "The billing account (the agreement's `account`); percent-encode `:` as %3A.",
+        first_account,
+    );
+    let consumption = |what: &str| format!("{ACCOUNT}/providers/Microsoft.Consumption/{what}");
+    let lots_params = [
+        vec![
+            account.clone(),
+            api_version(true),
+            filter_param(Target::Lots, "source eq 'ConsumptionCommitment'"),
+        ],
+        paging_params(),
+    ]
+    .concat();
+    let events_params = [
+        vec![
+            account.clone(),
+            api_version(true),
+            filter_param(Target::Events, "lotSource eq 'ConsumptionCommitment'"),
+            query(
+                "startDate",
+                false,
+                "Only events on or after this date (YYYY-MM-DD or an RFC 3339 date-time).",
+                date_or_datetime(),
+            ),
+            query(
+                "endDate",
+                false,
+                "Only events on or before this date.",
+                date_or_datetime(),
+            ),
+        ],
+        paging_params(),
+    ]
+    .concat();
+    let profile_events_params = [
+        vec![
+            account.clone(),
+            path_param(
+                "billingProfileId",
+                "The billing profile (its display name in the charge lines).",
+                first_profile,
+            ),
+            api_version(true),
+            query(
+                "startDate",
+                true,
+                "Only events on or after this date.",
+                date_or_datetime(),
+            ),
+            query(
+                "endDate",
+                true,
+                "Only events on or before this date.",
+                date_or_datetime(),
+            ),
+            filter_param(Target::Events, "lotId eq 'macc-2025'"),
+        ],
+        paging_params(),
+    ]
+    .concat();
+    let bad = |what: &'static str| [("400", what)];
+    let mut paths = serde_json::Map::new();
+    let mut add = |path: String, item: Value| {
+        paths.insert(path, item);
+    };
+    add(
+        "/".into(),
+        get(
+            "What this server serves",
+            "Index",
+            vec![],
+            response(
+                "Accounts, log position, whether writes are allowed.",
+                "Index",
+            ),
+            read_errors(t, &[]),
+        ),
+    );
+    add(
+        "/openapi.json".into(),
+        get(
+            "This document",
+            "OpenApi",
+            vec![],
+            json!({ "description": "OpenAPI 3.0 document.", "content": { "application/json": { "schema": { "type": "object" } } } }),
+            read_errors(t, &[]),
+        ),
+    );
+    add(
+        "/providers/Microsoft.Billing/billingAccounts".into(),
+        get(
+            "Billing accounts in this ledger",
+            "BillingAccounts_List",
+            vec![api_version(false)],
+            response("The accounts.", "BillingAccountList"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    add(
+        ACCOUNT.into(),
+        get(
+            "One billing account",
+            "BillingAccounts_Get",
+            vec![account.clone(), api_version(false)],
+            response("The account.", "BillingAccount"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    add(
+        consumption("lots"),
+        get(
+            "MACC and credit lots (Azure Lots API, Lots_ListByBillingAccount)",
+            "Lots_ListByBillingAccount",
+            lots_params,
+            response("One page of lots.", "LotList"),
+            read_errors(
+                t,
+                &bad("Missing or malformed api-version, bad $filter, $top or $skiptoken."),
+            ),
+        ),
+    );
+    add(
+        consumption("events"),
+        get(
+            "Decrements and credit movements (Azure Events API, Events_ListByBillingAccount)",
+            "Events_ListByBillingAccount",
+            events_params,
+            response("One page of events.", "EventList"),
+            read_errors(
+                t,
+                &bad("Missing or malformed api-version, bad $filter, dates, $top or $skiptoken."),
+            ),
+        ),
+    );
+    add(
+        format!(
+            "{ACCOUNT}/billingProfiles/{{billingProfileId}}/providers/Microsoft.Consumption/events"
+        ),
+        get(
+            "Events of one billing profile (Azure Events_ListByBillingProfile)",
+            "Events_ListByBillingProfile",
+            profile_events_params,
+            response("One page of events.", "EventList"),
+            read_errors(
+                t,
+                &bad("Missing or malformed api-version or dates, bad $filter, $top or $skiptoken."),
+            ),
+        ),
+    );
+    add(
+        format!("{ACCOUNT}/caco"),
+        get(
+            "CACOs with milestones and transactions (`ledger caco --json`)",
+            "Caco_List",
+            vec![account.clone(), api_version(false)],
+            response("The CACOs.", "CacoList"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    add(
+        format!("{ACCOUNT}/invoices"),
+        get(
+            "Settled invoices (`ledger invoices --json`)",
+            "Invoices_List",
+            vec![account.clone(), api_version(false)],
+            response("The invoices.", "InvoiceList"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    add(
+        format!("{ACCOUNT}/alerts"),
+        get(
+            "Deadline alerts, risk and forecasts as of a date (`ledger alerts --as-of D --json`)",
+            "Alerts_List",
+            vec![
+                account,
+                api_version(false),
+                query(
+                    "asOf",
+                    true,
+                    "The date the alerts are evaluated as of.",
+                    date_or_datetime(),
+                ),
+            ],
+            response("The alerts.", "AlertList"),
+            read_errors(t, &bad("Missing or malformed asOf, malformed api-version.")),
+        ),
+    );
+    add(
+        "/ledger/agreements".into(),
+        write_op(
+            "Record an agreement (`ledger agreement FILE`); needs --allow-writes",
+            "Ledger_RecordAgreement",
+            json!({ "application/toml": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } }),
+            t,
+        ),
+    );
+    add(
+        "/ledger/charges".into(),
+        write_op(
+            "Settle a native charge-line CSV (`ledger ingest FILE`); needs --allow-writes",
+            "Ledger_IngestCharges",
+            json!({ "text/csv": { "schema": { "type": "string" } } }),
+            t,
+        ),
+    );
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ledger serve: Azure Consumption lots and events over an event-sourced commitment ledger",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Azure's Consumption lots and events APIs (paths, shapes, api-version, $filter, nextLink paging) plus the ledger's CACO, invoices and alerts views. Errors are Azure error bodies."
+        },
+        "paths": Value::Object(paths),
+        "components": { "schemas": schemas() },
+    });
+    if t {
+        doc["components"]["securitySchemes"] =
+            json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+        doc["security"] = json!([{ "bearer": [] }]);
+    }
+    doc
+}
