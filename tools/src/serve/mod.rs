@@ -37,6 +37,7 @@ pub mod params;
 pub mod routes;
 pub mod writes;
 
+use std::future::IntoFuture;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -185,6 +186,9 @@ async fn shutdown_signal() {
     tracing::info!(target: "ledger::serve", "shutting down: finishing the requests under way");
 }
 
+/// How long requests under way may take to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `ledger serve`: open the ledger, listen, answer until SIGINT/SIGTERM.
 pub fn run(data: &Path, args: &ServeArgs) -> Result<String, Failure> {
     if !(1..=paging::MAX_TOP).contains(&args.page_size) {
@@ -227,11 +231,29 @@ pub fn run(data: &Path, args: &ServeArgs) -> Result<String, Failure> {
             );
             let _ = stdout.flush();
         }
-        axum::serve(listener, app(state.clone()))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| Failure::new(format!("the server stopped: {e}")))?;
-        // Release the store (and sled's lock) before the process reports that it stopped.
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let mut server = tokio::spawn(server.into_future());
+        tokio::select! {
+            finished = &mut server => {
+                finished
+                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?
+                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?;
+            }
+            _ = shutdown_signal() => {
+                let _ = stop.send(());
+                // Requests under way finish; a connection that will not (a client that never
+                // completes its request) is closed after the grace period.
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+                    tracing::warn!(target: "ledger::serve", "connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs());
+                    server.abort();
+                }
+            }
+        }
+        // A write under way holds the store: wait for it to finish, then release the store
+        // (and sled's lock) before the process reports that it stopped.
         state.store.lock().await.take();
         Ok::<(), Failure>(())
     })?;
