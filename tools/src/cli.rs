@@ -137,6 +137,10 @@ pub struct GenArgs {
     /// `<name>-agreement-<account>.toml`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Write native CSV, or the same lines as FOCUS 1.2 rows (`focus`; the agreements then
+    /// list the eligible Marketplace publishers).
+    #[arg(long, value_enum, default_value = "native")]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -199,6 +203,10 @@ pub struct AgreementArgs {
 pub enum Format {
     /// The ledger's own CSV (INTERFACE.md).
     Native,
+    /// FOCUS 1.0 to 1.2 exports, Microsoft's `x_` columns included (docs/INGEST.md).
+    Focus,
+    /// Azure Cost Management cost details, EA or MCA, actual cost (docs/INGEST.md).
+    Azure,
 }
 
 #[derive(Args, Debug)]

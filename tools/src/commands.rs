@@ -12,7 +12,7 @@ use ledger_replay::write::stage;
 use ledger_store::{agreement_content_hash, Appender};
 
 use crate::cli::{AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
-use crate::ingest::{describe, group, ingest_file};
+use crate::ingest::{describe, group};
 use crate::input::agreement::read_agreement;
 use crate::render;
 use crate::session::{Failure, Session};
@@ -24,10 +24,14 @@ fn quiet() -> bool {
 }
 
 pub fn agreement(data: &Path, args: &AgreementArgs) -> Result<String, Failure> {
+    // Read and validate every file before the ledger is opened (or created).
+    let mut agreements = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        agreements.push(read_agreement(file)?);
+    }
     let mut session = Session::open_for_write(data, "agreement")?;
     let mut out = String::new();
-    for file in &args.files {
-        let agreement = read_agreement(file)?;
+    for (file, agreement) in args.files.iter().zip(agreements) {
         let account = agreement.account.clone();
         let content_hash = agreement_content_hash(&agreement);
         let fact = Fact::Agreement { agreement, content_hash };
@@ -72,14 +76,15 @@ fn describe_agreement(file: &str, account: &str, events: &[Event]) -> String {
 }
 
 pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
+    let mut formats = Vec::with_capacity(args.files.len());
     for file in &args.files {
-        detect_format(file, args.format)?;
+        formats.push(detect_format(file, args.format)?);
     }
     let mut session = Session::open_for_write(data, "ingest")?;
     let mut out = String::new();
     let mut outcomes = Vec::new();
-    for file in &args.files {
-        let outcome = ingest_file(&mut session, file, quiet()).map_err(|e| {
+    for (file, format) in args.files.iter().zip(formats) {
+        let outcome = crate::ingest::ingest_file_as(&mut session, file, Some(format.into()), quiet()).map_err(|e| {
             if outcomes.is_empty() {
                 e
             } else {
@@ -98,26 +103,14 @@ pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
     Ok(out)
 }
 
-/// Check that the file exists and is in a format we read.
+/// Check that the file exists and is in a format we read: the given one, else the one its
+/// header shows (native, FOCUS or Azure cost details, see `input::format::sniff`).
 fn detect_format(file: &Path, given: Option<crate::cli::Format>) -> Result<crate::cli::Format, Failure> {
-    use std::io::BufRead;
-    let handle = std::fs::File::open(file).map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
-    if let Some(format) = given {
-        return Ok(format);
+    std::fs::File::open(file).map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
+    match given {
+        Some(format) => Ok(format),
+        None => Ok(crate::input::detect_format(file)?.into()),
     }
-    let mut header = String::new();
-    std::io::BufReader::new(handle)
-        .read_line(&mut header)
-        .map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
-    let header = header.trim_start_matches('\u{feff}').to_ascii_lowercase();
-    let has = |c: &str| header.split(',').any(|h| h.trim().trim_matches('"') == c);
-    if has("invoice_id") && has("kind") && has("amount") {
-        return Ok(crate::cli::Format::Native);
-    }
-    Err(Failure::new(format!(
-        "{}:1: the header is not one the ledger reads: expected the native columns (invoice_id, invoice_date, billing_profile, charge_date, kind, amount, currency); use --format to say which format the file is in",
-        file.display()
-    )))
 }
 
 pub fn close(data: &Path, args: &CloseArgs) -> Result<String, Failure> {
@@ -408,11 +401,19 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
     if args.accounts == 0 {
         return Err(Failure::usage("--accounts must be at least 1"));
     }
+    if args.format == crate::cli::Format::Azure {
+        return Err(Failure::usage("gen writes --format native or focus"));
+    }
     let started = Instant::now();
     let file = std::fs::File::create(&args.out).map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
     let mut csv = std::io::BufWriter::with_capacity(1 << 20, file);
     let options = crate::gen::GenOptions { lines: args.lines, accounts: args.accounts, seed: args.seed };
-    let output = crate::gen::generate(&options, &mut csv).map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
+    let output = match args.format {
+        crate::cli::Format::Native => crate::gen::generate(&options, &mut csv),
+        crate::cli::Format::Focus => crate::gen::focus::generate_focus(&options, &mut csv),
+        crate::cli::Format::Azure => return Err(Failure::usage("gen writes --format native or focus")),
+    }
+    .map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
     std::io::Write::flush(&mut csv).map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
     let mut out = format!(
         "{}: {} lines in {} invoices, {} bytes, in {:.2} s\n",

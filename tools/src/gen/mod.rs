@@ -42,6 +42,7 @@
 
 mod calendar;
 mod catalog;
+pub mod focus;
 mod plan;
 mod rng;
 mod write;

@@ -22,6 +22,7 @@ use ledger_core::fact::{MAX_LINES_PER_INVOICE, RESERVED_INVOICE_PREFIXES};
 use ledger_core::{ChargeKind, ChargeLine, Date, Invoice, Money, StrRef};
 
 use super::error::InputError;
+use super::mapping::MarketplaceTerms;
 use super::native::{RawRow, Row};
 
 /// Encoded lines held in memory across all invoices before they are written to the spill file.
@@ -29,19 +30,50 @@ pub const SPILL_BUDGET_BYTES: usize = 64 << 20;
 /// Most distinct billing profiles one invoice may name (lines refer to them by a `u16`).
 pub const MAX_PROFILES_PER_INVOICE: usize = 1 << 16;
 
-/// The ledger's billing accounts and their currencies, from the recorded agreements.
+/// The ledger's billing accounts and their currencies, from the recorded agreements, and the
+/// Marketplace terms the export readers need (`eligible_publishers`, `eligible_offers`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Accounts {
     /// Sorted by id.
     ids: Vec<String>,
     currencies: Vec<String>,
+    /// Parallel to `ids`.
+    marketplace: Vec<MarketplaceTerms>,
 }
+
+/// The terms of an account the ledger does not know: nothing is eligible.
+static NO_MARKETPLACE_TERMS: MarketplaceTerms = MarketplaceTerms::EMPTY;
 
 impl Accounts {
     /// Account id -> ISO currency code.
     pub fn new(map: BTreeMap<String, String>) -> Accounts {
-        let (ids, currencies) = map.into_iter().unzip();
-        Accounts { ids, currencies }
+        let (ids, currencies): (Vec<String>, Vec<String>) = map.into_iter().unzip();
+        let marketplace = vec![MarketplaceTerms::default(); ids.len()];
+        Accounts {
+            ids,
+            currencies,
+            marketplace,
+        }
+    }
+
+    /// Set the Marketplace terms of `account` (ignored if the account is unknown).
+    pub fn set_marketplace(&mut self, account: &str, terms: MarketplaceTerms) {
+        if let Some(i) = self.find(account) {
+            self.marketplace[i] = terms;
+        }
+    }
+
+    /// The Marketplace terms of `account`, or of the only account when a row names none;
+    /// empty terms for an unknown account (the assembler refuses its rows anyway).
+    pub fn marketplace(&self, account: Option<&str>) -> &MarketplaceTerms {
+        let index = match account {
+            Some(id) => self.find(id),
+            None if self.ids.len() == 1 => Some(0),
+            None => None,
+        };
+        index
+            .map(|i| &self.marketplace[i])
+            .unwrap_or(&NO_MARKETPLACE_TERMS)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,6 +175,9 @@ pub struct Assembler {
     file: PathBuf,
     accounts: Accounts,
     columns: Vec<String>,
+    /// For formats whose columns are not the native ones: the file's column (1-based number,
+    /// name) behind each checked field, so that errors name it.
+    sources: Vec<(&'static str, usize, String)>,
     ids: StringSet,
     invoices: Vec<Pending>,
     /// The invoice of the previous row: files mostly list an invoice's lines together.
@@ -164,6 +199,7 @@ impl Assembler {
             file: file.to_path_buf(),
             accounts: accounts.clone(),
             columns: Vec::new(),
+            sources: Vec::new(),
             ids: StringSet::default(),
             invoices: Vec::new(),
             last: None,
@@ -180,6 +216,14 @@ impl Assembler {
     /// The header of the file, so that errors name columns by number (else by name only).
     pub fn set_columns(&mut self, columns: &[String]) {
         self.columns = columns.to_vec();
+    }
+
+    /// Name the file's column behind a checked field (`invoice_id`, `invoice_date`,
+    /// `period_start`, `period_end`, `billing_profile`, `account`, `currency`) for a file in
+    /// another format: `number` is 1-based.
+    pub fn set_source(&mut self, field: &'static str, number: usize, name: String) {
+        self.sources.retain(|(f, _, _)| *f != field);
+        self.sources.push((field, number, name));
     }
 
     /// Add one owned row.
@@ -367,7 +411,7 @@ impl Assembler {
                 1 => Ok(0),
                 0 => Err(self.error(row.line, Column::Account, "no agreement recorded; run `ledger agreement FILE` first".to_string())),
                 _ => {
-                    let fix = if self.column_number(Column::Account).is_some() { "fill in the account column" } else { "add an account column" };
+                    let fix = if self.column_number(Column::Account).is_some() || self.sources.iter().any(|(f, _, _)| *f == "account") { "fill in the account column" } else { "add an account column" };
                     Err(self.error(row.line, Column::Account, format!("the ledger has accounts {}: {fix}", known())))
                 }
             },
@@ -393,6 +437,9 @@ impl Assembler {
     #[cold]
     fn error(&self, line: u64, column: Column, message: String) -> InputError {
         let e = InputError::new(&self.file, message).at_line(line);
+        if let Some((_, number, name)) = self.sources.iter().find(|(f, _, _)| *f == column.name()) {
+            return e.in_column(*number, name.clone());
+        }
         match self.column_number(column) {
             Some(number) => e.in_column(number, column.name()),
             None => e.in_field(column.name()),

@@ -8,15 +8,24 @@
 //!   temporary file so memory stays bounded on large files.
 //! - [`assemble::stage_native`]: the two together over one file, with a progress callback;
 //!   the fast path (borrowed rows, errors naming columns by number).
-//! - [`records::RecordReader`]: CSV records from bytes (used by the native reader; reusable
-//!   by other CSV formats).
+//! - [`records::RecordReader`]: CSV records from bytes (used by every CSV reader).
+//! - [`focus`], [`azure`]: FOCUS and Azure cost-details exports, read by
+//!   [`export::ExportReader`] into the same rows as native files; [`mapping`] is the one
+//!   mapping of their rows to charge kinds (table in `docs/INGEST.md`).
+//! - [`format::detect_format`], [`format::stage_file`]: a file of any format, told by its
+//!   header, staged with what reading it found ([`export::ReadStats`]: rows, skips).
 //!
 //! Invariants: nothing here appends to the ledger; a file is read whole before any invoice is
 //! handed out; every line number is the 1-based line where the record starts.
 
 pub mod agreement;
 pub mod assemble;
+pub mod azure;
 pub mod error;
+pub mod export;
+pub mod focus;
+pub mod format;
+pub mod mapping;
 pub mod native;
 pub mod records;
 
@@ -25,4 +34,7 @@ pub use assemble::{
     stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
 };
 pub use error::InputError;
+pub use export::{ExportFormat, ExportReader, ReadStats};
+pub use format::{detect_format, stage_file, InputFormat};
+pub use mapping::{MarketplaceTerms, SkipReason};
 pub use native::{NativeReader, RawRow, Row};
