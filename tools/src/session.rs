@@ -66,6 +66,16 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+fn no_ledger(dir: &Path, error: StoreError) -> Failure {
+    match error {
+        StoreError::NotFound { .. } => Failure::new(format!(
+            "no ledger at {}: record an agreement first (`ledger agreement FILE`), or point --data / LEDGER_DATA at one",
+            dir.display()
+        )),
+        other => Failure::from(other),
+    }
+}
+
 /// The ledger at `--data`, opened and folded to its current projections.
 pub struct Session {
     pub store: Store,
@@ -73,22 +83,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// Open for writing, creating the ledger if needed.
+    /// Open for writing. Only `agreement` (and `serve`, which takes agreements over HTTP) may
+    /// create a ledger: any other writer needs one to exist, so a mistyped `--data` never turns
+    /// into an empty ledger, and a refused command in a new directory leaves nothing behind.
     pub fn open_for_write(dir: &Path, command: &str) -> Result<Session, Failure> {
-        let store = Store::open(dir, command)?;
+        let store = if matches!(command, "agreement" | "serve") {
+            Store::open(dir, command)?
+        } else {
+            Store::open_existing(dir, command).map_err(|e| no_ledger(dir, e))?
+        };
         let projections = load(&store)?;
         Ok(Session { store, projections })
     }
 
     /// Open an existing ledger for reading.
     pub fn open_for_read(dir: &Path, command: &str) -> Result<Session, Failure> {
-        let store = Store::open_existing(dir, command).map_err(|e| match e {
-            StoreError::NotFound { .. } => Failure::new(format!(
-                "no ledger at {}: record an agreement first (`ledger agreement FILE`), or point --data / LEDGER_DATA at one",
-                dir.display()
-            )),
-            other => Failure::from(other),
-        })?;
+        let store = Store::open_existing(dir, command).map_err(|e| no_ledger(dir, e))?;
         let projections = load(&store)?;
         Ok(Session { store, projections })
     }
