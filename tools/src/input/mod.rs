@@ -29,6 +29,11 @@ pub mod mapping;
 pub mod native;
 pub mod records;
 
+#[cfg(test)]
+mod export_tests;
+#[cfg(test)]
+mod samples_tests;
+
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
 pub use assemble::{
     stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
