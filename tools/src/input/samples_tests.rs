@@ -300,7 +300,15 @@ fn focus_spec_commitment_examples_map_purchases_used_and_unused_commitment() {
     // kinds as (kind, lines, total)); every file is one invoice EA-focus-spec-2023-01 dated
     // 2023-02-01 for 2023-01-01..2023-01-31 whose total is the sum of the kinds.
     use ChargeKind::{ReservationPurchase as RP, ReservationUsage as RU, Usage as U};
-    let cases: [(&str, u64, u64, u64, &[(ChargeKind, u64, &str)]); 11] = [
+    /// (file, rows, lines, unused commitment rows skipped, (kind, lines, total) per kind).
+    type Case = (
+        &'static str,
+        u64,
+        u64,
+        u64,
+        &'static [(ChargeKind, u64, &'static str)],
+    );
+    let cases: [Case; 11] = [
         ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource.csv", 3, 3, 0, &[(U, 1, "2.25"), (RP, 1, "0.5"), (RU, 1, "0")]),
         ("commitment_discount_flexibility/one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources.csv", 3, 3, 0, &[(RP, 1, "2"), (RU, 2, "0")]),
         ("commitment_discount_flexibility/one_hundred_percent_utilization_without_commitment_discount_flexibility.csv", 2, 2, 0, &[(RP, 1, "1.5"), (RU, 1, "0")]),
