@@ -136,6 +136,14 @@ fn compare_map(kind: &str, want: &Value, got: &Map<String, Value>, fails: &mut V
     }
 }
 
+/// An event as check.py sees it: (lot name, invoice number, charges, closed balance).
+type SeenEvent<'a> = (
+    String,
+    Option<&'a Value>,
+    Option<&'a Value>,
+    Option<&'a Value>,
+);
+
 fn check_status(ex: &Example, exp: &Value, fails: &mut Vec<String>) -> Result<(), String> {
     if exp.get("lots").is_some() || exp.get("absent_lots").is_some() {
         let lots = lot_table(&ex.json(&["lots"])?);
@@ -184,7 +192,7 @@ fn check_status(ex: &Example, exp: &Value, fails: &mut Vec<String>) -> Result<()
     }
     if let Some(want) = exp.get("events") {
         let doc = ex.json(&["events"])?;
-        let seen: Vec<(String, Option<&Value>, Option<&Value>, Option<&Value>)> = doc["value"]
+        let seen: Vec<SeenEvent> = doc["value"]
             .as_array()
             .into_iter()
             .flatten()
