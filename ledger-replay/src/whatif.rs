@@ -1057,6 +1057,8 @@ pub struct AccountFigures {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MaccFigures {
     pub id: String,
+    /// The commitment (replaced terms may change it).
+    pub amount: Money,
     pub remaining: Money,
     /// R-MACC-4: Inactive, Active, Completed, Expired, Canceled.
     pub status: &'static str,
@@ -1148,6 +1150,7 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
     for (i, m) in acct.maccs.iter().enumerate() {
         maccs.push(MaccFigures {
             id: m.terms.id.clone(),
+            amount: m.terms.amount,
             remaining: m.balance,
             status: macc_status_name(acct.macc_status(i)),
             completed: match &m.state {
@@ -1589,6 +1592,7 @@ mod tests {
     fn consequences_read_as_sentences_in_a_fixed_order() {
         let macc = |status: &'static str, completed: Option<&str>, remaining: &str| MaccFigures {
             id: "macc-2025".into(),
+            amount: m("50000"),
             remaining: m(remaining),
             status,
             completed: completed.map(|d| Date::parse(d).unwrap()),

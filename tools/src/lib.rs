@@ -11,3 +11,4 @@ pub mod render;
 pub mod serve;
 pub mod session;
 pub mod table;
+pub mod whatif;

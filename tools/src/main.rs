@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit(data, args),
         Command::Gen(args) => commands::gen(args),
         Command::Serve(args) => tools::serve::run(data, args),
+        Command::Whatif(args) => tools::whatif::run(data, args),
     };
     match result {
         Ok(text) => {
