@@ -216,7 +216,8 @@ pub fn run(data: &Path, args: &ServeArgs) -> Result<String, Failure> {
         let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
         let local = listener.local_addr().map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
         if !local.ip().is_loopback() && args.token.is_none() {
-            tracing::warn!(target: "ledger::serve", "listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
+            // Said on stderr whatever RUST_LOG is: it is about who can read the ledger.
+            eprintln!("ledger serve: warning: listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
         }
         let accounts = session.projections.ledger.accounts.len();
         let state = Arc::new(AppState::new(session, args, local));
