@@ -42,6 +42,8 @@ ADDR="$(grep -o 'http://[0-9.:]*' "$WORK/serve.out" | head -n 1)"
 [ -n "$ADDR" ] || { echo "serve-schemathesis: the server did not start:" >&2; cat "$WORK/serve.err" >&2; exit 1; }
 
 echo "+ schemathesis run $ADDR/openapi.json --checks all --max-examples $EXAMPLES ..." >&2
+# From the temporary directory: schemathesis leaves its own state (.schemathesis/) where it runs.
+cd "$WORK"
 "$VENV/bin/schemathesis" run "$ADDR/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
     --checks all --max-examples "$EXAMPLES" --seed "${SEED:-20261122}" \
