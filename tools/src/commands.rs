@@ -98,7 +98,7 @@ pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
         outcomes.push(outcome);
     }
     if args.json {
-        out = serde_json::to_string_pretty(&serde_json::json!({ "files": outcomes })).expect("serializes") + "\n";
+        out = crate::ingest::outcomes_json(&outcomes);
     }
     Ok(out)
 }

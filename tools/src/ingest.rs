@@ -339,6 +339,16 @@ fn skipped_text(outcome: &FileOutcome) -> String {
     format!("; {} rows skipped: {}", group(total), parts.join(", "))
 }
 
+/// `ledger ingest --json`: `{"files": [...]}`, amounts exact. (Going through
+/// `serde_json::Value` would turn the exact amounts into binary floats.)
+pub fn outcomes_json(outcomes: &[FileOutcome]) -> String {
+    #[derive(Serialize)]
+    struct Files<'a> {
+        files: &'a [FileOutcome],
+    }
+    serde_json::to_string_pretty(&Files { files: outcomes }).expect("serializes") + "\n"
+}
+
 /// `1234567` → `1,234,567`.
 pub fn group(n: u64) -> String {
     ledger_core::money::group_thousands(&n.to_string())

@@ -32,6 +32,8 @@ pub mod records;
 #[cfg(test)]
 mod export_tests;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod samples_tests;
 
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
