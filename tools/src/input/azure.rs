@@ -138,6 +138,11 @@ impl AzureColumns {
         Ok(columns)
     }
 
+    /// The column the amount is read from.
+    pub fn amount_column(&self) -> usize {
+        self.cost
+    }
+
     /// The columns behind the assembler's fields, for its messages.
     pub fn sources(&self) -> [(&'static str, Option<usize>); 7] {
         [
@@ -180,8 +185,7 @@ pub(crate) fn row<'a>(
     } = scratch;
     let publisher_type = cells.get(c.publisher_type);
     if let Some(t) = publisher_type.filter(|t| same(t, "aws")) {
-        tracing::trace!(line = cells.line(), "skipped: AWS connector row");
-        stats.skip_provider(t);
+        stats.skip_provider(t, cells.line());
         return Ok(None);
     }
     let category = match c.charge_type {
@@ -295,8 +299,7 @@ pub(crate) fn row<'a>(
             corrects_kind,
         }) => (kind, corrects_kind),
         Ok(Mapped::Skip(reason)) => {
-            tracing::trace!(line = cells.line(), reason = reason.name(), "skipped");
-            stats.skip(reason);
+            stats.skip(reason, cells.line());
             return Ok(None);
         }
         Err(refusal @ Refusal::AmortizedUnusedCommitment) => {

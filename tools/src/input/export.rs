@@ -72,12 +72,22 @@ impl ReadStats {
         self.skipped.iter().sum()
     }
 
-    pub(crate) fn skip(&mut self, reason: SkipReason) {
+    /// Count a skipped row; the first of each reason is logged (debug) with its line.
+    pub(crate) fn skip(&mut self, reason: SkipReason, line: u64) {
         self.skipped[reason.index()] += 1;
+        if self.skipped[reason.index()] == 1 {
+            tracing::debug!(
+                line,
+                reason = reason.name(),
+                "first row skipped for this reason"
+            );
+        } else {
+            tracing::trace!(line, reason = reason.name(), "row skipped");
+        }
     }
 
-    pub(crate) fn skip_provider(&mut self, name: &str) {
-        self.skip(SkipReason::OtherProvider);
+    pub(crate) fn skip_provider(&mut self, name: &str, line: u64) {
+        self.skip(SkipReason::OtherProvider, line);
         if let Some(n) = self.skipped_providers.get_mut(name) {
             *n += 1;
         } else if self.skipped_providers.len() < MAX_PROVIDER_NAMES {
@@ -483,7 +493,25 @@ impl ExportReader {
                     .map_err(|m| InputError::new(path, m).at_line(header_line))?,
             )),
         };
-        tracing::debug!(file = %path.display(), format = format.name(), columns = header.names.len(), "export header read");
+        let sources = match &layout {
+            Layout::Focus(c) => c.sources(),
+            Layout::Azure(c) => c.sources(),
+        };
+        let named: Vec<String> = sources
+            .iter()
+            .filter_map(|(field, c)| c.map(|c| format!("{field}<-{}", header.names[c])))
+            .collect();
+        tracing::debug!(
+            file = %path.display(),
+            format = format.name(),
+            columns = header.names.len(),
+            amount = %header.names[match &layout {
+                Layout::Focus(c) => c.amount_column(),
+                Layout::Azure(c) => c.amount_column(),
+            }],
+            fields = %named.join(", "),
+            "export header read"
+        );
         Ok(ExportReader {
             file: path.to_path_buf(),
             format,

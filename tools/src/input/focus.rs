@@ -130,6 +130,11 @@ impl FocusColumns {
         Ok(columns)
     }
 
+    /// The column the amount is read from.
+    pub fn amount_column(&self) -> usize {
+        self.billed_cost
+    }
+
     /// The columns behind the assembler's fields, for its messages.
     pub fn sources(&self) -> [(&'static str, Option<usize>); 7] {
         [
@@ -174,12 +179,7 @@ pub(crate) fn row<'a>(
     let issuer = cells.get(c.issuer);
     if !(provider.is_some_and(is_microsoft) || issuer.is_some_and(is_microsoft)) {
         let name = provider.or(issuer).unwrap_or("(no provider named)");
-        tracing::trace!(
-            line = cells.line(),
-            provider = name,
-            "skipped: another provider"
-        );
-        stats.skip_provider(name);
+        stats.skip_provider(name, cells.line());
         return Ok(None);
     }
     let category_text = cells.required(
@@ -297,8 +297,7 @@ pub(crate) fn row<'a>(
             corrects_kind,
         }) => (kind, corrects_kind),
         Ok(Mapped::Skip(reason)) => {
-            tracing::trace!(line = cells.line(), reason = reason.name(), "skipped");
-            stats.skip(reason);
+            stats.skip(reason, cells.line());
             return Ok(None);
         }
         Err(refusal) => return Err(cells.error(c.billed_cost, refusal.message(amount))),
