@@ -10,7 +10,10 @@ use tools::commands;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+        // RUST_LOG chooses what is logged; without it, warnings and errors.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => commands::gen(args),
         Command::Serve(args) => tools::serve::run(data, args),
         Command::Whatif(args) => tools::whatif::run(data, args),
+        Command::Reconcile(args) => tools::reconcile::run(data, args),
     };
     match result {
         Ok(text) => {
