@@ -11,6 +11,7 @@ pub mod audit;
 pub mod json;
 pub mod load;
 pub mod projection;
+pub mod reconcile;
 pub mod replay;
 pub mod trace;
 pub mod views;

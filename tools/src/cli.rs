@@ -108,6 +108,17 @@ pub enum Command {
         [[agreement.caco]]\n  id = \"caco-1\"        # entries are matched by id")]
     Whatif(crate::whatif::WhatifArgs),
 
+    /// Compare Azure's reported events (and lots) with the ledger's, matched by invoice number
+    /// and lot; list each invoice whose decrement or closed balance differs by more than 0.01,
+    /// with the difference and the ledger's trace for it, and lots or invoices only one side
+    /// has. Exits 1 when anything differs.
+    #[command(after_help = "Example:\n  ledger reconcile azure-events.json azure-lots.json\n  ledger reconcile azure-events.json --json\n\n\
+        The files are what the Consumption APIs return ({\"value\": [...]} or a bare array):\n  \
+        GET .../billingAccounts/{account}/providers/Microsoft.Consumption/events?startDate=..&endDate=..\n  \
+        GET .../billingAccounts/{account}/providers/Microsoft.Consumption/lots\n\
+        Unknown fields and event types are ignored; charges may be negative or positive.")]
+    Reconcile(crate::reconcile::ReconcileArgs),
+
     /// Serve the Azure Consumption lots and events APIs (and CACO, invoices, alerts) over HTTP,
     /// on loopback by default. `serve` holds the ledger open while it runs (sled allows one
     /// process), so the other verbs cannot read or write it meanwhile: stop the server first,

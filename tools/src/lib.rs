@@ -7,6 +7,7 @@ pub mod commands;
 pub mod gen;
 pub mod ingest;
 pub mod input;
+pub mod reconcile;
 pub mod render;
 pub mod serve;
 pub mod session;
