@@ -81,7 +81,7 @@ fn fastest(runs: u32, mut run: impl FnMut() -> Measured) -> Measured {
     let mut best: Option<Measured> = None;
     for _ in 0..runs {
         let m = run();
-        if best.as_ref().map_or(true, |b| m.seconds < b.seconds) {
+        if best.as_ref().is_none_or(|b| m.seconds < b.seconds) {
             best = Some(m);
         }
     }
@@ -175,7 +175,7 @@ fn main() {
                 seconds,
                 peak_rss_bytes: peak_rss_bytes(),
             };
-            if best.as_ref().map_or(true, |b| step.seconds < b.seconds) {
+            if best.as_ref().is_none_or(|b| step.seconds < b.seconds) {
                 best = Some(step);
             }
         }
@@ -213,7 +213,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
