@@ -46,7 +46,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger ingest invoices-2025-01.csv invoices-2025-02.csv\n\n\
         Native CSV columns: invoice_id, invoice_date, billing_profile, charge_date, kind, amount,\n\
         currency (required); period_start, period_end, account, line_id, service, publisher,\n\
-        description, corrects, corrects_kind (optional).")]
+        description, corrects, corrects_kind (optional).\n\n\
+        FOCUS 1.0-1.2 and Azure cost-details exports (EA, MCA, actual cost) are read too, their\n\
+        format told by the header or --format; the mapping to charge kinds: docs/INGEST.md.\n  \
+        ledger ingest --format focus focus-export-2025-01.csv")]
     Ingest(IngestArgs),
 
     /// Evaluate every deadline up to and including a date: MACC and CACO milestones and ends,
