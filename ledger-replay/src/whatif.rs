@@ -139,7 +139,7 @@ pub enum WhatIfError {
 
 /// Facts in flight per scenario between the reader and a worker: bounded memory whatever the
 /// log's size (one fact may be an invoice of up to `MAX_LINES_PER_INVOICE` lines).
-pub const FACTS_IN_FLIGHT: usize = 4;
+pub const FACTS_IN_FLIGHT: usize = 2;
 /// The first seq given to the decisions of engine-made `WHATIF-` invoices (beyond any log).
 pub const WHATIF_SEQ_BASE: u64 = 1 << 63;
 /// Most months one `add` may span.
