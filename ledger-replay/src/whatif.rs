@@ -628,10 +628,10 @@ impl Resolved {
 
 const ALL_KINDS: KindSet = KindSet::of(&ChargeKind::ALL);
 
-/// [`Money::mul_factor_rounded`] with one division instead of up to four: when the exact
-/// product `units × mantissa` fits in an `i128` (any amount below about 10^14 times a factor of
-/// up to 14 digits does not always, so the general method stays as the fallback), the quotient
-/// and remainder by `10^scale` give the same half-even rounding (a property test checks it).
+/// [`Money::mul_factor_rounded`] with one division instead of up to four. When the exact
+/// product `units × mantissa` fits in an `i128` (a 10^6 amount is 10^30 units, so factors with
+/// mantissas up to about 10^8 always do), its quotient and remainder by `10^scale` give the
+/// same half-even rounding (a property test checks it); otherwise the general method runs.
 #[derive(Clone, Copy, Debug)]
 struct Scale {
     factor: Factor,

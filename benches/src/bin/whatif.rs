@@ -202,15 +202,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    ledger_core::money::group_thousands(&n.to_string())
 }
 
 fn main() {
