@@ -102,13 +102,13 @@ pub enum Command {
     /// line per consequence. Several scenario files replay in parallel over one read of the log.
     #[command(after_help = "Example:\n  ledger whatif cut-compute.toml\n  ledger whatif cut-compute.toml grow.toml --json\n\n\
         A scenario file (TOML):\n  \
-        [[change]]\n  op = \"scale\"          # scale | drop | add\n  factor = \"0.8\"\n  \
+        [[change]]\n  op = \"scale\"           # scale | drop | add\n  factor = \"0.8\"\n  \
         [change.where]         # kind or kinds, service, billing_profile, account, from, to\n  \
         kind = \"usage\"\n  from = \"2025-04-01\"\n\n  \
-        [[change]]\n  op = \"add\"            # one line a month, dated the 15th\n  monthly = \"15000\"\n  \
+        [[change]]\n  op = \"add\"             # one line a month, dated the 15th\n  monthly = \"15000\"\n  \
         kind = \"usage\"\n  billing_profile = \"Engineering\"\n  from = \"2025-04\"\n  to = \"2025-12\"\n\n  \
         [agreement]            # agreement-file keys replacing the recorded terms\n  \
-        [[agreement.caco]]\n  id = \"caco-1\"        # entries are matched by id")]
+        [[agreement.caco]]\n  id = \"caco-1\"          # entries are matched by id")]
     Whatif(crate::whatif::WhatifArgs),
 
     /// Compare Azure's reported events (and lots) with the ledger's, matched by invoice number
