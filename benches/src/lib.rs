@@ -31,7 +31,11 @@ pub fn ledger_binary() -> PathBuf {
             .expect("run cargo");
         assert!(status.success(), "cargo build of the ledger binary failed");
     }
-    assert!(candidate.exists(), "no ledger binary at {}", candidate.display());
+    assert!(
+        candidate.exists(),
+        "no ledger binary at {}",
+        candidate.display()
+    );
     candidate
 }
 
@@ -65,14 +69,28 @@ pub fn measure(program: &Path, args: &[&str]) -> Measured {
     // SAFETY: pid is our child; status and usage are valid out-pointers.
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(waited, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        waited,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
     // The child is reaped; make std forget it without waiting again.
     std::mem::forget(child);
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
     let exited_ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    assert!(exited_ok, "{} {:?} failed (status {status}):\n{stderr}", program.display(), args);
-    Measured { seconds, peak_rss_bytes: usage.ru_maxrss as u64 * 1024, stdout }
+    assert!(
+        exited_ok,
+        "{} {:?} failed (status {status}):\n{stderr}",
+        program.display(),
+        args
+    );
+    Measured {
+        seconds,
+        peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
+        stdout,
+    }
 }
 
 /// Total size of the files under `dir`, in bytes.
@@ -93,7 +111,11 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 
 /// `12345678.9` → `12.3 M`.
 pub fn per_second(count: u64, seconds: f64) -> String {
-    let rate = if seconds > 0.0 { count as f64 / seconds } else { 0.0 };
+    let rate = if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    };
     if rate >= 1e6 {
         format!("{:.1} M", rate / 1e6)
     } else if rate >= 1e3 {

@@ -11,7 +11,12 @@ use ledger_core::Date;
 /// credit, right to the cent. Every decision is an immutable, hash-chained event in a sled log
 /// under --data.
 #[derive(Parser, Debug)]
-#[command(name = "ledger", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "ledger",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 #[command(after_help = "Start with `ledger demo`. Typical use:\n  \
     ledger agreement contoso.toml\n  \
     ledger ingest invoices-2025.csv\n  \
@@ -19,7 +24,13 @@ use ledger_core::Date;
     ledger caco --json")]
 pub struct Cli {
     /// The ledger's data directory (a sled database).
-    #[arg(long, global = true, env = "LEDGER_DATA", default_value = "ledger-data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_DATA",
+        default_value = "ledger-data",
+        value_name = "DIR"
+    )]
     pub data: PathBuf,
 
     #[command(subcommand)]
@@ -30,7 +41,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole job on sample data: a fresh temporary ledger, a sample agreement,
     /// generated charge lines, then the report.
-    #[command(after_help = "Example:\n  ledger demo\n  ledger demo --lines 100000 --keep demo-ledger")]
+    #[command(
+        after_help = "Example:\n  ledger demo\n  ledger demo --lines 100000 --keep demo-ledger"
+    )]
     Demo(DemoArgs),
 
     /// Record an agreement (TOML or JSON): opens MACCs, CACOs and credit lots. Recording a
@@ -43,13 +56,15 @@ pub enum Command {
 
     /// Settle invoices from charge-line files. Each file is validated whole before anything
     /// is appended; invoices already settled with the same content are skipped.
-    #[command(after_help = "Example:\n  ledger ingest invoices-2025-01.csv invoices-2025-02.csv\n\n\
+    #[command(
+        after_help = "Example:\n  ledger ingest invoices-2025-01.csv invoices-2025-02.csv\n\n\
         Native CSV columns: invoice_id, invoice_date, billing_profile, charge_date, kind, amount,\n\
         currency (required); period_start, period_end, account, line_id, service, publisher,\n\
         description, corrects, corrects_kind (optional).\n\n\
         FOCUS 1.0-1.2 and Azure cost-details exports (EA, MCA, actual cost) are read too, their\n\
         format told by the header or --format; the mapping to charge kinds: docs/INGEST.md.\n  \
-        ledger ingest --format focus focus-export-2025-01.csv")]
+        ledger ingest --format focus focus-export-2025-01.csv"
+    )]
     Ingest(IngestArgs),
 
     /// Evaluate every deadline up to and including a date: MACC and CACO milestones and ends,
@@ -58,11 +73,15 @@ pub enum Command {
     Close(CloseArgs),
 
     /// MACC and credit lots in the Azure Lots API shape.
-    #[command(after_help = "Example:\n  ledger lots\n  ledger lots --json --source ConsumptionCommitment")]
+    #[command(
+        after_help = "Example:\n  ledger lots\n  ledger lots --json --source ConsumptionCommitment"
+    )]
     Lots(LotsArgs),
 
     /// Decrements and credit movements in the Azure Events API shape.
-    #[command(after_help = "Example:\n  ledger events --lot macc-2025 --from 2025-01-01 --to 2025-06-30")]
+    #[command(
+        after_help = "Example:\n  ledger events --lot macc-2025 --from 2025-01-01 --to 2025-06-30"
+    )]
     Events(EventsArgs),
 
     /// CACOs with their milestones and transactions.
@@ -87,20 +106,25 @@ pub enum Command {
 
     /// Verify the hash chain and re-derive every decision from the recorded facts, byte for
     /// byte. Exits 1 naming the first broken or differing record.
-    #[command(after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv")]
+    #[command(
+        after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv"
+    )]
     Audit(AuditArgs),
 
     /// Write synthetic native charge lines and matching agreements, for benchmarks and
     /// experiments (deterministic for a given seed).
-    #[command(after_help = "Example:\n  ledger gen --lines 1000000 --accounts 4 --out /tmp/charges.csv\n  \
-        ledger agreement /tmp/charges-agreement-*.toml\n  ledger ingest /tmp/charges.csv")]
+    #[command(
+        after_help = "Example:\n  ledger gen --lines 1000000 --accounts 4 --out /tmp/charges.csv\n  \
+        ledger agreement /tmp/charges-agreement-*.toml\n  ledger ingest /tmp/charges.csv"
+    )]
     Gen(GenArgs),
 
     /// Replay the ledger with altered spend or terms on a fork that never writes to the log,
     /// and print the recorded ledger (baseline) against each scenario: MACC remaining, status,
     /// completion and shortfall; milestones; awards; credit balances; billed totals; and one
     /// line per consequence. Several scenario files replay in parallel over one read of the log.
-    #[command(after_help = "Example:\n  ledger whatif cut-compute.toml\n  ledger whatif cut-compute.toml grow.toml --json\n\n\
+    #[command(
+        after_help = "Example:\n  ledger whatif cut-compute.toml\n  ledger whatif cut-compute.toml grow.toml --json\n\n\
         A scenario file (TOML):\n  \
         [[change]]\n  op = \"scale\"           # scale | drop | add\n  factor = \"0.8\"\n  \
         [change.where]         # kind or kinds, service, billing_profile, account, from, to\n  \
@@ -108,18 +132,21 @@ pub enum Command {
         [[change]]\n  op = \"add\"             # one line a month, dated the 15th\n  monthly = \"15000\"\n  \
         kind = \"usage\"\n  billing_profile = \"Engineering\"\n  from = \"2025-04\"\n  to = \"2025-12\"\n\n  \
         [agreement]            # agreement-file keys replacing the recorded terms\n  \
-        [[agreement.caco]]\n  id = \"caco-1\"          # entries are matched by id")]
+        [[agreement.caco]]\n  id = \"caco-1\"          # entries are matched by id"
+    )]
     Whatif(crate::whatif::WhatifArgs),
 
     /// Compare Azure's reported events (and lots) with the ledger's, matched by invoice number
     /// and lot; list each invoice whose decrement or closed balance differs by more than 0.01,
     /// with the difference and the ledger's trace for it, and lots or invoices only one side
     /// has. Exits 1 when anything differs.
-    #[command(after_help = "Example:\n  ledger reconcile azure-events.json azure-lots.json\n  ledger reconcile azure-events.json --json\n\n\
+    #[command(
+        after_help = "Example:\n  ledger reconcile azure-events.json azure-lots.json\n  ledger reconcile azure-events.json --json\n\n\
         The files are what the Consumption APIs return ({\"value\": [...]} or a bare array):\n  \
         GET .../billingAccounts/{account}/providers/Microsoft.Consumption/events?startDate=..&endDate=..\n  \
         GET .../billingAccounts/{account}/providers/Microsoft.Consumption/lots\n\
-        Unknown fields and event types are ignored; charges may be negative or positive.")]
+        Unknown fields and event types are ignored; charges may be negative or positive."
+    )]
     Reconcile(crate::reconcile::ReconcileArgs),
 
     /// Serve the Azure Consumption lots and events APIs (and CACO, invoices, alerts) over HTTP,

@@ -11,7 +11,10 @@ use ledger_replay::views::{caco_rows, event_rows, invoice_rows, lot_rows, EventF
 use ledger_replay::write::stage;
 use ledger_store::{agreement_content_hash, Appender};
 
-use crate::cli::{AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs, IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs};
+use crate::cli::{
+    AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs,
+    IngestArgs, JsonArgs, LotsArgs, ReadArgs, TraceArgs,
+};
 use crate::ingest::{describe, group};
 use crate::input::agreement::read_agreement;
 use crate::render;
@@ -34,17 +37,36 @@ pub fn agreement(data: &Path, args: &AgreementArgs) -> Result<String, Failure> {
     for (file, agreement) in args.files.iter().zip(agreements) {
         let account = agreement.account.clone();
         let content_hash = agreement_content_hash(&agreement);
-        let fact = Fact::Agreement { agreement, content_hash };
+        let fact = Fact::Agreement {
+            agreement,
+            content_hash,
+        };
         let mut appender = Appender::new(session.store.head());
-        match stage(&mut session.projections, &mut appender, &fact).map_err(|e| Failure::new(e.to_string()).context(file.display()))? {
+        match stage(&mut session.projections, &mut appender, &fact)
+            .map_err(|e| Failure::new(e.to_string()).context(file.display()))?
+        {
             None => {
-                let version = session.projections.ledger.account(&account).map(|a| a.agreement_version).unwrap_or(0);
+                let version = session
+                    .projections
+                    .ledger
+                    .account(&account)
+                    .map(|a| a.agreement_version)
+                    .unwrap_or(0);
                 writeln!(out, "{}: the agreement of account {account} is unchanged (version {version}); nothing recorded", file.display()).unwrap();
             }
             Some(staged) => {
                 session.store.append(&staged.records)?;
                 session.finish_writes()?;
-                writeln!(out, "{}", describe_agreement(&file.display().to_string(), &account, &staged.applied.events)).unwrap();
+                writeln!(
+                    out,
+                    "{}",
+                    describe_agreement(
+                        &file.display().to_string(),
+                        &account,
+                        &staged.applied.events
+                    )
+                )
+                .unwrap();
             }
         }
     }
@@ -57,12 +79,31 @@ fn describe_agreement(file: &str, account: &str, events: &[Event]) -> String {
     for e in events {
         match e {
             Event::AgreementRecorded { version: v, .. } => version = *v,
-            Event::MaccOpened { terms } => parts.push(format!("opened MACC {} ({})", terms.id, render::money(terms.amount))),
-            Event::CacoOpened { terms } => parts.push(format!("opened CACO {} ({} milestones)", terms.id, terms.milestones.len())),
-            Event::CreditLotOpened { lot, .. } => parts.push(format!("opened {} credit {} ({})", lot.kind, lot.id, render::money(lot.amount))),
+            Event::MaccOpened { terms } => parts.push(format!(
+                "opened MACC {} ({})",
+                terms.id,
+                render::money(terms.amount)
+            )),
+            Event::CacoOpened { terms } => parts.push(format!(
+                "opened CACO {} ({} milestones)",
+                terms.id,
+                terms.milestones.len()
+            )),
+            Event::CreditLotOpened { lot, .. } => parts.push(format!(
+                "opened {} credit {} ({})",
+                lot.kind,
+                lot.id,
+                render::money(lot.amount)
+            )),
             Event::MaccAmended { terms, .. } => parts.push(format!("amended MACC {}", terms.id)),
-            Event::CacoAmended { terms, removed, .. } if removed.is_empty() => parts.push(format!("amended CACO {}", terms.id)),
-            Event::CacoAmended { terms, removed, .. } => parts.push(format!("amended CACO {} (removed {})", terms.id, removed.join(", "))),
+            Event::CacoAmended { terms, removed, .. } if removed.is_empty() => {
+                parts.push(format!("amended CACO {}", terms.id))
+            }
+            Event::CacoAmended { terms, removed, .. } => parts.push(format!(
+                "amended CACO {} (removed {})",
+                terms.id,
+                removed.join(", ")
+            )),
             Event::MaccCanceled { macc } => parts.push(format!("canceled MACC {macc}")),
             Event::CacoCanceled { caco } => parts.push(format!("canceled CACO {caco}")),
             Event::CreditLotAmended { lot, .. } => parts.push(format!("amended credit {}", lot.id)),
@@ -71,8 +112,15 @@ fn describe_agreement(file: &str, account: &str, events: &[Event]) -> String {
             _ => {}
         }
     }
-    let what = if version == 1 { "recorded the agreement" } else { "recorded amendment" };
-    format!("{file}: {what} of account {account} (version {version}): {}", parts.join("; "))
+    let what = if version == 1 {
+        "recorded the agreement"
+    } else {
+        "recorded amendment"
+    };
+    format!(
+        "{file}: {what} of account {account} (version {version}): {}",
+        parts.join("; ")
+    )
 }
 
 pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
@@ -84,14 +132,20 @@ pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
     let mut out = String::new();
     let mut outcomes = Vec::new();
     for (file, format) in args.files.iter().zip(formats) {
-        let outcome = crate::ingest::ingest_file_as(&mut session, file, Some(format.into()), quiet()).map_err(|e| {
-            if outcomes.is_empty() {
-                e
-            } else {
-                let done: Vec<String> = outcomes.iter().map(describe).collect();
-                Failure::new(format!("{}\n(before this, these files were ingested: {})", e.message, done.join("; ")))
-            }
-        })?;
+        let outcome =
+            crate::ingest::ingest_file_as(&mut session, file, Some(format.into()), quiet())
+                .map_err(|e| {
+                    if outcomes.is_empty() {
+                        e
+                    } else {
+                        let done: Vec<String> = outcomes.iter().map(describe).collect();
+                        Failure::new(format!(
+                            "{}\n(before this, these files were ingested: {})",
+                            e.message,
+                            done.join("; ")
+                        ))
+                    }
+                })?;
         if !args.json {
             writeln!(out, "{}", describe(&outcome)).unwrap();
         }
@@ -105,8 +159,12 @@ pub fn ingest(data: &Path, args: &IngestArgs) -> Result<String, Failure> {
 
 /// Check that the file exists and is in a format we read: the given one, else the one its
 /// header shows (native, FOCUS or Azure cost details, see `input::format::sniff`).
-fn detect_format(file: &Path, given: Option<crate::cli::Format>) -> Result<crate::cli::Format, Failure> {
-    std::fs::File::open(file).map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
+fn detect_format(
+    file: &Path,
+    given: Option<crate::cli::Format>,
+) -> Result<crate::cli::Format, Failure> {
+    std::fs::File::open(file)
+        .map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
     match given {
         Some(format) => Ok(format),
         None => Ok(crate::input::detect_format(file)?.into()),
@@ -120,20 +178,42 @@ pub fn close(data: &Path, args: &CloseArgs) -> Result<String, Failure> {
             return Err(Failure::new(format!("no account '{a}' in this ledger")));
         }
         Some(a) => vec![a.clone()],
-        None => session.projections.ledger.accounts.keys().cloned().collect(),
+        None => session
+            .projections
+            .ledger
+            .accounts
+            .keys()
+            .cloned()
+            .collect(),
     };
     if accounts.is_empty() {
-        return Err(Failure::new("nothing to close: no agreement has been recorded"));
+        return Err(Failure::new(
+            "nothing to close: no agreement has been recorded",
+        ));
     }
     let mut out = String::new();
     for account in accounts {
-        let fact = Fact::Close { account: account.clone(), through: args.through };
+        let fact = Fact::Close {
+            account: account.clone(),
+            through: args.through,
+        };
         let mut appender = Appender::new(session.store.head());
-        let staged = stage(&mut session.projections, &mut appender, &fact)?.expect("a close is never a repeat");
+        let staged = stage(&mut session.projections, &mut appender, &fact)?
+            .expect("a close is never a repeat");
         session.store.append(&staged.records)?;
-        let evaluations: Vec<String> = staged.applied.events.iter().filter_map(describe_evaluation).collect();
+        let evaluations: Vec<String> = staged
+            .applied
+            .events
+            .iter()
+            .filter_map(describe_evaluation)
+            .collect();
         if evaluations.is_empty() {
-            writeln!(out, "{account}: closed through {}; no deadline was due", args.through).unwrap();
+            writeln!(
+                out,
+                "{account}: closed through {}; no deadline was due",
+                args.through
+            )
+            .unwrap();
         } else {
             writeln!(out, "{account}: closed through {}:", args.through).unwrap();
             for line in evaluations {
@@ -148,55 +228,121 @@ pub fn close(data: &Path, args: &CloseArgs) -> Result<String, Failure> {
 /// A sentence for an evaluation decision (R-EVAL), if the event is one.
 pub fn describe_evaluation(event: &Event) -> Option<String> {
     Some(match event {
-        Event::MaccMilestoneEvaluated { macc, milestone, due, cumulative, target, shortfall } if shortfall.is_zero() => {
-            format!("MACC {macc} milestone {milestone} (due {due}) met: {} of {}", render::money(*cumulative), render::money(*target))
+        Event::MaccMilestoneEvaluated {
+            macc,
+            milestone,
+            due,
+            cumulative,
+            target,
+            shortfall,
+        } if shortfall.is_zero() => {
+            format!(
+                "MACC {macc} milestone {milestone} (due {due}) met: {} of {}",
+                render::money(*cumulative),
+                render::money(*target)
+            )
         }
-        Event::MaccMilestoneEvaluated { macc, milestone, due, shortfall, .. } => {
+        Event::MaccMilestoneEvaluated {
+            macc,
+            milestone,
+            due,
+            shortfall,
+            ..
+        } => {
             format!("MACC {macc} milestone {milestone} (due {due}) missed: shortfall {} invoiced (R-MACC-5)", render::money(*shortfall))
         }
-        Event::MaccExpired { macc, end, balance, conversion } => format!(
+        Event::MaccExpired {
+            macc,
+            end,
+            balance,
+            conversion,
+        } => format!(
             "MACC {macc} expired {end} with {} left: shortfall invoiced, {} ({})",
             render::money(*balance),
             match conversion {
-                ledger_core::event::ShortfallConversion::NotConverted => "not converted to credit".to_string(),
-                ledger_core::event::ShortfallConversion::ActiveEnrollment { expires } | ledger_core::event::ShortfallConversion::Renewed { expires } =>
+                ledger_core::event::ShortfallConversion::NotConverted =>
+                    "not converted to credit".to_string(),
+                ledger_core::event::ShortfallConversion::ActiveEnrollment { expires }
+                | ledger_core::event::ShortfallConversion::Renewed { expires } =>
                     format!("converted to credit until {expires}"),
             },
             conversion.rule()
         ),
-        Event::CacoMilestoneMissed { caco, milestone, forfeited_award, .. } => {
-            format!("CACO {caco} milestone {milestone} missed: ACO award {} forfeited (R-CACO-4)", render::money(*forfeited_award))
+        Event::CacoMilestoneMissed {
+            caco,
+            milestone,
+            forfeited_award,
+            ..
+        } => {
+            format!(
+                "CACO {caco} milestone {milestone} missed: ACO award {} forfeited (R-CACO-4)",
+                render::money(*forfeited_award)
+            )
         }
-        Event::CacoExpired { caco, remaining, .. } => format!("CACO {caco} expired with {} remaining (R-CACO-7)", render::money(*remaining)),
-        Event::CreditLotExpired { lot, balance, .. } => format!("credit {lot} expired with {} unused (R-EVAL)", render::money(*balance)),
+        Event::CacoExpired {
+            caco, remaining, ..
+        } => format!(
+            "CACO {caco} expired with {} remaining (R-CACO-7)",
+            render::money(*remaining)
+        ),
+        Event::CreditLotExpired { lot, balance, .. } => format!(
+            "credit {lot} expired with {} unused (R-EVAL)",
+            render::money(*balance)
+        ),
         _ => return None,
     })
 }
 
 pub fn lots(data: &Path, args: &LotsArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "lots")?;
-    let filter = LotFilter { account: args.read.account.clone(), source: args.source.clone(), ..LotFilter::default() };
+    let filter = LotFilter {
+        account: args.read.account.clone(),
+        source: args.source.clone(),
+        ..LotFilter::default()
+    };
     let rows = lot_rows(&session.projections, &filter);
-    Ok(if args.read.json { json::to_text(&json::lots_document(&rows)) } else { render::lots_table(&rows) })
+    Ok(if args.read.json {
+        json::to_text(&json::lots_document(&rows))
+    } else {
+        render::lots_table(&rows)
+    })
 }
 
 pub fn events(data: &Path, args: &EventsArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "events")?;
-    let filter = EventFilter { account: args.read.account.clone(), lot: args.lot.clone(), from: args.from, to: args.to, ..EventFilter::default() };
+    let filter = EventFilter {
+        account: args.read.account.clone(),
+        lot: args.lot.clone(),
+        from: args.from,
+        to: args.to,
+        ..EventFilter::default()
+    };
     let rows = event_rows(&session.projections, &filter);
-    Ok(if args.read.json { json::to_text(&json::events_document(&rows)) } else { render::events_table(&rows) })
+    Ok(if args.read.json {
+        json::to_text(&json::events_document(&rows))
+    } else {
+        render::events_table(&rows)
+    })
 }
 
 pub fn caco(data: &Path, args: &ReadArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "caco")?;
     let rows = caco_rows(&session.projections, args.account.as_deref());
-    Ok(if args.json { json::to_text(&json::caco_document(&rows)) } else { render::caco_text(&rows) })
+    Ok(if args.json {
+        json::to_text(&json::caco_document(&rows))
+    } else {
+        render::caco_text(&rows)
+    })
 }
 
 pub fn invoices(data: &Path, args: &ReadArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "invoices")?;
     let rows = invoice_rows(&session.projections, args.account.as_deref());
-    Ok(if args.json { json::to_text(&json::invoices_document(&rows)) } else { render::invoices_table(&rows) })
+    Ok(if args.json {
+        json::to_text(&json::invoices_document(&rows))
+    } else {
+        render::invoices_table(&rows)
+    })
 }
 
 /// `ledger demo`: generate, record, ingest and report, in a fresh ledger.
@@ -205,7 +351,10 @@ pub fn demo(args: &DemoArgs) -> Result<String, Failure> {
     let (dir, keep): (PathBuf, bool) = match &args.keep {
         Some(dir) => {
             if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-                return Err(Failure::new(format!("{}: not empty; --keep needs a new or empty directory", dir.display())));
+                return Err(Failure::new(format!(
+                    "{}: not empty; --keep needs a new or empty directory",
+                    dir.display()
+                )));
             }
             std::fs::create_dir_all(dir)?;
             (dir.clone(), true)
@@ -215,7 +364,11 @@ pub fn demo(args: &DemoArgs) -> Result<String, Failure> {
     let inputs = temp.path().join("inputs");
     std::fs::create_dir_all(&inputs)?;
     let started = Instant::now();
-    let options = crate::gen::GenOptions { lines: args.lines, accounts: 1, seed: 42 };
+    let options = crate::gen::GenOptions {
+        lines: args.lines,
+        accounts: 1,
+        seed: 42,
+    };
     let csv_path = inputs.join("charges.csv");
     let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
     let generated = crate::gen::generate(&options, &mut csv)?;
@@ -227,8 +380,20 @@ pub fn demo(args: &DemoArgs) -> Result<String, Failure> {
         std::fs::write(&path, &account.agreement_toml)?;
         agreement_files.push(path);
     }
-    agreement(&dir, &AgreementArgs { files: agreement_files })?;
-    ingest(&dir, &IngestArgs { files: vec![csv_path], format: None, json: false })?;
+    agreement(
+        &dir,
+        &AgreementArgs {
+            files: agreement_files,
+        },
+    )?;
+    ingest(
+        &dir,
+        &IngestArgs {
+            files: vec![csv_path],
+            format: None,
+            json: false,
+        },
+    )?;
     let elapsed = started.elapsed().as_secs_f64();
 
     let session = Session::open_for_read(&dir, "demo")?;
@@ -267,7 +432,11 @@ pub fn demo(args: &DemoArgs) -> Result<String, Failure> {
         let d = dir.display();
         writeln!(out, "\nThe ledger is kept in {d}. Explore it:\n  ledger --data {d} events --lot macc-2024\n  ledger --data {d} audit trace --lot macc-2024\n  ledger --data {d} alerts --as-of 2024-07-15").unwrap();
     } else {
-        writeln!(out, "\nThe demo ledger was temporary. Keep one to explore: ledger demo --keep demo-ledger").unwrap();
+        writeln!(
+            out,
+            "\nThe demo ledger was temporary. Keep one to explore: ledger demo --keep demo-ledger"
+        )
+        .unwrap();
     }
     Ok(out)
 }
@@ -277,27 +446,61 @@ fn timeline(session: &Session) -> Result<Vec<(ledger_core::Date, String)>, Failu
     let mut lines = Vec::new();
     for entry in session.store.reader(ledger_store::ReadOptions::default()) {
         let entry = entry?;
-        let Some(decisions) = entry.decisions else { continue };
+        let Some(decisions) = entry.decisions else {
+            continue;
+        };
         for event in &decisions.events {
             let dated = match event {
-                Event::MaccMilestoneEvaluated { due, .. } => describe_evaluation(event).map(|t| (*due, t)),
+                Event::MaccMilestoneEvaluated { due, .. } => {
+                    describe_evaluation(event).map(|t| (*due, t))
+                }
                 Event::MaccExpired { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
-                Event::CacoMilestoneMissed { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
+                Event::CacoMilestoneMissed { end, .. } => {
+                    describe_evaluation(event).map(|t| (*end, t))
+                }
                 Event::CacoExpired { end, .. } => describe_evaluation(event).map(|t| (*end, t)),
-                Event::CreditLotExpired { expires, .. } => describe_evaluation(event).map(|t| (*expires, t)),
-                Event::MaccCompleted { macc, date, invoice } => Some((*date, format!("MACC {macc} completed by invoice {invoice} (R-MACC-4)"))),
-                Event::CacoMilestoneCompleted { caco, milestone, date, award, .. } => Some((
+                Event::CreditLotExpired { expires, .. } => {
+                    describe_evaluation(event).map(|t| (*expires, t))
+                }
+                Event::MaccCompleted {
+                    macc,
+                    date,
+                    invoice,
+                } => Some((
                     *date,
-                    format!("CACO {caco} milestone {milestone} met: ACO award {} granted (R-CACO-5)", render::money(*award)),
+                    format!("MACC {macc} completed by invoice {invoice} (R-MACC-4)"),
                 )),
-                Event::CacoCompleted { caco, date, .. } => Some((*date, format!("CACO {caco} commitment completed (R-CACO-7)"))),
+                Event::CacoMilestoneCompleted {
+                    caco,
+                    milestone,
+                    date,
+                    award,
+                    ..
+                } => Some((
+                    *date,
+                    format!(
+                        "CACO {caco} milestone {milestone} met: ACO award {} granted (R-CACO-5)",
+                        render::money(*award)
+                    ),
+                )),
+                Event::CacoCompleted { caco, date, .. } => Some((
+                    *date,
+                    format!("CACO {caco} commitment completed (R-CACO-7)"),
+                )),
                 Event::PecStarted { invoice } => Some((
-                    decisions.events.iter().find_map(|e| match e {
-                        Event::InvoiceSettled { summary } if &summary.id == invoice => Some(summary.date),
-                        _ => None,
-                    })
-                    .unwrap_or(ledger_core::Date::MIN),
-                    format!("ACO credits used up: partner earned credit from invoice {invoice} (R-CSP)"),
+                    decisions
+                        .events
+                        .iter()
+                        .find_map(|e| match e {
+                            Event::InvoiceSettled { summary } if &summary.id == invoice => {
+                                Some(summary.date)
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or(ledger_core::Date::MIN),
+                    format!(
+                        "ACO credits used up: partner earned credit from invoice {invoice} (R-CSP)"
+                    ),
                 )),
                 _ => None,
             };
@@ -325,7 +528,13 @@ pub fn replay(data: &Path, args: &JsonArgs) -> Result<String, Failure> {
             group(report.lines_per_second as u64)
         );
         if report.snapshot_seq > 0 {
-            writeln!(out, "Stored projections: snapshot at record {} plus the {} records after it.", report.snapshot_seq, group(report.records.saturating_sub(report.snapshot_seq))).unwrap();
+            writeln!(
+                out,
+                "Stored projections: snapshot at record {} plus the {} records after it.",
+                report.snapshot_seq,
+                group(report.records.saturating_sub(report.snapshot_seq))
+            )
+            .unwrap();
         }
         if report.differences.is_empty() {
             out.push_str("The rebuild from the log equals the stored projections.\n");
@@ -333,7 +542,8 @@ pub fn replay(data: &Path, args: &JsonArgs) -> Result<String, Failure> {
         out
     };
     if !report.differences.is_empty() {
-        let mut message = String::from("replay: the rebuild from the log differs from the stored projections:");
+        let mut message =
+            String::from("replay: the rebuild from the log differs from the stored projections:");
         for d in &report.differences {
             message.push_str("\n  ");
             message.push_str(d);
@@ -374,14 +584,18 @@ pub fn audit(data: &Path, args: &AuditArgs) -> Result<String, Failure> {
             if args.json {
                 print!("{text}");
             }
-            Err(Failure::new(format!("audit failed at record {} ({}): {}", finding.seq, finding.kind, finding.message)))
+            Err(Failure::new(format!(
+                "audit failed at record {} ({}): {}",
+                finding.seq, finding.kind, finding.message
+            )))
         }
     }
 }
 
 fn audit_trace(data: &Path, args: &TraceArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "audit trace")?;
-    let trace = ledger_replay::trace::trace_lot(&session.store, &args.lot).map_err(|e| Failure::new(e.to_string()))?;
+    let trace = ledger_replay::trace::trace_lot(&session.store, &args.lot)
+        .map_err(|e| Failure::new(e.to_string()))?;
     if args.json {
         return Ok(serde_json::to_string_pretty(&trace).expect("serializes") + "\n");
     }
@@ -393,7 +607,10 @@ fn audit_trace(data: &Path, args: &TraceArgs) -> Result<String, Failure> {
 
 /// Where `ledger gen` writes the agreement of `account` for charge file `out`.
 pub fn agreement_path_for(out: &Path, account: &str) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "charges".into());
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "charges".into());
     out.with_file_name(format!("{stem}-agreement-{account}.toml"))
 }
 
@@ -405,16 +622,24 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
         return Err(Failure::usage("gen writes --format native or focus"));
     }
     let started = Instant::now();
-    let file = std::fs::File::create(&args.out).map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
+    let file = std::fs::File::create(&args.out)
+        .map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
     let mut csv = std::io::BufWriter::with_capacity(1 << 20, file);
-    let options = crate::gen::GenOptions { lines: args.lines, accounts: args.accounts, seed: args.seed };
+    let options = crate::gen::GenOptions {
+        lines: args.lines,
+        accounts: args.accounts,
+        seed: args.seed,
+    };
     let output = match args.format {
         crate::cli::Format::Native => crate::gen::generate(&options, &mut csv),
         crate::cli::Format::Focus => crate::gen::focus::generate_focus(&options, &mut csv),
-        crate::cli::Format::Azure => return Err(Failure::usage("gen writes --format native or focus")),
+        crate::cli::Format::Azure => {
+            return Err(Failure::usage("gen writes --format native or focus"))
+        }
     }
     .map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
-    std::io::Write::flush(&mut csv).map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
+    std::io::Write::flush(&mut csv)
+        .map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
     let mut out = format!(
         "{}: {} lines in {} invoices, {} bytes, in {:.2} s\n",
         args.out.display(),
@@ -425,14 +650,30 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
     );
     for account in &output.accounts {
         let path = agreement_path_for(&args.out, &account.account);
-        std::fs::write(&path, &account.agreement_toml).map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
-        writeln!(out, "{}: agreement of account {} ({} lines)", path.display(), account.account, group(account.lines)).unwrap();
+        std::fs::write(&path, &account.agreement_toml)
+            .map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
+        writeln!(
+            out,
+            "{}: agreement of account {} ({} lines)",
+            path.display(),
+            account.account,
+            group(account.lines)
+        )
+        .unwrap();
     }
     Ok(out)
 }
 
 pub fn alerts(data: &Path, args: &AlertsArgs) -> Result<String, Failure> {
     let session = Session::open_for_read(data, "alerts")?;
-    let rows = ledger_replay::alerts::alerts(&session.projections, args.as_of, args.read.account.as_deref());
-    Ok(if args.read.json { json::to_text(&ledger_replay::alerts::alerts_document(&rows)) } else { render::alerts_table(&rows, args.as_of) })
+    let rows = ledger_replay::alerts::alerts(
+        &session.projections,
+        args.as_of,
+        args.read.account.as_deref(),
+    );
+    Ok(if args.read.json {
+        json::to_text(&ledger_replay::alerts::alerts_document(&rows))
+    } else {
+        render::alerts_table(&rows, args.as_of)
+    })
 }

@@ -156,7 +156,13 @@ pub fn caco_text(rows: &[CacoRow]) -> String {
                 ("remaining", Align::Right),
             ]);
             for tx in c.transactions {
-                t.row(vec![tx.date.to_string(), tx.description.clone(), tx.billing_profile.clone(), money(tx.decrement), money(tx.remaining)]);
+                t.row(vec![
+                    tx.date.to_string(),
+                    tx.description.clone(),
+                    tx.billing_profile.clone(),
+                    money(tx.decrement),
+                    money(tx.remaining),
+                ]);
             }
             out.push_str("\n  Transactions\n");
             out.push_str(&indent(&t.render()));
@@ -195,7 +201,12 @@ pub fn invoices_table(rows: &[InvoiceRow]) -> String {
             money(s.invoice_amount),
         ]);
     }
-    format!("{}{} invoices, {} due in all\n", t.render(), rows.len(), money_in(rows[0].currency, total))
+    format!(
+        "{}{} invoices, {} due in all\n",
+        t.render(),
+        rows.len(),
+        money_in(rows[0].currency, total)
+    )
 }
 
 fn indent(text: &str) -> String {
@@ -215,10 +226,18 @@ pub fn trace_text(trace: &ledger_replay::trace::LotTrace) -> String {
             e.date,
             e.event,
             e.rule,
-            e.invoice.as_deref().map(|i| format!("invoice {i}")).unwrap_or_default(),
-            e.billing_profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
+            e.invoice
+                .as_deref()
+                .map(|i| format!("invoice {i}"))
+                .unwrap_or_default(),
+            e.billing_profile
+                .as_deref()
+                .map(|p| format!(", profile {p}"))
+                .unwrap_or_default(),
             money(e.amount),
-            e.balance_after.map(|b| format!(", balance after {}", money(b))).unwrap_or_default()
+            e.balance_after
+                .map(|b| format!(", balance after {}", money(b)))
+                .unwrap_or_default()
         ));
         if e.portions.is_empty() {
             continue;
@@ -256,7 +275,10 @@ pub fn trace_text(trace: &ledger_replay::trace::LotTrace) -> String {
         }
         out.push_str(&indent(&t.render()));
         if e.portions.len() > shown {
-            out.push_str(&format!("  ... and {} more portions (use --csv for all)\n", e.portions.len() - shown));
+            out.push_str(&format!(
+                "  ... and {} more portions (use --csv for all)\n",
+                e.portions.len() - shown
+            ));
         }
     }
     out
@@ -293,7 +315,9 @@ pub fn alerts_table(rows: &[ledger_replay::alerts::Alert], as_of: ledger_core::D
             rate(a.required_monthly_rate),
             rate(a.actual_monthly_rate),
             a.risk.name().to_string(),
-            a.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "never at this rate".into()),
+            a.forecast_completion
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "never at this rate".into()),
             rate(a.forecast_shortfall),
         ]);
     }

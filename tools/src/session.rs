@@ -19,14 +19,23 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: 1 }
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
     }
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: 2 }
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
     }
     /// Prefix the message with where it happened.
     pub fn context(self, what: impl fmt::Display) -> Failure {
-        Failure { message: format!("{what}: {}", self.message), code: self.code }
+        Failure {
+            message: format!("{what}: {}", self.message),
+            code: self.code,
+        }
     }
 }
 
