@@ -302,44 +302,34 @@ pub async fn charges(
     let name = upload_name(query, "charges.csv")?;
     let upload = receive(request, name, state.max_upload_bytes).await?;
     let path = upload.path.clone();
-    let result = write(state, move |session| {
-        check_native_header(&path)?;
-        ingest_file(session, &path, true)
-    })
-    .await?;
+    // Native, FOCUS or Azure cost details: the format is detected from the header, as
+    // `ledger ingest` does.
+    let result = write(state, move |session| ingest_file(session, &path, true)).await?;
     match result {
         Ok(mut outcome) => {
             outcome.file = PathBuf::from(&upload.name);
-            let message = crate::ingest::describe(&outcome);
-            let mut body = serde_json::json!({ "files": [outcome] });
-            body["message"] = serde_json::Value::String(message);
-            Ok(json_ok(&body))
+            // Serialized from the typed outcome: a serde_json::Value would turn the exact
+            // amounts into binary floats.
+            #[derive(serde::Serialize)]
+            struct Body<'a> {
+                files: [&'a crate::ingest::FileOutcome; 1],
+                message: String,
+            }
+            let body = Body {
+                message: crate::ingest::describe(&outcome),
+                files: [&outcome],
+            };
+            let text = serde_json::to_string_pretty(&body).expect("serializes");
+            let mut response = axum::response::IntoResponse::into_response((StatusCode::OK, text));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
         }
         Err(failure) => Err(ApiError::bad_request(
             "InvalidChargeFile",
             upload.unprefix(&failure.message),
         )),
     }
-}
-
-/// The header check `ledger ingest` makes before reading a file (commands::detect_format,
-/// which is private there; the message is the same).
-fn check_native_header(file: &Path) -> Result<(), Failure> {
-    use std::io::BufRead;
-    let cannot_read =
-        |e: std::io::Error| Failure::new(format!("{}: cannot read: {e}", file.display()));
-    let handle = std::fs::File::open(file).map_err(cannot_read)?;
-    let mut header = String::new();
-    std::io::BufReader::new(handle)
-        .read_line(&mut header)
-        .map_err(cannot_read)?;
-    let header = header.trim_start_matches('\u{feff}').to_ascii_lowercase();
-    let has = |c: &str| header.split(',').any(|h| h.trim().trim_matches('"') == c);
-    if has("invoice_id") && has("kind") && has("amount") {
-        return Ok(());
-    }
-    Err(Failure::new(format!(
-        "{}:1: the header is not one the ledger reads: expected the native columns (invoice_id, invoice_date, billing_profile, charge_date, kind, amount, currency); use --format to say which format the file is in",
-        file.display()
-    )))
 }
