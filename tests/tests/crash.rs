@@ -40,7 +40,7 @@ fn lines() -> u64 {
     if is_release() {
         600_000
     } else {
-        150_000
+        100_000
     }
 }
 
@@ -90,8 +90,8 @@ fn setup() -> Setup {
     durations.sort();
     let (reference, reference_head) = scratch.fingerprint();
     assert_eq!(
-        reference.invoices["value"].as_array().map(|a| a.len()),
-        Some(invoices.len()),
+        from_files(&reference.invoices).len(),
+        invoices.len(),
         "the uninterrupted run should settle every invoice of the file"
     );
     println!(
@@ -111,6 +111,20 @@ fn setup() -> Setup {
         reference_head,
         duration: durations[1],
     }
+}
+
+/// The invoices of `ledger invoices --json` that came from files: without those the ledger
+/// makes itself (ids starting with `SHORTFALL-` or `WHATIF-`, reserved to it).
+fn from_files(invoices: &serde_json::Value) -> Vec<&serde_json::Value> {
+    invoices["value"]
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .filter(|i| {
+            let id = i["invoiceNumber"].as_str().unwrap_or_default();
+            !id.starts_with("SHORTFALL-") && !id.starts_with("WHATIF-")
+        })
+        .collect()
 }
 
 /// How one killed run ended.
@@ -202,7 +216,7 @@ fn check_after_kill(ledger: &Ledger, setup: &Setup, what: &str) -> usize {
         );
     }
     let shown = ledger.json(&["invoices"]);
-    let shown = shown["value"].as_array().expect("invoices");
+    let shown = from_files(&shown);
     assert_eq!(
         shown.len(),
         settled,
