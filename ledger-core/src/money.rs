@@ -31,6 +31,37 @@ const POW10: [i128; 39] = {
     table
 };
 
+/// (5^k)^-1 modulo 2^128 for k = 0..=24 (5^k is odd, so the inverse exists).
+const INVERSE_POW5: [u128; 25] = {
+    let mut table = [1u128; 25];
+    // The inverse of 5 mod 2^128 by Newton's iteration x <- x(2 - 5x), doubling correct bits.
+    let mut inv5: u128 = 1;
+    let mut i = 0;
+    while i < 7 {
+        inv5 = inv5.wrapping_mul(2u128.wrapping_sub(5u128.wrapping_mul(inv5)));
+        i += 1;
+    }
+    let mut k = 1;
+    while k < 25 {
+        table[k] = table[k - 1].wrapping_mul(inv5);
+        k += 1;
+    }
+    table
+};
+
+/// floor((2^128 - 1) / 5^k) for k = 0..=24.
+const MAX_QUOTIENT_POW5: [u128; 25] = {
+    let mut table = [u128::MAX; 25];
+    let mut p: u128 = 1;
+    let mut k = 1;
+    while k < 25 {
+        p *= 5;
+        table[k] = u128::MAX / p;
+        k += 1;
+    }
+    table
+};
+
 /// An exact amount of money in units of 10^-24 of the currency unit.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i128);
@@ -99,23 +130,25 @@ impl Money {
         if self.0 == 0 {
             return (0, 0);
         }
-        // Strip trailing zeros in strides (16, 8, 4, 2, 1): a handful of divisions instead of
-        // up to 24 (a two-decimal amount has 22 trailing zeros at 10^-24).
-        let mut m = self.0;
-        let mut s = MONEY_SCALE;
-        for (stride, p) in [
-            (16u32, POW10[16]),
-            (8, POW10[8]),
-            (4, POW10[4]),
-            (2, POW10[2]),
-            (1, 10),
-        ] {
-            while s >= stride && m % p == 0 {
-                m /= p;
-                s -= stride;
+        // The largest k <= 24 with 10^k | units, without a 128-bit division (a slow library
+        // call): 10^k = 2^k · 5^k, so k is bounded by the binary trailing zeros, and because 5^k
+        // is odd, y is divisible by 5^k exactly when y · (5^k)^-1 (mod 2^128) <= (2^128-1) / 5^k,
+        // in which case that product is the quotient (Granlund & Montgomery, 1994).
+        let magnitude = self.0.unsigned_abs();
+        let mut k = magnitude.trailing_zeros().min(MONEY_SCALE);
+        loop {
+            let y = magnitude >> k;
+            let q = y.wrapping_mul(INVERSE_POW5[k as usize]);
+            if q <= MAX_QUOTIENT_POW5[k as usize] {
+                let mantissa = if self.0 < 0 {
+                    (q as i128).wrapping_neg()
+                } else {
+                    q as i128
+                };
+                return (mantissa, MONEY_SCALE - k);
             }
+            k -= 1; // k = 0 always succeeds (5^0 = 1)
         }
-        (m, s)
     }
 
     pub fn is_zero(self) -> bool {
@@ -638,7 +671,29 @@ mod tests {
         x.to_mantissa_scale()
     }
 
+    fn naive_mantissa_scale(x: Money) -> (i128, u32) {
+        if x.units() == 0 {
+            return (0, 0);
+        }
+        let (mut m, mut s) = (x.units(), MONEY_SCALE);
+        while s > 0 && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        (m, s)
+    }
+
     proptest! {
+        #[test]
+        fn mantissa_scale_equals_the_naive_division_loop(units in any::<i128>(), shift in 0u32..=24, small in -10_000_000_000i64..10_000_000_000, scale in 0u32..=24) {
+            let x = Money::from_units(units / 10i128.pow(shift).max(1) * 10i128.pow(shift).max(1));
+            prop_assert_eq!(x.to_mantissa_scale(), naive_mantissa_scale(x));
+            let y = Money::from_mantissa_scale(small as i128, scale).unwrap();
+            prop_assert_eq!(y.to_mantissa_scale(), naive_mantissa_scale(y));
+            let z = Money::from_units(units);
+            prop_assert_eq!(z.to_mantissa_scale(), naive_mantissa_scale(z));
+        }
+
         #[test]
         fn text_round_trips(mantissa in -10_000_000_000_000i128..10_000_000_000_000i128, scale in 0u32..=10) {
             let x = Money::from_mantissa_scale(mantissa, scale).unwrap();

@@ -266,27 +266,10 @@ const POW10_I128: [i128; 25] = {
     table
 };
 
-/// The canonical `(mantissa, scale)` of an amount, as `Money::to_mantissa_scale` gives, with a
-/// fast path for amounts of at most 12 places whose mantissa fits an `i64` (one 128-bit
-/// division instead of up to 24).
+/// The canonical `(mantissa, scale)` of an amount (`Money::to_mantissa_scale`, which needs no
+/// 128-bit division).
 #[inline]
 pub(crate) fn mantissa_scale(amount: Money) -> (i128, u8) {
-    let units = amount.units();
-    if units == 0 {
-        return (0, 0);
-    }
-    const E12: i128 = 1_000_000_000_000;
-    let q = units / E12;
-    if q * E12 == units {
-        if let Ok(mut m) = i64::try_from(q) {
-            let mut scale = 12u8;
-            while scale > 0 && m % 10 == 0 {
-                m /= 10;
-                scale -= 1;
-            }
-            return (m as i128, scale);
-        }
-    }
     let (m, s) = amount.to_mantissa_scale();
     (m, s as u8)
 }

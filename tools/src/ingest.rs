@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ledger_core::{ChargeKind, Fact};
+use ledger_core::{ChargeKind, Fact, Invoice};
 use ledger_replay::write::stage;
 use ledger_store::{invoice_content_hash, Appender, Spill};
 use serde::Serialize;
@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use crate::input::assemble::Accounts;
 use crate::input::{
-    detect_format, stage_file, InputFormat, MarketplaceTerms, ReadStats, SkipReason,
+    detect_format, stage_file, InputError, InputFormat, MarketplaceTerms, ReadStats, SkipReason,
 };
 use crate::session::{Failure, Session};
 
@@ -191,35 +191,54 @@ pub fn ingest_file_as(
         "read"
     );
 
-    // Phase 2: decide and stage.
+    // Phase 2: decide and stage. A second thread builds each invoice from the staged lines and
+    // computes its content digest while this one decides and encodes the one before it; at
+    // most three invoices are in memory (being built, waiting, being decided).
     let settling = bar(invoice_count, "settling", quiet);
     let mut appender = Appender::new(session.store.head());
     let mut spill = Spill::create(&staging)?;
     let mut group_lines = Vec::new();
-    for (index, invoice) in invoices.iter().enumerate() {
-        let mut invoice = invoice?;
-        invoice.content_hash = invoice_content_hash(&invoice);
-        let lines = invoice.lines.len() as u64;
-        let id = invoice.id.clone();
-        let fact = Fact::Invoice(invoice);
-        match stage(&mut session.projections, &mut appender, &fact) {
-            Ok(None) => outcome.already_settled += 1,
-            Ok(Some(staged)) => {
-                spill.push_group(&staged.records)?;
-                group_lines.push(lines);
-                outcome.settled += 1;
-                outcome.lines_settled += lines;
+    std::thread::scope(|scope| -> Result<(), Failure> {
+        let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(1);
+        let invoices = &mut invoices;
+        scope.spawn(move || {
+            for invoice in invoices.iter() {
+                let invoice = invoice.map(|mut invoice| {
+                    invoice.content_hash = invoice_content_hash(&invoice);
+                    invoice
+                });
+                let failed = invoice.is_err();
+                // A closed channel means the decider stopped on an error: stop too.
+                if built.send(invoice).is_err() || failed {
+                    break;
+                }
             }
-            Err(e) => {
-                return Err(Failure::new(format!(
-                    "{}:{}: invoice {id}: {e}; nothing from this file was recorded",
-                    file.display(),
-                    first_lines[index]
-                )))
+        });
+        for (index, invoice) in to_decide.into_iter().enumerate() {
+            let invoice = invoice?;
+            let lines = invoice.lines.len() as u64;
+            let id = invoice.id.clone();
+            let fact = Fact::Invoice(invoice);
+            match stage(&mut session.projections, &mut appender, &fact) {
+                Ok(None) => outcome.already_settled += 1,
+                Ok(Some(staged)) => {
+                    spill.push_group(&staged.records)?;
+                    group_lines.push(lines);
+                    outcome.settled += 1;
+                    outcome.lines_settled += lines;
+                }
+                Err(e) => {
+                    return Err(Failure::new(format!(
+                        "{}:{}: invoice {id}: {e}; nothing from this file was recorded",
+                        file.display(),
+                        first_lines[index]
+                    )))
+                }
             }
+            settling.inc(1);
         }
-        settling.inc(1);
-    }
+        Ok(())
+    })?;
     settling.finish_and_clear();
     let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
 
