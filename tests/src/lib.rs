@@ -10,6 +10,12 @@
 //! - [`csv_rows`], [`SplitMix64`], [`copy_dir`]: small tools for fixtures.
 //!
 //! Nothing here needs the network or a file outside the repository and the temp directory.
+//!
+//! `cargo test --workspace` builds the binary before any test runs (tools/tests/cli_help.rs
+//! depends on it). `cargo test -p tests` alone does not: it runs whatever binary is in
+//! `target/<profile>/`, so run `cargo build -p tools` (with `--release` for a release run)
+//! first. Other builds in the same target directory replace the binary; to run the suite
+//! against a fixed one, copy it and point `LEDGER_BIN` at the copy.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
