@@ -490,52 +490,22 @@ pub(crate) fn settle_invoice<S: TraceSink>(
             emit(acct, out, event)?;
         }
     }
-    for p in 0..profile_count {
-        for m in 0..macc_count {
-            let amount = macc_by_profile[p * macc_count + m];
-            if amount.is_zero() {
-                continue;
-            }
-            let current = &acct.maccs[m];
-            let balance_after = current
-                .balance
-                .checked_sub(amount)
-                .map_err(|_| overflow("MACC"))?;
-            let event = Event::Decremented {
-                commitment: current.terms.id.clone(),
-                kind: CommitmentKind::Macc,
-                invoice: inv.id.clone(),
-                profile: inv.profiles.get(p).cloned().unwrap_or_default(),
-                date: inv.date,
-                amount,
-                balance_after,
-            };
-            emit(acct, out, event)?;
-        }
-    }
-    for p in 0..profile_count {
-        for c in 0..caco_count {
-            let amount = caco_by_profile[p * caco_count + c];
-            if amount.is_zero() {
-                continue;
-            }
-            let current = &acct.cacos[c];
-            let balance_after = current
-                .remaining
-                .checked_sub(amount)
-                .map_err(|_| overflow("CACO"))?;
-            let event = Event::Decremented {
-                commitment: current.terms.id.clone(),
-                kind: CommitmentKind::Caco,
-                invoice: inv.id.clone(),
-                profile: inv.profiles.get(p).cloned().unwrap_or_default(),
-                date: inv.date,
-                amount,
-                balance_after,
-            };
-            emit(acct, out, event)?;
-        }
-    }
+    emit_decrements(
+        acct,
+        out,
+        inv,
+        CommitmentKind::Macc,
+        &macc_by_profile,
+        macc_count,
+    )?;
+    emit_decrements(
+        acct,
+        out,
+        inv,
+        CommitmentKind::Caco,
+        &caco_by_profile,
+        caco_count,
+    )?;
     for (c, range) in caco_ranges.iter().enumerate() {
         for (k, &delta) in milestone_deltas[range.clone()].iter().enumerate() {
             if delta.is_zero() {
@@ -721,6 +691,45 @@ pub(crate) fn settle_invoice<S: TraceSink>(
         synthetic: synthetic.is_some(),
     };
     emit(acct, out, Event::InvoiceSettled { summary })?;
+    Ok(())
+}
+
+/// R-SETTLE step 6: one `Decremented` event per (billing profile, commitment) with a non-zero
+/// amount, each with the commitment's balance after it. `by_profile` is indexed
+/// `profile * count + commitment`.
+fn emit_decrements(
+    acct: &mut AccountState,
+    out: &mut Vec<Event>,
+    inv: &Invoice,
+    kind: CommitmentKind,
+    by_profile: &[Money],
+    count: usize,
+) -> Result<(), CoreError> {
+    for p in 0..by_profile.len().checked_div(count).unwrap_or(0) {
+        for i in 0..count {
+            let amount = by_profile[p * count + i];
+            if amount.is_zero() {
+                continue;
+            }
+            let (commitment, balance) = match kind {
+                CommitmentKind::Macc => (&acct.maccs[i].terms.id, acct.maccs[i].balance),
+                CommitmentKind::Caco => (&acct.cacos[i].terms.id, acct.cacos[i].remaining),
+            };
+            let balance_after = balance
+                .checked_sub(amount)
+                .map_err(|_| overflow("decrement"))?;
+            let event = Event::Decremented {
+                commitment: commitment.clone(),
+                kind,
+                invoice: inv.id.clone(),
+                profile: inv.profiles.get(p).cloned().unwrap_or_default(),
+                date: inv.date,
+                amount,
+                balance_after,
+            };
+            emit(acct, out, event)?;
+        }
+    }
     Ok(())
 }
 
