@@ -145,9 +145,10 @@ impl fmt::Display for Date {
     }
 }
 
+/// `2024-04-05`, so decisions printed with `{:?}` read like dates.
 impl fmt::Debug for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Date({})", self)
+        fmt::Display::fmt(self, f)
     }
 }
 

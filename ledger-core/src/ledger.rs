@@ -161,12 +161,19 @@ impl Ledger {
                 .total()
                 .map(|t| t.to_plain_string())
                 .unwrap_or_else(|| "an overflowing total".into());
+            let lines = |n: usize| {
+                if n == 1 {
+                    "1 line".to_string()
+                } else {
+                    format!("{n} lines")
+                }
+            };
             let detail = format!(
-                "settled with {} lines totalling {} dated {}, now {} lines totalling {} dated {}",
-                previous.line_count,
+                "settled with {} totalling {} dated {}, now {} totalling {} dated {}",
+                lines(previous.line_count as usize),
                 previous.charges,
                 previous.date,
-                inv.lines.len(),
+                lines(inv.lines.len()),
                 total,
                 inv.date
             );

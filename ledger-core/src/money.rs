@@ -322,9 +322,11 @@ pub fn group_thousands(text: &str) -> String {
     grouped
 }
 
+/// The plain decimal, so decisions printed with `{:?}` (audit findings, test failures) read
+/// like amounts: `10635.34`, not a count of 10^-24 units.
 impl fmt::Debug for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Money({})", self.to_plain_string())
+        f.write_str(&self.to_plain_string())
     }
 }
 

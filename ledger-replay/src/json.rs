@@ -285,3 +285,34 @@ pub fn to_text<T: Serialize>(doc: &T) -> String {
     text.push('\n');
     text
 }
+
+/// `#[serde(serialize_with = ...)]` helpers for types that derive `Serialize` but must follow
+/// INTERFACE.md in JSON: amounts as exact numbers, dates as `YYYY-MM-DD`, kinds by name.
+pub mod exact {
+    use ledger_core::{ChargeKind, Date, Money};
+    use serde::{Serialize, Serializer};
+
+    use super::Amount;
+
+    pub fn money<S: Serializer>(value: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        Amount(*value).serialize(serializer)
+    }
+
+    pub fn option_money<S: Serializer>(
+        value: &Option<Money>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(m) => Amount(*m).serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn date<S: Serializer>(value: &Date, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn kind<S: Serializer>(value: &ChargeKind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.name())
+    }
+}

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 
 use ledger_core::event::Event;
 use ledger_core::trace::{Portion, TraceSink};
-use ledger_core::{ApplyOptions, ChargeKind, Date, Ledger, Money};
+use ledger_core::{ApplyOptions, ChargeKind, Date, Fact, Ledger, Money};
 use ledger_store::{ReadOptions, Store, StoreError};
 use serde::Serialize;
+
+use crate::json::exact;
 
 /// One portion of one charge line that touched the lot.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -20,15 +22,20 @@ pub struct TracedPortion {
     /// 1-based position of the line in its invoice.
     pub line_position: u32,
     pub line_id: Option<String>,
+    #[serde(serialize_with = "exact::date")]
     pub charge_date: Date,
+    #[serde(serialize_with = "exact::kind")]
     pub kind: ChargeKind,
+    #[serde(serialize_with = "exact::money")]
     pub line_amount: Money,
     /// `paid`, or the credit kind that covered it.
     pub payer: String,
     /// The credit lot that covered it, if any.
     pub covered_by: Option<String>,
+    #[serde(serialize_with = "exact::money")]
     pub portion_amount: Money,
     /// What this portion did to the traced lot (decrement or credit application).
+    #[serde(serialize_with = "exact::money")]
     pub counted: Money,
     pub elig_rule: String,
     pub cover_rule: Option<String>,
@@ -41,10 +48,13 @@ pub struct TracedEvent {
     pub seq: u64,
     pub event: String,
     pub rule: String,
+    #[serde(serialize_with = "exact::date")]
     pub date: Date,
     pub invoice: Option<String>,
     pub billing_profile: Option<String>,
+    #[serde(serialize_with = "exact::money")]
     pub amount: Money,
+    #[serde(serialize_with = "exact::option_money")]
     pub balance_after: Option<Money>,
     pub portions: Vec<TracedPortion>,
 }
@@ -155,6 +165,20 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
                             .unwrap_or_default();
                     }
                 }
+                if let (
+                    Event::Adjusted {
+                        line_position,
+                        applied: restored,
+                        invoice,
+                        ..
+                    },
+                    Fact::Invoice(inv),
+                ) = (event, &entry.fact)
+                {
+                    if let Some(portion) = refund_portion(inv, invoice, *line_position, *restored) {
+                        traced.portions.push(portion);
+                    }
+                }
                 trace.account = applied.account.clone();
                 trace.events.push(traced);
             }
@@ -165,6 +189,34 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
         return Err(TraceError::UnknownLot(lot.to_string()));
     }
     Ok(trace)
+}
+
+/// The refund line behind an `Adjusted` event (R-ADJ), when the adjustment was made by the
+/// recorded invoice itself (not by an engine-made one).
+fn refund_portion(
+    inv: &ledger_core::Invoice,
+    invoice: &str,
+    line_position: u32,
+    restored: Money,
+) -> Option<TracedPortion> {
+    if inv.id != invoice {
+        return None;
+    }
+    let line = inv.lines.get((line_position as usize).checked_sub(1)?)?;
+    let corrected = line.corrects_kind.unwrap_or(ChargeKind::Usage);
+    Some(TracedPortion {
+        line_position,
+        line_id: inv.str(line.line_id).map(str::to_owned),
+        charge_date: line.charge_date,
+        kind: line.kind,
+        line_amount: line.amount,
+        payer: "paid".into(),
+        covered_by: None,
+        portion_amount: line.amount,
+        counted: restored,
+        elig_rule: format!("R-ADJ refund of {corrected}"),
+        cover_rule: None,
+    })
 }
 
 fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {

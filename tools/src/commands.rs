@@ -163,8 +163,7 @@ fn detect_format(
     file: &Path,
     given: Option<crate::cli::Format>,
 ) -> Result<crate::cli::Format, Failure> {
-    std::fs::File::open(file)
-        .map_err(|e| Failure::new(format!("{}: cannot read: {e}", file.display())))?;
+    std::fs::File::open(file).map_err(|e| crate::input::InputError::io(file, "cannot read", &e))?;
     match given {
         Some(format) => Ok(format),
         None => Ok(crate::input::detect_format(file)?.into()),
