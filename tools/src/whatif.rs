@@ -27,6 +27,7 @@ use ledger_replay::whatif::{
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::input::source::Source;
 use crate::input::{parse_agreement, AgreementFormat, InputError};
 use crate::session::{Failure, Session};
 use crate::table::{Align, Table};
@@ -103,38 +104,13 @@ const ADD_KEYS: &[&str] = &[
     "service",
 ];
 
-/// The scenario text with its line starts.
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
-    line_starts: Vec<usize>,
-}
-
-impl<'a> Source<'a> {
-    fn new(file: &'a Path, text: &'a str) -> Source<'a> {
-        let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        Source {
-            file,
-            text,
-            line_starts,
-        }
-    }
-
-    fn line(&self, offset: usize) -> u64 {
-        self.line_starts.partition_point(|&start| start <= offset) as u64
-    }
-
-    fn line_of(&self, span: Option<std::ops::Range<usize>>) -> Option<u64> {
-        span.map(|s| self.line(s.start))
-    }
-
-    fn error(&self, line: Option<u64>, field: &str, message: impl Into<String>) -> InputError {
+impl Source<'_> {
+    fn field_error(
+        &self,
+        line: Option<u64>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> InputError {
         InputError::new(self.file, message)
             .in_field(field)
             .at_line_opt(line)
@@ -227,7 +203,7 @@ fn check_keys(
 ) -> Result<(), InputError> {
     for (key, _) in table.iter() {
         if !expected.contains(&key) {
-            return Err(source.error(
+            return Err(source.field_error(
                 key_line(source, table, key),
                 &join(path, key),
                 format!(
@@ -265,7 +241,7 @@ fn tables<'d>(
     line: Option<u64>,
 ) -> Result<Vec<TableRef<'d>>, InputError> {
     let not_tables = || {
-        source.error(
+        source.field_error(
             line,
             field,
             format!(
@@ -306,7 +282,7 @@ fn tables<'d>(
 fn string(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<String, InputError> {
     match item.as_str() {
         Some(s) => Ok(s.to_string()),
-        None => Err(source.error(
+        None => Err(source.field_error(
             item_line(source, item),
             field,
             format!("is {}; expected a string", describe(item)),
@@ -330,7 +306,7 @@ fn number_text(
             .and_then(|s| source.text.get(s))
             .map(|t| t.trim().replace('_', ""))
             .unwrap_or_else(|| f.value().to_string())),
-        _ => Err(source.error(
+        _ => Err(source.field_error(
             item_line(source, item),
             field,
             format!("is {}; expected {example}", describe(item)),
@@ -342,24 +318,24 @@ fn date(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Date
     let line = item_line(source, item);
     match item {
         toml_edit::Item::Value(toml_edit::Value::String(s)) => {
-            Date::parse(s.value()).map_err(|e| source.error(line, field, e.to_string()))
+            Date::parse(s.value()).map_err(|e| source.field_error(line, field, e.to_string()))
         }
         toml_edit::Item::Value(toml_edit::Value::Datetime(d)) => {
             let dt = d.value();
             match (dt.date, dt.time, dt.offset) {
                 (Some(date), None, None) => {
                     Date::from_ymd(date.year as i32, date.month as u32, date.day as u32).ok_or_else(
-                        || source.error(line, field, format!("'{dt}' is not a calendar day")),
+                        || source.field_error(line, field, format!("'{dt}' is not a calendar day")),
                     )
                 }
-                _ => Err(source.error(
+                _ => Err(source.field_error(
                     line,
                     field,
                     format!("is the date-time {dt}; expected a date like \"2025-04-01\""),
                 )),
             }
         }
-        _ => Err(source.error(
+        _ => Err(source.field_error(
             line,
             field,
             format!("is {}; expected a date like \"2025-04-01\"", describe(item)),
@@ -379,7 +355,7 @@ fn month(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Dat
         if let Ok(d) = Date::parse(text) {
             return Ok(d.month_start());
         }
-        return Err(source.error(
+        return Err(source.field_error(
             item_line(source, item),
             field,
             format!("'{text}' is not a month (expected YYYY-MM, like \"2025-04\")"),
@@ -388,7 +364,7 @@ fn month(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Dat
     date(source, item, field)
         .map(Date::month_start)
         .map_err(|_| {
-            source.error(
+            source.field_error(
                 item_line(source, item),
                 field,
                 format!("is {}; expected a month like \"2025-04\"", describe(item)),
@@ -403,7 +379,7 @@ fn kind(
 ) -> Result<ChargeKind, InputError> {
     let text = string(source, item, field)?;
     ChargeKind::parse(&text).ok_or_else(|| {
-        source.error(
+        source.field_error(
             item_line(source, item),
             field,
             format!(
@@ -422,7 +398,7 @@ fn required<'d>(
     what: &str,
 ) -> Result<&'d toml_edit::Item, InputError> {
     table.get(key).ok_or_else(|| {
-        source.error(
+        source.field_error(
             table.line,
             &join(field, key),
             format!("is missing; expected {what}"),
@@ -440,7 +416,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
         "drop" => DROP_KEYS,
         "add" => ADD_KEYS,
         _ => {
-            return Err(source.error(
+            return Err(source.field_error(
                 item_line(source, op_item),
                 &op_field,
                 format!("'{op}' is not an op (expected one of: {})", OPS.join(", ")),
@@ -449,7 +425,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
     };
     for (key, _) in table.table.iter() {
         if key != "op" && !allowed.contains(&key) {
-            return Err(source.error(
+            return Err(source.field_error(
                 key_line(source, table.table, key),
                 &join(field, key),
                 format!(
@@ -465,9 +441,9 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
             let f = join(field, "factor");
             let text = number_text(source, item, &f, "a factor like \"0.8\"")?;
             let factor = Factor::parse(&text)
-                .map_err(|e| source.error(item_line(source, item), &f, e.to_string()))?;
+                .map_err(|e| source.field_error(item_line(source, item), &f, e.to_string()))?;
             if factor.is_negative() {
-                return Err(source.error(
+                return Err(source.field_error(
                     item_line(source, item),
                     &f,
                     format!("is {text}; a scale factor is 0 or more"),
@@ -486,7 +462,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
             let f = join(field, "monthly");
             let text = number_text(source, item, &f, "an amount like \"15000\"")?;
             let monthly = Money::parse(&text)
-                .map_err(|e| source.error(item_line(source, item), &f, e.to_string()))?;
+                .map_err(|e| source.field_error(item_line(source, item), &f, e.to_string()))?;
             let kind_item = required(source, table, "kind", field, "a charge kind like \"usage\"")?;
             let kind = kind(source, kind_item, &join(field, "kind"))?;
             if (kind == ChargeKind::Refund) != monthly.is_negative() {
@@ -495,7 +471,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
                 } else {
                     format!("is {text}; only refund lines may be negative")
                 };
-                return Err(source.error(item_line(source, item), &f, message));
+                return Err(source.field_error(item_line(source, item), &f, message));
             }
             let profile_item = required(
                 source,
@@ -510,7 +486,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
             let to_item = required(source, table, "to", field, "a month like \"2025-12\"")?;
             let to_month = month(source, to_item, &join(field, "to"))?;
             if to_month < from_month {
-                return Err(source.error(
+                return Err(source.field_error(
                     item_line(source, to_item),
                     &join(field, "to"),
                     "is before from; expected from <= to",
@@ -547,7 +523,7 @@ fn filter(
     };
     let field = join(field, "where");
     let Some(table) = item.as_table_like() else {
-        return Err(source.error(
+        return Err(source.field_error(
             item_line(source, item).or(change.line),
             &field,
             format!("is {}; expected a table ([change.where])", describe(item)),
@@ -557,7 +533,7 @@ fn filter(
     let mut filter = LineFilter::default();
     match (table.get("kind"), table.get("kinds")) {
         (Some(_), Some(_)) => {
-            return Err(source.error(
+            return Err(source.field_error(
                 key_line(source, table, "kinds"),
                 &join(&field, "kinds"),
                 "is given with kind; give one or the other",
@@ -569,7 +545,7 @@ fn filter(
         (None, Some(k)) => {
             let f = join(&field, "kinds");
             let Some(array) = k.as_array() else {
-                return Err(source.error(
+                return Err(source.field_error(
                     item_line(source, k),
                     &f,
                     format!(
@@ -612,7 +588,7 @@ fn filter(
         .transpose()?;
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if to < from {
-            return Err(source.error(
+            return Err(source.field_error(
                 key_line(source, table, "to"),
                 &join(&field, "to"),
                 format!("{to} is before from {from}"),
@@ -647,7 +623,7 @@ impl Overlay {
         line: Option<u64>,
     ) -> Result<Overlay, InputError> {
         let Some(table) = item.as_table_like() else {
-            return Err(source.error(
+            return Err(source.field_error(
                 line,
                 "agreement",
                 format!("is {}; expected a table ([agreement])", describe(item)),
@@ -675,7 +651,7 @@ impl Overlay {
                 for t in tables(source, value, &field, key_at)? {
                     let id = match t.get("id") {
                         Some(i) => string(source, i, &format!("{field} id"))?,
-                        None => return Err(source.error(
+                        None => return Err(source.field_error(
                             t.line,
                             &format!("{field} id"),
                             "is missing; every entry needs the id of the item it replaces or adds",

@@ -19,6 +19,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::error::InputError;
+use super::source::Source;
 
 /// Which syntax an agreement text is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,32 +149,7 @@ fn shorten(text: &str) -> String {
 }
 
 /// The text being read, with its line starts for offset-to-line conversion.
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
-    line_starts: Vec<usize>,
-}
-
-impl<'a> Source<'a> {
-    fn new(file: &'a Path, text: &'a str) -> Source<'a> {
-        let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        Source {
-            file,
-            text,
-            line_starts,
-        }
-    }
-
-    fn line(&self, offset: usize) -> u64 {
-        self.line_starts.partition_point(|&start| start <= offset) as u64
-    }
-
+impl Source<'_> {
     fn error(&self, at: Option<usize>, message: impl Into<String>) -> InputError {
         InputError::new(self.file, message).at_line_opt(at.map(|o| self.line(o)))
     }

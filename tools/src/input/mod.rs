@@ -28,6 +28,7 @@ pub mod format;
 pub mod mapping;
 pub mod native;
 pub mod records;
+pub(crate) mod source;
 
 #[cfg(test)]
 mod export_tests;
