@@ -821,6 +821,11 @@ pub const PROGRESS_EVERY_ROWS: u64 = 1 << 16;
 
 /// [`stage_native_file`], calling `progress(bytes_read, rows)` every
 /// [`PROGRESS_EVERY_ROWS`] rows and once at the end (for a progress bar).
+///
+/// Two threads: one splits and validates rows (the CSV parse, the larger half of the work)
+/// and hands them over in [`RowBatch`]es; this one groups them into invoices. Errors are
+/// reported in file order: the parser stops at its first bad row, after handing over every
+/// row before it, and the assembler's own refusals come from earlier rows.
 pub fn stage_native(
     path: &Path,
     accounts: &Accounts,
@@ -831,18 +836,185 @@ pub fn stage_native(
     let mut assembler = Assembler::new(path, accounts, spill_dir)?;
     assembler.set_columns(reader.columns());
     let mut rows = 0u64;
-    let mut until_progress = PROGRESS_EVERY_ROWS;
-    while let Some(row) = reader.next_row() {
-        assembler.push_row(&row?)?;
-        rows += 1;
-        until_progress -= 1;
-        if until_progress == 0 {
-            progress(reader.bytes_read(), rows);
-            until_progress = PROGRESS_EVERY_ROWS;
+    let mut bytes_read = 0u64;
+    std::thread::scope(|scope| -> Result<(), InputError> {
+        let (parsed, to_assemble) =
+            std::sync::mpsc::sync_channel::<Result<RowBatch, InputError>>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || {
+            let mut batch = RowBatch::with_capacity(BATCH_ROWS);
+            while let Some(row) = reader.next_row() {
+                match row {
+                    Ok(row) => batch.push(&row),
+                    Err(e) => {
+                        batch.bytes_read = reader.bytes_read();
+                        // The rows before the bad one first: an assembler refusal among them
+                        // comes earlier in the file and wins.
+                        if parsed.send(Ok(batch)).is_ok() {
+                            let _ = parsed.send(Err(e));
+                        }
+                        return;
+                    }
+                }
+                if batch.len() == BATCH_ROWS {
+                    batch.bytes_read = reader.bytes_read();
+                    let full = std::mem::replace(&mut batch, RowBatch::with_capacity(BATCH_ROWS));
+                    if parsed.send(Ok(full)).is_err() {
+                        return; // the assembler stopped on an error
+                    }
+                }
+            }
+            batch.bytes_read = reader.bytes_read();
+            let _ = parsed.send(Ok(batch));
+        });
+        let mut until_progress = PROGRESS_EVERY_ROWS;
+        for batch in to_assemble {
+            let batch = batch?;
+            bytes_read = batch.bytes_read;
+            for i in 0..batch.len() {
+                assembler.push_row(&batch.row(i))?;
+                rows += 1;
+                until_progress -= 1;
+                if until_progress == 0 {
+                    progress(bytes_read, rows);
+                    until_progress = PROGRESS_EVERY_ROWS;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    progress(bytes_read, rows);
+    assembler.finish()
+}
+
+/// Rows per [`RowBatch`].
+const BATCH_ROWS: usize = 4096;
+/// Batches between the parser and the assembler (bounds memory: about 2 MB).
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// A string of a packed row: a range of the batch's text, or none.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    const NONE: Span = Span {
+        start: u32::MAX,
+        len: 0,
+    };
+}
+
+/// A validated row whose strings live in its batch's text.
+#[derive(Clone, Copy, Debug)]
+struct PackedRow {
+    line: u64,
+    account: Span,
+    invoice_id: Span,
+    invoice_date: ledger_core::Date,
+    period_start: Option<ledger_core::Date>,
+    period_end: Option<ledger_core::Date>,
+    billing_profile: Span,
+    charge_date: ledger_core::Date,
+    kind: ChargeKind,
+    amount: Money,
+    currency: Span,
+    line_id: Span,
+    service: Span,
+    publisher: Span,
+    description: Span,
+    corrects: Span,
+    corrects_kind: Option<ChargeKind>,
+}
+
+/// Rows handed from the parsing thread to the assembling one: the strings of every row in one
+/// buffer, so the handoff allocates per batch, not per row or per field.
+pub struct RowBatch {
+    text: String,
+    rows: Vec<PackedRow>,
+    /// How far the reader had read when the batch was handed over (for progress).
+    bytes_read: u64,
+}
+
+impl RowBatch {
+    fn with_capacity(rows: usize) -> RowBatch {
+        RowBatch {
+            text: String::with_capacity(rows * 64),
+            rows: Vec::with_capacity(rows),
+            bytes_read: 0,
         }
     }
-    progress(reader.bytes_read(), rows);
-    assembler.finish()
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn put(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    fn put_opt(&mut self, s: Option<&str>) -> Span {
+        s.map_or(Span::NONE, |s| self.put(s))
+    }
+
+    fn push(&mut self, row: &Row<'_>) {
+        let packed = PackedRow {
+            line: row.line,
+            account: self.put_opt(row.account),
+            invoice_id: self.put(row.invoice_id),
+            invoice_date: row.invoice_date,
+            period_start: row.period_start,
+            period_end: row.period_end,
+            billing_profile: self.put(row.billing_profile),
+            charge_date: row.charge_date,
+            kind: row.kind,
+            amount: row.amount,
+            currency: self.put(row.currency),
+            line_id: self.put_opt(row.line_id),
+            service: self.put_opt(row.service),
+            publisher: self.put_opt(row.publisher),
+            description: self.put_opt(row.description),
+            corrects: self.put_opt(row.corrects),
+            corrects_kind: row.corrects_kind,
+        };
+        self.rows.push(packed);
+    }
+
+    fn get(&self, span: Span) -> &str {
+        &self.text[span.start as usize..(span.start + span.len) as usize]
+    }
+
+    fn get_opt(&self, span: Span) -> Option<&str> {
+        (span.start != u32::MAX).then(|| self.get(span))
+    }
+
+    fn row(&self, i: usize) -> Row<'_> {
+        let p = &self.rows[i];
+        Row {
+            line: p.line,
+            account: self.get_opt(p.account),
+            invoice_id: self.get(p.invoice_id),
+            invoice_date: p.invoice_date,
+            period_start: p.period_start,
+            period_end: p.period_end,
+            billing_profile: self.get(p.billing_profile),
+            charge_date: p.charge_date,
+            kind: p.kind,
+            amount: p.amount,
+            currency: self.get(p.currency),
+            line_id: self.get_opt(p.line_id),
+            service: self.get_opt(p.service),
+            publisher: self.get_opt(p.publisher),
+            description: self.get_opt(p.description),
+            corrects: self.get_opt(p.corrects),
+            corrects_kind: p.corrects_kind,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
