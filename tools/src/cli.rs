@@ -157,7 +157,8 @@ pub enum Command {
         after_help = "Example:\n  ledger serve --addr 127.0.0.1:8080 --token s3cret\n  \
         curl -H 'Authorization: Bearer s3cret' \\\n    \
         'http://127.0.0.1:8080/providers/Microsoft.Billing/billingAccounts/contoso/providers/Microsoft.Consumption/lots?api-version=2024-08-01'\n\n\
-        Endpoints (GET /openapi.json describes them all):\n  \
+        Endpoints (GET /openapi.json describes them all; GET /api lists the accounts):\n  \
+        / and /accounts/{account}: the burn-down report (HTML, as `ledger report`)\n  \
         /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/lots\n  \
         /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/events\n  \
         /providers/Microsoft.Billing/billingAccounts/{account}/caco | /invoices | /alerts?asOf=DATE\n  \
@@ -167,6 +168,17 @@ pub enum Command {
         Request logs: RUST_LOG=info. Stop with Ctrl-C or SIGTERM (requests under way finish)."
     )]
     Serve(crate::serve::ServeArgs),
+
+    /// Write the burn-down report: one self-contained HTML file (inline CSS and SVG, no
+    /// network requests) with, per account, a burn-down chart per MACC and CACO (remaining
+    /// after each invoice, the straight line to zero, the forecast at the actual rate, the
+    /// as-of date, the 90/60/30-day marks), milestones with their status, credit balances
+    /// until expiry, the transactions and the alerts. `ledger serve` serves the same page at /.
+    #[command(after_help = "Example:\n  ledger report --html report.html\n  \
+        ledger report --html q3.html --as-of 2024-09-30 --whatif cut-compute.toml\n\n\
+        The as-of date defaults to the ledger clock (the newest settled invoice). With --whatif,\n\
+        each scenario's lines are drawn dashed beside the recorded ones and its consequences listed.")]
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod input;
 pub mod reconcile;
 pub mod render;
+pub mod report;
 pub mod serve;
 pub mod session;
 pub mod table;

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => tools::serve::run(data, args),
         Command::Whatif(args) => tools::whatif::run(data, args),
         Command::Reconcile(args) => tools::reconcile::run(data, args),
+        Command::Report(args) => tools::report::run(data, args),
     };
     match result {
         Ok(text) => {
