@@ -37,7 +37,7 @@ fn lists_equal_the_cli_json_page_by_page() {
         &["events", "--json", "--account", COLON_ACCOUNT],
     );
     let server = Server::start(&fixture.data(), &["--page-size", "7"]);
-    let accounts: Vec<String> = server.get("/", None).json()["accounts"]
+    let accounts: Vec<String> = server.get("/api", None).json()["accounts"]
         .as_array()
         .unwrap()
         .iter()
@@ -275,7 +275,7 @@ fn bad_requests_get_azure_errors_never_a_500() {
     let fixture = Fixture::generated(1_000, 1);
     let server = Server::start(&fixture.data(), &["--token", "s3cret"]);
     let t = Some("s3cret");
-    let account = server.get("/", t).json()["accounts"][0]
+    let account = server.get("/api", t).json()["accounts"][0]
         .as_str()
         .unwrap()
         .to_string();
@@ -548,7 +548,7 @@ fn the_server_holds_the_ledger_logs_requests_and_stops_on_sigterm() {
         &[],
         &[("RUST_LOG", "info"), ("NO_COLOR", "1")],
     );
-    let account = server.get("/", None).json()["accounts"][0]
+    let account = server.get("/api", None).json()["accounts"][0]
         .as_str()
         .unwrap()
         .to_string();
@@ -615,7 +615,7 @@ fn writes_over_http_stage_like_the_cli() {
 
     let mut server = Server::start(&fixture.data(), &["--allow-writes", "--token", "w"]);
     let auth = ("Authorization", "Bearer w");
-    let before = server.get("/", Some("w")).json();
+    let before = server.get("/api", Some("w")).json();
 
     // A refused charge file changes nothing: 400 with the CLI's message, naming the upload.
     let response = server.request(
@@ -647,7 +647,7 @@ fn writes_over_http_stage_like_the_cli() {
         .request("POST", "/ledger/agreements?name=../x", &[auth], b"")
         .assert_azure_error(400, "InvalidParameter");
     assert_eq!(
-        server.get("/", Some("w")).json(),
+        server.get("/api", Some("w")).json(),
         before,
         "refusals changed nothing"
     );
@@ -728,7 +728,7 @@ fn openapi_describes_every_endpoint_that_answers() {
     let doc = server.get("/openapi.json", Some("k")).json();
     assert_eq!(doc["openapi"], "3.0.3");
     assert_eq!(doc["security"], serde_json::json!([{ "bearer": [] }]));
-    let account = server.get("/", Some("k")).json()["accounts"][0]
+    let account = server.get("/api", Some("k")).json()["accounts"][0]
         .as_str()
         .unwrap()
         .to_string();

@@ -22,7 +22,9 @@
 //!
 //! ## Code map
 //!
-//! - `routes`: the one dispatcher (limits, token, paths, methods) and the handlers.
+//! - `routes`: the one dispatcher (limits, token, paths, methods) and the handlers. `/` and
+//!   `/accounts/{account}` answer the burn-down report page (`crate::report`) of the
+//!   projections served; `/api` says what the server serves.
 //! - `params`, `filter`, `paging`: query parameters, `$filter`, `$top`/`$skiptoken`/`nextLink`.
 //! - `writes`: the two write endpoints. `openapi`: `/openapi.json`. `error`: Azure error bodies.
 //!

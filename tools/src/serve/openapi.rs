@@ -244,7 +244,8 @@ fn schemas() -> Value {
         "Index": { "type": "object", "required": ["name", "openapi", "accounts", "writes"], "properties": {
             "name": { "type": "string" }, "version": { "type": "string" }, "openapi": { "type": "string" },
             "accounts": { "type": "array", "items": { "type": "string" } }, "writes": { "type": "boolean" },
-            "logPosition": { "type": "integer" } } },
+            "logPosition": { "type": "integer" }, "report": { "type": "string" },
+            "accountReport": { "type": "string" } } },
         "WriteOutcome": { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" } } }
     })
 }
@@ -327,8 +328,37 @@ pub fn document(state: &AppState) -> Value {
     let mut add = |path: String, item: Value| {
         paths.insert(path, item);
     };
+    let html = |description: &str| json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } });
+    let as_of_param = || {
+        query(
+            "asOf",
+            false,
+            "The report's \"today\": the as-of line, alerts and forecasts (default: the ledger clock, the newest settled invoice).",
+            date_or_datetime(),
+        )
+    };
     add(
         "/".into(),
+        get(
+            "The burn-down report of every account (HTML, as `ledger report`)",
+            "Report",
+            vec![as_of_param()],
+            html("A self-contained HTML page: burn-down charts, milestones, credits, transactions, alerts."),
+            read_errors(t, &bad("Malformed asOf.")),
+        ),
+    );
+    add(
+        "/accounts/{billingAccountId}".into(),
+        get(
+            "The burn-down report of one billing account (HTML)",
+            "AccountReport",
+            vec![account.clone(), as_of_param()],
+            html("A self-contained HTML page for the account."),
+            read_errors(t, &bad("Malformed asOf.")),
+        ),
+    );
+    add(
+        "/api".into(),
         get(
             "What this server serves",
             "Index",

@@ -35,6 +35,11 @@ const WRITE_METHODS: &str = "POST";
 /// What a path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
+    /// `/`: the burn-down report of every account (HTML, as `ledger report`).
+    Report,
+    /// `/accounts/{account}`: the report of one account.
+    AccountReport(String),
+    /// `/api`: what this server serves (JSON).
     Index,
     OpenApi,
     Accounts,
@@ -54,7 +59,7 @@ impl Route {
     pub fn parse(raw_path: &str) -> Option<Route> {
         let rest = raw_path.strip_prefix('/')?;
         if rest.is_empty() {
-            return Some(Route::Index);
+            return Some(Route::Report);
         }
         let mut segments: Vec<String> = Vec::new();
         for raw in rest.split('/') {
@@ -72,6 +77,10 @@ impl Route {
         let named = |i: usize| s.get(i).map(|x| x.to_string());
         match s.as_slice() {
             ["openapi.json"] => return Some(Route::OpenApi),
+            ["api"] => return Some(Route::Index),
+            [_, account] if is(0, "accounts") => {
+                return Some(Route::AccountReport(account.to_string()))
+            }
             ["ledger", _] if is(1, "agreements") => return Some(Route::PostAgreement),
             ["ledger", _] if is(1, "charges") => return Some(Route::PostCharges),
             _ => {}
@@ -152,6 +161,8 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     };
     let p = state.current();
     match route {
+        Route::Report => report(&p, &query, None),
+        Route::AccountReport(a) => report(&p, &query, Some(&a)),
         Route::Index => Ok(index(state, &p)),
         Route::OpenApi => Ok(json_response(
             StatusCode::OK,
@@ -521,11 +532,36 @@ fn account(p: &Projections, query: &Query, account: &str) -> Result<Response, Ap
     ))
 }
 
+/// The burn-down report page (`crate::report`), of every account or one, as of `asOf` (default:
+/// the ledger clock). The page fetches nothing; the header says so to the browser too.
+fn report(p: &Projections, query: &Query, account: Option<&str>) -> Result<Response, ApiError> {
+    let as_of = date_param(query, "asof", "asOf")?;
+    let account = account.map(|a| resolve_account(p, a)).transpose()?;
+    let body = crate::report::page(p, as_of, account, &[]);
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::report::html::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
+}
+
 fn index(state: &AppState, p: &Projections) -> Response {
     let body = serde_json::json!({
         "name": "ledger serve",
         "version": env!("CARGO_PKG_VERSION"),
         "openapi": "/openapi.json",
+        "report": "/",
+        "accountReport": "/accounts/{account}",
         "accounts": p.ledger.accounts.keys().collect::<Vec<_>>(),
         "writes": state.allow_writes,
         "logPosition": p.next_seq,
@@ -541,7 +577,12 @@ mod tests {
     fn paths() {
         let base = "/providers/Microsoft.Billing/billingAccounts";
         let cases: &[(&str, Option<Route>)] = &[
-            ("/", Some(Route::Index)),
+            ("/", Some(Route::Report)),
+            ("/api", Some(Route::Index)),
+            ("/accounts/c", Some(Route::AccountReport("c".into()))),
+            ("/Accounts/a%3Ab/", Some(Route::AccountReport("a:b".into()))),
+            ("/accounts", None),
+            ("/accounts/c/x", None),
             ("/openapi.json", Some(Route::OpenApi)),
             (base, Some(Route::Accounts)),
             (&format!("{base}/"), Some(Route::Accounts)),
