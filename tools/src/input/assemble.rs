@@ -1168,6 +1168,68 @@ mod tests {
         accounts(&[("contoso", "USD")])
     }
 
+    /// A native file of `rows` data rows over 3 invoices; `bad(i)` may replace row `i`.
+    fn many_rows(rows: usize, bad: impl Fn(usize) -> Option<String>) -> String {
+        let mut text = String::from(
+            "invoice_id,invoice_date,billing_profile,charge_date,kind,amount,currency\n",
+        );
+        for i in 0..rows {
+            let line = bad(i).unwrap_or_else(|| {
+                format!(
+                    "INV-{},2025-02-05,P{},2025-01-{:02},usage,{}.{:02},USD",
+                    i % 3,
+                    i % 5,
+                    1 + i % 28,
+                    i,
+                    i % 100
+                )
+            });
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    fn stage_threaded(text: &str) -> Result<Vec<Invoice>, String> {
+        let (dir, path) = csv_file(text);
+        let run = || -> Result<Vec<Invoice>, InputError> {
+            let mut staged = stage_native(&path, &contoso(), dir.path(), |_, _| {})?;
+            staged.iter().collect()
+        };
+        run().map_err(|e| shown_error(&dir, &e))
+    }
+
+    #[test]
+    fn the_two_thread_reader_stages_exactly_what_one_thread_does() {
+        let text = many_rows(3 * BATCH_ROWS + 17, |_| None);
+        assert_eq!(
+            stage_threaded(&text).unwrap(),
+            stage(&text, &contoso()).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_two_thread_reader_reports_the_first_error_in_file_order() {
+        // An assembler refusal (row 5,000: another currency) before a parse error (row 9,000).
+        let text = many_rows(10_000, |i| match i {
+            5_000 => Some("INV-1,2025-02-05,P1,2025-01-02,usage,1.00,EUR".into()),
+            9_000 => Some("INV-1,2025-02-05,P1,2025-01-02,usage,1,50,USD".into()),
+            _ => None,
+        });
+        let e = stage_threaded(&text).unwrap_err();
+        assert!(e.starts_with("charges.csv:5002:"), "{e}");
+        assert_eq!(e, stage(&text, &contoso()).unwrap_err());
+        // The parse error alone, in a later batch.
+        let text = many_rows(10_000, |i| {
+            (i == 9_000).then(|| "INV-1,2025-02-05,P1,2025-01-02,usage,abc,USD".into())
+        });
+        let e = stage_threaded(&text).unwrap_err();
+        assert!(
+            e.starts_with("charges.csv:9002:") && e.contains("amount"),
+            "{e}"
+        );
+    }
+
     /// Stage `text` as `charges.csv`: the invoices, or the first error as displayed.
     fn stage(text: &str, accounts: &Accounts) -> Result<Vec<Invoice>, String> {
         stage_spilling(text, accounts, false)
