@@ -124,6 +124,8 @@ pub struct PageInput<'a, 'p> {
     pub log_position: u64,
     /// The title's subject, e.g. "contoso" or "3 accounts".
     pub subject: String,
+    /// The ledger clock of the accounts shown (the as-of date may be before it).
+    pub clock: Option<Date>,
 }
 
 /// The whole page.
@@ -153,6 +155,14 @@ pub fn page(input: &PageInput) -> String {
         input.log_position,
         d = input.as_of
     );
+    if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
+        let _ = write!(
+            out,
+            "<p class=\"meta\" data-note=\"as-of-before-clock\">The charts show every settled invoice up to the ledger clock ({clock}); \
+             alerts and forecasts take {} as today with the current balances, as <code>ledger alerts --as-of</code> does.</p>",
+            input.as_of
+        );
+    }
     if !input.scenarios.is_empty() {
         out.push_str(
             "<p class=\"meta\">What-if scenarios, drawn dashed beside the recorded ledger: ",
@@ -281,8 +291,12 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
             0.0
         };
         let state = match c.completed {
-            Some(d) => format!("{} {d}", c.status),
-            None => format!("{}, ends {}", c.status, c.end),
+            Some(d) => format!("{} <span class=\"nw\">{d}</span>", esc(c.status)),
+            None => format!(
+                "{}, ends <span class=\"nw\">{}</span>",
+                esc(c.status),
+                c.end
+            ),
         };
         let _ = write!(
             out,
@@ -296,7 +310,7 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
             esc(a.currency),
             amount(c.remaining),
             amount(c.amount),
-            esc(&state)
+            state
         );
     }
     let active: Vec<&Credit> = a.credits.iter().filter(|c| c.status == "Active").collect();
@@ -515,14 +529,26 @@ fn commitment_chart(
     let mut s = Svg::open(chart_id, svg::WIDE, "burndown", &title, &desc);
     s.value_axis(&f, a.currency, true);
 
-    // 90/60/30-day marks before each deadline: the end and every milestone date.
+    // 90/60/30-day marks before each deadline: the end and every milestone date (a milestone
+    // due on the end date shares the end's marks).
     let mut deadlines: Vec<(String, Date, bool)> = vec![("end".to_string(), c.end, true)];
     for m in &c.milestones {
-        deadlines.push((m.id.clone(), m.due, false));
+        if !deadlines.iter().any(|(_, d, _)| *d == m.due) {
+            deadlines.push((m.id.clone(), m.due, false));
+        }
     }
     // Labels of the end's marks: each its own when 30 days are wide enough, else one.
     let day30_width = f.x(c.end) - f.x(c.end.add_days(-30));
     let separate_labels = day30_width >= 26.0;
+    // Where mark labels already are, so that no two overlap (the end's are placed first).
+    let mut placed: Vec<f64> = Vec::new();
+    let room = |x: f64, placed: &mut Vec<f64>| {
+        let free = x > f.left + 14.0 && placed.iter().all(|p| (p - x).abs() >= 24.0);
+        if free {
+            placed.push(x);
+        }
+        free
+    };
     s.out.push_str("<g class=\"marks\">");
     for (name, date, main) in &deadlines {
         for days in [90, 60, 30] {
@@ -540,13 +566,14 @@ fn commitment_chart(
                 " data-mark=\"{days}\" data-deadline=\"{}\"",
                 attr(if *main { &c.id } else { name })
             );
-            let x = svg::n(f.x(at));
+            let xf = f.x(at);
+            let x = svg::n(xf);
             if *main {
                 // The commitment's own end: lines across the plot, labelled at its top edge.
                 let label = match (separate_labels, days) {
-                    (true, _) => format!("{days}d"),
-                    (false, 60) => "90 · 60 · 30 d".to_string(),
-                    (false, _) => String::new(),
+                    (true, _) if room(xf, &mut placed) => format!("{days}d"),
+                    (false, 60) if room(xf, &mut placed) => "90 · 60 · 30 d".to_string(),
+                    _ => String::new(),
                 };
                 let _ = write!(
                     s.out,
@@ -559,13 +586,21 @@ fn commitment_chart(
                 );
             } else {
                 // A milestone's: short ticks hanging from the plot's top edge, so the plot
-                // stays readable.
+                // stays readable; labelled like the end's where there is room.
+                let label = if separate_labels && room(xf, &mut placed) {
+                    format!(
+                        "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{days}d</text>",
+                        svg::n(f.top + 17.0)
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     s.out,
-                    "<g class=\"mark minor\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/></g>",
+                    "<g class=\"mark minor\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>{label}</g>",
                     esc(&tooltip),
                     svg::n(f.top),
-                    svg::n(f.top + 9.0)
+                    svg::n(f.top + 7.0)
                 );
             }
         }
@@ -788,7 +823,7 @@ fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Comm
         "<g class=\"today\"><line x1=\"13\" y1=\"0\" x2=\"13\" y2=\"12\"/></g>",
         "As-of date",
     );
-    key(out, "<g class=\"mark\"><line x1=\"7\" y1=\"0\" x2=\"7\" y2=\"12\"/><line x1=\"19\" y1=\"0\" x2=\"19\" y2=\"12\"/></g>", "90 / 60 / 30 days before the end (lines) and each milestone (ticks at the top)");
+    key(out, "<g class=\"mark\"><line x1=\"7\" y1=\"0\" x2=\"7\" y2=\"12\"/><line x1=\"19\" y1=\"0\" x2=\"19\" y2=\"12\"/></g>", "90 / 60 / 30 days before a deadline");
     if !c.milestones.is_empty() {
         key(
             out,

@@ -100,6 +100,7 @@ pub fn page(
         scenarios: &views,
         log_position: p.next_seq,
         subject,
+        clock: model::ledger_clock(p, account),
     })
 }
 

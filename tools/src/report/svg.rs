@@ -16,7 +16,7 @@ use super::html::{attr, esc};
 /// Width and height of a full chart's `viewBox`.
 pub const WIDE: (f64, f64) = (720.0, 300.0);
 /// Width and height of a small chart (one credit lot).
-pub const SMALL: (f64, f64) = (360.0, 150.0);
+pub const SMALL: (f64, f64) = (360.0, 132.0);
 
 /// An amount as a plotting coordinate (display only).
 pub fn to_f64(m: Money) -> f64 {
