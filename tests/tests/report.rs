@@ -644,11 +644,17 @@ fn check_in_browser(
     );
     let counts = check_dom(ledger, &loaded.dom, agreements, name);
     let dir = screenshot_dir();
+    let mut shots = Vec::new();
     for (scheme, dark) in [("light", false), ("dark", true)] {
         let png = dir.join(format!("{name}-{scheme}.png"));
         browser.screenshot(html, &png, (1280, 1600), dark, ledger.root());
         eprintln!("{name}: screenshot {}", png.display());
+        shots.push(std::fs::read(&png).unwrap());
     }
+    assert_ne!(
+        shots[0], shots[1],
+        "{name}: the dark scheme (prefers-color-scheme: dark) looks exactly like the light one"
+    );
     counts
 }
 
@@ -699,6 +705,18 @@ fn report(ledger: &Ledger, file: &str, extra: &[&str]) -> (PathBuf, String) {
 
 // ---------------------------------------------------------------------------------------------
 // The tests.
+
+#[test]
+fn every_example_folder_is_rendered() {
+    let mut folders: Vec<String> = std::fs::read_dir(fixtures_dir().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders, EXAMPLES, "add new example folders to EXAMPLES");
+}
 
 #[test]
 fn every_example_renders_one_point_per_invoice_in_chromium() {

@@ -465,7 +465,7 @@ fn commitment_panel(
     out.push_str("</figure>");
     forecast_note(out, a, c);
     if !c.milestones.is_empty() {
-        milestone_table(out, a, c);
+        milestone_table(out, a, c, others);
     }
     chart_data(out, a, c, others);
     transactions(out, a, c);
@@ -628,6 +628,12 @@ fn commitment_chart(
             None
         };
         let data = format!(" data-scenario-line=\"{}\"", attr(name));
+        let _ = write!(
+            s.out,
+            "<g data-scenario-series=\"{}\"><title>What-if {}: remaining after each invoice</title>",
+            attr(name),
+            esc(name)
+        );
         s.step_path(&f, &steps(o, until), &format!("scenario {class}"), &data);
         for p in &o.points {
             s.square(
@@ -643,19 +649,7 @@ fn commitment_chart(
                 &point_tooltip(a.currency, p, &format!("What-if {name}: ")),
             );
         }
-        if let Some(lp) = o.points.last() {
-            let x = f.x(lp.date);
-            let y = f.y(to_f64(lp.remaining));
-            let anchor = if x > f.right - 120.0 { "end" } else { "start" };
-            let dx = if anchor == "end" { -8.0 } else { 8.0 };
-            s.text(
-                x + dx,
-                y + 16.0,
-                anchor,
-                &format!("scenario-label {class}"),
-                name,
-            );
-        }
+        s.out.push_str("</g>");
     }
     // The recorded burn-down.
     let until = if show_today {
@@ -761,7 +755,19 @@ fn commitment_chart(
             " data-today",
             &format!("As of {as_of}"),
         );
-        if (x_today - x_end).abs() < 80.0 {
+        // Where `vertical` puts a label of `width` units at `x` (its anchoring rule).
+        let span = |x: f64, width: f64| {
+            if x > f.right - 60.0 {
+                (x - width, x)
+            } else if x < f.left + 60.0 {
+                (x - 2.0, x - 2.0 + width)
+            } else {
+                (x - width / 2.0, x + width / 2.0)
+            }
+        };
+        let (today_from, today_to) = span(x_today, 108.0);
+        let (end_from, end_to) = span(x_end, 24.0);
+        if today_from < end_to + 6.0 && end_from < today_to + 6.0 {
             // Lift the label above the "End" label it would collide with.
             g.out = g.out.replacen(
                 &format!("y=\"{}\"", svg::n(f.top - 6.0)),
@@ -893,12 +899,23 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
     }
 }
 
-fn milestone_table(out: &mut String, a: &Account, c: &Commitment) {
+fn milestone_table(
+    out: &mut String,
+    a: &Account,
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+) {
     let caco = c.kind == "caco";
+    let mut scenario_heads = String::new();
+    for (_, name, other) in others {
+        if other.is_some() {
+            let _ = write!(scenario_heads, "<th>What-if: {}</th>", esc(name));
+        }
+    }
     let _ = write!(
         out,
         "<h4>Milestones</h4><div class=\"scroll\"><table data-table=\"milestones\"><thead><tr><th>Milestone</th><th>{}</th>\
-         <th class=\"num\">Target</th><th class=\"num\">Progress</th><th class=\"num\">%</th><th>Status</th><th class=\"num\">{}</th></tr></thead><tbody>",
+         <th class=\"num\">Target</th><th class=\"num\">Progress</th><th class=\"num\">%</th><th>Status</th><th class=\"num\">{}</th>{scenario_heads}</tr></thead><tbody>",
         if caco { "Window" } else { "Due" },
         if caco { "ACO award" } else { "Shortfall" }
     );
@@ -912,9 +929,25 @@ fn milestone_table(out: &mut String, a: &Account, c: &Commitment) {
         } else {
             m.shortfall.map(amount).unwrap_or_else(|| "—".into())
         };
+        // Each scenario's outcome of the same milestone: its status and progress.
+        let mut scenario_cells = String::new();
+        for (_, _, other) in others {
+            let Some(o) = other else { continue };
+            match o.milestones.iter().find(|om| om.id == m.id) {
+                Some(om) => {
+                    let _ = write!(
+                        scenario_cells,
+                        "<td>{} <span class=\"muted small\">{}%</span></td>",
+                        pill(om.status),
+                        pct(om.percent)
+                    );
+                }
+                None => scenario_cells.push_str("<td class=\"muted\">not in the scenario</td>"),
+            }
+        }
         let _ = write!(
             out,
-            "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td></tr>",
+            "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td>{scenario_cells}</tr>",
             attr(&m.id),
             esc(&m.id),
             amount(m.target),
