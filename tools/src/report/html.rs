@@ -622,11 +622,7 @@ fn commitment_chart(
     for (si, name, other) in others {
         let Some(o) = other else { continue };
         let class = format!("s{}", si % MAX_SCENARIOS + 1);
-        let until = if show_today {
-            Some(as_of.min(o.end))
-        } else {
-            None
-        };
+        let until = Some(as_of.min(o.end.max(o.points.last().map_or(o.end, |p| p.date))));
         let data = format!(" data-scenario-line=\"{}\"", attr(name));
         let _ = write!(
             s.out,
@@ -651,12 +647,9 @@ fn commitment_chart(
         }
         s.out.push_str("</g>");
     }
-    // The recorded burn-down.
-    let until = if show_today {
-        Some(as_of.min(c.end.max(c.points.last().map_or(c.end, |p| p.date))))
-    } else {
-        None
-    };
+    // The recorded burn-down, its balance held to the as-of date (or to the end of the term
+    // when that is earlier).
+    let until = Some(as_of.min(c.end.max(c.points.last().map_or(c.end, |p| p.date))));
     s.step_path(
         &f,
         &steps(c, until),
