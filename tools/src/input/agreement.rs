@@ -1256,11 +1256,9 @@ covers = ["usage"]  # optional, R-COVER
 
     #[test]
     fn the_shared_examples_parse() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples");
-        let Ok(dirs) = fs::read_dir(&examples) else {
-            eprintln!("skipped: {} not found", examples.display());
-            return;
-        };
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/examples");
+        let dirs =
+            fs::read_dir(&examples).unwrap_or_else(|e| panic!("{}: {e}", examples.display()));
         let mut count = 0;
         for dir in dirs {
             let path = dir.unwrap().path().join("agreement.toml");

@@ -1483,16 +1483,18 @@ mod tests {
 
     #[test]
     fn the_shared_examples_stage() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples");
-        let Ok(dirs) = std::fs::read_dir(&examples) else {
-            eprintln!("skipped: {} not found", examples.display());
-            return;
-        };
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/examples");
+        let dirs =
+            std::fs::read_dir(&examples).unwrap_or_else(|e| panic!("{}: {e}", examples.display()));
+        let mut staged_examples = 0;
         for dir in dirs {
             let dir = dir.unwrap().path();
-            let Ok(agreement) = crate::input::read_agreement(&dir.join("agreement.toml")) else {
-                continue;
-            };
+            if !dir.join("agreement.toml").exists() {
+                continue; // the folder's README
+            }
+            let agreement = crate::input::read_agreement(&dir.join("agreement.toml"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            staged_examples += 1;
             let accounts = Accounts::new(BTreeMap::from([(
                 agreement.account.clone(),
                 agreement.currency.clone(),
@@ -1505,6 +1507,7 @@ mod tests {
                 assert!(invoice.period_start <= invoice.period_end);
             }
         }
+        assert!(staged_examples >= 3, "staged {staged_examples} examples");
     }
 
     #[test]
