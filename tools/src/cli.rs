@@ -190,6 +190,15 @@ pub struct AlertsArgs {
     pub as_of: Date,
 }
 
+/// What `ledger gen` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    /// The ledger's own CSV (INTERFACE.md).
+    Native,
+    /// The same lines as FOCUS 1.2 rows, Microsoft's `x_` columns included.
+    Focus,
+}
+
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// How many charge lines to write.
@@ -208,7 +217,7 @@ pub struct GenArgs {
     /// Write native CSV, or the same lines as FOCUS 1.2 rows (`focus`; the agreements then
     /// list the eligible Marketplace publishers).
     #[arg(long, value_enum, default_value = "native")]
-    pub format: Format,
+    pub format: GenFormat,
 }
 
 #[derive(Args, Debug)]

@@ -617,9 +617,6 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
     if args.accounts == 0 {
         return Err(Failure::usage("--accounts must be at least 1"));
     }
-    if args.format == crate::cli::Format::Azure {
-        return Err(Failure::usage("gen writes --format native or focus"));
-    }
     let started = Instant::now();
     let file = std::fs::File::create(&args.out)
         .map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
@@ -630,11 +627,8 @@ pub fn gen(args: &GenArgs) -> Result<String, Failure> {
         seed: args.seed,
     };
     let output = match args.format {
-        crate::cli::Format::Native => crate::gen::generate(&options, &mut csv),
-        crate::cli::Format::Focus => crate::gen::focus::generate_focus(&options, &mut csv),
-        crate::cli::Format::Azure => {
-            return Err(Failure::usage("gen writes --format native or focus"))
-        }
+        crate::cli::GenFormat::Native => crate::gen::generate(&options, &mut csv),
+        crate::cli::GenFormat::Focus => crate::gen::focus::generate_focus(&options, &mut csv),
     }
     .map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
     std::io::Write::flush(&mut csv)
