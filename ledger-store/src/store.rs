@@ -440,6 +440,22 @@ impl Store {
         dir_disk_bytes(&self.dir)
     }
 
+    /// The first record at or after `seq` that starts a fact (an agreement, an invoice header
+    /// or a close), for readers that split the log between threads. Looks at most
+    /// `max_records` records; `None` if there is none that close (or at the end of the log).
+    pub fn fact_start_at_or_after(&self, seq: u64, max_records: u64) -> Option<u64> {
+        let end = self.head().next_seq.min(seq.saturating_add(max_records));
+        (seq..end).find(|&s| {
+            let Ok(Some(value)) = self.log.get(seq_key(s)) else {
+                return false;
+            };
+            matches!(
+                crate::record::parse_envelope(s, &value).map(|e| e.kind),
+                Ok(RecordKind::Agreement | RecordKind::InvoiceHeader | RecordKind::Close)
+            )
+        })
+    }
+
     /// The stored value of record `seq`, as is. For tamper tests.
     #[doc(hidden)]
     pub fn raw_get(&self, seq: u64) -> Option<Vec<u8>> {
