@@ -260,7 +260,8 @@ fn bad(message: String) -> std::io::Error {
 /// The request mix: every read endpoint of every account.
 async fn targets(addr: &str, token: &str) -> Vec<String> {
     let mut client = Client::connect(addr, token).await.expect("connect");
-    let (status, body) = client.get("/").await.expect("GET /");
+    // The JSON index of the API (`/` is the HTML report).
+    let (status, body) = client.get("/api").await.expect("GET /api");
     assert_eq!(status, 200);
     let index: Value = serde_json::from_slice(&body).expect("index JSON");
     let api = "api-version=2024-08-01";
