@@ -129,3 +129,34 @@ pub fn per_second(count: u64, seconds: f64) -> String {
 pub fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
+
+/// The cargo target directory the `ledger` binary lives in (`target/`).
+pub fn target_dir(ledger: &Path) -> PathBuf {
+    ledger
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// A benchmark's working directory: `dir` when given (created if needed), else a temporary
+/// one under `target/` named `prefix…`, removed when the returned guard drops.
+pub fn work_dir(
+    dir: Option<&Path>,
+    target: &Path,
+    prefix: &str,
+) -> (PathBuf, Option<tempfile::TempDir>) {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).expect("create --dir");
+            (d.to_path_buf(), None)
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(target)
+                .expect("temp dir");
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    }
+}

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use benches::{ledger_binary, measure, mib, per_second, Measured};
+use benches::{ledger_binary, measure, mib, per_second, target_dir, work_dir, Measured};
 use tools::input::assemble::Accounts;
 use tools::input::{stage_file, InputFormat};
 
@@ -91,25 +91,8 @@ fn fastest(runs: u32, mut run: impl FnMut() -> Measured) -> Measured {
 fn main() {
     let o = parse_options();
     let ledger = ledger_binary();
-    let target = ledger
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf();
-    let temp;
-    let work = match &o.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).expect("create --dir");
-            d.clone()
-        }
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("ledger-ingest-bench-")
-                .tempdir_in(&target)
-                .expect("temp dir");
-            temp.path().to_path_buf()
-        }
-    };
+    let target = target_dir(&ledger);
+    let (work, _temp) = work_dir(o.dir.as_deref(), &target, "ledger-ingest-bench-");
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let lines = o.lines.to_string();
     let mut end_to_end = Vec::new();

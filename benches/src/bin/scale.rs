@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use benches::{dir_bytes, ledger_binary, measure, mib, per_second, Measured};
+use benches::{dir_bytes, ledger_binary, measure, mib, per_second, target_dir, work_dir, Measured};
 
 struct Options {
     lines: u64,
@@ -123,25 +123,8 @@ struct Row {
 fn main() {
     let o = parse_options();
     let ledger = ledger_binary();
-    let target = ledger
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf();
-    let temp;
-    let work = match &o.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).expect("create --dir");
-            d.clone()
-        }
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("ledger-scale-")
-                .tempdir_in(&target)
-                .expect("temp dir");
-            temp.path().to_path_buf()
-        }
-    };
+    let target = target_dir(&ledger);
+    let (work, _temp) = work_dir(o.dir.as_deref(), &target, "ledger-scale-");
     let data = work.join("data");
     let _ = std::fs::remove_dir_all(&data);
     let csv = work.join("charges.csv");
