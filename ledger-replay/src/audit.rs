@@ -46,6 +46,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Entries between the reading thread and the checking one.
+const ENTRIES_IN_FLIGHT: usize = 2;
+
 /// Audit the whole log.
 pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     let started = Instant::now();
@@ -60,95 +63,112 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         finding: None,
     };
     let mut ledger = Ledger::new();
-    for entry in store.reader(ReadOptions {
-        from_seq: 0,
-        verify_chain: true,
-    }) {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(StoreError::Chain { seq, message }) => {
-                report.finding = Some(AuditFinding {
-                    seq,
-                    kind: "chain".into(),
-                    message,
-                });
-                break;
+    // One thread reads, decodes and verifies the chain; this one re-derives and compares. The
+    // reader hands entries over in log order and stops at its first error, so the first
+    // finding is still the first in the log; at most a few entries are in flight.
+    let outcome = std::thread::scope(|scope| -> Result<(), StoreError> {
+        let (read, to_check) = std::sync::mpsc::sync_channel(ENTRIES_IN_FLIGHT);
+        scope.spawn(move || {
+            for entry in store.reader(ReadOptions {
+                from_seq: 0,
+                verify_chain: true,
+            }) {
+                let failed = entry.is_err();
+                // A closed channel means the checker found something and stopped.
+                if read.send(entry).is_err() || failed {
+                    break;
+                }
             }
-            Err(StoreError::Decode { seq, message }) => {
-                report.finding = Some(AuditFinding {
-                    seq,
-                    kind: "decode".into(),
-                    message,
-                });
-                break;
+        });
+        for entry in to_check {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(StoreError::Chain { seq, message }) => {
+                    report.finding = Some(AuditFinding {
+                        seq,
+                        kind: "chain".into(),
+                        message,
+                    });
+                    break;
+                }
+                Err(StoreError::Decode { seq, message }) => {
+                    report.finding = Some(AuditFinding {
+                        seq,
+                        kind: "decode".into(),
+                        message,
+                    });
+                    break;
+                }
+                Err(other) => return Err(other),
+            };
+            report.records += entry.record_count;
+            report.facts += 1;
+            if let Fact::Invoice(inv) = &entry.fact {
+                report.lines += inv.lines.len() as u64;
             }
-            Err(other) => return Err(other),
-        };
-        report.records += entry.record_count;
-        report.facts += 1;
-        if let Fact::Invoice(inv) = &entry.fact {
-            report.lines += inv.lines.len() as u64;
-        }
-        let Some(recorded) = &entry.decisions else {
-            report.finding = Some(AuditFinding {
-                seq: entry.first_seq,
-                kind: "decisions".into(),
-                message: "a fact without its decisions".into(),
-            });
-            break;
-        };
-        report.events += recorded.events.len() as u64;
-        let applied = match ledger.apply(&entry.fact) {
-            Ok(applied) => applied,
-            Err(e) => {
+            let Some(recorded) = &entry.decisions else {
                 report.finding = Some(AuditFinding {
                     seq: entry.first_seq,
-                    kind: "refused".into(),
+                    kind: "decisions".into(),
+                    message: "a fact without its decisions".into(),
+                });
+                break;
+            };
+            report.events += recorded.events.len() as u64;
+            let applied = match ledger.apply(&entry.fact) {
+                Ok(applied) => applied,
+                Err(e) => {
+                    report.finding = Some(AuditFinding {
+                        seq: entry.first_seq,
+                        kind: "refused".into(),
+                        message: format!(
+                            "the core refuses the recorded {}: {e}",
+                            describe_fact(&entry.fact)
+                        ),
+                    });
+                    break;
+                }
+            };
+            if applied.duplicate {
+                report.finding = Some(AuditFinding {
+                    seq: entry.first_seq,
+                    kind: "decisions".into(),
                     message: format!(
-                        "the core refuses the recorded {}: {e}",
+                        "the recorded {} repeats an earlier fact; it should not have been recorded",
                         describe_fact(&entry.fact)
                     ),
                 });
                 break;
             }
-        };
-        if applied.duplicate {
-            report.finding = Some(AuditFinding {
-                seq: entry.first_seq,
-                kind: "decisions".into(),
-                message: format!(
-                    "the recorded {} repeats an earlier fact; it should not have been recorded",
-                    describe_fact(&entry.fact)
-                ),
-            });
-            break;
+            let rederived = encode_events(&applied.events);
+            let version = ledger
+                .account(&applied.account)
+                .map(|a| a.terms.rulebook_version)
+                .unwrap_or(0);
+            if rederived != recorded.events_bytes
+                || applied.account != recorded.account
+                || version != recorded.rulebook_version
+            {
+                report.finding = Some(AuditFinding {
+                    seq: recorded.seq,
+                    kind: "decisions".into(),
+                    message: format!(
+                        "the decisions recorded for the {} differ from what the rules derive: {}",
+                        describe_fact(&entry.fact),
+                        first_difference(
+                            &recorded.events,
+                            &applied.events,
+                            (&recorded.account, recorded.rulebook_version),
+                            (&applied.account, version)
+                        )
+                    ),
+                });
+                break;
+            }
         }
-        let rederived = encode_events(&applied.events);
-        let version = ledger
-            .account(&applied.account)
-            .map(|a| a.terms.rulebook_version)
-            .unwrap_or(0);
-        if rederived != recorded.events_bytes
-            || applied.account != recorded.account
-            || version != recorded.rulebook_version
-        {
-            report.finding = Some(AuditFinding {
-                seq: recorded.seq,
-                kind: "decisions".into(),
-                message: format!(
-                    "the decisions recorded for the {} differ from what the rules derive: {}",
-                    describe_fact(&entry.fact),
-                    first_difference(
-                        &recorded.events,
-                        &applied.events,
-                        (&recorded.account, recorded.rulebook_version),
-                        (&applied.account, version)
-                    )
-                ),
-            });
-            break;
-        }
-    }
+        Ok(())
+    });
+    outcome?;
     if report.finding.is_none() {
         report.head_hash = hex(&store.head().last_hash);
     }
