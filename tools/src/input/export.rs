@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ledger_core::agreement::MAX_ID_LEN;
@@ -463,8 +462,6 @@ pub(crate) const CHARGE_DATE: usize = 0;
 pub(crate) const PERIOD_START: usize = 1;
 pub(crate) const PERIOD_END: usize = 2;
 
-const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
-
 /// A streaming reader of one FOCUS or Azure cost-details file.
 pub struct ExportReader {
     file: PathBuf,
@@ -627,20 +624,7 @@ impl ExportReader {
 pub(crate) fn open_records(
     path: &Path,
 ) -> Result<(RecordReader<File>, u64, u64, Vec<String>), InputError> {
-    let mut file = File::open(path).map_err(|e| InputError::io(path, "cannot read", &e))?;
-    let mut first = [0u8; 3];
-    let mut got = 0;
-    while got < 3 {
-        match file.read(&mut first[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(InputError::io(path, "cannot read", &e)),
-        }
-    }
-    let bom_bytes = if got == 3 && &first == BOM { 3 } else { 0 };
-    file.seek(SeekFrom::Start(bom_bytes))
-        .map_err(|e| InputError::io(path, "cannot read", &e))?;
+    let (file, bom_bytes) = super::records::open_skipping_bom(path)?;
     let mut records = RecordReader::new(file);
     match records.advance() {
         Ok(true) => {}

@@ -7,7 +7,6 @@
 //! [`RawRow`]s for callers that want to keep rows.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ledger_core::agreement::MAX_ID_LEN;
@@ -156,8 +155,6 @@ struct ColumnMap {
     corrects_kind: Option<usize>,
 }
 
-const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
-
 /// A streaming reader of one native CSV file.
 pub struct NativeReader {
     file: PathBuf,
@@ -174,20 +171,7 @@ pub struct NativeReader {
 impl NativeReader {
     /// Open `path` and read its header.
     pub fn open(path: &Path) -> Result<NativeReader, InputError> {
-        let mut file = File::open(path).map_err(|e| InputError::io(path, "cannot read", &e))?;
-        let mut first = [0u8; 3];
-        let mut got = 0;
-        while got < 3 {
-            match file.read(&mut first[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(InputError::io(path, "cannot read", &e)),
-            }
-        }
-        let bom_bytes = if got == 3 && &first == BOM { 3 } else { 0 };
-        file.seek(SeekFrom::Start(bom_bytes))
-            .map_err(|e| InputError::io(path, "cannot read", &e))?;
+        let (file, bom_bytes) = super::records::open_skipping_bom(path)?;
         let mut records = RecordReader::new(file);
         let expected = format!(
             "expected a header line naming the columns: {}",

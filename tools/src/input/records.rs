@@ -8,7 +8,11 @@
 //! skipped, as `csv` does. Line numbers count every `\n` consumed, so they are exact even
 //! after blank lines and multi-line fields.
 
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::error::InputError;
 
 /// The buffer starts at this size and doubles for a record that does not fit.
 const INITIAL_BUFFER_BYTES: usize = 1 << 20;
@@ -381,6 +385,30 @@ fn scan_line(bytes: &[u8], at_eof: bool, ranges: &mut Vec<(usize, usize)>) -> Sc
     // Every comma is before content_end: what was cut off is one `\r`.
     ranges.push((field_start, content_end));
     Scan::Plain { content_end, next }
+}
+
+/// The UTF-8 byte order mark some exports start with.
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// Open a CSV file positioned after its UTF-8 BOM, if it has one; also returns how many bytes
+/// the BOM took (0 or 3), for progress and byte offsets.
+pub(crate) fn open_skipping_bom(path: &Path) -> Result<(File, u64), InputError> {
+    let cannot_read = |e: &io::Error| InputError::io(path, "cannot read", e);
+    let mut file = File::open(path).map_err(|e| cannot_read(&e))?;
+    let mut first = [0u8; 3];
+    let mut got = 0;
+    while got < 3 {
+        match file.read(&mut first[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cannot_read(&e)),
+        }
+    }
+    let bom_bytes = if got == 3 && &first == BOM { 3 } else { 0 };
+    file.seek(SeekFrom::Start(bom_bytes))
+        .map_err(|e| cannot_read(&e))?;
+    Ok((file, bom_bytes))
 }
 
 #[cfg(test)]
