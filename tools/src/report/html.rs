@@ -434,6 +434,33 @@ fn point_tooltip(currency: &str, p: &InvoicePoint, prefix: &str) -> String {
     )
 }
 
+/// One point per invoice of a series, each carrying the data attributes the tests and
+/// readers rely on (`data-series`, `data-point`, `data-invoice`, `data-date`, `data-remaining`).
+fn invoice_points(
+    s: &mut Svg,
+    f: &Frame,
+    currency: &str,
+    series: &str,
+    points: &[InvoicePoint],
+    class: &str,
+) {
+    for p in points {
+        s.point(
+            f,
+            (p.date, to_f64(p.remaining)),
+            class,
+            &format!(
+                " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
+                attr(series),
+                attr(&p.invoice),
+                p.date,
+                p.remaining.to_plain_string()
+            ),
+            &point_tooltip(currency, p, ""),
+        );
+    }
+}
+
 fn commitment_panel(
     out: &mut String,
     input: &PageInput,
@@ -656,21 +683,7 @@ fn commitment_chart(
         "actual",
         &format!(" data-line=\"{}\"", attr(&c.id)),
     );
-    for p in &c.points {
-        s.point(
-            &f,
-            (p.date, to_f64(p.remaining)),
-            "actual-point",
-            &format!(
-                " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
-                attr(&c.id),
-                attr(&p.invoice),
-                p.date,
-                p.remaining.to_plain_string()
-            ),
-            &point_tooltip(a.currency, p, ""),
-        );
-    }
+    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
     // The forecast at the actual rate (R-ALERT-3).
     if let Some(fc) = &c.forecast {
         if f.contains(fc.as_of) {
@@ -1209,21 +1222,7 @@ fn credit_card(
         "credit-line",
         &format!(" data-line=\"{}\"", attr(&c.id)),
     );
-    for p in &c.points {
-        s.point(
-            &f,
-            (p.date, to_f64(p.remaining)),
-            "credit-point",
-            &format!(
-                " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
-                attr(&c.id),
-                attr(&p.invoice),
-                p.date,
-                p.remaining.to_plain_string()
-            ),
-            &point_tooltip(a.currency, p, ""),
-        );
-    }
+    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "credit-point");
     s.vertical(
         &f,
         c.expires,
