@@ -1,6 +1,9 @@
 //! Shared pieces of the benchmark binaries: locating the `ledger` binary, running a step as a
 //! child process and reading its wall time and peak resident memory.
 
+// Benchmarks read their own resource usage (getrusage, wait4) and print their figures.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

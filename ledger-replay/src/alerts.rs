@@ -13,13 +13,10 @@
 //! rate window, and 0 days left counts as 1 (fine point 8). Rates are quotients: they are
 //! Decimals, compared by cross-multiplication so the 0.9× and 1.1× thresholds are exact.
 
+use crate::projection::Projections;
 use ledger_core::state::{CacoMilestoneState, CacoState, MaccState};
 use ledger_core::{Date, Money};
 use rust_decimal::Decimal;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
-use crate::json::{Amount, DecimalNumber, ValueList};
-use crate::projection::Projections;
 
 /// Days in an average month (365.25 / 12).
 pub fn days_per_month() -> Decimal {
@@ -318,42 +315,6 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
     };
     out.sort_by(|a, b| (a.end, rank(a.kind), &a.id).cmp(&(b.end, rank(b.kind), &b.id)));
     out
-}
-
-/// Decimals in JSON: six places, half to even (rates are quotients; amounts stay exact).
-fn six(d: Decimal) -> DecimalNumber {
-    DecimalNumber(d.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointNearestEven))
-}
-
-/// An alerts item of INTERFACE.md.
-pub struct AlertJson<'a>(pub &'a Alert);
-
-impl Serialize for AlertJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("id", &a.id)?;
-        map.serialize_entry("kind", a.kind)?;
-        map.serialize_entry("account", &a.account)?;
-        map.serialize_entry("parent", &a.parent)?;
-        map.serialize_entry("endDate", &a.end.to_string())?;
-        map.serialize_entry("daysLeft", &a.days_left)?;
-        map.serialize_entry("alert", &a.alert)?;
-        map.serialize_entry("remaining", &Amount(a.remaining))?;
-        map.serialize_entry("requiredMonthlyRate", &six(a.required_monthly_rate))?;
-        map.serialize_entry("actualMonthlyRate", &six(a.actual_monthly_rate))?;
-        map.serialize_entry("risk", a.risk.name())?;
-        map.serialize_entry(
-            "forecastCompletion",
-            &a.forecast_completion.map(|d| d.to_string()),
-        )?;
-        map.serialize_entry("forecastShortfall", &six(a.forecast_shortfall))?;
-        map.end()
-    }
-}
-
-pub fn alerts_document(rows: &[Alert]) -> ValueList<AlertJson<'_>> {
-    ValueList(rows.iter().map(AlertJson).collect())
 }
 
 #[cfg(test)]

@@ -8,11 +8,9 @@ use std::time::Instant;
 
 use ledger_core::{Fact, Ledger};
 use ledger_store::{encode_events, ReadOptions, Store, StoreError};
-use serde::Serialize;
 
 /// The first thing found wrong.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditFinding {
     /// Sequence number of the first broken or differing record.
     pub seq: u64,
@@ -22,8 +20,7 @@ pub struct AuditFinding {
 }
 
 /// What an audit checked.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct AuditReport {
     pub records: u64,
     pub facts: u64,

@@ -4,11 +4,18 @@
 //! the read commands show; [`replay`] rebuilds it from the log alone; [`audit`] re-runs the
 //! core over the recorded facts and compares the decisions byte for byte; [`trace`] re-runs it
 //! with a sink that keeps the line portions behind one lot; [`write::stage`] is the decide
-//! path the writers share.
+//! path the writers share; [`whatif`] folds scenarios over altered facts; [`reconcile`] matches
+//! Azure's reported figures with the ledger's.
+//!
+//! Everything returns typed data: what it looks like as text, JSON or HTML is decided by
+//! `ledger-render`, and reading files is `ledger-input`'s. This crate depends on no JSON,
+//! command-line or HTTP library.
+
+// A library writes to the stream it is given, never to the process's stdout or stderr.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod alerts;
 pub mod audit;
-pub mod json;
 pub mod load;
 pub mod projection;
 pub mod reconcile;

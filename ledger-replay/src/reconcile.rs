@@ -1,10 +1,7 @@
 //! Reconciliation: Azure's own Events and Lots API figures against the ledger's.
 //!
-//! [`parse_events`] and [`parse_lots`] read the JSON the Consumption APIs return
-//! (`{"value": [...], "nextLink": ...}` or a bare array), tolerating unknown fields and event
-//! types, `charges` written positive or negative, `lotSource` spelled `AzurePrepayment`, lot
-//! ids as full ARM paths or bare names. Amounts are read from their digits, never through a
-//! binary float. [`reconcile`] matches Azure's `SettledCharges` events with the ledger's by
+//! `ledger-input` reads the JSON the Consumption APIs return into [`AzureEvents`] and
+//! [`AzureLots`]. [`reconcile`] matches Azure's `SettledCharges` events with the ledger's by
 //! (account, lot, invoice number) and its lots by (account, lot), and lists every figure that
 //! differs by more than [`TOLERANCE`]; [`attach_traces`] adds the ledger's trace (the line
 //! portions and rules behind its figure, `trace::trace_lot`) to each differing invoice.
@@ -21,32 +18,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ledger_core::{Date, Money};
-use ledger_store::Store;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use crate::json::Amount;
 use crate::projection::Projections;
 use crate::trace::{trace_lot, TraceError, TracedEvent};
 use crate::views::{lot_rows, LotFilter};
+use ledger_core::{Date, Money};
+use ledger_store::Store;
 
 /// Differences up to this much (in currency units) are rounding, not differences.
 pub const TOLERANCE: Money = Money::from_units(10_000_000_000_000_000_000_000); // 0.01
-
-/// Why an Azure file could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    #[error("is not valid JSON: {message} (line {line}, column {column})")]
-    Syntax {
-        message: String,
-        line: usize,
-        column: usize,
-    },
-    #[error("{field}: {message}")]
-    Field { field: String, message: String },
-}
 
 /// One event of Azure's Events API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,295 +74,6 @@ pub struct AzureLot {
 pub struct AzureLots {
     pub lots: Vec<AzureLot>,
     pub next_link: bool,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading Azure's JSON.
-
-/// `{"value": [...]}` (with any other members, `nextLink` among them) or a bare array.
-fn items(text: &str) -> Result<(Vec<&RawValue>, bool), ReadError> {
-    #[derive(Deserialize)]
-    struct Page<'a> {
-        #[serde(borrow)]
-        value: Option<Vec<&'a RawValue>>,
-        #[serde(rename = "nextLink")]
-        next_link: Option<String>,
-    }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let syntax = |e: serde_json::Error| ReadError::Syntax {
-        message: strip_position(&e.to_string()),
-        line: e.line(),
-        column: e.column(),
-    };
-    if text.trim_start().starts_with('[') {
-        let list: Vec<&RawValue> = serde_json::from_str(text).map_err(syntax)?;
-        return Ok((list, false));
-    }
-    let page: Page = serde_json::from_str(text).map_err(syntax)?;
-    let Some(value) = page.value else {
-        return Err(ReadError::Field {
-            field: "value".into(),
-            message: "is missing; expected {\"value\": [...]} as the Consumption APIs return it, or an array".into(),
-        });
-    };
-    Ok((value, page.next_link.is_some_and(|l| !l.is_empty())))
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-#[derive(Deserialize)]
-struct Item<'a> {
-    id: Option<String>,
-    name: Option<String>,
-    #[serde(borrow)]
-    properties: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventProperties<'a> {
-    transaction_date: Option<String>,
-    billing_profile_display_name: Option<String>,
-    lot_id: Option<String>,
-    lot_source: Option<String>,
-    #[serde(borrow)]
-    charges: Option<&'a RawValue>,
-    #[serde(borrow)]
-    closed_balance: Option<&'a RawValue>,
-    event_type: Option<String>,
-    invoice_number: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LotProperties<'a> {
-    source: Option<String>,
-    lot_source: Option<String>,
-    status: Option<String>,
-    #[serde(borrow)]
-    original_amount: Option<&'a RawValue>,
-    #[serde(borrow)]
-    closed_balance: Option<&'a RawValue>,
-}
-
-fn field_error(field: String, e: impl std::fmt::Display) -> ReadError {
-    ReadError::Field {
-        field,
-        message: strip_position(&e.to_string()),
-    }
-}
-
-/// An amount: `{"currency": .., "value": 12.5}`, a bare number, or a string of digits.
-fn amount(raw: &RawValue, field: &str) -> Result<Option<Money>, ReadError> {
-    let text = raw.get().trim();
-    if text == "null" {
-        return Ok(None);
-    }
-    if text.starts_with('{') {
-        #[derive(Deserialize)]
-        struct WithCurrency<'a> {
-            #[serde(borrow)]
-            value: Option<&'a RawValue>,
-        }
-        let inner: WithCurrency =
-            serde_json::from_str(text).map_err(|e| field_error(field.to_string(), e))?;
-        return match inner.value {
-            Some(v) => amount(v, &format!("{field}.value")),
-            None => Ok(None),
-        };
-    }
-    let digits = if text.starts_with('"') {
-        serde_json::from_str::<String>(text).map_err(|e| field_error(field.to_string(), e))?
-    } else {
-        text.to_string()
-    };
-    Money::parse(digits.trim())
-        .map(Some)
-        .map_err(|e| field_error(field.to_string(), e))
-}
-
-/// `2021-05-05T00:00:00.0000000Z` or `2021-05-05`: the date.
-fn date(text: Option<&str>) -> Option<Date> {
-    let text = text?;
-    Date::parse(text.get(..10)?).ok()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The segment after `/{segment}/` in an ARM path (case-insensitive), percent-decoded.
-fn path_part(path: &str, segment: &str) -> Option<String> {
-    let lower = path.to_ascii_lowercase();
-    let marker = format!("/{}/", segment.to_ascii_lowercase());
-    let start = lower.rfind(&marker)? + marker.len();
-    let rest = &path[start..];
-    let end = rest.find('/').unwrap_or(rest.len());
-    (end > 0).then(|| percent_decode(&rest[..end]))
-}
-
-/// A lot id as the ledger names it: the last segment of an ARM path (`.../lots/{name}`), or
-/// the text itself when it is a bare name (which may hold `/`, like `INV-1/1`).
-fn lot_name(lot_id: &str) -> String {
-    if lot_id.to_ascii_lowercase().contains("/providers/") {
-        if let Some(name) = path_part(lot_id, "lots") {
-            return name;
-        }
-    }
-    lot_id.to_string()
-}
-
-/// Lots API source spellings.
-pub fn normalize_source(source: &str) -> String {
-    match source.to_ascii_lowercase().as_str() {
-        "azureprepayment" | "purchasedcredit" => "PurchasedCredit".into(),
-        "consumptioncommitment" => "ConsumptionCommitment".into(),
-        "promotionalcredit" => "PromotionalCredit".into(),
-        _ => source.to_string(),
-    }
-}
-
-/// Read an Events API response.
-pub fn parse_events(text: &str) -> Result<AzureEvents, ReadError> {
-    let (list, next_link) = items(text)?;
-    let mut out = AzureEvents {
-        next_link,
-        ..AzureEvents::default()
-    };
-    for (index, raw) in list.into_iter().enumerate() {
-        let at = format!("value[{index}]");
-        let item: Item = serde_json::from_str(raw.get()).map_err(|e| field_error(at.clone(), e))?;
-        let Some(props) = item.properties else {
-            *out.ignored.entry("(no properties)".into()).or_default() += 1;
-            continue;
-        };
-        let p: EventProperties = serde_json::from_str(props.get())
-            .map_err(|e| field_error(format!("{at}.properties"), e))?;
-        let event_type = p.event_type.clone().unwrap_or_default();
-        if !event_type.eq_ignore_ascii_case("SettledCharges") {
-            let key = if event_type.is_empty() {
-                "(no eventType)".to_string()
-            } else {
-                event_type
-            };
-            *out.ignored.entry(key).or_default() += 1;
-            continue;
-        }
-        let (Some(lot_id), Some(invoice)) = (p.lot_id.as_deref(), p.invoice_number.as_deref())
-        else {
-            let missing = if p.lot_id.is_none() {
-                "lotId"
-            } else {
-                "invoiceNumber"
-            };
-            out.unusable.push((index, format!("{at}: no {missing}")));
-            continue;
-        };
-        let charges = match p.charges {
-            Some(raw) => amount(raw, &format!("{at}.properties.charges"))?,
-            None => None,
-        };
-        let Some(charges) = charges else {
-            out.unusable.push((index, format!("{at}: no charges")));
-            continue;
-        };
-        let closed_balance = match p.closed_balance {
-            Some(raw) => amount(raw, &format!("{at}.properties.closedBalance"))?,
-            None => None,
-        };
-        let account = path_part(lot_id, "billingAccounts").or_else(|| {
-            item.id
-                .as_deref()
-                .and_then(|id| path_part(id, "billingAccounts"))
-        });
-        out.settled.push(AzureEvent {
-            index,
-            account,
-            lot: lot_name(lot_id),
-            lot_source: p.lot_source.as_deref().map(normalize_source),
-            invoice: Some(invoice.to_string()),
-            billing_profile: p.billing_profile_display_name,
-            date: date(p.transaction_date.as_deref()),
-            charges,
-            closed_balance,
-        });
-    }
-    Ok(out)
-}
-
-/// Read a Lots API response.
-pub fn parse_lots(text: &str) -> Result<AzureLots, ReadError> {
-    let (list, next_link) = items(text)?;
-    let mut out = AzureLots {
-        next_link,
-        ..AzureLots::default()
-    };
-    for (index, raw) in list.into_iter().enumerate() {
-        let at = format!("value[{index}]");
-        let item: Item = serde_json::from_str(raw.get()).map_err(|e| field_error(at.clone(), e))?;
-        let p: Option<LotProperties> = match item.properties {
-            Some(props) => Some(
-                serde_json::from_str(props.get())
-                    .map_err(|e| field_error(format!("{at}.properties"), e))?,
-            ),
-            None => None,
-        };
-        let name = match (item.name.as_deref(), item.id.as_deref()) {
-            (Some(name), _) if !name.is_empty() => lot_name(name),
-            (_, Some(id)) => lot_name(id),
-            _ => {
-                return Err(ReadError::Field {
-                    field: at,
-                    message: "has neither a name nor an id".into(),
-                })
-            }
-        };
-        let account = item
-            .id
-            .as_deref()
-            .and_then(|id| path_part(id, "billingAccounts"));
-        let (mut source, mut status, mut original, mut closed_balance) = (None, None, None, None);
-        if let Some(p) = p {
-            source = p.source.or(p.lot_source).as_deref().map(normalize_source);
-            status = p.status;
-            if let Some(raw) = p.original_amount {
-                original = amount(raw, &format!("{at}.properties.originalAmount"))?;
-            }
-            if let Some(raw) = p.closed_balance {
-                closed_balance = amount(raw, &format!("{at}.properties.closedBalance"))?;
-            }
-        }
-        out.lots.push(AzureLot {
-            index,
-            account,
-            name,
-            source,
-            status,
-            original,
-            closed_balance,
-        });
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,7 +140,35 @@ pub struct Reconciliation {
     /// Sorted by account, invoice, lot.
     pub invoices: Vec<InvoiceDifference>,
     pub lots: Vec<LotDifference>,
-    pub notes: Vec<String>,
+    /// What was not compared, and differences that are not amounts, in the order found.
+    pub notes: Vec<Note>,
+}
+
+/// Something a reader of a reconciliation should know besides the differences.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A settled event whose lot id names no account, when several accounts could own the lot.
+    EventWithoutAccount {
+        index: usize,
+        lot: String,
+        invoice: String,
+    },
+    /// A lot whose id names no account, when several accounts could own it.
+    LotWithoutAccount { index: usize, lot: String },
+    /// The two sides give a lot different statuses (not an amount, so not a difference).
+    LotStatus {
+        lot: String,
+        azure: String,
+        ledger: String,
+    },
+    /// The lots file has a `nextLink`: Azure has more pages than the file holds.
+    LotsNextLink,
+    /// The events file has a `nextLink`: only what the file holds is compared.
+    EventsNextLink,
+    /// Events of a type other than `SettledCharges`, not compared.
+    IgnoredEvents { kind: String, count: usize },
+    /// A settled event that cannot be compared (`value[3]: no invoiceNumber`).
+    UnusableEvent { what: String },
 }
 
 impl Reconciliation {
@@ -526,12 +244,11 @@ pub fn reconcile(
     let mut scope: BTreeSet<String> = BTreeSet::new();
     for e in settled {
         let Some(account) = resolve(&e.account, &e.lot) else {
-            r.notes.push(format!(
-                "event value[{}] (lot {}, invoice {}): no account in its lot id, and several accounts of this ledger could own the lot",
-                e.index,
-                e.lot,
-                e.invoice.as_deref().unwrap_or("")
-            ));
+            r.notes.push(Note::EventWithoutAccount {
+                index: e.index,
+                lot: e.lot.clone(),
+                invoice: e.invoice.clone().unwrap_or_default(),
+            });
             continue;
         };
         scope.insert(account.clone());
@@ -618,21 +335,20 @@ pub fn reconcile(
     if let Some(azure_lots) = lots {
         compare_lots(p, azure_lots, &scope, &resolve, &mut r);
         if azure_lots.next_link {
-            r.notes.push(
-                "the lots file has a nextLink: Azure has more pages than the file holds".into(),
-            );
+            r.notes.push(Note::LotsNextLink);
         }
     }
     if events.next_link {
-        r.notes.push("the events file has a nextLink: Azure has more pages than the file holds; only what the file holds is compared".into());
+        r.notes.push(Note::EventsNextLink);
     }
     for (kind, count) in &events.ignored {
-        r.notes.push(format!(
-            "{count} event(s) of type {kind} not compared (only SettledCharges are)"
-        ));
+        r.notes.push(Note::IgnoredEvents {
+            kind: kind.clone(),
+            count: *count,
+        });
     }
     for (_, what) in &events.unusable {
-        r.notes.push(format!("event {what}: not compared"));
+        r.notes.push(Note::UnusableEvent { what: what.clone() });
     }
     r
 }
@@ -647,10 +363,10 @@ fn compare_lots(
     let mut theirs: BTreeMap<(String, String), LotFigures> = BTreeMap::new();
     for lot in &azure.lots {
         let Some(account) = resolve(&lot.account, &lot.name) else {
-            r.notes.push(format!(
-                "lot value[{}] ({}): no account in its id, and several accounts of this ledger could own it",
-                lot.index, lot.name
-            ));
+            r.notes.push(Note::LotWithoutAccount {
+                index: lot.index,
+                lot: lot.name.clone(),
+            });
             continue;
         };
         theirs.insert(
@@ -704,10 +420,11 @@ fn compare_lots(
             r.matched_lots += 1;
             if let (Some(s), Some(t)) = (&x.status, &y.status) {
                 if !s.eq_ignore_ascii_case(t) {
-                    r.notes.push(format!(
-                        "lot {}: status {s} at Azure, {t} in the ledger",
-                        key.1
-                    ));
+                    r.notes.push(Note::LotStatus {
+                        lot: key.1.clone(),
+                        azure: s.clone(),
+                        ledger: t.clone(),
+                    });
                 }
             }
         }
@@ -753,146 +470,6 @@ pub fn attach_traces(store: &Store, r: &mut Reconciliation) -> Result<(), TraceE
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
-// JSON.
-
-struct Opt(Option<Money>);
-
-impl Serialize for Opt {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(m) => Amount(m).serialize(serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-}
-
-struct InvoiceFiguresJson<'a>(&'a InvoiceFigures);
-
-impl Serialize for InvoiceFiguresJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("decrement", &Amount(self.0.decrement))?;
-        map.serialize_entry("closedBalance", &Opt(self.0.closed_balance))?;
-        map.serialize_entry("events", &self.0.events)?;
-        map.end()
-    }
-}
-
-struct LotFiguresJson<'a>(&'a LotFigures);
-
-impl Serialize for LotFiguresJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("source", &self.0.source)?;
-        map.serialize_entry("status", &self.0.status)?;
-        map.serialize_entry("originalAmount", &Opt(self.0.original))?;
-        map.serialize_entry("closedBalance", &Opt(self.0.closed_balance))?;
-        map.end()
-    }
-}
-
-/// A traced event with amounts as JSON numbers and dates as `YYYY-MM-DD`.
-struct TracedEventJson<'a>(&'a TracedEvent);
-
-impl Serialize for TracedEventJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let e = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("event", &e.event)?;
-        map.serialize_entry("rule", &e.rule)?;
-        map.serialize_entry("date", &e.date.to_string())?;
-        map.serialize_entry("billingProfile", &e.billing_profile)?;
-        map.serialize_entry("amount", &Amount(e.amount))?;
-        map.serialize_entry("balanceAfter", &Opt(e.balance_after))?;
-        let portions: Vec<PortionJson> = e.portions.iter().map(PortionJson).collect();
-        map.serialize_entry("portions", &portions)?;
-        map.end()
-    }
-}
-
-struct PortionJson<'a>(&'a crate::trace::TracedPortion);
-
-impl Serialize for PortionJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let p = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("linePosition", &p.line_position)?;
-        map.serialize_entry("lineId", &p.line_id)?;
-        map.serialize_entry("chargeDate", &p.charge_date.to_string())?;
-        map.serialize_entry("kind", p.kind.name())?;
-        map.serialize_entry("lineAmount", &Amount(p.line_amount))?;
-        map.serialize_entry("payer", &p.payer)?;
-        map.serialize_entry("coveredBy", &p.covered_by)?;
-        map.serialize_entry("portionAmount", &Amount(p.portion_amount))?;
-        map.serialize_entry("counted", &Amount(p.counted))?;
-        map.serialize_entry("eligRule", &p.elig_rule)?;
-        map.serialize_entry("coverRule", &p.cover_rule)?;
-        map.end()
-    }
-}
-
-struct InvoiceDifferenceJson<'a>(&'a InvoiceDifference);
-
-impl Serialize for InvoiceDifferenceJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let d = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("invoiceNumber", &d.invoice)?;
-        map.serialize_entry("lot", &d.lot)?;
-        map.serialize_entry("account", &d.account)?;
-        map.serialize_entry("differs", &d.differs)?;
-        map.serialize_entry("azure", &d.azure.as_ref().map(InvoiceFiguresJson))?;
-        map.serialize_entry("ledger", &d.ledger.as_ref().map(InvoiceFiguresJson))?;
-        map.serialize_entry("decrementDifference", &Amount(d.decrement_difference))?;
-        map.serialize_entry("closedBalanceDifference", &Opt(d.closed_balance_difference))?;
-        let trace: Vec<TracedEventJson> = d.trace.iter().map(TracedEventJson).collect();
-        map.serialize_entry("trace", &trace)?;
-        map.end()
-    }
-}
-
-struct LotDifferenceJson<'a>(&'a LotDifference);
-
-impl Serialize for LotDifferenceJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let d = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("lot", &d.lot)?;
-        map.serialize_entry("account", &d.account)?;
-        map.serialize_entry("differs", &d.differs)?;
-        map.serialize_entry("azure", &d.azure.as_ref().map(LotFiguresJson))?;
-        map.serialize_entry("ledger", &d.ledger.as_ref().map(LotFiguresJson))?;
-        map.serialize_entry("closedBalanceDifference", &Opt(d.closed_balance_difference))?;
-        map.serialize_entry("originalAmountDifference", &Opt(d.original_difference))?;
-        map.end()
-    }
-}
-
-/// `{"differs", "differences", "matched", "span", "invoices": [...], "lots": [...], "notes"}`;
-/// amounts are JSON numbers from the exact decimal.
-impl Serialize for Reconciliation {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("differs", &self.differs())?;
-        map.serialize_entry("differences", &self.difference_count())?;
-        map.serialize_entry("matched", &self.matched)?;
-        map.serialize_entry("matchedLots", &self.matched_lots)?;
-        map.serialize_entry("accounts", &self.accounts)?;
-        map.serialize_entry(
-            "span",
-            &self.span.map(|(a, b)| [a.to_string(), b.to_string()]),
-        )?;
-        let invoices: Vec<InvoiceDifferenceJson> =
-            self.invoices.iter().map(InvoiceDifferenceJson).collect();
-        map.serialize_entry("invoices", &invoices)?;
-        let lots: Vec<LotDifferenceJson> = self.lots.iter().map(LotDifferenceJson).collect();
-        map.serialize_entry("lots", &lots)?;
-        map.serialize_entry("notes", &self.notes)?;
-        map.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -904,76 +481,5 @@ mod tests {
     #[test]
     fn tolerance_is_one_cent() {
         assert_eq!(TOLERANCE, m("0.01"));
-    }
-
-    #[test]
-    fn lot_ids_and_accounts_come_from_arm_paths_or_bare_names() {
-        let path = "/providers/Microsoft.Billing/billingAccounts/contoso%20east/providers/Microsoft.Consumption/lots/caco-1%2FM1%2Faward";
-        assert_eq!(lot_name(path), "caco-1/M1/award");
-        assert_eq!(
-            path_part(path, "billingAccounts").as_deref(),
-            Some("contoso east")
-        );
-        assert_eq!(lot_name("INV-1/1"), "INV-1/1");
-        assert_eq!(lot_name("G2021032459206000XXXX"), "G2021032459206000XXXX");
-        let scoped = "/providers/Microsoft.Billing/billingAccounts/1234:5678_2019-05-31/billingProfiles/AB12/providers/Microsoft.Consumption/lots/G1";
-        assert_eq!(lot_name(scoped), "G1");
-        assert_eq!(
-            path_part(scoped, "billingaccounts").as_deref(),
-            Some("1234:5678_2019-05-31")
-        );
-        assert_eq!(percent_decode("a%2"), "a%2");
-    }
-
-    #[test]
-    fn events_tolerate_shapes_signs_and_unknowns() {
-        let text = r#"{"value": [
-            {"id": "x", "name": "e1", "type": "Microsoft.Consumption/events", "extra": [1, 2],
-             "properties": {"transactionDate": "2021-05-05T00:00:00.0000000Z",
-                "lotId": "/providers/Microsoft.Billing/billingAccounts/9a157b81/providers/Microsoft.Consumption/lots/G1",
-                "lotSource": "AzurePrepayment", "charges": {"currency": "USD", "value": 100.000000000000000000001},
-                "closedBalance": {"currency": "USD", "value": "9899.71"}, "eventType": "SettledCharges",
-                "invoiceNumber": "T1", "somethingNew": {"a": null}}},
-            {"properties": {"eventType": "NewCredit", "lotId": "G1"}},
-            {"properties": {"eventType": "SomethingElse"}},
-            {"properties": {"eventType": "SettledCharges", "lotId": "G1", "charges": -5}}
-        ], "nextLink": "https://management.azure.com/...&skiptoken=abc"}"#;
-        let events = parse_events(text).unwrap();
-        assert!(events.next_link);
-        assert_eq!(events.settled.len(), 1);
-        let e = &events.settled[0];
-        assert_eq!(e.account.as_deref(), Some("9a157b81"));
-        assert_eq!(e.lot, "G1");
-        assert_eq!(e.lot_source.as_deref(), Some("PurchasedCredit"));
-        assert_eq!(
-            e.charges,
-            m("100.000000000000000000001"),
-            "digits, not a float"
-        );
-        assert_eq!(e.closed_balance, Some(m("9899.71")));
-        assert_eq!(e.date, Some(Date::parse("2021-05-05").unwrap()));
-        assert_eq!(events.ignored.get("NewCredit"), Some(&1));
-        assert_eq!(events.ignored.get("SomethingElse"), Some(&1));
-        assert_eq!(events.unusable.len(), 1, "no invoice number");
-        // A bare array works too.
-        let bare = parse_events("[]").unwrap();
-        assert!(bare.settled.is_empty() && !bare.next_link);
-    }
-
-    #[test]
-    fn unreadable_files_say_where() {
-        match parse_events("{\"value\": [\n{\"properties\": }]}") {
-            Err(ReadError::Syntax { line, .. }) => assert_eq!(line, 2),
-            other => panic!("{other:?}"),
-        }
-        let e = parse_events(r#"{"value": [{"properties": {"eventType": "SettledCharges", "lotId": "G", "invoiceNumber": "I", "charges": {"value": "ten"}}}]}"#)
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("value[0].properties.charges.value: 'ten' is not a decimal amount"),
-            "{e}"
-        );
-        let e = parse_events(r#"{"items": []}"#).unwrap_err();
-        assert!(e.to_string().starts_with("value: is missing"), "{e}");
     }
 }

@@ -9,14 +9,12 @@ use std::time::Instant;
 use ledger_core::event::Event;
 use ledger_core::{Fact, Money};
 use ledger_store::{ReadOptions, Store};
-use serde::Serialize;
 
 use crate::load::{load, ReplayError};
 use crate::projection::Projections;
 
 /// What a replay did and found.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct ReplayReport {
     pub records: u64,
     pub facts: u64,

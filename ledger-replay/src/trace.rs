@@ -11,57 +11,43 @@ use ledger_core::event::Event;
 use ledger_core::trace::{Portion, TraceSink};
 use ledger_core::{ApplyOptions, ChargeKind, Date, Fact, Ledger, Money};
 use ledger_store::{ReadOptions, Store, StoreError};
-use serde::Serialize;
-
-use crate::json::exact;
 
 /// One portion of one charge line that touched the lot.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TracedPortion {
     /// 1-based position of the line in its invoice.
     pub line_position: u32,
     pub line_id: Option<String>,
-    #[serde(serialize_with = "exact::date")]
     pub charge_date: Date,
-    #[serde(serialize_with = "exact::kind")]
     pub kind: ChargeKind,
-    #[serde(serialize_with = "exact::money")]
     pub line_amount: Money,
     /// `paid`, or the credit kind that covered it.
     pub payer: String,
     /// The credit lot that covered it, if any.
     pub covered_by: Option<String>,
-    #[serde(serialize_with = "exact::money")]
     pub portion_amount: Money,
     /// What this portion did to the traced lot (decrement or credit application).
-    #[serde(serialize_with = "exact::money")]
     pub counted: Money,
     pub elig_rule: String,
     pub cover_rule: Option<String>,
 }
 
 /// One event of the lot with what is behind it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct TracedEvent {
     pub seq: u64,
     pub event: String,
     pub rule: String,
-    #[serde(serialize_with = "exact::date")]
     pub date: Date,
     pub invoice: Option<String>,
     pub billing_profile: Option<String>,
-    #[serde(serialize_with = "exact::money")]
     pub amount: Money,
-    #[serde(serialize_with = "exact::option_money")]
     pub balance_after: Option<Money>,
     pub portions: Vec<TracedPortion>,
 }
 
 /// The trace of one lot.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct LotTrace {
     pub lot: String,
     pub account: String,
@@ -329,59 +315,4 @@ fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
         } if caco == lot => Some(base(*end, None, None, *remaining, Some(*remaining))),
         _ => None,
     }
-}
-
-/// The trace as CSV: one row per portion (an event without portions gets one row).
-pub fn to_csv(trace: &LotTrace) -> String {
-    let mut out = String::from(
-        "seq,event,rule,date,invoice,billing_profile,amount,balance_after,line_position,line_id,charge_date,kind,line_amount,payer,covered_by,portion_amount,counted,elig_rule,cover_rule\n",
-    );
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    for e in &trace.events {
-        let head = [
-            e.seq.to_string(),
-            e.event.clone(),
-            e.rule.clone(),
-            e.date.to_string(),
-            e.invoice.clone().unwrap_or_default(),
-            e.billing_profile.clone().unwrap_or_default(),
-            e.amount.to_plain_string(),
-            e.balance_after
-                .map(|b| b.to_plain_string())
-                .unwrap_or_default(),
-        ];
-        let head: Vec<String> = head.iter().map(|s| field(s)).collect();
-        if e.portions.is_empty() {
-            out.push_str(&head.join(","));
-            out.push_str(",,,,,,,,,,,\n");
-            continue;
-        }
-        for p in &e.portions {
-            let tail = [
-                p.line_position.to_string(),
-                p.line_id.clone().unwrap_or_default(),
-                p.charge_date.to_string(),
-                p.kind.name().to_string(),
-                p.line_amount.to_plain_string(),
-                p.payer.clone(),
-                p.covered_by.clone().unwrap_or_default(),
-                p.portion_amount.to_plain_string(),
-                p.counted.to_plain_string(),
-                p.elig_rule.clone(),
-                p.cover_rule.clone().unwrap_or_default(),
-            ];
-            let tail: Vec<String> = tail.iter().map(|s| field(s)).collect();
-            out.push_str(&head.join(","));
-            out.push(',');
-            out.push_str(&tail.join(","));
-            out.push('\n');
-        }
-    }
-    out
 }

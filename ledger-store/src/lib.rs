@@ -74,6 +74,9 @@
 //! `flush` writes out every new blob file the same way (`sync_file_range`) before and after
 //! sled's flush.
 
+// A library writes to the stream it is given, never to the process's stdout or stderr.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 mod codec;
 mod error;
 mod reader;

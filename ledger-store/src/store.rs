@@ -612,6 +612,7 @@ fn map_open_error(dir: &Path, error: sled::Error) -> StoreError {
 /// Write a file's dirty pages out and wait for them, as sled does for its main log
 /// (`sync_file_range` with WAIT_BEFORE | WRITE | WAIT_AFTER): the same durability for blob
 /// files as for the log that points to them, without a journal commit per file.
+#[allow(unsafe_code)] // the one system call std does not offer
 fn write_out(file: &fs::File) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {

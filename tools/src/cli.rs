@@ -1,9 +1,12 @@
-//! The command line: verbs, options and their help. Each verb's help ends with an example.
+//! The command line: every verb, option and help text of `ledger` (every clap type lives
+//! here). Each verb's help ends with an example.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ledger_core::Date;
+use ledger_app::core::Date;
+use ledger_app::input::InputFormat;
+use ledger_serve::ServeOptions;
 
 /// An event-sourced ledger for Azure commitments: MACC, CACO milestones and credits.
 ///
@@ -134,7 +137,7 @@ pub enum Command {
         [agreement]            # agreement-file keys replacing the recorded terms\n  \
         [[agreement.caco]]\n  id = \"caco-1\"          # entries are matched by id"
     )]
-    Whatif(crate::whatif::WhatifArgs),
+    Whatif(WhatifArgs),
 
     /// Compare Azure's reported events (and lots) with the ledger's, matched by invoice number
     /// and lot; list each invoice whose decrement or closed balance differs by more than 0.01,
@@ -147,7 +150,7 @@ pub enum Command {
         GET .../billingAccounts/{account}/providers/Microsoft.Consumption/lots\n\
         Unknown fields and event types are ignored; charges may be negative or positive."
     )]
-    Reconcile(crate::reconcile::ReconcileArgs),
+    Reconcile(ReconcileArgs),
 
     /// Serve the Azure Consumption lots and events APIs (and CACO, invoices, alerts) over HTTP,
     /// on loopback by default. `serve` holds the ledger open while it runs (sled allows one
@@ -167,7 +170,7 @@ pub enum Command {
         another process (`ledger serve`)\"; stop the server (or POST to it) to change the ledger.\n\
         Request logs: RUST_LOG=info. Stop with Ctrl-C or SIGTERM (requests under way finish)."
     )]
-    Serve(crate::serve::ServeArgs),
+    Serve(ServeArgs),
 
     /// Write the burn-down report: one self-contained HTML file (inline CSS and SVG, no
     /// network requests) with, per account, a burn-down chart per MACC and CACO (remaining
@@ -178,7 +181,7 @@ pub enum Command {
         ledger report --html q3.html --as-of 2024-09-30 --whatif cut-compute.toml\n\n\
         The as-of date defaults to the ledger clock (the newest settled invoice). With --whatif,\n\
         each scenario's lines are drawn dashed beside the recorded ones and its consequences listed.")]
-    Report(crate::report::ReportArgs),
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -341,6 +344,99 @@ pub struct EventsArgs {
     /// Only events on or before this date.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub to: Option<Date>,
+}
+
+impl From<Format> for InputFormat {
+    fn from(format: Format) -> InputFormat {
+        match format {
+            Format::Native => InputFormat::Native,
+            Format::Focus => InputFormat::Focus,
+            Format::Azure => InputFormat::Azure,
+        }
+    }
+}
+
+/// `ledger whatif SCENARIO... [--json]`.
+#[derive(Args, Debug)]
+pub struct WhatifArgs {
+    /// Scenario files (TOML): `[[change]]` tables (op = scale, drop or add) and an optional
+    /// `[agreement]` table of replaced terms. Several files replay in parallel.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Print `{"baseline", "scenario", "changes"}` as JSON (an array of them, each with its
+    /// "name", for several files).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ledger reconcile EVENTS.json [LOTS.json] [--json]`.
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// Azure's events: a Consumption Events API response (`{"value": [...]}`) or its array.
+    #[arg(value_name = "EVENTS.json")]
+    pub events: PathBuf,
+    /// Azure's lots: a Consumption Lots API response, compared lot by lot.
+    #[arg(value_name = "LOTS.json")]
+    pub lots: Option<PathBuf>,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ledger serve` options.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Require `Authorization: Bearer TOKEN` on every request (else 401).
+    #[arg(
+        long,
+        env = "LEDGER_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Accept agreements and charge files over HTTP (POST /ledger/agreements, /ledger/charges).
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Items per page of lots and events when the request gives no $top (1 to 1000).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub page_size: usize,
+    /// The largest request body a write accepts, in bytes (larger: 413).
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    pub max_upload_bytes: u64,
+}
+
+impl From<&ServeArgs> for ServeOptions {
+    fn from(a: &ServeArgs) -> ServeOptions {
+        ServeOptions {
+            addr: a.addr.clone(),
+            token: a.token.clone(),
+            allow_writes: a.allow_writes,
+            page_size: a.page_size,
+            max_upload_bytes: a.max_upload_bytes,
+        }
+    }
+}
+
+/// `ledger report` options.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The HTML file to write (replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// "Today" for the as-of line, the alerts and the forecasts (YYYY-MM-DD); default: the
+    /// ledger clock (the newest settled invoice date, or the latest close).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<Date>,
+    /// What-if scenario files (as for `ledger whatif`), drawn dashed beside the recorded
+    /// ledger, with their consequences listed (at most 4).
+    #[arg(long, value_name = "SCENARIO", num_args = 1..)]
+    pub whatif: Vec<PathBuf>,
+    /// Only this billing account.
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 /// clap value parser for YYYY-MM-DD.

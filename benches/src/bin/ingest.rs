@@ -10,7 +10,7 @@
 //! 2. End to end: for each format, a fresh ledger, `ledger agreement`, then `ledger ingest`
 //!    run as a child process of the release binary (read, validate, decide, append, flush),
 //!    timed, with its peak RSS from `wait4`.
-//! 3. Reading alone, in this process: `tools::input::stage_file` (reader, mapping, assembler,
+//! 3. Reading alone, in this process: `ledger_input::stage_file` (reader, mapping, assembler,
 //!    spill) over each file, its peak RSS from `/proc/self/status` VmHWM after resetting it
 //!    (`/proc/self/clear_refs`).
 //!
@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use benches::{ledger_binary, measure, mib, per_second, target_dir, work_dir, Measured};
-use tools::input::assemble::Accounts;
-use tools::input::{stage_file, InputFormat};
+use ledger_input::assemble::Accounts;
+use ledger_input::{stage_file, InputFormat};
 
 struct Options {
     lines: u64,

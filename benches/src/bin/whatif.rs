@@ -13,6 +13,9 @@
 //! is that of the what-if run alone (opening the ledger, loading the baseline, the fold). With
 //! `--data DIR`, an existing ledger is used, or one is made there when DIR does not exist.
 
+// Benchmarks read their own resource usage (getrusage, wait4) and print their figures.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -22,7 +25,6 @@ use ledger_core::{ChargeKind, Date, Factor, KindSet, Money};
 use ledger_replay::load::load;
 use ledger_replay::whatif::{self, Change, LineFilter, Scenario};
 use ledger_store::Store;
-use tools::cli::{AgreementArgs, IngestArgs};
 
 struct Options {
     lines: u64,
@@ -80,12 +82,12 @@ fn prepare(data: &Path, lines: u64) {
         1 << 20,
         std::fs::File::create(&csv_path).expect("create the CSV"),
     );
-    let options = tools::gen::GenOptions {
+    let options = ledger_gen::GenOptions {
         lines,
         accounts: 1,
         seed: 42,
     };
-    let generated = tools::gen::generate(&options, &mut csv).expect("generate");
+    let generated = ledger_gen::generate(&options, &mut csv).expect("generate");
     std::io::Write::flush(&mut csv).expect("write the CSV");
     drop(csv);
     let mut files = Vec::new();
@@ -96,15 +98,12 @@ fn prepare(data: &Path, lines: u64) {
         std::fs::write(&path, &account.agreement_toml).expect("write the agreement");
         files.push(path);
     }
-    tools::commands::agreement(data, &AgreementArgs { files })
-        .unwrap_or_else(|e| panic!("agreement: {e}"));
-    let ingest = IngestArgs {
-        files: vec![csv_path],
-        format: None,
-        json: false,
-    };
-    let text = tools::commands::ingest(data, &ingest).unwrap_or_else(|e| panic!("ingest: {e}"));
-    eprint!("{text}");
+    ledger_app::agreement::record_files(data, &files).unwrap_or_else(|e| panic!("agreement: {e}"));
+    let outcomes = ledger_app::ingest::ingest_files(data, &[csv_path], None, true)
+        .unwrap_or_else(|e| panic!("ingest: {}", e.failure));
+    for outcome in &outcomes {
+        eprintln!("{}", ledger_render::ingest::describe(outcome));
+    }
 }
 
 /// Four kinds of scenario, cycled: a cut from mid-term, dropped kinds, monthly adds running
@@ -255,7 +254,11 @@ fn main() {
         best_cpu = best_cpu.min(cpu_seconds() - cpu);
         consequences = results
             .iter()
-            .map(|p| whatif::report("s", &baseline, p).changes.len())
+            .map(|p| {
+                ledger_render::whatif::report("s", &baseline, p)
+                    .changes
+                    .len()
+            })
             .sum();
     }
     let rate = lines as f64 / best;

@@ -1,0 +1,319 @@
+//! `ledger ingest` and `POST /ledger/charges`: charge files to settled invoices, in three phases.
+//!
+//! 1. Read and validate the whole file, grouping lines into invoices (bounded memory: lines
+//!    are spilled to disk by the assembler).
+//! 2. Decide every invoice on the in-memory ledger and stage its records (facts and
+//!    decisions, hash-chained) in a spill file. Any refusal here stops the command before
+//!    anything is appended: a refused file changes nothing.
+//! 3. Append the staged records, one invoice per atomic batch, flushing periodically and
+//!    before reporting success. A crash leaves a prefix of whole invoices; ingesting the file
+//!    again skips them (R-IDEM-1) and settles the rest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ledger_core::{ChargeKind, Fact, Invoice, Money};
+use ledger_input::assemble::Accounts;
+use ledger_input::{
+    detect_format, stage_file, IngestSummary, InputError, InputFormat, MarketplaceTerms, ReadStats,
+    SkipReason,
+};
+use ledger_replay::write::stage;
+use ledger_store::{invoice_content_hash, Appender, Spill};
+
+use crate::session::{Failure, Session};
+
+/// Lines appended between two flushes (bounds what a power loss could take).
+const FLUSH_EVERY_LINES: u64 = 1_000_000;
+
+/// What ingesting one file did (`ledger ingest --json` prints one per file).
+#[derive(Clone, Debug)]
+pub struct FileOutcome {
+    pub file: PathBuf,
+    /// `native`, `focus` or `azure`.
+    pub format: &'static str,
+    /// Data rows read from the file (charge lines and skipped rows).
+    pub rows: u64,
+    /// Rows that became charge lines.
+    pub lines: u64,
+    /// Rows read but not turned into lines, by reason (only reasons that occurred).
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Rows skipped as another provider's, by provider name.
+    pub skipped_providers: BTreeMap<String, u64>,
+    /// Lines and their total amount per charge kind (only kinds that occurred).
+    pub kinds: BTreeMap<&'static str, KindTotal>,
+    pub invoices: u64,
+    pub settled: u64,
+    pub already_settled: u64,
+    pub lines_settled: u64,
+    pub seconds: f64,
+    pub lines_per_second: f64,
+}
+
+/// Lines of one kind in a file and their total.
+#[derive(Clone, Debug)]
+pub struct KindTotal {
+    pub lines: u64,
+    pub amount: Money,
+}
+
+impl FileOutcome {
+    fn new(file: &Path, format: InputFormat) -> FileOutcome {
+        FileOutcome {
+            file: file.to_path_buf(),
+            format: format.name(),
+            rows: 0,
+            lines: 0,
+            skipped: BTreeMap::new(),
+            skipped_providers: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+            invoices: 0,
+            settled: 0,
+            already_settled: 0,
+            lines_settled: 0,
+            seconds: 0.0,
+            lines_per_second: 0.0,
+        }
+    }
+
+    fn read(&mut self, stats: &ReadStats, summary: &IngestSummary) {
+        self.rows = stats.rows;
+        self.lines = stats.lines;
+        for reason in SkipReason::ALL {
+            let n = stats.skipped[reason.index()];
+            if n > 0 {
+                self.skipped.insert(reason.name(), n);
+            }
+        }
+        self.skipped_providers = stats.skipped_providers.clone();
+        for kind in ChargeKind::ALL {
+            let lines = summary.lines_by_kind[kind.index()];
+            if lines > 0 {
+                let amount = summary.total_by_kind[kind.index()];
+                self.kinds.insert(kind.name(), KindTotal { lines, amount });
+            }
+        }
+    }
+
+    /// Rows read but not turned into lines.
+    pub fn rows_skipped(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+fn bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {percent:>3}% {elapsed_precise} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+/// The accounts and currencies recorded so far, with the Marketplace terms of their
+/// agreements (for FOCUS and Azure files, which do not say what is "Azure benefit eligible").
+fn accounts_of(session: &Session) -> Accounts {
+    let recorded = &session.projections.ledger.accounts;
+    let mut accounts = Accounts::new(
+        recorded
+            .iter()
+            .map(|(id, a)| (id.clone(), a.currency.clone()))
+            .collect(),
+    );
+    for (id, a) in recorded {
+        let terms = MarketplaceTerms::new(&a.terms.eligible_publishers, &a.terms.eligible_offers);
+        if !terms.is_empty() {
+            accounts.set_marketplace(id, terms);
+        }
+    }
+    accounts
+}
+
+/// Ingest one file into `session`, its format told by its header.
+pub fn ingest_file(
+    session: &mut Session,
+    file: &Path,
+    quiet: bool,
+) -> Result<FileOutcome, Failure> {
+    ingest_file_as(session, file, None, quiet)
+}
+
+/// Ingest one file in `format` (detected from the header when `None`) into `session`.
+pub fn ingest_file_as(
+    session: &mut Session,
+    file: &Path,
+    format: Option<InputFormat>,
+    quiet: bool,
+) -> Result<FileOutcome, Failure> {
+    let started = Instant::now();
+    let staging = session.dir().join("staging");
+    let format = match format {
+        Some(f) => f,
+        None => detect_format(file)?,
+    };
+
+    // Phase 1: read, validate, group.
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let reading = bar(size, "reading", quiet);
+    let accounts = accounts_of(session);
+    let (mut invoices, stats) = stage_file(file, format, &accounts, &staging, |bytes, _rows| {
+        reading.set_position(bytes)
+    })?;
+    reading.finish_and_clear();
+    let read_seconds = started.elapsed().as_secs_f64();
+    let invoice_count = invoices.len() as u64;
+    let first_lines: Vec<u64> = (0..invoices.len())
+        .map(|i| invoices.first_line(i))
+        .collect();
+    let mut outcome = FileOutcome::new(file, format);
+    outcome.read(&stats, invoices.summary());
+    outcome.invoices = invoice_count;
+    tracing::info!(
+        file = %file.display(),
+        format = format.name(),
+        rows = outcome.rows,
+        lines = outcome.lines,
+        skipped = outcome.rows_skipped(),
+        invoices = invoice_count,
+        "read"
+    );
+
+    // Phase 2: decide and stage. A second thread builds each invoice from the staged lines and
+    // computes its content digest while this one decides and encodes the one before it; at
+    // most three invoices are in memory (being built, waiting, being decided).
+    let settling = bar(invoice_count, "settling", quiet);
+    let mut appender = Appender::new(session.store.head());
+    let mut spill = Spill::create(&staging)?;
+    let mut group_lines = Vec::new();
+    std::thread::scope(|scope| -> Result<(), Failure> {
+        let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(1);
+        let invoices = &mut invoices;
+        scope.spawn(move || {
+            for invoice in invoices.iter() {
+                let invoice = invoice.map(|mut invoice| {
+                    invoice.content_hash = invoice_content_hash(&invoice);
+                    invoice
+                });
+                let failed = invoice.is_err();
+                // A closed channel means the decider stopped on an error: stop too.
+                if built.send(invoice).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for (index, invoice) in to_decide.into_iter().enumerate() {
+            let invoice = invoice?;
+            let lines = invoice.lines.len() as u64;
+            let id = invoice.id.clone();
+            let fact = Fact::Invoice(invoice);
+            match stage(&mut session.projections, &mut appender, &fact) {
+                Ok(None) => outcome.already_settled += 1,
+                Ok(Some(staged)) => {
+                    spill.push_group(&staged.records)?;
+                    group_lines.push(lines);
+                    outcome.settled += 1;
+                    outcome.lines_settled += lines;
+                }
+                Err(e) => {
+                    return Err(Failure::new(format!(
+                        "{}:{}: invoice {id}: {e}; nothing from this file was recorded",
+                        file.display(),
+                        first_lines[index]
+                    )))
+                }
+            }
+            settling.inc(1);
+        }
+        Ok(())
+    })?;
+    settling.finish_and_clear();
+    let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
+
+    // Phase 3: append, one invoice per atomic batch.
+    let appending = bar(spill.group_count(), "appending", quiet);
+    let mut unflushed = 0u64;
+    for (group, lines) in spill.groups()?.zip(group_lines) {
+        session.store.append(&group?)?;
+        unflushed += lines;
+        if unflushed >= FLUSH_EVERY_LINES {
+            session.store.flush()?;
+            unflushed = 0;
+        }
+        appending.inc(1);
+    }
+    appending.finish_and_clear();
+    let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
+    drop(spill);
+    session.finish_writes()?;
+    outcome.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        file = %file.display(),
+        read_s = read_seconds,
+        decide_s = decide_seconds,
+        append_s = append_seconds,
+        finish_s = outcome.seconds - read_seconds - decide_seconds - append_seconds,
+        "ingest phases"
+    );
+    outcome.lines_per_second = if outcome.seconds > 0.0 {
+        outcome.lines_settled as f64 / outcome.seconds
+    } else {
+        0.0
+    };
+    Ok(outcome)
+}
+
+/// A multi-file ingest that failed: why, and the files ingested before the one that failed
+/// (they stay ingested: each file is its own unit).
+#[derive(Debug)]
+pub struct IngestFailure {
+    pub failure: Failure,
+    pub done: Vec<FileOutcome>,
+}
+
+/// Ingest `files` in order, each in `format` (detected from its header when `None`). Every
+/// file is checked (readable, of a format the ledger reads) before the ledger is opened.
+pub fn ingest_files(
+    data: &Path,
+    files: &[PathBuf],
+    format: Option<InputFormat>,
+    quiet: bool,
+) -> Result<Vec<FileOutcome>, IngestFailure> {
+    let failed = |failure: Failure| IngestFailure {
+        failure,
+        done: Vec::new(),
+    };
+    let mut formats = Vec::with_capacity(files.len());
+    for file in files {
+        formats.push(file_format(file, format).map_err(failed)?);
+    }
+    let mut session = Session::open_for_write(data, "ingest").map_err(failed)?;
+    let mut done = Vec::with_capacity(files.len());
+    for (file, format) in files.iter().zip(formats) {
+        match ingest_file_as(&mut session, file, Some(format), quiet) {
+            Ok(outcome) => done.push(outcome),
+            Err(failure) => return Err(IngestFailure { failure, done }),
+        }
+    }
+    Ok(done)
+}
+
+/// Check that the file exists and is in a format we read: the given one, else the one its
+/// header shows (native, FOCUS or Azure cost details, see `ledger_input::format::sniff`).
+fn file_format(file: &Path, given: Option<InputFormat>) -> Result<InputFormat, Failure> {
+    std::fs::File::open(file).map_err(|e| InputError::io(file, "cannot read", &e))?;
+    match given {
+        Some(format) => Ok(format),
+        None => Ok(detect_format(file)?),
+    }
+}

@@ -1,0 +1,140 @@
+//! An open ledger: the store and its projections, and [`Failure`], the error of a use case
+//! (a message for people and the exit status it means).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ledger_replay::load::{load, save_snapshot, ReplayError};
+use ledger_replay::write::StageError;
+use ledger_replay::Projections;
+use ledger_store::{Store, StoreError};
+
+use ledger_input::InputError;
+
+/// A command failed: exit status 1 with `message` on stderr (2 for wrong usage).
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+    /// What the command wrote before it failed is still printed (a report that lists what
+    /// differs, then fails): `replay`, `audit` and `reconcile` set this.
+    pub keep_output: bool,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+            keep_output: false,
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 2,
+            keep_output: false,
+        }
+    }
+    /// Prefix the message with where it happened.
+    pub fn context(self, what: impl fmt::Display) -> Failure {
+        Failure {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// Print what the command wrote before failing, too.
+    pub fn keeping_output(self) -> Failure {
+        Failure {
+            keep_output: true,
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<InputError> for Failure {
+    fn from(e: InputError) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<ReplayError> for Failure {
+    fn from(e: ReplayError) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<StageError> for Failure {
+    fn from(e: StageError) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
+fn no_ledger(dir: &Path, error: StoreError) -> Failure {
+    match error {
+        StoreError::NotFound { .. } => Failure::new(format!(
+            "no ledger at {}: record an agreement first (`ledger agreement FILE`), or point --data / LEDGER_DATA at one",
+            dir.display()
+        )),
+        other => Failure::from(other),
+    }
+}
+
+/// The ledger at `--data`, opened and folded to its current projections.
+pub struct Session {
+    pub store: Store,
+    pub projections: Projections,
+}
+
+impl Session {
+    /// Open for writing. Only `agreement` (and `serve`, which takes agreements over HTTP) may
+    /// create a ledger: any other writer needs one to exist, so a mistyped `--data` never turns
+    /// into an empty ledger, and a refused command in a new directory leaves nothing behind.
+    pub fn open_for_write(dir: &Path, command: &str) -> Result<Session, Failure> {
+        let store = if matches!(command, "agreement" | "serve") {
+            Store::open(dir, command)?
+        } else {
+            Store::open_existing(dir, command).map_err(|e| no_ledger(dir, e))?
+        };
+        let projections = load(&store)?;
+        Ok(Session { store, projections })
+    }
+
+    /// Open an existing ledger for reading.
+    pub fn open_for_read(dir: &Path, command: &str) -> Result<Session, Failure> {
+        let store = Store::open_existing(dir, command).map_err(|e| no_ledger(dir, e))?;
+        let projections = load(&store)?;
+        Ok(Session { store, projections })
+    }
+
+    /// Make what was appended durable and store a snapshot of the projections.
+    pub fn finish_writes(&self) -> Result<(), Failure> {
+        self.store.flush()?;
+        save_snapshot(&self.store, &self.projections)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.store.dir().to_path_buf()
+    }
+}

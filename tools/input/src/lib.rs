@@ -1,0 +1,58 @@
+//! # ledger-input: files to facts
+//!
+//! Reading what users hand the ledger: agreement files (TOML or JSON), charge-line CSV (native,
+//! FOCUS, Azure cost details), what-if scenario files and Azure's events and lots JSON,
+//! validated whole, with every refusal naming the file, line, column or field, what was
+//! found and what was expected.
+//!
+//! - [`agreement::read_agreement`]: an agreement file to a validated `Agreement`.
+//! - [`native::NativeReader`]: a streaming reader of native CSV rows, validated one by one.
+//! - [`assemble::Assembler`]: rows to invoices in first-appearance order, lines spilled to a
+//!   temporary file so memory stays bounded on large files.
+//! - [`assemble::stage_native`]: the two together over one file, with a progress callback;
+//!   the fast path (borrowed rows, errors naming columns by number).
+//! - [`records::RecordReader`]: CSV records from bytes (used by every CSV reader).
+//! - [`focus`], [`azure`]: FOCUS and Azure cost-details exports, read by
+//!   [`export::ExportReader`] into the same rows as native files; [`mapping`] is the one
+//!   mapping of their rows to charge kinds (table in `docs/INGEST.md`).
+//! - [`format::detect_format`], [`format::stage_file`]: a file of any format, told by its
+//!   header, staged with what reading it found ([`export::ReadStats`]: rows, skips).
+//! - [`scenario::read_scenario`]: a what-if scenario file; [`azure_api::read_events`] and
+//!   [`azure_api::read_lots`]: Azure's Consumption API responses for `ledger reconcile`.
+//!
+//! Invariants: this crate knows the domain (`ledger-core`) and files, nothing of the log or
+//! the projections; nothing here appends to the ledger; a file is read whole before any invoice is
+//! handed out; every line number is the 1-based line where the record starts.
+
+// A library writes to the stream it is given, never to the process's stdout or stderr.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
+pub mod agreement;
+pub mod assemble;
+pub mod azure;
+pub mod azure_api;
+pub mod error;
+pub mod export;
+pub mod focus;
+pub mod format;
+pub mod mapping;
+pub mod native;
+pub mod records;
+pub mod scenario;
+pub(crate) mod source;
+
+#[cfg(test)]
+mod export_tests;
+#[cfg(test)]
+mod samples_tests;
+
+pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
+pub use assemble::{
+    stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
+};
+pub use error::InputError;
+pub use export::{ExportFormat, ExportReader, ReadStats};
+pub use format::{detect_format, stage_file, InputFormat};
+pub use mapping::{MarketplaceTerms, SkipReason};
+pub use native::{NativeReader, RawRow, Row};
+pub use scenario::{read_scenario, ScenarioFile};

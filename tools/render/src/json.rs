@@ -1,0 +1,627 @@
+//! The JSON of INTERFACE.md, exactly: Azure's Lots and Events API shapes, the CACO page, the
+//! invoice totals and the alerts; and the JSON of the ledger's own reports (replay, audit, a
+//! lot's trace, ingest). Amounts are JSON numbers written from the exact decimal (never through
+//! a float); datetimes are written the way Azure writes them.
+
+use ledger_app::core::{ChargeKind, Date, Money};
+use ledger_app::ingest::FileOutcome;
+use ledger_app::replay::alerts::Alert;
+use ledger_app::replay::audit::{AuditFinding, AuditReport};
+use ledger_app::replay::projection::CacoTransaction;
+use ledger_app::replay::replay::ReplayReport;
+use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
+use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow, MilestoneRow};
+use rust_decimal::Decimal;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
+
+/// A JSON number spelled from the exact decimal: `9899.71`, `50000.0`.
+#[derive(Clone, Copy, Debug)]
+pub struct Amount(pub Money);
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw =
+            RawValue::from_string(self.0.to_json_number()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+/// A JSON number from a Decimal, with at least one decimal place (`120.0`, `33.33`).
+#[derive(Clone, Copy, Debug)]
+pub struct DecimalNumber(pub rust_decimal::Decimal);
+
+impl Serialize for DecimalNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut text = self.0.normalize().to_string();
+        if !text.contains('.') {
+            text.push_str(".0");
+        }
+        let raw = RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+/// `{"currency": "USD", "value": 123.45}`.
+pub struct CurrencyAmount<'a>(&'a str, Money);
+
+impl Serialize for CurrencyAmount<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("currency", self.0)?;
+        map.serialize_entry("value", &Amount(self.1))?;
+        map.end()
+    }
+}
+
+/// Percent-encode what cannot stand in one path segment (lot ids like `INV-1/1`).
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `/providers/Microsoft.Billing/billingAccounts/{account}`.
+pub fn account_path(account: &str) -> String {
+    format!(
+        "/providers/Microsoft.Billing/billingAccounts/{}",
+        path_segment(account)
+    )
+}
+
+pub fn lot_path(account: &str, lot: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.Consumption/lots/{}",
+        account_path(account),
+        path_segment(lot)
+    )
+}
+
+pub fn event_path(account: &str, event_id: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.Consumption/events/{}",
+        account_path(account),
+        path_segment(event_id)
+    )
+}
+
+/// A Lots API item.
+pub struct LotJson<'a>(pub &'a LotRow);
+
+impl Serialize for LotJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("id", &lot_path(&r.account, &r.name))?;
+        map.serialize_entry("name", &r.name)?;
+        map.serialize_entry("type", "Microsoft.Consumption/lots")?;
+        map.serialize_entry("eTag", &None::<String>)?;
+        map.serialize_entry("properties", &LotProperties(r))?;
+        map.end()
+    }
+}
+
+struct LotProperties<'a>(&'a LotRow);
+
+impl Serialize for LotProperties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("source", r.source)?;
+        map.serialize_entry("status", r.status.name())?;
+        map.serialize_entry("originalAmount", &CurrencyAmount(&r.currency, r.original))?;
+        map.serialize_entry(
+            "closedBalance",
+            &CurrencyAmount(&r.currency, r.closed_balance),
+        )?;
+        map.serialize_entry("startDate", &r.start.to_azure_datetime())?;
+        map.serialize_entry("expirationDate", &r.expiration.to_azure_datetime())?;
+        if let Some(p) = r.purchased {
+            map.serialize_entry("purchasedDate", &p.to_azure_datetime())?;
+        }
+        map.serialize_entry("kind", &r.kind)?;
+        map.end()
+    }
+}
+
+/// An Events API item.
+pub struct EventJson<'a>(pub &'a EventRow<'a>);
+
+impl Serialize for EventJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let e = r.event;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("id", &event_path(r.account, &e.id))?;
+        map.serialize_entry("name", &e.id)?;
+        map.serialize_entry("type", "Microsoft.Consumption/events")?;
+        map.serialize_entry("eTag", &None::<String>)?;
+        map.serialize_entry("properties", &EventProperties(r))?;
+        map.end()
+    }
+}
+
+struct EventProperties<'a>(&'a EventRow<'a>);
+
+impl Serialize for EventProperties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let e = r.event;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("transactionDate", &e.date.to_azure_datetime())?;
+        map.serialize_entry("description", &e.description)?;
+        map.serialize_entry("billingProfileDisplayName", &e.billing_profile)?;
+        map.serialize_entry("lotId", &lot_path(r.account, &e.lot))?;
+        map.serialize_entry("lotSource", &e.lot_source)?;
+        map.serialize_entry("charges", &CurrencyAmount(r.currency, e.charges))?;
+        map.serialize_entry(
+            "closedBalance",
+            &CurrencyAmount(r.currency, e.closed_balance),
+        )?;
+        map.serialize_entry("eventType", &e.event_type)?;
+        map.serialize_entry("invoiceNumber", &e.invoice)?;
+        map.end()
+    }
+}
+
+fn date_text(d: Date) -> String {
+    d.to_string()
+}
+
+/// A CACO page item.
+pub struct CacoJson<'a>(pub &'a CacoRow<'a>);
+
+impl Serialize for CacoJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", c.id)?;
+        map.serialize_entry("account", c.account)?;
+        map.serialize_entry("status", c.status)?;
+        map.serialize_entry("basis", c.basis)?;
+        map.serialize_entry("currency", c.currency)?;
+        map.serialize_entry("startDate", &date_text(c.start))?;
+        map.serialize_entry("endDate", &date_text(c.end))?;
+        map.serialize_entry("commitmentAmount", &Amount(c.commitment))?;
+        map.serialize_entry("remainingCommitment", &Amount(c.remaining))?;
+        let milestones: Vec<MilestoneJson> = c.milestones.iter().map(MilestoneJson).collect();
+        map.serialize_entry("milestones", &milestones)?;
+        let transactions: Vec<TransactionJson> =
+            c.transactions.iter().map(TransactionJson).collect();
+        map.serialize_entry("transactions", &transactions)?;
+        map.end()
+    }
+}
+
+struct MilestoneJson<'a>(&'a MilestoneRow);
+
+impl Serialize for MilestoneJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut map = serializer.serialize_map(Some(8))?;
+        map.serialize_entry("id", &m.id)?;
+        map.serialize_entry("startDate", &date_text(m.start))?;
+        map.serialize_entry("endDate", &date_text(m.end))?;
+        map.serialize_entry("consumptionTarget", &Amount(m.target))?;
+        map.serialize_entry("progress", &Amount(m.progress))?;
+        map.serialize_entry("progressPercent", &DecimalNumber(m.progress_percent))?;
+        map.serialize_entry("acoAward", &Amount(m.award))?;
+        map.serialize_entry("status", m.status)?;
+        map.end()
+    }
+}
+
+struct TransactionJson<'a>(&'a CacoTransaction);
+
+impl Serialize for TransactionJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry("date", &date_text(t.date))?;
+        map.serialize_entry("description", &t.description)?;
+        map.serialize_entry("billingProfile", &t.billing_profile)?;
+        map.serialize_entry("invoiceNumber", &t.invoice)?;
+        map.serialize_entry("cacoDecrement", &Amount(t.decrement))?;
+        map.serialize_entry("remainingCommitment", &Amount(t.remaining))?;
+        map.end()
+    }
+}
+
+/// An invoice item.
+pub struct InvoiceJson<'a>(pub &'a InvoiceRow<'a>);
+
+impl Serialize for InvoiceJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let s = r.summary;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("invoiceNumber", &s.id)?;
+        map.serialize_entry("account", r.account)?;
+        map.serialize_entry("currency", r.currency)?;
+        map.serialize_entry("invoiceDate", &date_text(s.date))?;
+        map.serialize_entry("periodStart", &date_text(s.period_start))?;
+        map.serialize_entry("periodEnd", &date_text(s.period_end))?;
+        map.serialize_entry("lineCount", &s.line_count)?;
+        map.serialize_entry("charges", &Amount(s.charges))?;
+        map.serialize_entry("creditsApplied", &Amount(s.credits_applied))?;
+        map.serialize_entry("billed", &Amount(s.billed))?;
+        map.serialize_entry("partnerEarnedCredit", &Amount(s.partner_earned_credit))?;
+        map.serialize_entry("invoiceAmount", &Amount(s.invoice_amount))?;
+        map.serialize_entry("synthetic", &s.synthetic)?;
+        map.end()
+    }
+}
+
+/// `{"value": [...]}`.
+pub struct ValueList<T>(pub Vec<T>);
+
+impl<T: Serialize> Serialize for ValueList<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("value", &self.0)?;
+        map.end()
+    }
+}
+
+pub fn lots_document(rows: &[LotRow]) -> ValueList<LotJson<'_>> {
+    ValueList(rows.iter().map(LotJson).collect())
+}
+
+pub fn events_document<'a>(rows: &'a [EventRow<'a>]) -> ValueList<EventJson<'a>> {
+    ValueList(rows.iter().map(EventJson).collect())
+}
+
+pub fn caco_document<'a>(rows: &'a [CacoRow<'a>]) -> ValueList<CacoJson<'a>> {
+    ValueList(rows.iter().map(CacoJson).collect())
+}
+
+pub fn invoices_document<'a>(rows: &'a [InvoiceRow<'a>]) -> ValueList<InvoiceJson<'a>> {
+    ValueList(rows.iter().map(InvoiceJson).collect())
+}
+
+/// Pretty JSON text of a document, with a trailing newline.
+pub fn to_text<T: Serialize>(doc: &T) -> String {
+    let mut text = serde_json::to_string_pretty(doc).expect("projection JSON serializes");
+    text.push('\n');
+    text
+}
+
+/// `#[serde(serialize_with = ...)]` helpers for types that derive `Serialize` but must follow
+/// INTERFACE.md in JSON: amounts as exact numbers, dates as `YYYY-MM-DD`, kinds by name.
+pub mod exact {
+    use ledger_app::core::{ChargeKind, Date, Money};
+    use serde::{Serialize, Serializer};
+
+    use super::Amount;
+
+    pub fn money<S: Serializer>(value: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        Amount(*value).serialize(serializer)
+    }
+
+    pub fn option_money<S: Serializer>(
+        value: &Option<Money>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(m) => Amount(*m).serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn date<S: Serializer>(value: &Date, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn kind<S: Serializer>(value: &ChargeKind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.name())
+    }
+
+    /// An amount as its `Display` text spells it, as a JSON number (ingest's kind totals).
+    pub fn decimal_text<S: Serializer>(value: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = serde_json::value::RawValue::from_string(value.to_string())
+            .map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+/// Decimals in JSON: six places, half to even (rates are quotients; amounts stay exact).
+fn six(d: Decimal) -> DecimalNumber {
+    DecimalNumber(d.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointNearestEven))
+}
+
+/// An alerts item of INTERFACE.md.
+pub struct AlertJson<'a>(pub &'a Alert);
+
+impl Serialize for AlertJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &a.id)?;
+        map.serialize_entry("kind", a.kind)?;
+        map.serialize_entry("account", &a.account)?;
+        map.serialize_entry("parent", &a.parent)?;
+        map.serialize_entry("endDate", &a.end.to_string())?;
+        map.serialize_entry("daysLeft", &a.days_left)?;
+        map.serialize_entry("alert", &a.alert)?;
+        map.serialize_entry("remaining", &Amount(a.remaining))?;
+        map.serialize_entry("requiredMonthlyRate", &six(a.required_monthly_rate))?;
+        map.serialize_entry("actualMonthlyRate", &six(a.actual_monthly_rate))?;
+        map.serialize_entry("risk", a.risk.name())?;
+        map.serialize_entry(
+            "forecastCompletion",
+            &a.forecast_completion.map(|d| d.to_string()),
+        )?;
+        map.serialize_entry("forecastShortfall", &six(a.forecast_shortfall))?;
+        map.end()
+    }
+}
+
+pub fn alerts_document(rows: &[Alert]) -> ValueList<AlertJson<'_>> {
+    ValueList(rows.iter().map(AlertJson).collect())
+}
+
+/// A lot's trace (`ledger audit trace --lot ID --json`).
+pub fn trace_document(trace: &LotTrace) -> impl Serialize + '_ {
+    TraceJson {
+        lot: &trace.lot,
+        account: &trace.account,
+        events: trace.events.iter().map(TracedEventJson::of).collect(),
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceJson<'a> {
+    lot: &'a str,
+    account: &'a str,
+    events: Vec<TracedEventJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TracedEventJson<'a> {
+    seq: u64,
+    event: &'a str,
+    rule: &'a str,
+    #[serde(serialize_with = "exact::date")]
+    date: Date,
+    invoice: &'a Option<String>,
+    billing_profile: &'a Option<String>,
+    #[serde(serialize_with = "exact::money")]
+    amount: Money,
+    #[serde(serialize_with = "exact::option_money")]
+    balance_after: Option<Money>,
+    portions: Vec<TracedPortionJson<'a>>,
+}
+
+impl<'a> TracedEventJson<'a> {
+    fn of(e: &'a TracedEvent) -> TracedEventJson<'a> {
+        TracedEventJson {
+            seq: e.seq,
+            event: &e.event,
+            rule: &e.rule,
+            date: e.date,
+            invoice: &e.invoice,
+            billing_profile: &e.billing_profile,
+            amount: e.amount,
+            balance_after: e.balance_after,
+            portions: e.portions.iter().map(TracedPortionJson::of).collect(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TracedPortionJson<'a> {
+    line_position: u32,
+    line_id: &'a Option<String>,
+    #[serde(serialize_with = "exact::date")]
+    charge_date: Date,
+    #[serde(serialize_with = "exact::kind")]
+    kind: ChargeKind,
+    #[serde(serialize_with = "exact::money")]
+    line_amount: Money,
+    payer: &'a str,
+    covered_by: &'a Option<String>,
+    #[serde(serialize_with = "exact::money")]
+    portion_amount: Money,
+    #[serde(serialize_with = "exact::money")]
+    counted: Money,
+    elig_rule: &'a str,
+    cover_rule: &'a Option<String>,
+}
+
+impl<'a> TracedPortionJson<'a> {
+    fn of(p: &'a TracedPortion) -> TracedPortionJson<'a> {
+        TracedPortionJson {
+            line_position: p.line_position,
+            line_id: &p.line_id,
+            charge_date: p.charge_date,
+            kind: p.kind,
+            line_amount: p.line_amount,
+            payer: &p.payer,
+            covered_by: &p.covered_by,
+            portion_amount: p.portion_amount,
+            counted: p.counted,
+            elig_rule: &p.elig_rule,
+            cover_rule: &p.cover_rule,
+        }
+    }
+}
+
+/// `ledger replay --json`.
+pub fn replay_document(r: &ReplayReport) -> impl Serialize + '_ {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReplayJson<'a> {
+        records: u64,
+        facts: u64,
+        invoices: u64,
+        lines: u64,
+        events: u64,
+        bytes: u64,
+        seconds: f64,
+        lines_per_second: f64,
+        snapshot_seq: u64,
+        differences: &'a [String],
+    }
+    ReplayJson {
+        records: r.records,
+        facts: r.facts,
+        invoices: r.invoices,
+        lines: r.lines,
+        events: r.events,
+        bytes: r.bytes,
+        seconds: r.seconds,
+        lines_per_second: r.lines_per_second,
+        snapshot_seq: r.snapshot_seq,
+        differences: &r.differences,
+    }
+}
+
+/// `ledger audit --json`.
+pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FindingJson<'a> {
+        seq: u64,
+        kind: &'a str,
+        message: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AuditJson<'a> {
+        records: u64,
+        facts: u64,
+        lines: u64,
+        events: u64,
+        seconds: f64,
+        lines_per_second: f64,
+        head_hash: &'a str,
+        finding: Option<FindingJson<'a>>,
+    }
+    fn finding(f: &AuditFinding) -> FindingJson<'_> {
+        FindingJson {
+            seq: f.seq,
+            kind: &f.kind,
+            message: &f.message,
+        }
+    }
+    AuditJson {
+        records: r.records,
+        facts: r.facts,
+        lines: r.lines,
+        events: r.events,
+        seconds: r.seconds,
+        lines_per_second: r.lines_per_second,
+        head_hash: &r.head_hash,
+        finding: r.finding.as_ref().map(finding),
+    }
+}
+
+/// What ingesting one file did, as `ledger ingest --json` and `POST /ledger/charges` write it.
+pub struct FileOutcomeJson<'a>(pub &'a FileOutcome);
+
+impl Serialize for FileOutcomeJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct KindJson {
+            lines: u64,
+            #[serde(serialize_with = "exact::decimal_text")]
+            amount: Money,
+        }
+        let o = self.0;
+        let kinds: std::collections::BTreeMap<&str, KindJson> = o
+            .kinds
+            .iter()
+            .map(|(k, t)| {
+                (
+                    *k,
+                    KindJson {
+                        lines: t.lines,
+                        amount: t.amount,
+                    },
+                )
+            })
+            .collect();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("file", &o.file)?;
+        map.serialize_entry("format", o.format)?;
+        map.serialize_entry("rows", &o.rows)?;
+        map.serialize_entry("lines", &o.lines)?;
+        map.serialize_entry("skipped", &o.skipped)?;
+        map.serialize_entry("skippedProviders", &o.skipped_providers)?;
+        map.serialize_entry("kinds", &kinds)?;
+        map.serialize_entry("invoices", &o.invoices)?;
+        map.serialize_entry("settled", &o.settled)?;
+        map.serialize_entry("alreadySettled", &o.already_settled)?;
+        map.serialize_entry("linesSettled", &o.lines_settled)?;
+        map.serialize_entry("seconds", &o.seconds)?;
+        map.serialize_entry("linesPerSecond", &o.lines_per_second)?;
+        map.end()
+    }
+}
+
+/// `ledger ingest --json`: `{"files": [...]}`, amounts exact.
+pub fn ingest_document(outcomes: &[FileOutcome]) -> impl Serialize + '_ {
+    #[derive(serde::Serialize)]
+    struct Files<'a> {
+        files: Vec<FileOutcomeJson<'a>>,
+    }
+    Files {
+        files: outcomes.iter().map(FileOutcomeJson).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    #[test]
+    fn trace_json_has_exact_numbers_dates_and_kind_names() {
+        let trace = LotTrace {
+            lot: "m".into(),
+            account: "a".into(),
+            events: vec![TracedEvent {
+                seq: 3,
+                event: "Decrement".into(),
+                rule: "R-SETTLE-3".into(),
+                date: Date::parse("2025-02-05").unwrap(),
+                invoice: Some("INV-1".into()),
+                billing_profile: None,
+                amount: m("100.25"),
+                balance_after: Some(m("930")),
+                portions: vec![TracedPortion {
+                    line_position: 1,
+                    line_id: None,
+                    charge_date: Date::parse("2025-01-10").unwrap(),
+                    kind: ChargeKind::Usage,
+                    line_amount: m("100.25"),
+                    payer: "paid".into(),
+                    covered_by: None,
+                    portion_amount: m("100.25"),
+                    counted: m("100.25"),
+                    elig_rule: "R-ELIG usage/paid".into(),
+                    cover_rule: None,
+                }],
+            }],
+        };
+        let text = serde_json::to_string(&trace_document(&trace)).unwrap();
+        assert!(text.contains(r#""amount":100.25"#), "{text}");
+        assert!(text.contains(r#""date":"2025-02-05""#), "{text}");
+        assert!(text.contains(r#""chargeDate":"2025-01-10""#), "{text}");
+        assert!(text.contains(r#""kind":"usage""#), "{text}");
+        assert!(text.contains(r#""balanceAfter":930.0"#), "{text}");
+    }
+}

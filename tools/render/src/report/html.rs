@@ -1,0 +1,1260 @@
+//! The report page: one self-contained HTML document (inline CSS, inline SVG, no script, no
+//! URL but `#fragment` links), written as text from the [`model`](super::model).
+//!
+//! The DOM is part of the contract tests rely on:
+//! - every burn-down point is `<circle data-series="{lot}" data-point data-invoice=…>`, one per
+//!   invoice that changed the lot's balance; a what-if scenario's points add
+//!   `data-scenario="{name}"`;
+//! - every milestone marker is `<g data-milestone="{id}" data-status="{status}">` holding its
+//!   status as visible text;
+//! - the 90/60/30-day marks are `<g data-mark="90|60|30" data-deadline="{id}">`;
+//! - sections carry `data-account`, `data-kind` (`macc`, `caco`, `credit`) and `data-lot`.
+
+use std::fmt::Write as _;
+
+use ledger_app::core::{Date, Money};
+use ledger_app::replay::alerts::Alert;
+use ledger_app::report::{
+    self as model, Account, Commitment, Credit, InvoicePoint, Milestone, Transaction,
+};
+use rust_decimal::Decimal;
+
+use super::escape::{attr, esc};
+use super::svg::{self, milestone, to_f64, Frame, Svg};
+use crate::amount::{amount, amount_in as money, decimal, signed};
+
+const STYLE: &str = include_str!("style.css");
+
+/// The page's Content-Security-Policy (a `<meta>` in the page, and a header from `ledger
+/// serve`): nothing may be fetched, only the inline stylesheet applies.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/// The most rows a transactions table shows (the newest); the CLI lists them all.
+pub const MAX_TABLE_ROWS: usize = 2_000;
+/// The most scenarios drawn beside the baseline.
+pub const MAX_SCENARIOS: usize = 4;
+
+/// A percentage with two places, always: `116.00`.
+fn pct(d: Decimal) -> String {
+    format!("{:.2}", d)
+}
+
+/// The colour family of a status word (the word itself is always shown too).
+pub fn tone(status: &str) -> &'static str {
+    match status {
+        "Met" | "Completed" | "Complete" | "Low" => "good",
+        "Missed" | "Expired" | "High" => "bad",
+        "Pending" | "Medium" => "warn",
+        _ => "neutral",
+    }
+}
+
+fn pill(status: &str) -> String {
+    format!(
+        "<span class=\"pill tone-{}\">{}</span>",
+        tone(status),
+        esc(status)
+    )
+}
+
+/// One what-if scenario drawn beside the baseline.
+pub struct ScenarioView<'p> {
+    pub name: String,
+    pub accounts: Vec<Account<'p>>,
+    /// Per account name: the consequence lines.
+    pub consequences: Vec<(String, Vec<String>)>,
+}
+
+/// What the page is about.
+pub struct PageInput<'a, 'p> {
+    pub as_of: Date,
+    /// Why this date: "given", "the ledger clock (newest settled invoice)", ...
+    pub as_of_source: &'a str,
+    pub accounts: &'a [Account<'p>],
+    pub scenarios: &'a [ScenarioView<'p>],
+    /// The log position the projections reflect.
+    pub log_position: u64,
+    /// The title's subject, e.g. "contoso" or "3 accounts".
+    pub subject: String,
+    /// The ledger clock of the accounts shown (the as-of date may be before it).
+    pub clock: Option<Date>,
+}
+
+/// The whole page.
+pub fn page(input: &PageInput) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let title = format!(
+        "Commitment burn-down · {} · as of {}",
+        input.subject, input.as_of
+    );
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"generator\" content=\"ledger {}\">\
+         <title>{}</title><style>{STYLE}</style></head>\n<body><div class=\"wrap\">",
+        env!("CARGO_PKG_VERSION"),
+        esc(&title)
+    );
+    let _ = write!(
+        out,
+        "<header class=\"page\"><h1>Commitment burn-down</h1><p class=\"meta\">As of <time datetime=\"{d}\">{d}</time> ({}) · {} · log position {}</p>",
+        esc(input.as_of_source),
+        esc(&input.subject),
+        input.log_position,
+        d = input.as_of
+    );
+    if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
+        let _ = write!(
+            out,
+            "<p class=\"meta\" data-note=\"as-of-before-clock\">The charts show every settled invoice up to the ledger clock ({clock}); \
+             alerts and forecasts take {} as today with the current balances, as <code>ledger alerts --as-of</code> does.</p>",
+            input.as_of
+        );
+    }
+    if !input.scenarios.is_empty() {
+        out.push_str(
+            "<p class=\"meta\">What-if scenarios, drawn dashed beside the recorded ledger: ",
+        );
+        for (i, s) in input.scenarios.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}<span class=\"s{}\"><span class=\"swatch\"></span>{}</span>",
+                if i > 0 { ", " } else { "" },
+                i % MAX_SCENARIOS + 1,
+                esc(&s.name)
+            );
+        }
+        out.push_str("</p>");
+    }
+    if input.accounts.len() > 1 {
+        out.push_str("<nav class=\"accounts\" aria-label=\"Accounts\">");
+        for (i, a) in input.accounts.iter().enumerate() {
+            let _ = write!(out, "<a href=\"#a{}\">{}</a>", i + 1, esc(a.name));
+        }
+        out.push_str("</nav>");
+    }
+    out.push_str("</header><main>");
+    if input.accounts.is_empty() {
+        out.push_str("<p class=\"empty\">This ledger has no billing accounts yet: record an agreement first (<code>ledger agreement FILE</code>).</p>");
+    }
+    for (i, account) in input.accounts.iter().enumerate() {
+        account_section(&mut out, input, i, account);
+    }
+    out.push_str("</main>");
+    footer(&mut out, input);
+    out.push_str("</div></body></html>\n");
+    out
+}
+
+fn footer(out: &mut String, input: &PageInput) {
+    let _ = write!(
+        out,
+        "<footer><p>Amounts are exact in the ledger and rounded to the cent for display; charts are drawn from the same figures, and each chart's data is in the table under it.</p>\
+         <p>Remaining commitment: one point per invoice that changed it (R-SETTLE step 6). Straight line: from the commitment at its start to zero at its end. \
+         Forecast (R-ALERT-3): from the as-of date at the actual monthly rate, the decrements of the six calendar months before {} (fewer if the commitment started later), to zero or to the shortfall left at the end. \
+         Marks at 90, 60 and 30 days before each deadline (R-ALERT-1). Alerts and forecasts use the ledger's current balances.</p>\
+         <p>Generated by <code>ledger report</code> {} from log position {}. This file makes no network requests.</p></footer>",
+        input.as_of.month_start(),
+        env!("CARGO_PKG_VERSION"),
+        input.log_position
+    );
+}
+
+fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Account) {
+    let id = format!("a{}", index + 1);
+    let _ = write!(
+        out,
+        "<section class=\"account\" id=\"{id}\" data-account=\"{}\" aria-labelledby=\"{id}-h\">\
+         <div class=\"account-head\"><h2 id=\"{id}-h\">{}</h2><span class=\"muted\"><span class=\"nw\">billing account</span> · {} · <span class=\"nw\">{} invoice{}</span> · <span class=\"nw\">clock {}</span></span></div>",
+        attr(a.name),
+        esc(a.name),
+        esc(a.currency),
+        a.invoices,
+        if a.invoices == 1 { "" } else { "s" },
+        a.clock.map(|c| c.to_string()).unwrap_or_else(|| "none yet".into())
+    );
+    kpis(out, input, a);
+    for (k, s) in input.scenarios.iter().enumerate() {
+        let lines = s
+            .consequences
+            .iter()
+            .find(|(name, _)| name == a.name)
+            .map(|(_, lines)| lines.as_slice())
+            .unwrap_or(&[]);
+        let _ = write!(
+            out,
+            "<div class=\"whatif s{}\" style=\"border-left-color: var(--s{})\" data-scenario=\"{}\"><h3>What-if: {}</h3>",
+            k % MAX_SCENARIOS + 1,
+            k % MAX_SCENARIOS + 1,
+            attr(&s.name),
+            esc(&s.name)
+        );
+        if lines.is_empty() {
+            out.push_str(
+                "<p class=\"muted\">No change to anything this report shows for this account.</p>",
+            );
+        } else {
+            out.push_str("<ul>");
+            for line in lines {
+                let _ = write!(out, "<li data-consequence>{}</li>", esc(line));
+            }
+            out.push_str("</ul>");
+        }
+        out.push_str("</div>");
+    }
+    for (k, c) in a.maccs.iter().chain(&a.cacos).enumerate() {
+        let chart_id = format!("{id}-c{}", k + 1);
+        let others: Vec<(usize, &str, Option<&Commitment>)> = input
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(si, s)| {
+                let found = s
+                    .accounts
+                    .iter()
+                    .find(|sa| sa.name == a.name)
+                    .and_then(|sa| {
+                        sa.maccs
+                            .iter()
+                            .chain(&sa.cacos)
+                            .find(|sc| sc.kind == c.kind && sc.id == c.id)
+                    });
+                (si, s.name.as_str(), found)
+            })
+            .collect();
+        commitment_panel(out, input, a, c, &chart_id, &others);
+    }
+    credits_panel(out, input, a, &id);
+    alerts_panel(out, input, a);
+    out.push_str("</section>");
+}
+
+fn kpis(out: &mut String, input: &PageInput, a: &Account) {
+    out.push_str("<div class=\"kpis\">");
+    for c in a.maccs.iter().chain(&a.cacos) {
+        let consumed = c.amount.checked_sub(c.remaining).unwrap_or(Money::ZERO);
+        let share = if c.amount.is_positive() {
+            (to_f64(consumed) / to_f64(c.amount) * 100.0).clamp(0.0, 100.0)
+        } else {
+            0.0
+        };
+        let state = match c.completed {
+            Some(d) => format!("{} <span class=\"nw\">{d}</span>", esc(c.status)),
+            None => format!(
+                "{}, ends <span class=\"nw\">{}</span>",
+                esc(c.status),
+                c.end
+            ),
+        };
+        let _ = write!(
+            out,
+            "<div class=\"kpi\" data-kpi=\"{}\"><div class=\"label\">{} {} · remaining</div>\
+             <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
+             <div class=\"bar\" role=\"img\" aria-label=\"{share:.0}% consumed\"><span style=\"width:{share:.1}%\"></span></div>\
+             <div class=\"sub\">{share:.1}% of {} consumed · {}</div></div>",
+            attr(&c.id),
+            if c.kind == "macc" { "MACC" } else { "CACO" },
+            esc(&c.id),
+            esc(a.currency),
+            amount(c.remaining),
+            amount(c.amount),
+            state
+        );
+    }
+    let active: Vec<&Credit> = a.credits.iter().filter(|c| c.status == "Active").collect();
+    let available = active
+        .iter()
+        .try_fold(Money::ZERO, |acc, c| acc.checked_add(c.balance))
+        .unwrap_or(Money::ZERO);
+    let _ = write!(
+        out,
+        "<div class=\"kpi\" data-kpi=\"credits\"><div class=\"label\">Credits available</div>\
+         <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
+         <div class=\"sub\">{} active of {} credit lot{}</div></div>",
+        esc(a.currency),
+        amount(available),
+        active.len(),
+        a.credits.len(),
+        if a.credits.len() == 1 { "" } else { "s" }
+    );
+    match a.alerts.first() {
+        Some(next) => {
+            let level = next
+                .alert
+                .map(|l| format!(" · {l}-day alert"))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
+                 <div class=\"value\">{} <span class=\"cur\">in {} day{}</span></div>\
+                 <div class=\"sub\">{} {}{} · risk {}</div></div>",
+                esc(&next.id),
+                next.days_left,
+                if next.days_left == 1 { "" } else { "s" },
+                alert_kind(next),
+                next.end,
+                level,
+                pill(next.risk.name())
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
+                 <div class=\"value\">None open</div><div class=\"sub\">as of {}</div></div>",
+                input.as_of
+            );
+        }
+    }
+    out.push_str("</div>");
+}
+
+fn alert_kind(a: &Alert) -> String {
+    match (a.kind, &a.parent) {
+        ("macc", _) => "MACC ends".into(),
+        ("caco", _) => "CACO ends".into(),
+        (_, Some(parent)) => format!("milestone of {} due", esc(parent)),
+        _ => "due".into(),
+    }
+}
+
+/// The date range a commitment's chart covers.
+fn domain(
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+    as_of: Date,
+) -> (Date, Date, bool) {
+    let mut first = c.start;
+    let mut last = c.end;
+    let all_points = c.points.iter().chain(
+        others
+            .iter()
+            .filter_map(|o| o.2)
+            .flat_map(|o| o.points.iter()),
+    );
+    for p in all_points {
+        first = first.min(p.date);
+        last = last.max(p.date);
+    }
+    for o in others.iter().filter_map(|o| o.2) {
+        first = first.min(o.start);
+        last = last.max(o.end);
+    }
+    // The as-of line is drawn when it is not far outside the term (half the term's length).
+    let span = first.days_until(last).max(1);
+    let show_today = as_of >= first.add_days(-span / 2) && as_of <= last.add_days(span / 2);
+    if show_today {
+        first = first.min(as_of);
+        last = last.max(as_of);
+    }
+    // A little room after the end, so the last labels fit.
+    (first, last.add_days(span / 40 + 2), show_today)
+}
+
+/// (date, remaining) of a burn-down: the opening balance at the start, then each invoice,
+/// held flat to `until` when that is later.
+fn steps(c: &Commitment, until: Option<Date>) -> Vec<(Date, f64)> {
+    let mut v = Vec::with_capacity(c.points.len() + 2);
+    v.push((
+        c.start.min(c.points.first().map_or(c.start, |p| p.date)),
+        to_f64(c.amount),
+    ));
+    for p in &c.points {
+        v.push((p.date, to_f64(p.remaining)));
+    }
+    if let Some(until) = until {
+        let last = v.last().map(|l| l.0).unwrap_or(c.start);
+        if until > last {
+            let value = v.last().map(|l| l.1).unwrap_or(0.0);
+            v.push((until, value));
+        }
+    }
+    v
+}
+
+fn point_tooltip(currency: &str, p: &InvoicePoint, prefix: &str) -> String {
+    format!(
+        "{prefix}{} · invoice {} · {} · remaining {}",
+        p.date,
+        p.invoice,
+        signed(p.change),
+        money(currency, p.remaining)
+    )
+}
+
+/// One point per invoice of a series, each carrying the data attributes the tests and
+/// readers rely on (`data-series`, `data-point`, `data-invoice`, `data-date`, `data-remaining`).
+fn invoice_points(
+    s: &mut Svg,
+    f: &Frame,
+    currency: &str,
+    series: &str,
+    points: &[InvoicePoint],
+    class: &str,
+) {
+    for p in points {
+        s.point(
+            f,
+            (p.date, to_f64(p.remaining)),
+            class,
+            &format!(
+                " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
+                attr(series),
+                attr(&p.invoice),
+                p.date,
+                p.remaining.to_plain_string()
+            ),
+            &point_tooltip(currency, p, ""),
+        );
+    }
+}
+
+fn commitment_panel(
+    out: &mut String,
+    input: &PageInput,
+    a: &Account,
+    c: &Commitment,
+    chart_id: &str,
+    others: &[(usize, &str, Option<&Commitment>)],
+) {
+    let label = if c.kind == "macc" { "MACC" } else { "CACO" };
+    let _ = write!(
+        out,
+        "<section class=\"panel\" data-kind=\"{}\" data-lot=\"{}\" aria-labelledby=\"{chart_id}-h\">\
+         <div class=\"panel-head\"><h3 id=\"{chart_id}-h\">{label} {}</h3>{}<span class=\"facts\">{} · {} → {}{}</span></div>",
+        c.kind,
+        attr(&c.id),
+        esc(&c.id),
+        pill(c.status),
+        money(a.currency, c.amount),
+        c.start,
+        c.end,
+        c.basis.map(|b| format!(" · {b} basis")).unwrap_or_default()
+    );
+    let chart = commitment_chart(input, a, c, chart_id, others);
+    let _ = write!(
+        out,
+        "<figure class=\"chart\"><div class=\"scroll\">{chart}</div>"
+    );
+    legend(out, c, others);
+    out.push_str("</figure>");
+    forecast_note(out, a, c);
+    if !c.milestones.is_empty() {
+        milestone_table(out, a, c, others);
+    }
+    chart_data(out, a, c, others);
+    transactions(out, a, c);
+    out.push_str("</section>");
+}
+
+fn commitment_chart(
+    input: &PageInput,
+    a: &Account,
+    c: &Commitment,
+    chart_id: &str,
+    others: &[(usize, &str, Option<&Commitment>)],
+) -> String {
+    let as_of = input.as_of;
+    let (first, last, show_today) = domain(c, others, as_of);
+    let mut max = to_f64(c.amount);
+    for p in c.points.iter() {
+        max = max.max(to_f64(p.remaining));
+    }
+    for o in others.iter().filter_map(|o| o.2) {
+        max = max.max(to_f64(o.amount));
+    }
+    let f = Frame::new(first, last, max, svg::WIDE, (62.0, 18.0, 40.0, 40.0));
+    let label = if c.kind == "macc" { "MACC" } else { "CACO" };
+    let title = format!("{label} {}: remaining commitment after each invoice", c.id);
+    let mut desc = format!(
+        "Burn-down of {} from {} on {} to {} by {}; remaining {} after {} invoice{}",
+        c.id,
+        money(a.currency, c.amount),
+        c.start,
+        "zero",
+        c.end,
+        money(a.currency, c.remaining),
+        c.points.len(),
+        if c.points.len() == 1 { "" } else { "s" }
+    );
+    if let Some(done) = c.completed {
+        let _ = write!(desc, "; completed {done}");
+    }
+    if let Some(fc) = &c.forecast {
+        match fc.completion {
+            Some(d) if d <= c.end => {
+                let _ = write!(desc, "; forecast at the actual rate: zero by {d}");
+            }
+            _ => {
+                let _ = write!(
+                    desc,
+                    "; forecast at the actual rate: shortfall of {} {} at the end",
+                    a.currency,
+                    decimal(fc.shortfall)
+                );
+            }
+        }
+    }
+    let _ = write!(
+        desc,
+        "; {} milestone{}. The table below the chart holds the same figures.",
+        c.milestones.len(),
+        if c.milestones.len() == 1 { "" } else { "s" }
+    );
+    let mut s = Svg::open(chart_id, svg::WIDE, "burndown", &title, &desc);
+    s.value_axis(&f, a.currency, true);
+
+    // 90/60/30-day marks before each deadline: the end and every milestone date (a milestone
+    // due on the end date shares the end's marks).
+    let mut deadlines: Vec<(String, Date, bool)> = vec![("end".to_string(), c.end, true)];
+    for m in &c.milestones {
+        if !deadlines.iter().any(|(_, d, _)| *d == m.due) {
+            deadlines.push((m.id.clone(), m.due, false));
+        }
+    }
+    // Labels of the end's marks: each its own when 30 days are wide enough, else one.
+    let day30_width = f.x(c.end) - f.x(c.end.add_days(-30));
+    let separate_labels = day30_width >= 26.0;
+    // Where mark labels already are, so that no two overlap (the end's are placed first).
+    let mut placed: Vec<f64> = Vec::new();
+    let room = |x: f64, placed: &mut Vec<f64>| {
+        let free = x > f.left + 14.0 && placed.iter().all(|p| (p - x).abs() >= 24.0);
+        if free {
+            placed.push(x);
+        }
+        free
+    };
+    s.out.push_str("<g class=\"marks\">");
+    for (name, date, main) in &deadlines {
+        for days in [90, 60, 30] {
+            let at = date.add_days(-days);
+            if !f.contains(at) {
+                continue;
+            }
+            let what = if *main {
+                format!("{} ends {date}", c.id)
+            } else {
+                format!("{name} due {date}")
+            };
+            let tooltip = format!("{days} days before {what}: {at}");
+            let data = format!(
+                " data-mark=\"{days}\" data-deadline=\"{}\"",
+                attr(if *main { &c.id } else { name })
+            );
+            let xf = f.x(at);
+            let x = svg::n(xf);
+            if *main {
+                // The commitment's own end: lines across the plot, labelled at its top edge.
+                let label = match (separate_labels, days) {
+                    (true, _) if room(xf, &mut placed) => format!("{days}d"),
+                    (false, 60) if room(xf, &mut placed) => "90 · 60 · 30 d".to_string(),
+                    _ => String::new(),
+                };
+                let _ = write!(
+                    s.out,
+                    "<g class=\"mark\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>\
+                     <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text></g>",
+                    esc(&tooltip),
+                    svg::n(f.top + 14.0),
+                    svg::n(f.bottom),
+                    svg::n(f.top + 10.0)
+                );
+            } else {
+                // A milestone's: short ticks hanging from the plot's top edge, so the plot
+                // stays readable; labelled like the end's where there is room.
+                let label = if separate_labels && room(xf, &mut placed) {
+                    format!(
+                        "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{days}d</text>",
+                        svg::n(f.top + 17.0)
+                    )
+                } else {
+                    String::new()
+                };
+                let _ = write!(
+                    s.out,
+                    "<g class=\"mark minor\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>{label}</g>",
+                    esc(&tooltip),
+                    svg::n(f.top),
+                    svg::n(f.top + 7.0)
+                );
+            }
+        }
+    }
+    s.out.push_str("</g>");
+    s.time_axis(&f, 13);
+    // The end of the term.
+    s.vertical(
+        &f,
+        c.end,
+        "deadline",
+        Some("End"),
+        &format!(" data-deadline-line=\"{}\"", attr(&c.id)),
+        &format!("{} ends {}", c.id, c.end),
+    );
+    // The straight line to zero.
+    s.segment(&f, (c.start, to_f64(c.amount)), (c.end, 0.0), "plan");
+    // Scenarios, beneath the recorded line.
+    for (si, name, other) in others {
+        let Some(o) = other else { continue };
+        let class = format!("s{}", si % MAX_SCENARIOS + 1);
+        let until = Some(as_of.min(o.end.max(o.points.last().map_or(o.end, |p| p.date))));
+        let data = format!(" data-scenario-line=\"{}\"", attr(name));
+        let _ = write!(
+            s.out,
+            "<g data-scenario-series=\"{}\"><title>What-if {}: remaining after each invoice</title>",
+            attr(name),
+            esc(name)
+        );
+        s.step_path(&f, &steps(o, until), &format!("scenario {class}"), &data);
+        for p in &o.points {
+            s.square(
+                &f,
+                (p.date, to_f64(p.remaining)),
+                &format!("scenario-point {class}"),
+                &format!(
+                    " data-series=\"{}\" data-scenario=\"{}\" data-point data-invoice=\"{}\"",
+                    attr(&o.id),
+                    attr(name),
+                    attr(&p.invoice)
+                ),
+                &point_tooltip(a.currency, p, &format!("What-if {name}: ")),
+            );
+        }
+        s.out.push_str("</g>");
+    }
+    // The recorded burn-down, its balance held to the as-of date (or to the end of the term
+    // when that is earlier).
+    let until = Some(as_of.min(c.end.max(c.points.last().map_or(c.end, |p| p.date))));
+    s.step_path(
+        &f,
+        &steps(c, until),
+        "actual",
+        &format!(" data-line=\"{}\"", attr(&c.id)),
+    );
+    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
+    // The forecast at the actual rate (R-ALERT-3).
+    if let Some(fc) = &c.forecast {
+        if f.contains(fc.as_of) {
+            let from = (fc.as_of, to_f64(fc.remaining));
+            let (to, text) = match fc.completion {
+                Some(d) if d <= c.end => ((d, 0.0), format!("Forecast: zero by {d}")),
+                _ => {
+                    let shortfall = fc.shortfall.to_string().parse::<f64>().unwrap_or(0.0);
+                    (
+                        (c.end, shortfall),
+                        format!(
+                            "Forecast shortfall {} {}",
+                            a.currency,
+                            decimal(fc.shortfall)
+                        ),
+                    )
+                }
+            };
+            s.out.push_str("<g data-forecast>");
+            s.segment(&f, from, to, "forecast");
+            let _ = write!(
+                s.out,
+                "<circle class=\"forecast-end\" cx=\"{}\" cy=\"{}\" r=\"3\"/>",
+                svg::n(f.x(to.0)),
+                svg::n(f.y(to.1))
+            );
+            let x = f.x(to.0);
+            let anchor = if x > f.right - 150.0 { "end" } else { "start" };
+            let dx = if anchor == "end" { -6.0 } else { 6.0 };
+            let y = (f.y(to.1) - 8.0).max(f.top + 22.0);
+            s.text(x + dx, y, anchor, "forecast-label", &text);
+            s.out.push_str("</g>");
+        }
+    }
+    // Milestones.
+    let mut previous_x = f64::NEG_INFINITY;
+    let mut below = false;
+    for m in &c.milestones {
+        let x = f.x(m.due);
+        below = if x - previous_x < 140.0 {
+            !below
+        } else {
+            false
+        };
+        previous_x = x;
+        let label = format!("{} · {} · {}%", m.id, m.status, pct(m.percent));
+        let data = format!(
+            " data-milestone=\"{}\" data-status=\"{}\" data-progress=\"{}\"",
+            attr(&m.id),
+            attr(m.status),
+            pct(m.percent)
+        );
+        milestone(
+            &mut s,
+            &f,
+            (m.due, to_f64(m.level)),
+            svg::MarkerShape::of(m.status),
+            &format!("ms tone-{}", tone(m.status)),
+            &label,
+            below,
+            &data,
+            &milestone_tooltip(a.currency, m),
+        );
+    }
+    // Today.
+    if show_today {
+        let x_today = f.x(as_of);
+        let x_end = f.x(c.end);
+        let mut g = Svg { out: String::new() };
+        g.vertical(
+            &f,
+            as_of,
+            "today",
+            Some(&format!("As of {as_of}")),
+            " data-today",
+            &format!("As of {as_of}"),
+        );
+        // Where `vertical` puts a label of `width` units at `x` (its anchoring rule).
+        let span = |x: f64, width: f64| {
+            if x > f.right - 60.0 {
+                (x - width, x)
+            } else if x < f.left + 60.0 {
+                (x - 2.0, x - 2.0 + width)
+            } else {
+                (x - width / 2.0, x + width / 2.0)
+            }
+        };
+        let (today_from, today_to) = span(x_today, 108.0);
+        let (end_from, end_to) = span(x_end, 24.0);
+        if today_from < end_to + 6.0 && end_from < today_to + 6.0 {
+            // Lift the label above the "End" label it would collide with.
+            g.out = g.out.replacen(
+                &format!("y=\"{}\"", svg::n(f.top - 6.0)),
+                &format!("y=\"{}\"", svg::n(f.top - 20.0)),
+                1,
+            );
+        }
+        s.out.push_str(&g.out);
+    }
+    s.close()
+}
+
+fn milestone_tooltip(currency: &str, m: &Milestone) -> String {
+    let mut t = format!(
+        "{}: {} · target {} by {} · progress {} ({}%)",
+        m.id,
+        m.status,
+        money(currency, m.target),
+        m.due,
+        money(currency, m.progress),
+        pct(m.percent)
+    );
+    if let Some(s) = m.shortfall.filter(|s| s.is_positive()) {
+        let _ = write!(t, " · shortfall {}", money(currency, s));
+    }
+    t
+}
+
+/// A legend key: a small line sample and its words.
+fn key(out: &mut String, sample: &str, words: &str) {
+    let _ = write!(
+        out,
+        "<span class=\"key\"><svg viewBox=\"0 0 26 12\" aria-hidden=\"true\">{sample}</svg>{}</span>",
+        esc(words)
+    );
+}
+
+fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
+    out.push_str("<figcaption class=\"legend\">");
+    key(
+        out,
+        "<path class=\"actual\" d=\"M1 4H13V9H25\"/><circle class=\"actual-point\" cx=\"13\" cy=\"9\" r=\"3\"/>",
+        "Remaining after each invoice",
+    );
+    key(
+        out,
+        "<line class=\"plan\" x1=\"1\" y1=\"2\" x2=\"25\" y2=\"10\"/>",
+        "Straight line to zero at the end",
+    );
+    if c.forecast.is_some() {
+        key(
+            out,
+            "<line class=\"forecast\" x1=\"1\" y1=\"3\" x2=\"25\" y2=\"9\"/>",
+            "Forecast at the actual rate",
+        );
+    }
+    key(
+        out,
+        "<g class=\"today\"><line x1=\"13\" y1=\"0\" x2=\"13\" y2=\"12\"/></g>",
+        "As-of date",
+    );
+    key(out, "<g class=\"mark\"><line x1=\"7\" y1=\"0\" x2=\"7\" y2=\"12\"/><line x1=\"19\" y1=\"0\" x2=\"19\" y2=\"12\"/></g>", "90 / 60 / 30 days before a deadline");
+    if !c.milestones.is_empty() {
+        key(
+            out,
+            "<g class=\"ms tone-good\"><path class=\"marker\" d=\"M6 1L11 6L6 11L1 6Z\"/></g><g class=\"ms tone-bad\"><path class=\"marker\" d=\"M19 1L24 6L19 11L14 6Z\"/></g>",
+            "Milestone: filled met, crossed missed, hollow open",
+        );
+    }
+    for (si, name, other) in others {
+        if other.is_some() {
+            key(
+                out,
+                &format!(
+                    "<line class=\"scenario s{}\" x1=\"1\" y1=\"6\" x2=\"25\" y2=\"6\"/>",
+                    si % MAX_SCENARIOS + 1
+                ),
+                &format!("What-if: {name}"),
+            );
+        }
+    }
+    out.push_str("</figcaption>");
+}
+
+fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
+    let cur = a.currency;
+    match (&c.forecast, c.completed) {
+        (_, Some(done)) => {
+            let _ = write!(
+                out,
+                "<p class=\"note\"><strong>Completed {done}</strong>: the whole {} was consumed.</p>",
+                money(cur, c.amount)
+            );
+        }
+        (Some(fc), None) => {
+            let outcome = match fc.completion {
+                Some(d) if d <= c.end => format!("reaches zero by <strong>{d}</strong>, before the end ({})", c.end),
+                Some(d) => format!(
+                    "would reach zero only on {d}, after the end: <strong>forecast shortfall {} {}</strong>",
+                    cur,
+                    decimal(fc.shortfall)
+                ),
+                None => format!(
+                    "is not burning down: <strong>forecast shortfall {} {}</strong> at the end",
+                    cur,
+                    decimal(fc.shortfall)
+                ),
+            };
+            let _ = write!(
+                out,
+                "<p class=\"note\">At the actual rate of {} {} a month (needed: {} {} a month), the remaining {} {outcome}. Risk {}.</p>",
+                cur,
+                decimal(fc.actual_monthly),
+                cur,
+                decimal(fc.required_monthly),
+                money(cur, fc.remaining),
+                pill(fc.risk)
+            );
+        }
+        (None, None) => {
+            let _ = write!(
+                out,
+                "<p class=\"note muted\">No forecast: {} is {} with {} remaining.</p>",
+                esc(&c.id),
+                esc(&c.status.to_lowercase()),
+                money(cur, c.remaining)
+            );
+        }
+    }
+}
+
+fn milestone_table(
+    out: &mut String,
+    a: &Account,
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+) {
+    let caco = c.kind == "caco";
+    let mut scenario_heads = String::new();
+    for (_, name, other) in others {
+        if other.is_some() {
+            let _ = write!(scenario_heads, "<th>What-if: {}</th>", esc(name));
+        }
+    }
+    let _ = write!(
+        out,
+        "<h4>Milestones</h4><div class=\"scroll\"><table data-table=\"milestones\"><thead><tr><th>Milestone</th><th>{}</th>\
+         <th class=\"num\">Target</th><th class=\"num\">Progress</th><th class=\"num\">%</th><th>Status</th><th class=\"num\">{}</th>{scenario_heads}</tr></thead><tbody>",
+        if caco { "Window" } else { "Due" },
+        if caco { "ACO award" } else { "Shortfall" }
+    );
+    for m in &c.milestones {
+        let when = match m.start {
+            Some(s) => format!("{s} → {}", m.due),
+            None => m.due.to_string(),
+        };
+        let last = if caco {
+            m.award.map(amount).unwrap_or_default()
+        } else {
+            m.shortfall.map(amount).unwrap_or_else(|| "—".into())
+        };
+        // Each scenario's outcome of the same milestone: its status and progress.
+        let mut scenario_cells = String::new();
+        for (_, _, other) in others {
+            let Some(o) = other else { continue };
+            match o.milestones.iter().find(|om| om.id == m.id) {
+                Some(om) => {
+                    let _ = write!(
+                        scenario_cells,
+                        "<td>{} <span class=\"muted small\">{}%</span></td>",
+                        pill(om.status),
+                        pct(om.percent)
+                    );
+                }
+                None => scenario_cells.push_str("<td class=\"muted\">not in the scenario</td>"),
+            }
+        }
+        let _ = write!(
+            out,
+            "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td>{scenario_cells}</tr>",
+            attr(&m.id),
+            esc(&m.id),
+            amount(m.target),
+            amount(m.progress),
+            pct(m.percent),
+            pill(m.status)
+        );
+    }
+    let _ = write!(
+        out,
+        "</tbody></table></div><p class=\"muted\" style=\"font-size:12.5px\">Amounts in {}. {}</p>",
+        esc(a.currency),
+        if caco {
+            "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
+        } else {
+            "Targets are cumulative decrements by the due date (R-MACC-5); the marker sits where the remaining commitment must be by then."
+        }
+    );
+}
+
+fn chart_data(
+    out: &mut String,
+    a: &Account,
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+) {
+    let _ = write!(
+        out,
+        "<details><summary>Chart data: {} invoice{}</summary><div class=\"scroll\"><table data-table=\"chart-data\"><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change ({cur})</th><th class=\"num\">Remaining ({cur})</th></tr></thead><tbody>",
+        c.points.len(),
+        if c.points.len() == 1 { "" } else { "s" },
+        cur = esc(a.currency)
+    );
+    let _ = write!(
+        out,
+        "<tr><td class=\"date\">{}</td><td class=\"muted\">start</td><td class=\"num\"></td><td class=\"num\">{}</td></tr>",
+        c.start,
+        amount(c.amount)
+    );
+    for p in c.points.iter().rev().take(MAX_TABLE_ROWS).rev() {
+        let _ = write!(
+            out,
+            "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            p.date,
+            esc(&p.invoice),
+            signed(p.change),
+            amount(p.remaining)
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    for (_, name, other) in others {
+        let Some(o) = other else { continue };
+        let _ = write!(
+            out,
+            "<div class=\"scroll\"><table data-table=\"scenario-data\"><caption>What-if {}: remaining after each invoice</caption><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change</th><th class=\"num\">Remaining</th></tr></thead><tbody>",
+            esc(name)
+        );
+        for p in o.points.iter().rev().take(MAX_TABLE_ROWS).rev() {
+            let _ = write!(
+                out,
+                "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                p.date,
+                esc(&p.invoice),
+                signed(p.change),
+                amount(p.remaining)
+            );
+        }
+        out.push_str("</tbody></table></div>");
+    }
+    out.push_str("</details>");
+}
+
+fn transactions(out: &mut String, a: &Account, c: &Commitment) {
+    let rows: &[Transaction] = &c.transactions;
+    let shown = rows.len().min(MAX_TABLE_ROWS);
+    let _ = write!(
+        out,
+        "<details><summary>Transactions: {} decrement event{}{}</summary><div class=\"scroll\"><table data-table=\"transactions\"><thead><tr><th>Date</th><th>Description</th><th>Billing profile</th><th class=\"num\">{} decrement ({cur})</th><th class=\"num\">Remaining ({cur})</th></tr></thead><tbody>",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if shown < rows.len() {
+            format!(", the newest {shown} shown (`ledger events` lists all)")
+        } else {
+            String::new()
+        },
+        if c.kind == "macc" { "MACC" } else { "CACO" },
+        cur = esc(a.currency)
+    );
+    for t in &rows[rows.len() - shown..] {
+        let _ = write!(
+            out,
+            "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            t.date,
+            esc(&t.description),
+            esc(&t.billing_profile),
+            signed(t.change),
+            amount(t.balance)
+        );
+    }
+    out.push_str("</tbody></table></div></details>");
+}
+
+fn credits_panel(out: &mut String, input: &PageInput, a: &Account, account_id: &str) {
+    let _ = write!(
+        out,
+        "<section class=\"panel\" data-kind=\"credits\" aria-labelledby=\"{account_id}-cr\"><div class=\"panel-head\"><h3 id=\"{account_id}-cr\">Credits</h3><span class=\"facts\">ACO, prepayment and shortfall credits: balance after each invoice, until expiry</span></div>"
+    );
+    if a.credits.is_empty() {
+        out.push_str("<p class=\"empty\">No credit lots.</p></section>");
+        return;
+    }
+    let first = a
+        .credits
+        .iter()
+        .map(|c| c.opened.min(c.start))
+        .min()
+        .unwrap_or(input.as_of);
+    let last = a
+        .credits
+        .iter()
+        .map(|c| c.expires.max(c.points.last().map_or(c.expires, |p| p.date)))
+        .max()
+        .unwrap_or(input.as_of);
+    out.push_str("<div class=\"credits\">");
+    for (k, c) in a.credits.iter().enumerate() {
+        credit_card(
+            out,
+            input,
+            a,
+            c,
+            &format!("{account_id}-l{}", k + 1),
+            first,
+            last,
+        );
+    }
+    out.push_str("</div>");
+    // The lots as a table.
+    let _ = write!(
+        out,
+        "<h4>Credit lots</h4><div class=\"scroll\"><table data-table=\"credits\"><thead><tr><th>Lot</th><th>Kind</th><th>Origin</th><th class=\"num\">Original ({cur})</th><th class=\"num\">Balance ({cur})</th><th>Start</th><th>Expires</th><th>Status</th></tr></thead><tbody>",
+        cur = esc(a.currency)
+    );
+    for c in &a.credits {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"date\">{}</td><td>{}</td></tr>",
+            esc(&c.id),
+            model::credit_kind_label(c.kind),
+            esc(&c.origin),
+            amount(c.original),
+            amount(c.balance),
+            c.start,
+            c.expires,
+            pill(c.status)
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    // Credit movements, as the Events API lists them.
+    let credit_events: Vec<_> = a
+        .events
+        .iter()
+        .filter(|e| a.credits.iter().any(|c| c.id == e.lot))
+        .collect();
+    let shown = credit_events.len().min(MAX_TABLE_ROWS);
+    let _ = write!(
+        out,
+        "<details><summary>Credit movements: {} event{}{}</summary><div class=\"scroll\"><table data-table=\"credit-events\"><thead><tr><th>Date</th><th>Description</th><th>Billing profile</th><th>Lot</th><th>Event</th><th class=\"num\">Charges ({cur})</th><th class=\"num\">Balance ({cur})</th></tr></thead><tbody>",
+        credit_events.len(),
+        if credit_events.len() == 1 { "" } else { "s" },
+        if shown < credit_events.len() {
+            format!(", the newest {shown} shown (`ledger events` lists all)")
+        } else {
+            String::new()
+        },
+        cur = esc(a.currency)
+    );
+    for e in &credit_events[credit_events.len() - shown..] {
+        let _ = write!(
+            out,
+            "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            e.date,
+            esc(&e.description),
+            esc(e.billing_profile.as_deref().unwrap_or("")),
+            esc(&e.lot),
+            esc(&e.event_type),
+            signed(e.charges),
+            amount(e.closed_balance)
+        );
+    }
+    out.push_str("</tbody></table></div></details></section>");
+}
+
+fn credit_card(
+    out: &mut String,
+    input: &PageInput,
+    a: &Account,
+    c: &Credit,
+    chart_id: &str,
+    first: Date,
+    last: Date,
+) {
+    let _ = write!(
+        out,
+        "<div class=\"credit\" data-kind=\"credit\" data-lot=\"{}\"><div class=\"head\"><span class=\"id\">{}</span>{}</div>\
+         <div class=\"facts\">{} · {} of {} left · expires {}</div>",
+        attr(&c.id),
+        esc(&c.id),
+        pill(c.status),
+        model::credit_kind_label(c.kind),
+        money(a.currency, c.balance),
+        amount(c.original),
+        c.expires
+    );
+    let span = first.days_until(last).max(1);
+    let f = Frame::new(
+        first,
+        last.add_days(span / 30 + 1),
+        to_f64(c.original).max(
+            c.points
+                .iter()
+                .map(|p| to_f64(p.remaining))
+                .fold(0.0, f64::max),
+        ),
+        svg::SMALL,
+        (46.0, 10.0, 22.0, 36.0),
+    );
+    let title = format!(
+        "{} {}: balance after each invoice",
+        model::credit_kind_label(c.kind),
+        c.id
+    );
+    let mut desc = format!(
+        "{} of {} opened {}, {} after {} invoice{}, expires {}",
+        c.id,
+        money(a.currency, c.original),
+        c.opened,
+        money(a.currency, c.balance),
+        c.points.len(),
+        if c.points.len() == 1 { "" } else { "s" },
+        c.expires
+    );
+    if let Some(unused) = c.expired_unused {
+        let _ = write!(desc, "; expired with {} unused", money(a.currency, unused));
+    }
+    let mut s = Svg::open(chart_id, svg::SMALL, "credit-chart", &title, &desc);
+    s.value_axis(&f, a.currency, true);
+    s.time_axis(&f, 7);
+    let mut line = vec![(c.opened, to_f64(c.original))];
+    for p in &c.points {
+        line.push((p.date, to_f64(p.remaining)));
+    }
+    let end = if c.expired_unused.is_some() || c.status == "Expired" {
+        c.expires
+    } else if c.balance.is_zero() {
+        line.last().map_or(c.opened, |l| l.0)
+    } else {
+        input.as_of.min(c.expires)
+    };
+    if end > line.last().map_or(c.opened, |l| l.0) {
+        let value = line.last().map_or(0.0, |l| l.1);
+        line.push((end, value));
+    }
+    s.step_path(
+        &f,
+        &line,
+        "credit-line",
+        &format!(" data-line=\"{}\"", attr(&c.id)),
+    );
+    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "credit-point");
+    s.vertical(
+        &f,
+        c.expires,
+        "expiry",
+        Some("Expires"),
+        &format!(" data-expiry=\"{}\"", c.expires),
+        &format!("{} expires {}", c.id, c.expires),
+    );
+    if let Some(unused) = c.expired_unused {
+        let x = f.x(c.expires);
+        s.text(
+            x - 4.0,
+            f.y(to_f64(unused)) - 6.0,
+            "end",
+            "expiry-label",
+            &format!("{} unused", amount(unused)),
+        );
+    }
+    let _ = write!(out, "<div class=\"scroll\">{}</div>", s.close());
+    let _ = write!(out, "<div class=\"facts\">{}</div></div>", esc(&c.origin));
+}
+
+fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
+    let _ = write!(
+        out,
+        "<section class=\"panel\" data-kind=\"alerts\"><div class=\"panel-head\"><h3>Alerts as of {}</h3><span class=\"facts\">every MACC, CACO and milestone not yet met and not ended (R-ALERT)</span></div>",
+        input.as_of
+    );
+    if a.alerts.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"empty\">No open deadlines as of {}: every commitment and milestone has been met or has ended.</p></section>",
+            input.as_of
+        );
+        return;
+    }
+    let _ = write!(
+        out,
+        "<div class=\"scroll\"><table data-table=\"alerts\"><thead><tr><th>Deadline</th><th>Ends</th><th class=\"num\">Days left</th><th>Alert</th>\
+         <th class=\"num\">Remaining ({cur})</th><th class=\"num\">Needed a month</th><th class=\"num\">Actual a month</th><th>Risk</th><th>Forecast zero</th><th class=\"num\">Forecast shortfall</th></tr></thead><tbody>",
+        cur = esc(a.currency)
+    );
+    for al in &a.alerts {
+        let kind = match (al.kind, &al.parent) {
+            ("milestone", Some(parent)) => format!("milestone of {}", esc(parent)),
+            (k, _) => k.to_uppercase(),
+        };
+        let level = match al.alert {
+            Some(l) => format!(
+                "<span class=\"pill tone-{}\">{l} days</span>",
+                if l == 30 { "bad" } else { "warn" }
+            ),
+            None => "<span class=\"muted\">—</span>".into(),
+        };
+        let _ = write!(
+            out,
+            "<tr data-alert=\"{}\"><td>{}<div class=\"muted small\">{kind}</div></td><td class=\"date\">{}</td><td class=\"num\">{}</td><td>{level}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td class=\"num\">{}</td></tr>",
+            attr(&al.id),
+            esc(&al.id),
+            al.end,
+            al.days_left,
+            amount(al.remaining),
+            decimal(al.required_monthly_rate),
+            decimal(al.actual_monthly_rate),
+            pill(al.risk.name()),
+            al.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "never".into()),
+            decimal(al.forecast_shortfall)
+        );
+    }
+    out.push_str("</tbody></table></div></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(esc("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(attr("x\"y'z"), "x&quot;y&#39;z");
+    }
+}

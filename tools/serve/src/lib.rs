@@ -1,0 +1,264 @@
+//! # ledger-serve
+//!
+//! `ledger serve`: the Azure Consumption lots and events APIs (and the ledger's CACO, invoices
+//! and alerts views) over HTTP, on tokio and axum.
+//!
+//! ## The store and the lock
+//!
+//! sled lets one process open a ledger (an exclusive lock on `DATA/db`; a second open gets
+//! `StoreError::Busy`). So `serve` opens the store **once, at start, and holds it until it
+//! stops**; while it runs, the other verbs (`ledger lots`, `ledger ingest`, …) refuse with
+//! "in use by serve". Reads never touch the store: the projections are loaded once and
+//! published as an `Arc<Projections>` behind an `RwLock`; a request clones the `Arc` (the lock
+//! is held for that clone only) and answers from that snapshot, so every response is consistent
+//! with one log position.
+//!
+//! With `--allow-writes`, agreements (`POST /ledger/agreements`, TOML or JSON) and charge files
+//! (`POST /ledger/charges`, native CSV) are accepted over HTTP, so that serving and ingesting
+//! can run together. A write takes the writer mutex (one write at a time), stages the input on a
+//! private copy of the projections exactly as `ledger agreement` / `ledger ingest` do (the same
+//! code: `ledger_app::agreement`, `ledger_app::ingest::ingest_file`), appends and flushes, and then swaps the new
+//! projections in. A refused input changes nothing (400 with the message the CLI would print);
+//! readers keep being served from the previous snapshot while a write runs. Without
+//! `--allow-writes` the write endpoints answer 403.
+//!
+//! ## Code map
+//!
+//! - `routes`: the one dispatcher (limits, token, paths, methods) and the handlers. `/` and
+//!   `/accounts/{account}` answer the burn-down report page (`ledger_render::report`) of the
+//!   projections served; `/api` says what the server serves.
+//! - `params`, `filter`, `paging`: query parameters, `$filter`, `$top`/`$skiptoken`/`nextLink`.
+//! - `writes`: the two write endpoints. `openapi`: `/openapi.json`. `error`: Azure error bodies.
+//!
+//! The JSON documents are the read models' own (`ledger_render::json`), byte-compatible with
+//! `ledger lots --json` and `ledger events --json` apart from whitespace and `nextLink`.
+
+// A library writes to the stream it is given, never to the process's stdout or stderr.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
+pub mod error;
+pub mod filter;
+pub mod openapi;
+pub mod paging;
+pub mod params;
+pub mod routes;
+pub mod writes;
+
+use std::future::IntoFuture;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use ledger_app::replay::Projections;
+use ledger_app::session::{Failure, Session};
+use ledger_app::store::Store;
+
+use error::ApiError;
+
+/// `ledger serve` options (the command line's `--addr`, `--token`, ...).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    pub addr: String,
+    /// Require `Authorization: Bearer TOKEN` on every request (else 401).
+    pub token: Option<String>,
+    /// Accept agreements and charge files over HTTP (POST /ledger/agreements, /ledger/charges).
+    pub allow_writes: bool,
+    /// Items per page of lots and events when the request gives no $top (1 to 1000).
+    pub page_size: usize,
+    /// The largest request body a write accepts, in bytes (larger: 413).
+    pub max_upload_bytes: u64,
+}
+
+/// What the handlers share.
+pub struct AppState {
+    /// The projections every read answers from; swapped whole after a write.
+    published: RwLock<Arc<Projections>>,
+    /// The open store, taken by one write at a time. `None` only after a write failed so
+    /// badly (a panic) that the store was lost; writes then answer 503.
+    store: tokio::sync::Mutex<Option<Store>>,
+    pub token: Option<String>,
+    pub allow_writes: bool,
+    pub page_size: usize,
+    pub max_upload_bytes: u64,
+    /// `host:port` to put in `nextLink` when a request has no usable Host header.
+    pub local_authority: String,
+    pub data_dir: PathBuf,
+}
+
+impl AppState {
+    /// State over an open session.
+    pub fn new(session: Session, args: &ServeOptions, local_addr: SocketAddr) -> AppState {
+        let data_dir = session.dir();
+        AppState {
+            published: RwLock::new(Arc::new(session.projections)),
+            store: tokio::sync::Mutex::new(Some(session.store)),
+            token: args.token.clone().filter(|t| !t.is_empty()),
+            allow_writes: args.allow_writes,
+            page_size: args.page_size,
+            max_upload_bytes: args.max_upload_bytes,
+            local_authority: local_addr.to_string(),
+            data_dir,
+        }
+    }
+
+    /// The projections as of now (a cheap `Arc` clone).
+    pub fn current(&self) -> Arc<Projections> {
+        self.published
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Make `projections` what every later read sees.
+    fn publish(&self, projections: Projections) {
+        *self
+            .published
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(projections);
+    }
+}
+
+/// The HTTP application: the dispatcher behind the request log and the panic guard.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback(routes::dispatch)
+        .with_state(state)
+        .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn(log_request))
+}
+
+/// Last line of defense: a handler that panics (a bug) answers 500 with an Azure error body
+/// instead of dropping the connection, and the server goes on.
+async fn catch_panic(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(target: "ledger::serve", "a request handler failed: {e}");
+            ApiError::internal("the server failed while answering this request (a bug: please report it with the request)").into_response()
+        }
+    }
+}
+
+/// One `info` line per request: method, path, status, latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = params::shorten_to(request.uri().path(), 300);
+    let response = next.run(request).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(target: "ledger::serve", method = %method, path = %path, status = response.status().as_u16(), latency_ms = format_args!("{latency_ms:.3}"), "request");
+    response
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!(target: "ledger::serve", "shutting down: finishing the requests under way");
+}
+
+/// Said on stderr whatever RUST_LOG is: it is about who can read the ledger.
+#[allow(clippy::print_stderr)]
+fn warn_unprotected(local: SocketAddr) {
+    eprintln!("ledger serve: warning: listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
+}
+
+/// How long requests under way may take to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `ledger serve`: open the ledger, listen, answer until SIGINT/SIGTERM. The address it
+/// listens on is written (and flushed) to `out` as soon as it is known, `stopped` at the end.
+pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
+    if !(1..=paging::MAX_TOP).contains(&args.page_size) {
+        return Err(Failure::usage(format!(
+            "--page-size must be from 1 to {}",
+            paging::MAX_TOP
+        )));
+    }
+    if args.token.as_deref() == Some("") {
+        return Err(Failure::usage(
+            "--token (or LEDGER_TOKEN) is empty; give a token or leave it out",
+        ));
+    }
+    let session = if args.allow_writes {
+        Session::open_for_write(data, "serve")?
+    } else {
+        Session::open_for_read(data, "serve")?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ledger-serve")
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the server's runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
+        let local = listener.local_addr().map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
+        if !local.ip().is_loopback() && args.token.is_none() {
+            warn_unprotected(local);
+        }
+        let accounts = session.projections.ledger.accounts.len();
+        let state = Arc::new(AppState::new(session, args, local));
+        {
+            let _ = writeln!(
+                out,
+                "ledger serve: listening on http://{local} ({accounts} account{}, {}{}); stop with Ctrl-C",
+                if accounts == 1 { "" } else { "s" },
+                if args.allow_writes { "writes allowed" } else { "read-only" },
+                if state.token.is_some() { ", token required" } else { "" },
+            );
+            let _ = out.flush();
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let mut server = tokio::spawn(server.into_future());
+        tokio::select! {
+            finished = &mut server => {
+                finished
+                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?
+                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?;
+            }
+            _ = shutdown_signal() => {
+                let _ = stop.send(());
+                // Requests under way finish; a connection that will not (a client that never
+                // completes its request) is closed after the grace period.
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
+                    tracing::warn!(target: "ledger::serve", "connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs());
+                    server.abort();
+                }
+            }
+        }
+        // A write under way holds the store: wait for it to finish, then release the store
+        // (and sled's lock) before the process reports that it stopped.
+        state.store.lock().await.take();
+        Ok::<(), Failure>(())
+    })?;
+    let _ = out.write_all(b"ledger serve: stopped\n");
+    Ok(())
+}

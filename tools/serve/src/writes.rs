@@ -1,0 +1,288 @@
+//! The write endpoints of `ledger serve --allow-writes`:
+//!
+//! - `POST /ledger/agreements`: an agreement file as the body (TOML, or JSON by
+//!   `Content-Type: application/json` or a body starting with `{`), recorded as
+//!   `ledger agreement FILE` records it.
+//! - `POST /ledger/charges`: a native charge-line CSV as the body, settled as
+//!   `ledger ingest FILE` settles it (validated whole first: a refused file changes nothing).
+//!
+//! `?name=FILE` names the upload in messages (default `agreement.toml` / `charges.csv`). The
+//! body is streamed to a temporary file (at most `--max-upload-bytes`, else 413), then staged
+//! by the CLI's own code on a copy of the projections while the writer mutex is held; the new
+//! projections are published only after the append and flush succeed. A refusal answers 400
+//! with the CLI's message, the temporary directory left out of the file's name.
+
+use std::path::{PathBuf, MAIN_SEPARATOR};
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use ledger_app::agreement::record_file;
+use ledger_app::ingest::ingest_file;
+use ledger_app::replay::load::load;
+use ledger_app::session::{Failure, Session};
+use ledger_render::ingest::describe;
+use ledger_render::json::FileOutcomeJson;
+use tokio::io::AsyncWriteExt;
+
+use super::error::ApiError;
+use super::params::{shorten, Query};
+use super::AppState;
+
+/// Agreements are small; a body over this is refused whatever `--max-upload-bytes` says.
+const MAX_AGREEMENT_BYTES: u64 = 16 << 20;
+
+fn ensure_writes(state: &AppState) -> Result<(), ApiError> {
+    if state.allow_writes {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "WritesDisabled",
+        "this server is read-only: start it with `ledger serve --allow-writes` to accept agreements and charge files over HTTP",
+    ))
+}
+
+/// An uploaded body in its own temporary directory.
+struct Upload {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    name: String,
+}
+
+impl Upload {
+    /// Remove the temporary directory from a message, so it names the upload as the user did.
+    fn unprefix(&self, message: &str) -> String {
+        message.replace(
+            &format!("{}{MAIN_SEPARATOR}", self.dir.path().display()),
+            "",
+        )
+    }
+}
+
+/// `?name=`: a plain file name (letters, digits, `.`, `_`, `-`; not starting with `.`).
+fn upload_name(query: &Query, default: &str) -> Result<String, ApiError> {
+    match query.get("name")? {
+        None => Ok(default.to_string()),
+        Some(name)
+            if (1..=100).contains(&name.len())
+                && !name.starts_with('.')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            Ok(name.to_string())
+        }
+        Some(name) => Err(ApiError::bad_request(
+            "InvalidParameter",
+            format!(
+                "name '{}' is not a plain file name (letters, digits, '.', '_', '-'; at most 100)",
+                shorten(name)
+            ),
+        )),
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", format!("the request body is larger than {limit} bytes, the most this server accepts (--max-upload-bytes)"))
+}
+
+/// Stream the request body to `TEMP/name`, refusing more than `limit` bytes.
+async fn receive(request: Request, name: String, limit: u64) -> Result<Upload, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let server_error = |what: &str, e: std::io::Error| {
+        ApiError::internal(format!("cannot store the upload ({what}): {e}"))
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ledger-serve-upload-")
+        .tempdir()
+        .map_err(|e| server_error("temporary directory", e))?;
+    let path = dir.path().join(&name);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| server_error("create", e))?;
+    let mut body = request.into_body();
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request(
+                "InvalidRequestBody",
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            if received > limit {
+                return Err(too_large(limit));
+            }
+            file.write_all(&data)
+                .await
+                .map_err(|e| server_error("write", e))?;
+        }
+    }
+    file.flush().await.map_err(|e| server_error("write", e))?;
+    drop(file);
+    Ok(Upload { dir, path, name })
+}
+
+/// Run `work` on the open store and a copy of the current projections, one write at a time,
+/// off the async threads. On success the copy is published; on failure it is dropped, and the
+/// projections are rebuilt from the store if anything was appended before the failure.
+async fn write<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
+) -> Result<Result<T, Failure>, ApiError> {
+    let mut guard = state.store.lock().await;
+    let Some(store) = guard.take() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "StoreUnavailable",
+            "an earlier write failed unexpectedly and released the ledger; restart `ledger serve` to write again",
+        ));
+    };
+    let head_before = store.head().next_seq;
+    let mut session = Session {
+        store,
+        projections: (*state.current()).clone(),
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = work(&mut session);
+        (session, result)
+    })
+    .await;
+    let Ok((session, result)) = joined else {
+        tracing::error!(target: "ledger::serve", "a write failed unexpectedly; the ledger was released and later writes are refused");
+        return Err(ApiError::internal("the write failed unexpectedly (a bug: please report it); nothing more will be written until the server restarts"));
+    };
+    match &result {
+        Ok(_) => state.publish(session.projections),
+        Err(_) if session.store.head().next_seq != head_before => match load(&session.store) {
+            Ok(projections) => state.publish(projections),
+            Err(e) => {
+                tracing::error!(target: "ledger::serve", "cannot reload the projections after a failed write: {e}")
+            }
+        },
+        Err(_) => {}
+    }
+    *guard = Some(session.store);
+    Ok(result)
+}
+
+fn json_ok(body: &serde_json::Value) -> Response {
+    let mut response =
+        axum::response::IntoResponse::into_response((StatusCode::OK, body.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `POST /ledger/agreements`.
+pub async fn agreement(
+    state: &Arc<AppState>,
+    query: &Query,
+    request: Request,
+) -> Result<Response, ApiError> {
+    ensure_writes(state)?;
+    // read_agreement reads JSON by the `.json` extension or a body starting with `{`, else
+    // TOML; `Content-Type: application/json` gives the upload the extension.
+    let json_declared = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+    let name = upload_name(
+        query,
+        if json_declared {
+            "agreement.json"
+        } else {
+            "agreement.toml"
+        },
+    )?;
+    let mut upload = receive(
+        request,
+        name,
+        MAX_AGREEMENT_BYTES.min(state.max_upload_bytes),
+    )
+    .await?;
+    if json_declared && !upload.name.to_ascii_lowercase().ends_with(".json") {
+        let renamed = format!("{}.json", upload.name);
+        let target = upload.dir.path().join(&renamed);
+        std::fs::rename(&upload.path, &target)
+            .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+        upload.path = target;
+        upload.name = renamed;
+    }
+    let path = upload.path.clone();
+    let result = write(state, move |session| record_file(session, &path)).await?;
+    match result {
+        Ok(outcome) => Ok(json_ok(&serde_json::json!({
+            "file": upload.name,
+            "account": outcome.account,
+            "version": outcome.version,
+            "recorded": outcome.events.is_some(),
+            "events": outcome.events.as_ref().map_or(0, Vec::len),
+            "message": if outcome.events.is_some() {
+                format!("{}: recorded the agreement of account {} (version {})", upload.name, outcome.account, outcome.version)
+            } else {
+                format!("{}: the agreement of account {} is unchanged (version {}); nothing recorded", upload.name, outcome.account, outcome.version)
+            },
+        }))),
+        Err(failure) => Err(ApiError::bad_request(
+            "InvalidAgreement",
+            upload.unprefix(&failure.message),
+        )),
+    }
+}
+
+/// `POST /ledger/charges`.
+pub async fn charges(
+    state: &Arc<AppState>,
+    query: &Query,
+    request: Request,
+) -> Result<Response, ApiError> {
+    ensure_writes(state)?;
+    let name = upload_name(query, "charges.csv")?;
+    let upload = receive(request, name, state.max_upload_bytes).await?;
+    let path = upload.path.clone();
+    // Native, FOCUS or Azure cost details: the format is detected from the header, as
+    // `ledger ingest` does.
+    let result = write(state, move |session| ingest_file(session, &path, true)).await?;
+    match result {
+        Ok(mut outcome) => {
+            outcome.file = PathBuf::from(&upload.name);
+            // Serialized from the typed outcome: a serde_json::Value would turn the exact
+            // amounts into binary floats.
+            #[derive(serde::Serialize)]
+            struct Body<'a> {
+                files: [FileOutcomeJson<'a>; 1],
+                message: String,
+            }
+            let body = Body {
+                message: describe(&outcome),
+                files: [FileOutcomeJson(&outcome)],
+            };
+            let text = serde_json::to_string_pretty(&body).expect("serializes");
+            let mut response = axum::response::IntoResponse::into_response((StatusCode::OK, text));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+        Err(failure) => Err(ApiError::bad_request(
+            "InvalidChargeFile",
+            upload.unprefix(&failure.message),
+        )),
+    }
+}
