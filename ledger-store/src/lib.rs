@@ -95,5 +95,6 @@ pub use record::{
     parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head, RecordKind, CHUNK_LINES,
     CHUNK_SOFT_BYTES, ENVELOPE_BYTES, ENVELOPE_VERSION,
 };
+pub use spill::STAGING_DIR;
 pub use spill::{Spill, MAX_GROUP_RECORDS};
-pub use store::{Store, OWNER_FILE, SNAPSHOTS_KEPT, STAGING_DIR};
+pub use store::{Store, OWNER_FILE, SNAPSHOTS_KEPT};

@@ -1,6 +1,8 @@
 //! Reading the log back: one [`LogEntry`] per fact with its decisions, invoices reassembled,
 //! the hash chain optionally verified on the way.
 
+use std::path::Path;
+
 use ledger_core::fact::MAX_LINES_PER_INVOICE;
 use ledger_core::{Event, Fact, Invoice};
 
@@ -9,10 +11,9 @@ use crate::codec::{
 };
 use crate::error::StoreError;
 use crate::record::{
-    date_from, parse_envelope, record_hash, AgreementIn, CloseIn, DecisionsIn, Head,
+    date_from, parse_envelope, record_hash, seq_key, AgreementIn, CloseIn, DecisionsIn, Head,
     InvoiceHeaderIn, LineChunkIn, RecordKind, CHUNK_LINES, ENVELOPE_BYTES,
 };
-use crate::store::{seq_key, Store};
 
 /// Where to start reading and whether to verify the hash chain.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,7 +56,9 @@ pub struct Decisions {
 
 /// Iterates the log entry by entry. Stops after the first error.
 pub struct LogReader<'a> {
-    store: &'a Store,
+    log: &'a sled::Tree,
+    /// The ledger's directory, for messages.
+    dir: &'a Path,
     verify: bool,
     iter: sled::Iter,
     /// The next raw record, read ahead by chain verification.
@@ -71,19 +74,27 @@ pub struct LogReader<'a> {
 }
 
 impl<'a> LogReader<'a> {
-    pub(crate) fn new(store: &'a Store, options: ReadOptions) -> LogReader<'a> {
+    /// A reader of `log` (the ledger in `dir`) whose stored head is `stored_head` and whose
+    /// open store's head is `open_head` (they must agree).
+    pub(crate) fn new(
+        log: &'a sled::Tree,
+        dir: &'a Path,
+        stored_head: Result<Head, StoreError>,
+        open_head: Head,
+        options: ReadOptions,
+    ) -> LogReader<'a> {
         let mut pending_error = None;
-        let head = match store.stored_head() {
+        let head = match stored_head {
             Ok(head) => head,
             Err(e) => {
                 pending_error = Some(e);
                 Head::EMPTY
             }
         };
-        if pending_error.is_none() && head != store.head() {
+        if pending_error.is_none() && head != open_head {
             pending_error = Some(StoreError::Corrupt {
-                dir: store.dir().to_path_buf(),
-                message: format!("the stored head (next record {}) differs from the open ledger's (next record {})", head.next_seq, store.head().next_seq),
+                dir: dir.to_path_buf(),
+                message: format!("the stored head (next record {}) differs from the open ledger's (next record {})", head.next_seq, open_head.next_seq),
             });
         }
         if pending_error.is_none() && options.from_seq > head.next_seq {
@@ -96,9 +107,10 @@ impl<'a> LogReader<'a> {
             ));
         }
         let end = head.next_seq.max(options.from_seq);
-        let iter = store.log.range(seq_key(options.from_seq)..seq_key(end));
+        let iter = log.range(seq_key(options.from_seq)..seq_key(end));
         LogReader {
-            store,
+            log,
+            dir,
             verify: options.verify_chain,
             iter,
             lookahead: None,
@@ -112,7 +124,7 @@ impl<'a> LogReader<'a> {
 
     fn sled_err(&self, source: sled::Error) -> StoreError {
         StoreError::Sled {
-            dir: self.store.dir().to_path_buf(),
+            dir: self.dir.to_path_buf(),
             source,
         }
     }
@@ -127,7 +139,7 @@ impl<'a> LogReader<'a> {
             Some(Err(e)) => Err(self.sled_err(e)),
             Some(Ok((key, value))) => {
                 let key: [u8; 8] = key.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    dir: self.store.dir().to_path_buf(),
+                    dir: self.dir.to_path_buf(),
                     message: "a log key is not 8 bytes".into(),
                 })?;
                 Ok(Some((u64::from_be_bytes(key), value)))
@@ -204,10 +216,7 @@ impl<'a> LogReader<'a> {
     }
 
     fn get(&self, seq: u64) -> Result<Option<sled::IVec>, StoreError> {
-        self.store
-            .log
-            .get(seq_key(seq))
-            .map_err(|e| self.sled_err(e))
+        self.log.get(seq_key(seq)).map_err(|e| self.sled_err(e))
     }
 
     /// The link from record `a` to its successor (or the head) is broken: name the record
@@ -254,7 +263,6 @@ impl<'a> LogReader<'a> {
             return Ok(());
         }
         let beyond = self
-            .store
             .log
             .range(seq_key(self.head.next_seq)..=seq_key(u64::MAX))
             .next()

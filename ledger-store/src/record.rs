@@ -547,3 +547,8 @@ fn encode_invoice(
     }
     Ok(())
 }
+
+/// The sled key of record `seq`: big-endian, so keys sort in log order.
+pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}

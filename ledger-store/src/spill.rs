@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::codec::MAX_VALUE_BYTES;
 use crate::error::StoreError;
 use crate::record::EncodedRecord;
-use crate::store::STAGING_DIR;
+
+/// Where [`crate::Spill`] files live.
+pub const STAGING_DIR: &str = "staging";
 
 /// The most records one group may hold: an invoice of the most lines, in the smallest
 /// chunks a line can force, plus header and decisions.

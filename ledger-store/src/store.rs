@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use crate::codec::MAX_VALUE_BYTES;
 use crate::error::StoreError;
 use crate::reader::{LogReader, ReadOptions};
+use crate::record::seq_key;
 use crate::record::{
     parse_envelope, record_hash, EncodedRecord, Head, RecordKind, ENVELOPE_VERSION,
 };
+use crate::spill::{spill_file_pid, STAGING_DIR};
 
 /// The tree of records, keyed by big-endian seq, with the meta keys after every seq.
 const LOG_TREE: &str = "log";
@@ -24,8 +26,6 @@ pub(crate) const HEAD_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 
 const FORMAT_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'F'];
 /// The file naming the process holding the ledger: `pid command`.
 pub const OWNER_FILE: &str = "owner.txt";
-/// Where [`crate::Spill`] files live.
-pub const STAGING_DIR: &str = "staging";
 /// How many snapshots are kept (the newest; an older one is the fallback if the newest is
 /// damaged).
 pub const SNAPSHOTS_KEPT: usize = 2;
@@ -33,10 +33,6 @@ pub const SNAPSHOTS_KEPT: usize = 2;
 const SNAPSHOT_FORMAT: u8 = 1;
 /// sled's page cache.
 const CACHE_BYTES: u64 = 256 << 20;
-
-pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
-}
 
 fn encode_head(head: &Head) -> [u8; 40] {
     let mut out = [0u8; 40];
@@ -397,7 +393,13 @@ impl Store {
     /// Read the log from `options.from_seq` (which must be the first record of a fact: 0, or
     /// a `next_seq_covered` of a snapshot, or a `LogEntry::last_seq + 1`).
     pub fn reader(&self, options: ReadOptions) -> LogReader<'_> {
-        LogReader::new(self, options)
+        LogReader::new(
+            &self.log,
+            self.dir(),
+            self.stored_head(),
+            self.head(),
+            options,
+        )
     }
 
     /// The head as it was just before record `seq` was appended: `next_seq = seq` and the hash
@@ -664,7 +666,7 @@ fn clean_stale_spills(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = crate::spill::spill_file_pid(&name) else {
+        let Some(pid) = spill_file_pid(&name) else {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {

@@ -21,12 +21,11 @@
 //! - The kind: [`super::mapping::map_charge`].
 
 use super::assemble::Accounts;
-use super::error::InputError;
-use super::export::{
-    arm_last_segment, check_invoice_id, derive_invoice_id, Cells, Header, ReadStats, Scratch,
-    CHARGE_DATE, PERIOD_END, PERIOD_START,
+use super::cells::{
+    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, Header,
+    ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
 };
-use super::focus::invoice_date_after;
+use super::error::InputError;
 use super::mapping::{
     map_charge, same, Category, Charge, CommitmentStatus, Mapped, Pricing, PublisherCategory,
     Refusal, Source,

@@ -18,14 +18,12 @@
 //!   `EA-{x_BillingProfileId or account id}-{YYYY-MM of the billing period start}`.
 //! - The kind: [`super::mapping::map_charge`].
 
-use ledger_core::Date;
-
 use super::assemble::Accounts;
-use super::error::InputError;
-use super::export::{
-    arm_last_segment, check_invoice_id, derive_invoice_id, Cells, Header, ReadStats, Scratch,
-    CHARGE_DATE, PERIOD_END, PERIOD_START,
+use super::cells::{
+    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, Header,
+    ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
 };
+use super::error::InputError;
 use super::mapping::{
     is_microsoft, map_charge, same, Category, Charge, CommitmentStatus, Mapped, Pricing,
     PublisherCategory, Source,
@@ -191,7 +189,7 @@ pub(crate) fn row<'a>(
             c.category,
             format!(
                 "'{}' is not a FOCUS ChargeCategory (expected {})",
-                super::export::shown(category_text),
+                super::cells::shown(category_text),
                 Category::FOCUS_VALUES
             ),
         )
@@ -321,9 +319,4 @@ pub(crate) fn row<'a>(
         corrects: None,
         corrects_kind,
     }))
-}
-
-/// The invoice date convention for exports: the day after the billing period's last day.
-pub(crate) fn invoice_date_after(period_end: Date) -> Date {
-    period_end.add_days(1)
 }

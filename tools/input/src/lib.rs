@@ -31,6 +31,7 @@ pub mod agreement;
 pub mod assemble;
 pub mod azure;
 pub mod azure_api;
+pub mod cells;
 pub mod error;
 pub mod export;
 pub mod focus;

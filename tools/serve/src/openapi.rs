@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::filter::{self, Target};
 use super::paging::MAX_TOP;
-use super::AppState;
+use super::state::AppState;
 
 const ACCOUNT: &str = "/providers/Microsoft.Billing/billingAccounts/{billingAccountId}";
 

@@ -22,7 +22,8 @@ use super::error::ApiError;
 use super::filter::{self, Field, Target};
 use super::paging::{next_link, PageRequest};
 use super::params::{api_version, date_param, shorten, Query};
-use super::{openapi, writes, AppState};
+use super::state::AppState;
+use super::{openapi, writes};
 
 /// The longest request target (path and query) answered; longer gets 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;

@@ -29,7 +29,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
 use super::params::{shorten, Query};
-use super::AppState;
+use super::state::AppState;
 
 /// Agreements are small; a body over this is refused whatever `--max-upload-bytes` says.
 const MAX_AGREEMENT_BYTES: u64 = 16 << 20;
