@@ -45,9 +45,9 @@
 // A library writes to the stream it is given, never to the process's stdout or stderr.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
-mod calendar;
 mod catalog;
 pub mod focus;
+mod month;
 mod plan;
 mod rng;
 mod write;

@@ -10,12 +10,16 @@
 
 use std::fmt::Write as _;
 
-use super::calendar::{Day, Month};
+use ledger_core::Date;
+
 use super::catalog;
+use super::month::Month;
 use super::rng::Rng;
 
 /// The first month of generated data.
-pub const DATA_START: Month = Month::new(2024, 1);
+pub fn data_start() -> Month {
+    Month::new(2024, 1)
+}
 
 /// A bulk-line share, in 1024ths: `usage` below this...
 pub const USAGE_BELOW: u64 = 880;
@@ -214,15 +218,15 @@ fn simulate(spend: &Spend, lots: &[SimLot], extra_macc: &[i64], oldest_first: bo
 // ----- the design -----
 
 struct CacoMilestone {
-    start: Day,
-    end: Day,
+    start: Date,
+    end: Date,
     target: i64,
     award: i64,
     complete: bool,
 }
 
 struct MaccMilestone {
-    due: Day,
+    due: Date,
     target: i64,
     met: bool,
 }
@@ -231,8 +235,8 @@ struct Credit {
     id: String,
     kind: &'static str,
     cents: i64,
-    start: Day,
-    expires: Day,
+    start: Date,
+    expires: Date,
     covers: Option<&'static str>,
 }
 
@@ -240,7 +244,7 @@ struct Credit {
 pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPlan {
     let mut rng = Rng::new(seed, 2 * index as u64);
     let account = catalog::account_name(index);
-    let start = DATA_START;
+    let start = data_start();
     let mu = months as usize;
 
     // Billing profiles: Engineering and 2 to 5 others.
@@ -284,7 +288,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         if m > 0 && m < 36 {
             trend = scale(trend, 1000 + growth);
         }
-        let seasonal = match start.add(m as i64).month {
+        let seasonal = match start.add(m as i64).month() {
             12 => 1050,
             8 => 970,
             _ => 1000,
@@ -345,7 +349,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         .collect();
     let tax_permille = rng.range(60, 95) as u32;
 
-    let year = start.year;
+    let year = start.first().year();
     let mut plan = AccountPlan {
         account,
         profiles,
@@ -646,7 +650,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
     }
     let _ = writeln!(t);
     let _ = writeln!(t, "[[caco]]");
-    let _ = writeln!(t, "id = \"caco-{}\"", caco_milestones[0].start.year);
+    let _ = writeln!(t, "id = \"caco-{}\"", caco_milestones[0].start.year());
     let _ = writeln!(t, "start = \"{}\"", caco_milestones[0].start);
     let _ = writeln!(t, "basis = \"period\"");
     let _ = writeln!(t, "award_months = 12");

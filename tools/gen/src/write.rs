@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::calendar::Day;
 use super::catalog;
+use super::month::date_bytes;
 use super::plan::{AccountPlan, MARKETPLACE_ELIGIBLE_BELOW, RESERVATION_USAGE_BELOW, USAGE_BELOW};
 use super::rng::Rng;
 
@@ -219,22 +219,17 @@ pub fn write_invoice(
     // The columns every line of this invoice shares, and its dates, formatted once.
     prefix.clear();
     let _ = write!(prefix, "{}-{label},", plan.account);
-    prefix.extend_from_slice(&month.add(1).day(5).bytes());
+    prefix.extend_from_slice(&date_bytes(month.add(1).day(5)));
     prefix.push(b',');
-    prefix.extend_from_slice(&month.first().bytes());
+    prefix.extend_from_slice(&date_bytes(month.first()));
     prefix.push(b',');
-    prefix.extend_from_slice(&month.last().bytes());
+    prefix.extend_from_slice(&date_bytes(month.last()));
     prefix.push(b',');
     prefix.extend_from_slice(plan.account.as_bytes());
     prefix.push(b',');
     let mut dates = [[0u8; 11]; 32];
     for d in 1..=days {
-        let day = Day {
-            year: month.year,
-            month: month.month,
-            day: d,
-        };
-        dates[d as usize][..10].copy_from_slice(&day.bytes());
+        dates[d as usize][..10].copy_from_slice(&date_bytes(month.day(d)));
         dates[d as usize][10] = b',';
     }
 
