@@ -139,13 +139,7 @@ impl Value {
 }
 
 fn shorten(text: &str) -> String {
-    if text.chars().count() > 40 {
-        let mut s: String = text.chars().take(40).collect();
-        s.push_str("...");
-        s
-    } else {
-        text.to_string()
-    }
+    crate::text::clip(text, 40, 40, "...")
 }
 
 /// The text being read, with its line starts for offset-to-line conversion.
@@ -920,24 +914,10 @@ impl<'s> TreeReader<'s> {
 fn closest<'e>(key: &str, expected: &[&'e str]) -> Option<&'e str> {
     expected
         .iter()
-        .map(|e| (edit_distance(key, e), *e))
+        .map(|e| (strsim::levenshtein(key, e), *e))
         .filter(|(d, e)| *d <= 2.max(e.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, e)| e)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -1256,7 +1236,7 @@ covers = ["usage"]  # optional, R-COVER
 
     #[test]
     fn the_shared_examples_parse() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/examples");
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/examples");
         let dirs =
             fs::read_dir(&examples).unwrap_or_else(|e| panic!("{}: {e}", examples.display()));
         let mut count = 0;

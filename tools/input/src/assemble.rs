@@ -14,12 +14,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexSet;
 use ledger_core::fact::{MAX_LINES_PER_INVOICE, RESERVED_INVOICE_PREFIXES};
 use ledger_core::{ChargeKind, ChargeLine, Date, Invoice, Money, StrRef};
+use rustc_hash::FxBuildHasher;
 
 use super::error::InputError;
 use super::mapping::MarketplaceTerms;
@@ -128,7 +129,7 @@ struct Pending {
     lines: u32,
     profiles: Vec<String>,
     /// Built once an invoice has many profiles; before that a linear scan is faster.
-    profile_index: Option<HashMap<String, u16, FastHash>>,
+    profile_index: Option<HashMap<String, u16, FxBuildHasher>>,
     last_profile: u16,
     chunks: Vec<Chunk>,
     /// Encoded lines not yet written to the spill file.
@@ -525,7 +526,7 @@ impl Assembler {
         };
         summary.invoices = invoices.len();
         summary.lines_per_invoice = invoices.iter().map(|p| p.lines).collect();
-        let ids = ids.strings;
+        let ids = ids.into_strings();
         let staged = invoices
             .into_iter()
             .zip(ids)
@@ -801,7 +802,7 @@ impl StagedInvoices {
             currency: self.accounts.currencies[staged.account as usize].clone(),
             content_hash: [0; 32],
             profiles: staged.profiles.clone(),
-            strings: strings.strings,
+            strings: strings.into_strings(),
             lines,
         })
     }
@@ -1019,134 +1020,36 @@ impl RowBatch {
 
 // ---------------------------------------------------------------------------------------------
 
-/// A deterministic, fast hash for short strings (FxHash's mix with a final avalanche). Only
-/// used for lookups, never for iteration order.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // murmur3's fmix64, so that low bits depend on every input bit.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-type FastHash = BuildHasherDefault<FxHasher>;
-
-/// Passes an already mixed `u64` through.
-#[derive(Default, Clone, Copy)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("IdentityHasher hashes u64 keys only")
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-fn hash_str(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    h.finish()
-}
-
 /// Distinct strings numbered in order of first insertion; each string is stored once.
 #[derive(Default)]
-struct StringSet {
-    strings: Vec<String>,
-    /// Hash -> the newest string index with that hash; `next` chains older ones.
-    heads: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
-    next: Vec<u32>,
-}
-
-const END: u32 = u32::MAX;
+struct StringSet(IndexSet<String, FxBuildHasher>);
 
 impl StringSet {
     fn get(&self, index: u32) -> &str {
-        &self.strings[index as usize]
-    }
-
-    fn find_hashed(&self, s: &str, hash: u64) -> Option<u32> {
-        let mut i = *self.heads.get(&hash)?;
-        while i != END {
-            if self.strings[i as usize] == s {
-                return Some(i);
-            }
-            i = self.next[i as usize];
-        }
-        None
+        &self.0[index as usize]
     }
 
     fn find(&self, s: &str) -> Option<u32> {
-        self.find_hashed(s, hash_str(s))
+        self.0.get_index_of(s).map(|i| i as u32)
     }
 
     /// Add `s`, known to be absent; its index.
     fn insert(&mut self, s: &str) -> u32 {
-        self.insert_hashed(s, hash_str(s))
-    }
-
-    fn insert_hashed(&mut self, s: &str, hash: u64) -> u32 {
-        let index = u32::try_from(self.strings.len()).expect("fewer than 2^32 strings");
-        assert!(index != END, "string table full");
-        self.strings.push(s.to_string());
-        let previous = self.heads.insert(hash, index).unwrap_or(END);
-        self.next.push(previous);
+        let index = u32::try_from(self.0.len()).expect("fewer than 2^32 strings");
+        self.0.insert(s.to_string());
         index
     }
 
     fn intern(&mut self, s: &str) -> u32 {
-        let hash = hash_str(s);
-        match self.find_hashed(s, hash) {
+        match self.find(s) {
             Some(i) => i,
-            None => self.insert_hashed(s, hash),
+            None => self.insert(s),
         }
+    }
+
+    /// The strings, in insertion order.
+    fn into_strings(self) -> Vec<String> {
+        self.0.into_iter().collect()
     }
 }
 
@@ -1483,7 +1386,7 @@ mod tests {
 
     #[test]
     fn the_shared_examples_stage() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/examples");
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/examples");
         let dirs =
             std::fs::read_dir(&examples).unwrap_or_else(|e| panic!("{}: {e}", examples.display()));
         let mut staged_examples = 0;
@@ -1553,22 +1456,18 @@ mod tests {
     }
 
     #[test]
-    fn string_sets_number_in_insertion_order_and_survive_collisions() {
+    fn string_sets_number_in_insertion_order() {
         let mut set = StringSet::default();
         let words: Vec<String> = (0..5000).map(|i| format!("w{}", i % 1000)).collect();
         for w in &words {
             set.intern(w);
         }
-        assert_eq!(set.strings.len(), 1000);
         assert_eq!(set.find("w17"), Some(17));
-        // Force every string into one chain.
-        let mut chained = StringSet::default();
-        for (i, w) in ["a", "b", "c"].iter().enumerate() {
-            chained.insert_hashed(w, 42);
-            assert_eq!(chained.find_hashed(w, 42), Some(i as u32));
-        }
-        assert_eq!(chained.find_hashed("a", 42), Some(0));
-        assert_eq!(chained.find_hashed("z", 42), None);
+        assert_eq!(set.get(999), "w999");
+        assert_eq!(set.find("z"), None);
+        let strings = set.into_strings();
+        assert_eq!(strings.len(), 1000);
+        assert_eq!(strings[3], "w3");
     }
 
     fn peak_rss_mib() -> u64 {

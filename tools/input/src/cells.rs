@@ -374,7 +374,7 @@ impl<'a> Cells<'_, 'a> {
 }
 
 pub(crate) fn shown(text: &str) -> String {
-    text.chars().take(60).collect()
+    crate::text::clip(text, 60, 60, "")
 }
 
 /// Derive an invoice id `EA-{billing profile id}-{YYYY-MM}` into `scratch`.

@@ -18,13 +18,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-
 use super::assemble::{Accounts, Assembler, StagedInvoices, PROGRESS_EVERY_ROWS};
 use super::azure::AzureColumns;
 use super::error::InputError;
 use super::focus::FocusColumns;
-use super::native::Row;
 use super::mapping::SkipReason;
+use super::native::Row;
 use super::records::RecordReader;
 
 pub(crate) use crate::cells::{key_of, Cells, Header, Scratch};

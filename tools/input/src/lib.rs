@@ -41,6 +41,7 @@ pub mod native;
 pub mod records;
 pub mod scenario;
 pub(crate) mod source;
+pub mod text;
 
 #[cfg(test)]
 mod export_tests;

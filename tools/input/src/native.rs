@@ -573,7 +573,7 @@ fn parse_kind(text: &str) -> Option<ChargeKind> {
 }
 
 fn shown(text: &str) -> String {
-    text.chars().take(40).collect()
+    crate::text::clip(text, 40, 40, "")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::mapping::SkipReason;
 
 fn data(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/data")
+        .join("../../tests/fixtures/data")
         .join(relative)
 }
 
@@ -114,7 +114,7 @@ fn refused(path: &Path, accounts: &Accounts) -> String {
             s.invoices.len()
         ),
         Err(e) => {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data");
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/data");
             e.replace(&format!("{}/", root.display()), "")
         }
     }

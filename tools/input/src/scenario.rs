@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ledger_core::agreement::{CacoTerms, CreditTerms, MaccTerms};
 use ledger_core::{Agreement, ChargeKind, Date, Factor, KindSet, Money};
+use serde::Serialize;
 
 use crate::agreement::{parse_agreement, AgreementFormat};
 use crate::error::InputError;
@@ -859,125 +860,161 @@ fn value_to_toml(source: &Source<'_>, v: &toml_edit::Value) -> Result<toml::Valu
 /// An agreement in the agreement-file shape (INTERFACE.md), every term spelled out, so that
 /// reading it back gives the same agreement.
 pub fn render_agreement(a: &Agreement) -> toml::Table {
-    let s = |text: &str| toml::Value::String(text.to_string());
-    let money = |m: Money| toml::Value::String(m.to_plain_string());
-    let date = |d: Date| toml::Value::String(d.to_string());
-    let int = |n: u32| toml::Value::Integer(n as i64);
-    let strings = |list: &[String]| toml::Value::Array(list.iter().map(|x| s(x)).collect());
-    let mut t = toml::Table::new();
-    t.insert("account".into(), s(&a.account));
-    t.insert("currency".into(), s(&a.currency));
-    t.insert("rulebook".into(), int(a.terms.rulebook_version as u32));
-    t.insert("credit_order".into(), s(a.terms.credit_order.name()));
-    t.insert(
-        "prepayment_term_months".into(),
-        int(a.terms.prepayment_term_months),
-    );
-    if let Some(rate) = a.terms.partner_earned_credit_rate {
-        t.insert("partner_earned_credit_rate".into(), s(&rate.to_string()));
-    }
-    if !a.terms.eligible_publishers.is_empty() {
-        t.insert(
-            "eligible_publishers".into(),
-            strings(&a.terms.eligible_publishers),
-        );
-    }
-    if !a.terms.eligible_offers.is_empty() {
-        t.insert("eligible_offers".into(), strings(&a.terms.eligible_offers));
-    }
-    let macc = |m: &MaccTerms| {
-        let mut t = toml::Table::new();
-        t.insert("id".into(), s(&m.id));
-        t.insert("amount".into(), money(m.amount));
-        t.insert("start".into(), date(m.start));
-        t.insert("end".into(), date(m.end));
-        if let Some(p) = m.purchased {
-            t.insert("purchased".into(), date(p));
+    toml::Table::try_from(AgreementFile::of(a)).expect("an agreement file is a TOML table")
+}
+
+/// The agreement file's keys; amounts and dates as the strings the file would hold.
+#[derive(Serialize)]
+struct AgreementFile<'a> {
+    account: &'a str,
+    currency: &'a str,
+    rulebook: u32,
+    credit_order: &'static str,
+    prepayment_term_months: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_earned_credit_rate: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    eligible_publishers: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    eligible_offers: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    macc: Vec<MaccFile<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    caco: Vec<CacoFile<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    credit: Vec<CreditFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct MaccFile<'a> {
+    id: &'a str,
+    amount: String,
+    start: String,
+    end: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purchased: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment_end: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    renewed: Option<bool>,
+    shortfall_credit_months: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    milestones: Vec<MaccMilestoneFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct MaccMilestoneFile<'a> {
+    id: &'a str,
+    due: String,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct CacoFile<'a> {
+    id: &'a str,
+    start: String,
+    basis: &'static str,
+    award_months: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    milestones: Vec<CacoMilestoneFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct CacoMilestoneFile<'a> {
+    id: &'a str,
+    start: String,
+    end: String,
+    target: String,
+    award: String,
+}
+
+#[derive(Serialize)]
+struct CreditFile<'a> {
+    id: &'a str,
+    kind: &'static str,
+    amount: String,
+    start: String,
+    expires: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    covers: Option<Vec<&'static str>>,
+}
+
+impl<'a> AgreementFile<'a> {
+    fn of(a: &'a Agreement) -> AgreementFile<'a> {
+        let t = &a.terms;
+        AgreementFile {
+            account: &a.account,
+            currency: &a.currency,
+            rulebook: u32::from(t.rulebook_version),
+            credit_order: t.credit_order.name(),
+            prepayment_term_months: t.prepayment_term_months,
+            partner_earned_credit_rate: t.partner_earned_credit_rate.map(|r| r.to_string()),
+            eligible_publishers: &t.eligible_publishers,
+            eligible_offers: &t.eligible_offers,
+            macc: a.maccs.iter().map(MaccFile::of).collect(),
+            caco: a.cacos.iter().map(CacoFile::of).collect(),
+            credit: a.credits.iter().map(CreditFile::of).collect(),
         }
-        if let Some(e) = m.enrollment_end {
-            t.insert("enrollment_end".into(), date(e));
-        }
-        if let Some(r) = m.renewed {
-            t.insert("renewed".into(), toml::Value::Boolean(r));
-        }
-        t.insert(
-            "shortfall_credit_months".into(),
-            int(m.shortfall_credit_months),
-        );
-        if !m.milestones.is_empty() {
-            let list = m
+    }
+}
+
+impl<'a> MaccFile<'a> {
+    fn of(m: &'a MaccTerms) -> MaccFile<'a> {
+        MaccFile {
+            id: &m.id,
+            amount: m.amount.to_plain_string(),
+            start: m.start.to_string(),
+            end: m.end.to_string(),
+            purchased: m.purchased.map(|d| d.to_string()),
+            enrollment_end: m.enrollment_end.map(|d| d.to_string()),
+            renewed: m.renewed,
+            shortfall_credit_months: m.shortfall_credit_months,
+            milestones: m
                 .milestones
                 .iter()
-                .map(|ms| {
-                    let mut t = toml::Table::new();
-                    t.insert("id".into(), s(&ms.id));
-                    t.insert("due".into(), date(ms.due));
-                    t.insert("target".into(), money(ms.target));
-                    toml::Value::Table(t)
+                .map(|ms| MaccMilestoneFile {
+                    id: &ms.id,
+                    due: ms.due.to_string(),
+                    target: ms.target.to_plain_string(),
                 })
-                .collect();
-            t.insert("milestones".into(), toml::Value::Array(list));
+                .collect(),
         }
-        toml::Value::Table(t)
-    };
-    let caco = |c: &CacoTerms| {
-        let mut t = toml::Table::new();
-        t.insert("id".into(), s(&c.id));
-        t.insert("start".into(), date(c.start));
-        t.insert("basis".into(), s(c.basis.name()));
-        t.insert("award_months".into(), int(c.award_months));
-        if !c.milestones.is_empty() {
-            let list = c
+    }
+}
+
+impl<'a> CacoFile<'a> {
+    fn of(c: &'a CacoTerms) -> CacoFile<'a> {
+        CacoFile {
+            id: &c.id,
+            start: c.start.to_string(),
+            basis: c.basis.name(),
+            award_months: c.award_months,
+            milestones: c
                 .milestones
                 .iter()
-                .map(|ms| {
-                    let mut t = toml::Table::new();
-                    t.insert("id".into(), s(&ms.id));
-                    t.insert("start".into(), date(ms.start));
-                    t.insert("end".into(), date(ms.end));
-                    t.insert("target".into(), money(ms.target));
-                    t.insert("award".into(), money(ms.award));
-                    toml::Value::Table(t)
+                .map(|ms| CacoMilestoneFile {
+                    id: &ms.id,
+                    start: ms.start.to_string(),
+                    end: ms.end.to_string(),
+                    target: ms.target.to_plain_string(),
+                    award: ms.award.to_plain_string(),
                 })
-                .collect();
-            t.insert("milestones".into(), toml::Value::Array(list));
+                .collect(),
         }
-        toml::Value::Table(t)
-    };
-    let credit = |c: &CreditTerms| {
-        let mut t = toml::Table::new();
-        t.insert("id".into(), s(&c.id));
-        t.insert("kind".into(), s(c.kind.name()));
-        t.insert("amount".into(), money(c.amount));
-        t.insert("start".into(), date(c.start));
-        t.insert("expires".into(), date(c.expires));
-        if let Some(covers) = c.covers {
-            t.insert(
-                "covers".into(),
-                toml::Value::Array(covers.iter().map(|k| s(k.name())).collect()),
-            );
+    }
+}
+
+impl<'a> CreditFile<'a> {
+    fn of(c: &'a CreditTerms) -> CreditFile<'a> {
+        CreditFile {
+            id: &c.id,
+            kind: c.kind.name(),
+            amount: c.amount.to_plain_string(),
+            start: c.start.to_string(),
+            expires: c.expires.to_string(),
+            covers: c.covers.map(|k| k.iter().map(|k| k.name()).collect()),
         }
-        toml::Value::Table(t)
-    };
-    if !a.maccs.is_empty() {
-        t.insert(
-            "macc".into(),
-            toml::Value::Array(a.maccs.iter().map(macc).collect()),
-        );
     }
-    if !a.cacos.is_empty() {
-        t.insert(
-            "caco".into(),
-            toml::Value::Array(a.cacos.iter().map(caco).collect()),
-        );
-    }
-    if !a.credits.is_empty() {
-        t.insert(
-            "credit".into(),
-            toml::Value::Array(a.credits.iter().map(credit).collect()),
-        );
-    }
-    t
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use ledger_app::replay::projection::CacoTransaction;
 use ledger_app::replay::replay::ReplayReport;
 use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
 use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow, MilestoneRow};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
@@ -54,18 +55,17 @@ impl Serialize for CurrencyAmount<'_> {
     }
 }
 
+/// What stands for itself in a path segment: letters, digits and `-_.~:`.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b':');
+
 /// Percent-encode what cannot stand in one path segment (lot ids like `INV-1/1`).
 pub fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(text, PATH_SEGMENT).to_string()
 }
 
 /// `/providers/Microsoft.Billing/billingAccounts/{account}`.

@@ -89,13 +89,7 @@ pub fn shorten(text: &str) -> String {
 
 /// At most `limit` (> 3) characters of `text`, `...` marking a cut.
 pub fn shorten_to(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(limit - 3).collect();
-        short.push_str("...");
-        short
-    }
+    ledger_app::input::text::clip(text, limit, limit - 3, "...")
 }
 
 /// A date parameter: `YYYY-MM-DD`, or an RFC 3339 date-time (`2025-01-31T00:00:00Z`,
