@@ -241,19 +241,48 @@ struct Credit {
 }
 
 /// Plan account `index` of a run: `lines` lines over `months` monthly invoices.
+///
+/// Every random draw happens in a fixed order (the steps below, in turn), so the plan is a
+/// pure function of (seed, index, lines, months).
 pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPlan {
     let mut rng = Rng::new(seed, 2 * index as u64);
-    let account = catalog::account_name(index);
+    let rng = &mut rng;
     let start = data_start();
-    let mu = months as usize;
+    let (profiles, profile_table) = choose_profiles(rng);
+    let base = rng.range(40_000, 400_000) as i64 * USD;
+    let usage = monthly_usage(rng, base, start, months);
+    let mut plan = spend_plan(rng, index, base, &profiles, usage, start, months);
+    plan.profiles = profiles;
+    plan.profile_table = profile_table;
+    plan.lines = (0..months as u64)
+        .map(|m| lines / months as u64 + (m < lines % months as u64) as u64)
+        .collect();
+    plan.full = (0..months)
+        .map(|m| plan.lines[m as usize] >= plan.special_lines(m) + MIN_BULK)
+        .collect();
+    if plan
+        .prepay
+        .as_ref()
+        .is_some_and(|p| !plan.full[p.month as usize])
+    {
+        plan.prepay = None;
+    }
+    let design = design_agreement(rng, &plan, index);
+    plan.agreement_toml = agreement_toml(&plan, &design, seed);
+    plan.design = Design {
+        caco_completes: design.caco.iter().map(|m| m.complete).collect(),
+        macc_milestones_met: design.macc_milestones.iter().map(|m| m.met).collect(),
+        macc_completes: design.macc_factor < 1000,
+    };
+    plan
+}
 
-    // Billing profiles: Engineering and 2 to 5 others.
+/// Billing profiles (Engineering and 2 to 5 others), and a table from a random byte to a
+/// profile index by weight.
+fn choose_profiles(rng: &mut Rng) -> (Vec<&'static str>, [u8; 256]) {
     let count = rng.range(3, 6) as usize;
     let mut others: Vec<&'static str> = catalog::PROFILES[1..].to_vec();
-    for i in (1..others.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        others.swap(i, j);
-    }
+    shuffle(rng, &mut others);
     let mut profiles = vec![catalog::PROFILES[0]];
     profiles.extend_from_slice(&others[..count - 1]);
     let weights = &catalog::PROFILE_WEIGHTS[..count];
@@ -270,21 +299,24 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
             }
         }
     }
-    let find = |name: &str, default: usize| {
-        profiles.iter().position(|p| *p == name).unwrap_or(default) as u8
-    };
+    (profiles, profile_table)
+}
 
-    // Lines per invoice.
-    let per_month: Vec<u64> = (0..months as u64)
-        .map(|m| lines / months as u64 + (m < lines % months as u64) as u64)
-        .collect();
+/// Fisher-Yates, from the last element down.
+fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
 
-    // Spend: a base, a monthly growth for up to three years, a little seasonality and noise.
-    let base = rng.range(40_000, 400_000) as i64 * USD;
+/// Usage spend per month: `base`, a monthly growth for up to three years, a little
+/// seasonality and noise.
+fn monthly_usage(rng: &mut Rng, base: i64, start: Month, months: u32) -> Vec<i64> {
     let growth = rng.range(0, 25);
     let mut trend = base;
-    let mut usage = Vec::with_capacity(mu);
-    for m in 0..mu {
+    let mut usage = Vec::with_capacity(months as usize);
+    for m in 0..months as usize {
         if m > 0 && m < 36 {
             trend = scale(trend, 1000 + growth);
         }
@@ -296,29 +328,31 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         let noise = rng.range(960, 1040);
         usage.push(scale(scale(trend, seasonal), noise));
     }
+    usage
+}
+
+/// Everything the data holds besides usage: Marketplace shares, reservations, support, the
+/// prepayment, refunds and tax. Lines per invoice and the agreement come later.
+fn spend_plan(
+    rng: &mut Rng,
+    index: u32,
+    base: i64,
+    profiles: &[&'static str],
+    usage: Vec<i64>,
+    start: Month,
+    months: u32,
+) -> AccountPlan {
+    let account = catalog::account_name(index);
+    let count = profiles.len();
+    let find = |name: &str, default: usize| {
+        profiles.iter().position(|p| *p == name).unwrap_or(default) as u8
+    };
     let (me_share, mp_share) = (rng.range(20, 50), rng.range(10, 30));
     let marketplace_eligible: Vec<i64> = usage.iter().map(|&u| scale(u, me_share)).collect();
     let marketplace: Vec<i64> = usage.iter().map(|&u| scale(u, mp_share)).collect();
-
-    let mut services: Vec<usize> = (0..catalog::RESERVATION_PURCHASES.len()).collect();
-    for i in (1..services.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        services.swap(i, j);
-    }
-    let reservation_count = rng.range(2, 3) as usize;
-    let reservations: Vec<Reservation> = services[..reservation_count]
-        .iter()
-        .map(|&service| Reservation {
-            service,
-            day: rng.range(1, 28) as u32,
-            profile: rng.below(count as u64) as u8,
-            cents: round_to(scale(base, rng.range(20, 60)), 1),
-        })
-        .collect();
+    let reservations = choose_reservations(rng, base, count);
     let reservation_total: i64 = reservations.iter().map(|r| r.cents).sum();
     let support_cents = round_to(scale(base, rng.range(10, 30)), USD);
-    let support_profile = find("Operations", count - 1);
-
     let prepay_month = if months >= 2 { 1 } else { 0 };
     let prepay_cents = round_to(
         scale(
@@ -338,7 +372,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
             start.add(prepay_month as i64).label()
         ),
     };
-    let refunds: Vec<i64> = (0..mu)
+    let refunds: Vec<i64> = (0..months as usize)
         .map(|m| {
             if m % 4 == 2 {
                 round_to(scale(usage[m], rng.range(2, 8)), 1)
@@ -348,39 +382,110 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         })
         .collect();
     let tax_permille = rng.range(60, 95) as u32;
-
-    let year = start.first().year();
-    let mut plan = AccountPlan {
+    AccountPlan {
         account,
-        profiles,
-        profile_table,
+        profiles: Vec::new(),
+        profile_table: [0; 256],
         start,
         months,
-        lines: per_month,
+        lines: Vec::new(),
         full: Vec::new(),
         usage,
         marketplace_eligible,
         marketplace,
         reservations,
         support_cents,
-        support_profile,
+        support_profile: find("Operations", count - 1),
         prepay: Some(prepay),
         refunds,
         refund_profile: 0,
         tax_permille,
-        macc_id: format!("macc-{year}"),
+        macc_id: format!("macc-{}", start.first().year()),
         agreement_toml: String::new(),
         design: Design::default(),
-    };
-    plan.full = (0..months)
-        .map(|m| plan.lines[m as usize] >= plan.special_lines(m) + MIN_BULK)
-        .collect();
-    if !plan.full[prepay_month as usize] {
-        plan.prepay = None;
     }
+}
 
-    // What settlement will see, month by month.
-    let spend = Spend {
+/// Two or three monthly reservations or savings plans of distinct services.
+fn choose_reservations(rng: &mut Rng, base: i64, profiles: usize) -> Vec<Reservation> {
+    let mut services: Vec<usize> = (0..catalog::RESERVATION_PURCHASES.len()).collect();
+    shuffle(rng, &mut services);
+    let reservation_count = rng.range(2, 3) as usize;
+    services[..reservation_count]
+        .iter()
+        .map(|&service| Reservation {
+            service,
+            day: rng.range(1, 28) as u32,
+            profile: rng.below(profiles as u64) as u8,
+            cents: round_to(scale(base, rng.range(20, 60)), 1),
+        })
+        .collect()
+}
+
+/// The agreement designed around the planned spend.
+struct AgreementDesign {
+    credits: Vec<Credit>,
+    caco: Vec<CacoMilestone>,
+    macc_milestones: Vec<MaccMilestone>,
+    /// MACC-eligible spend the data brings, and the MACC sized against it.
+    eligible: i64,
+    macc_amount: i64,
+    /// The MACC amount in thousandths of `eligible` (below 1000: it completes).
+    macc_factor: u64,
+    outcome: &'static str,
+    oldest_first: bool,
+    /// 0: no enrollment end; 1: a year after the MACC; else the MACC's end (and `renewed`).
+    enrollment: u64,
+    renewed: bool,
+    pec: bool,
+}
+
+/// Credits, CACO milestones, MACC milestones and the MACC amount, each sized by simulating
+/// what settlement will see.
+fn design_agreement(rng: &mut Rng, plan: &AccountPlan, index: u32) -> AgreementDesign {
+    let spend = settled_spend(plan);
+    let oldest_first = index % 5 == 3;
+    let (credits, mut lots) = agreement_credits(rng, plan);
+    let mut extra_macc = vec![0i64; plan.months as usize];
+    let caco = caco_milestones(rng, plan, &spend, &mut lots, &extra_macc, oldest_first);
+    let macc_milestones =
+        macc_milestones(rng, plan, &spend, &mut lots, &mut extra_macc, oldest_first);
+    // The MACC: sized against the eligible spend the data will bring, so that it completes a
+    // little early or falls a little short.
+    let sim = simulate(&spend, &lots, &extra_macc, oldest_first);
+    let eligible: i64 = sim.macc.iter().sum();
+    let (outcome, macc_factor) = match rng.below(4) {
+        0 => ("complete early", rng.range(850, 900)),
+        1 => ("complete near the end", rng.range(920, 970)),
+        2 => ("fall a little short", rng.range(1040, 1080)),
+        _ => ("fall short", rng.range(1100, 1200)),
+    };
+    let macc_amount = round_to(scale(eligible, macc_factor), 1000 * USD).max(1000 * USD);
+    let mut macc_milestones = macc_milestones;
+    for m in &mut macc_milestones {
+        m.target = m.target.min(macc_amount);
+    }
+    let enrollment = rng.below(3);
+    let renewed = enrollment >= 2 && rng.chance(1, 2);
+    AgreementDesign {
+        credits,
+        caco,
+        macc_milestones,
+        eligible,
+        macc_amount,
+        macc_factor,
+        outcome,
+        oldest_first,
+        enrollment,
+        renewed,
+        pec: index % 4 == 1,
+    }
+}
+
+/// What settlement will see, month by month.
+fn settled_spend(plan: &AccountPlan) -> Spend<'_> {
+    let reservation_total: i64 = plan.reservations.iter().map(|r| r.cents).sum();
+    Spend {
         usage: &plan.usage,
         reservations: plan
             .full
@@ -388,7 +493,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
             .map(|&f| if f { reservation_total } else { 0 })
             .collect(),
         marketplace_eligible: &plan.marketplace_eligible,
-        prepay: (0..months)
+        prepay: (0..plan.months)
             .map(|m| {
                 plan.prepay
                     .as_ref()
@@ -396,15 +501,22 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
                     .map_or(0, |p| p.cents)
             })
             .collect(),
-        refunds: (0..mu)
+        refunds: (0..plan.months as usize)
             .map(|m| if plan.full[m] { plan.refunds[m] } else { 0 })
             .collect(),
-    };
-    let oldest_first = index % 5 == 3;
-    let key = |m: u32, day: u32| m as i64 * 32 + day as i64;
-    let month_last = |m: u32| start.add(m as i64).days();
+    }
+}
 
-    // Agreement credits: an ACO lot for the first year and a goodwill credit mid-way.
+/// A day as the simulation orders them.
+fn day_key(m: u32, day: u32) -> i64 {
+    m as i64 * 32 + day as i64
+}
+
+/// The agreement's credits (an ACO lot for the first year, a goodwill credit mid-way) and
+/// the lots the simulation starts with (those two and the prepayment).
+fn agreement_credits(rng: &mut Rng, plan: &AccountPlan) -> (Vec<Credit>, Vec<SimLot>) {
+    let start = plan.start;
+    let year = start.first().year();
     let mut credits = Vec::new();
     let mut lots = Vec::new();
     let aco = round_to(scale(plan.usage[0], rng.range(200, 400)), 100 * USD).max(100 * USD);
@@ -420,13 +532,13 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         balance: aco,
         from: 0,
         to: 11,
-        start_key: key(0, 1),
-        expires_key: key(11, 31),
+        start_key: day_key(0, 1),
+        expires_key: day_key(11, 31),
         order: 0,
         awarded: true,
         covers_reservations: false,
     });
-    let gm = months / 2;
+    let gm = plan.months / 2;
     let goodwill =
         round_to(scale(plan.usage[gm as usize], rng.range(40, 90)), 100 * USD).max(100 * USD);
     credits.push(Credit {
@@ -441,8 +553,8 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         balance: goodwill,
         from: gm,
         to: gm + 5,
-        start_key: key(gm, 1),
-        expires_key: key(gm + 5, month_last(gm + 5)),
+        start_key: day_key(gm, 1),
+        expires_key: day_key(gm + 5, start.add(gm as i64 + 5).days()),
         order: 1,
         awarded: true,
         covers_reservations: false,
@@ -452,16 +564,27 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
             balance: p.cents,
             from: p.month,
             to: p.month + 12,
-            start_key: key(p.month, p.day),
-            expires_key: key(p.month + 12, p.day),
+            start_key: day_key(p.month, p.day),
+            expires_key: day_key(p.month + 12, p.day),
             order: 2,
             awarded: false,
             covers_reservations: true,
         });
     }
-    let mut extra_macc = vec![0i64; mu];
+    (credits, lots)
+}
 
-    // CACO: 3 or 4 period milestones of up to 6 months; all but one designed to complete.
+/// CACO: 3 or 4 period milestones of up to 6 months; all but one designed to complete. A
+/// completed milestone's award lot joins `lots`.
+fn caco_milestones(
+    rng: &mut Rng,
+    plan: &AccountPlan,
+    spend: &Spend,
+    lots: &mut Vec<SimLot>,
+    extra_macc: &[i64],
+    oldest_first: bool,
+) -> Vec<CacoMilestone> {
+    let months = plan.months;
     let (caco_count, window) = if months >= 4 {
         (rng.range(3, 4) as u32, (months / 4).clamp(1, 6))
     } else {
@@ -470,9 +593,9 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
     let caco_start = rng.below((months - caco_count * window) as u64 + 1) as u32;
     let missed = rng.below(caco_count as u64) as u32;
     let single_completes = rng.chance(1, 2);
-    let mut caco_milestones = Vec::new();
+    let mut milestones = Vec::new();
     for i in 0..caco_count {
-        let sim = simulate(&spend, &lots, &extra_macc, oldest_first);
+        let sim = simulate(spend, lots, extra_macc, oldest_first);
         let (w0, w1) = (caco_start + i * window, caco_start + (i + 1) * window - 1);
         let spent: i64 = sim.caco[w0 as usize..=w1 as usize].iter().sum();
         let complete = if caco_count == 1 {
@@ -488,46 +611,62 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         let target = round_to(scale(spent, factor), 100 * USD).max(100 * USD);
         let award = round_to(scale(target, rng.range(40, 80)), 100 * USD).max(100 * USD);
         if complete {
-            // The award opens on the invoice completing the milestone (dated the 5th of the
-            // next month) and covers usage from then on.
-            let mut progress = 0;
-            let mut done = w1;
-            for m in w0..=w1 {
-                progress += sim.caco[m as usize];
-                if progress >= target {
-                    done = m;
-                    break;
-                }
-            }
-            lots.push(SimLot {
-                balance: award,
-                from: done + 1,
-                to: done + 12,
-                start_key: key(done + 1, 5),
-                expires_key: key(done + 13, 5),
-                order: 10 + i,
-                awarded: true,
-                covers_reservations: false,
-            });
+            lots.push(award_lot(&sim.caco, w0, w1, target, award, i));
         }
-        caco_milestones.push(CacoMilestone {
-            start: start.add(w0 as i64).first(),
-            end: start.add(w1 as i64).last(),
+        milestones.push(CacoMilestone {
+            start: plan.start.add(w0 as i64).first(),
+            end: plan.start.add(w1 as i64).last(),
             target,
             award,
             complete,
         });
     }
+    milestones
+}
 
-    // MACC milestones: one or two cumulative targets, each met or (one time in three) missed.
+/// The award of CACO milestone `i` (months `w0..=w1`): it opens on the invoice completing
+/// the milestone (dated the 5th of the next month) and covers usage from then on.
+fn award_lot(caco: &[i64], w0: u32, w1: u32, target: i64, award: i64, i: u32) -> SimLot {
+    let mut progress = 0;
+    let mut done = w1;
+    for m in w0..=w1 {
+        progress += caco[m as usize];
+        if progress >= target {
+            done = m;
+            break;
+        }
+    }
+    SimLot {
+        balance: award,
+        from: done + 1,
+        to: done + 12,
+        start_key: day_key(done + 1, 5),
+        expires_key: day_key(done + 13, 5),
+        order: 10 + i,
+        awarded: true,
+        covers_reservations: false,
+    }
+}
+
+/// MACC milestones: one or two cumulative targets, each met or (one time in three) missed.
+/// A missed one's shortfall adds to the MACC's decrements and opens a shortfall credit.
+fn macc_milestones(
+    rng: &mut Rng,
+    plan: &AccountPlan,
+    spend: &Spend,
+    lots: &mut Vec<SimLot>,
+    extra_macc: &mut [i64],
+    oldest_first: bool,
+) -> Vec<MaccMilestone> {
+    let months = plan.months;
     let dues: Vec<u32> = if months >= 3 && rng.chance(1, 2) {
         vec![(months / 3).max(1) - 1, (2 * months / 3).max(2) - 1]
     } else {
         vec![(months / 2).max(1) - 1]
     };
-    let mut macc_milestones: Vec<MaccMilestone> = Vec::new();
+    let mut milestones: Vec<MaccMilestone> = Vec::new();
     for (i, &k) in dues.iter().enumerate() {
-        let sim = simulate(&spend, &lots, &extra_macc, oldest_first);
+        let sim = simulate(spend, lots, extra_macc, oldest_first);
         let cumulative: i64 = sim.macc[..=k as usize].iter().sum();
         let met = !rng.chance(1, 3);
         let factor = if met {
@@ -535,7 +674,7 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         } else {
             rng.range(1080, 1150)
         };
-        let previous = macc_milestones.last().map_or(0, |m| m.target);
+        let previous = milestones.last().map_or(0, |m| m.target);
         let target = round_to(scale(cumulative, factor), 100 * USD)
             .max(100 * USD)
             .max(previous);
@@ -548,40 +687,26 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
                 balance: shortfall,
                 from: k + 1,
                 to: k + 12,
-                start_key: key(k + 1, 1),
-                expires_key: key(k + 13, 1),
+                start_key: day_key(k + 1, 1),
+                expires_key: day_key(k + 13, 1),
                 order: 20 + i as u32,
                 awarded: false,
                 covers_reservations: true,
             });
         }
-        macc_milestones.push(MaccMilestone {
-            due: start.add(k as i64).last(),
+        milestones.push(MaccMilestone {
+            due: plan.start.add(k as i64).last(),
             target,
             met,
         });
     }
+    milestones
+}
 
-    // The MACC: sized against the eligible spend the data will bring, so that it completes a
-    // little early or falls a little short.
-    let sim = simulate(&spend, &lots, &extra_macc, oldest_first);
-    let eligible: i64 = sim.macc.iter().sum();
-    let (outcome, factor) = match rng.below(4) {
-        0 => ("complete early", rng.range(850, 900)),
-        1 => ("complete near the end", rng.range(920, 970)),
-        2 => ("fall a little short", rng.range(1040, 1080)),
-        _ => ("fall short", rng.range(1100, 1200)),
-    };
-    let macc_amount = round_to(scale(eligible, factor), 1000 * USD).max(1000 * USD);
-    for m in &mut macc_milestones {
-        m.target = m.target.min(macc_amount);
-    }
-    let macc_end = start.add(months as i64 - 1).last();
-    let enrollment = rng.below(3);
-    let pec = index % 4 == 1;
-
-    // The agreement file, with INTERFACE.md's keys.
+/// The agreement file, with INTERFACE.md's keys.
+fn agreement_toml(plan: &AccountPlan, d: &AgreementDesign, seed: u64) -> String {
     let mut t = String::new();
+    let months = plan.months;
     let _ = writeln!(
         t,
         "# Synthetic agreement for billing account {} (ledger gen, seed {seed}).",
@@ -589,13 +714,14 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
     );
     let _ = writeln!(
         t,
-        "# Designed from the planned spend: MACC-eligible spend about {} over {months} months, so the MACC should {outcome};",
-        money(eligible)
+        "# Designed from the planned spend: MACC-eligible spend about {} over {months} months, so the MACC should {};",
+        money(d.eligible),
+        d.outcome
     );
     let _ = writeln!(
         t,
         "# CACO milestones expected: {}.",
-        caco_milestones
+        d.caco
             .iter()
             .map(|m| if m.complete { "completed" } else { "missed" })
             .collect::<Vec<_>>()
@@ -603,42 +729,51 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
     );
     let _ = writeln!(t, "account = \"{}\"", plan.account);
     let _ = writeln!(t, "currency = \"USD\"");
-    let _ = writeln!(
-        t,
-        "credit_order = \"{}\"",
-        if oldest_first {
-            "oldest-first"
-        } else {
-            "expiring-first"
-        }
-    );
+    let order = if d.oldest_first {
+        "oldest-first"
+    } else {
+        "expiring-first"
+    };
+    let _ = writeln!(t, "credit_order = \"{order}\"");
     let _ = writeln!(t, "prepayment_term_months = 12");
-    if pec {
+    if d.pec {
         let _ = writeln!(t, "partner_earned_credit_rate = \"0.15\"");
     }
     let _ = writeln!(t);
+    write_macc(&mut t, plan, d);
+    let _ = writeln!(t);
+    write_caco(&mut t, &d.caco);
+    for c in &d.credits {
+        write_credit(&mut t, c);
+    }
+    t
+}
+
+fn write_macc(t: &mut String, plan: &AccountPlan, d: &AgreementDesign) {
+    let start = plan.start;
+    let macc_end = start.add(plan.months as i64 - 1).last();
     let _ = writeln!(t, "[[macc]]");
     let _ = writeln!(t, "id = \"{}\"", plan.macc_id);
-    let _ = writeln!(t, "amount = \"{}\"", money(macc_amount));
+    let _ = writeln!(t, "amount = \"{}\"", money(d.macc_amount));
     let _ = writeln!(t, "start = \"{}\"", start.first());
     let _ = writeln!(t, "end = \"{macc_end}\"");
     let _ = writeln!(t, "purchased = \"{}\"", start.add(-1).day(20));
-    match enrollment {
+    match d.enrollment {
         0 => {}
         1 => {
             let _ = writeln!(
                 t,
                 "enrollment_end = \"{}\"",
-                start.add(months as i64 + 11).last()
+                start.add(plan.months as i64 + 11).last()
             );
         }
         _ => {
             let _ = writeln!(t, "enrollment_end = \"{macc_end}\"");
-            let _ = writeln!(t, "renewed = {}", rng.chance(1, 2));
+            let _ = writeln!(t, "renewed = {}", d.renewed);
         }
     }
     let _ = writeln!(t, "shortfall_credit_months = 12");
-    for (i, m) in macc_milestones.iter().enumerate() {
+    for (i, m) in d.macc_milestones.iter().enumerate() {
         let _ = writeln!(
             t,
             "  [[macc.milestones]]  # expected {}",
@@ -648,13 +783,15 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         let _ = writeln!(t, "  due = \"{}\"", m.due);
         let _ = writeln!(t, "  target = \"{}\"", money(m.target));
     }
-    let _ = writeln!(t);
+}
+
+fn write_caco(t: &mut String, milestones: &[CacoMilestone]) {
     let _ = writeln!(t, "[[caco]]");
-    let _ = writeln!(t, "id = \"caco-{}\"", caco_milestones[0].start.year());
-    let _ = writeln!(t, "start = \"{}\"", caco_milestones[0].start);
+    let _ = writeln!(t, "id = \"caco-{}\"", milestones[0].start.year());
+    let _ = writeln!(t, "start = \"{}\"", milestones[0].start);
     let _ = writeln!(t, "basis = \"period\"");
     let _ = writeln!(t, "award_months = 12");
-    for (i, m) in caco_milestones.iter().enumerate() {
+    for (i, m) in milestones.iter().enumerate() {
         let _ = writeln!(
             t,
             "  [[caco.milestones]]  # expected {}",
@@ -666,25 +803,19 @@ pub fn plan_account(seed: u64, index: u32, lines: u64, months: u32) -> AccountPl
         let _ = writeln!(t, "  target = \"{}\"", money(m.target));
         let _ = writeln!(t, "  award = \"{}\"", money(m.award));
     }
-    for c in &credits {
-        let _ = writeln!(t);
-        let _ = writeln!(t, "[[credit]]");
-        let _ = writeln!(t, "id = \"{}\"", c.id);
-        let _ = writeln!(t, "kind = \"{}\"", c.kind);
-        let _ = writeln!(t, "amount = \"{}\"", money(c.cents));
-        let _ = writeln!(t, "start = \"{}\"", c.start);
-        let _ = writeln!(t, "expires = \"{}\"", c.expires);
-        if let Some(covers) = c.covers {
-            let _ = writeln!(t, "covers = [\"{covers}\"]");
-        }
+}
+
+fn write_credit(t: &mut String, c: &Credit) {
+    let _ = writeln!(t);
+    let _ = writeln!(t, "[[credit]]");
+    let _ = writeln!(t, "id = \"{}\"", c.id);
+    let _ = writeln!(t, "kind = \"{}\"", c.kind);
+    let _ = writeln!(t, "amount = \"{}\"", money(c.cents));
+    let _ = writeln!(t, "start = \"{}\"", c.start);
+    let _ = writeln!(t, "expires = \"{}\"", c.expires);
+    if let Some(covers) = c.covers {
+        let _ = writeln!(t, "covers = [\"{covers}\"]");
     }
-    plan.agreement_toml = t;
-    plan.design = Design {
-        caco_completes: caco_milestones.iter().map(|m| m.complete).collect(),
-        macc_milestones_met: macc_milestones.iter().map(|m| m.met).collect(),
-        macc_completes: factor < 1000,
-    };
-    plan
 }
 
 #[cfg(test)]
