@@ -460,6 +460,49 @@ fn commitment_chart(
     others: &[(usize, &str, Option<&Commitment>)],
 ) -> String {
     let as_of = input.as_of;
+    let (f, show_today) = chart_frame(c, others, as_of);
+    let (title, desc) = chart_words(a, c);
+    let mut s = Svg::open(chart_id, svg::WIDE, "burndown", &title, &desc);
+    s.value_axis(&f, a.currency, true);
+    deadline_marks(&mut s, &f, c);
+    s.time_axis(&f, 13);
+    // The end of the term.
+    s.vertical(
+        &f,
+        c.end,
+        "deadline",
+        Some("End"),
+        &format!(" data-deadline-line=\"{}\"", attr(&c.id)),
+        &format!("{} ends {}", c.id, c.end),
+    );
+    // The straight line to zero.
+    s.segment(&f, (c.start, to_f64(c.amount)), (c.end, 0.0), "plan");
+    scenario_lines(&mut s, &f, a, others, as_of);
+    // The recorded burn-down, its balance held to the as-of date (or to the end of the term
+    // when that is earlier).
+    let until = Some(as_of.min(c.end.max(c.points.last().map_or(c.end, |p| p.date))));
+    s.step_path(
+        &f,
+        &steps(c, until),
+        "actual",
+        &format!(" data-line=\"{}\"", attr(&c.id)),
+    );
+    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
+    forecast_line(&mut s, &f, a, c);
+    milestone_markers(&mut s, &f, a, c);
+    if show_today {
+        today_line(&mut s, &f, c, as_of);
+    }
+    s.close()
+}
+
+/// The chart's frame (its dates and the largest amount drawn), and whether the as-of line
+/// is inside it.
+fn chart_frame(
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+    as_of: Date,
+) -> (Frame, bool) {
     let (first, last, show_today) = domain(c, others, as_of);
     let mut max = to_f64(c.amount);
     for p in c.points.iter() {
@@ -468,7 +511,14 @@ fn commitment_chart(
     for o in others.iter().filter_map(|o| o.2) {
         max = max.max(to_f64(o.amount));
     }
-    let f = Frame::new(first, last, max, svg::WIDE, (62.0, 18.0, 40.0, 40.0));
+    (
+        Frame::new(first, last, max, svg::WIDE, (62.0, 18.0, 40.0, 40.0)),
+        show_today,
+    )
+}
+
+/// The chart's title and its description for screen readers.
+fn chart_words(a: &Account, c: &Commitment) -> (String, String) {
     let label = if c.kind == "macc" { "MACC" } else { "CACO" };
     let title = format!("{label} {}: remaining commitment after each invoice", c.id);
     let mut desc = format!(
@@ -506,11 +556,12 @@ fn commitment_chart(
         c.milestones.len(),
         if c.milestones.len() == 1 { "" } else { "s" }
     );
-    let mut s = Svg::open(chart_id, svg::WIDE, "burndown", &title, &desc);
-    s.value_axis(&f, a.currency, true);
+    (title, desc)
+}
 
-    // 90/60/30-day marks before each deadline: the end and every milestone date (a milestone
-    // due on the end date shares the end's marks).
+/// 90/60/30-day marks before each deadline: the end and every milestone date.
+fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
+    // A milestone due on the end date shares the end's marks.
     let mut deadlines: Vec<(String, Date, bool)> = vec![("end".to_string(), c.end, true)];
     for m in &c.milestones {
         if !deadlines.iter().any(|(_, d, _)| *d == m.due) {
@@ -586,19 +637,16 @@ fn commitment_chart(
         }
     }
     s.out.push_str("</g>");
-    s.time_axis(&f, 13);
-    // The end of the term.
-    s.vertical(
-        &f,
-        c.end,
-        "deadline",
-        Some("End"),
-        &format!(" data-deadline-line=\"{}\"", attr(&c.id)),
-        &format!("{} ends {}", c.id, c.end),
-    );
-    // The straight line to zero.
-    s.segment(&f, (c.start, to_f64(c.amount)), (c.end, 0.0), "plan");
-    // Scenarios, beneath the recorded line.
+}
+
+/// Each scenario's burn-down, dashed, beneath the recorded line.
+fn scenario_lines(
+    s: &mut Svg,
+    f: &Frame,
+    a: &Account,
+    others: &[(usize, &str, Option<&Commitment>)],
+    as_of: Date,
+) {
     for (si, name, other) in others {
         let Some(o) = other else { continue };
         let class = format!("s{}", si % MAX_SCENARIOS + 1);
@@ -610,10 +658,10 @@ fn commitment_chart(
             attr(name),
             esc(name)
         );
-        s.step_path(&f, &steps(o, until), &format!("scenario {class}"), &data);
+        s.step_path(f, &steps(o, until), &format!("scenario {class}"), &data);
         for p in &o.points {
             s.square(
-                &f,
+                f,
                 (p.date, to_f64(p.remaining)),
                 &format!("scenario-point {class}"),
                 &format!(
@@ -627,17 +675,10 @@ fn commitment_chart(
         }
         s.out.push_str("</g>");
     }
-    // The recorded burn-down, its balance held to the as-of date (or to the end of the term
-    // when that is earlier).
-    let until = Some(as_of.min(c.end.max(c.points.last().map_or(c.end, |p| p.date))));
-    s.step_path(
-        &f,
-        &steps(c, until),
-        "actual",
-        &format!(" data-line=\"{}\"", attr(&c.id)),
-    );
-    invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
-    // The forecast at the actual rate (R-ALERT-3).
+}
+
+/// The forecast at the actual rate (R-ALERT-3), from the as-of date.
+fn forecast_line(s: &mut Svg, f: &Frame, a: &Account, c: &Commitment) {
     if let Some(fc) = &c.forecast {
         if f.contains(fc.as_of) {
             let from = (fc.as_of, to_f64(fc.remaining));
@@ -656,7 +697,7 @@ fn commitment_chart(
                 }
             };
             s.out.push_str("<g data-forecast>");
-            s.segment(&f, from, to, "forecast");
+            s.segment(f, from, to, "forecast");
             let _ = write!(
                 s.out,
                 "<circle class=\"forecast-end\" cx=\"{}\" cy=\"{}\" r=\"3\"/>",
@@ -671,7 +712,10 @@ fn commitment_chart(
             s.out.push_str("</g>");
         }
     }
-    // Milestones.
+}
+
+/// A marker per milestone, labels alternating above and below where they crowd.
+fn milestone_markers(s: &mut Svg, f: &Frame, a: &Account, c: &Commitment) {
     let mut previous_x = f64::NEG_INFINITY;
     let mut below = false;
     for m in &c.milestones {
@@ -690,8 +734,8 @@ fn commitment_chart(
             pct(m.percent)
         );
         milestone(
-            &mut s,
-            &f,
+            s,
+            f,
             (m.due, to_f64(m.level)),
             svg::MarkerShape::of(m.status),
             &format!("ms tone-{}", tone(m.status)),
@@ -701,42 +745,42 @@ fn commitment_chart(
             &milestone_tooltip(a.currency, m),
         );
     }
-    // Today.
-    if show_today {
-        let x_today = f.x(as_of);
-        let x_end = f.x(c.end);
-        let mut g = Svg { out: String::new() };
-        g.vertical(
-            &f,
-            as_of,
-            "today",
-            Some(&format!("As of {as_of}")),
-            " data-today",
-            &format!("As of {as_of}"),
-        );
-        // Where `vertical` puts a label of `width` units at `x` (its anchoring rule).
-        let span = |x: f64, width: f64| {
-            if x > f.right - 60.0 {
-                (x - width, x)
-            } else if x < f.left + 60.0 {
-                (x - 2.0, x - 2.0 + width)
-            } else {
-                (x - width / 2.0, x + width / 2.0)
-            }
-        };
-        let (today_from, today_to) = span(x_today, 108.0);
-        let (end_from, end_to) = span(x_end, 24.0);
-        if today_from < end_to + 6.0 && end_from < today_to + 6.0 {
-            // Lift the label above the "End" label it would collide with.
-            g.out = g.out.replacen(
-                &format!("y=\"{}\"", svg::n(f.top - 6.0)),
-                &format!("y=\"{}\"", svg::n(f.top - 20.0)),
-                1,
-            );
+}
+
+/// The as-of line, its label lifted above the end's when they would collide.
+fn today_line(s: &mut Svg, f: &Frame, c: &Commitment, as_of: Date) {
+    let x_today = f.x(as_of);
+    let x_end = f.x(c.end);
+    let mut g = Svg { out: String::new() };
+    g.vertical(
+        f,
+        as_of,
+        "today",
+        Some(&format!("As of {as_of}")),
+        " data-today",
+        &format!("As of {as_of}"),
+    );
+    // Where `vertical` puts a label of `width` units at `x` (its anchoring rule).
+    let span = |x: f64, width: f64| {
+        if x > f.right - 60.0 {
+            (x - width, x)
+        } else if x < f.left + 60.0 {
+            (x - 2.0, x - 2.0 + width)
+        } else {
+            (x - width / 2.0, x + width / 2.0)
         }
-        s.out.push_str(&g.out);
+    };
+    let (today_from, today_to) = span(x_today, 108.0);
+    let (end_from, end_to) = span(x_end, 24.0);
+    if today_from < end_to + 6.0 && end_from < today_to + 6.0 {
+        // Lift the label above the "End" label it would collide with.
+        g.out = g.out.replacen(
+            &format!("y=\"{}\"", svg::n(f.top - 6.0)),
+            &format!("y=\"{}\"", svg::n(f.top - 20.0)),
+            1,
+        );
     }
-    s.close()
+    s.out.push_str(&g.out);
 }
 
 fn milestone_tooltip(currency: &str, m: &Milestone) -> String {
