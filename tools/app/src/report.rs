@@ -2,7 +2,7 @@
 //! balance after each invoice, its milestones and forecast, each credit lot's balance over
 //! time, the alerts and the transactions. Plain data; `ledger_render::report` draws it.
 
-use ledger_core::state::{CacoMilestoneState, LotState, MaccState};
+use ledger_core::state::{AccountState, CacoMilestoneState, LotState, MaccState};
 use ledger_core::{CacoBasis, Date, Money};
 use ledger_replay::alerts::{alerts, Alert};
 use ledger_replay::projection::{CacoTransaction, LotEvent};
@@ -227,183 +227,15 @@ pub fn accounts<'p>(p: &'p Projections, as_of: Date, only: Option<&str>) -> Vec<
             .find(|f| &f.account == name)
             .cloned();
 
-        let mut maccs = Vec::new();
-        for (i, m) in acct.maccs.iter().enumerate() {
-            let status = match acct.macc_status(i).name() {
-                "Complete" => "Completed",
-                other => other,
-            };
-            let milestone_figures: Vec<_> = account_figures
-                .iter()
-                .flat_map(|f| f.macc_milestones.iter())
-                .filter(|f| f.macc == m.terms.id)
-                .collect();
-            let cumulative_now = less(m.terms.amount, m.balance);
-            let milestones = m
-                .terms
-                .milestones
-                .iter()
-                .enumerate()
-                .map(|(k, t)| {
-                    let outcome = m.milestone_outcomes.get(k).and_then(|o| o.as_ref());
-                    let status = milestone_figures
-                        .iter()
-                        .find(|f| f.id == t.id)
-                        .map(|f| f.status)
-                        .unwrap_or("Open");
-                    let progress = outcome.map_or(cumulative_now, |o| o.cumulative);
-                    Milestone {
-                        id: t.id.clone(),
-                        start: None,
-                        due: t.due,
-                        target: t.target,
-                        level: less(m.terms.amount, t.target),
-                        progress,
-                        percent: percent(progress, t.target),
-                        status,
-                        award: None,
-                        shortfall: outcome.map(|o| o.shortfall),
-                    }
-                })
-                .collect();
-            let points = lot_points(events, &m.terms.id);
-            maccs.push(Commitment {
-                kind: "macc",
-                id: m.terms.id.clone(),
-                status,
-                amount: m.terms.amount,
-                remaining: m.balance,
-                start: m.terms.start,
-                end: m.terms.end,
-                completed: match &m.state {
-                    MaccState::Completed { date, .. } => Some(*date),
-                    _ => None,
-                },
-                basis: None,
-                transactions: events
-                    .iter()
-                    .filter(|e| e.lot == m.terms.id && e.event_type == "SettledCharges")
-                    .map(|e| Transaction {
-                        date: e.date,
-                        description: e.description.clone(),
-                        billing_profile: e.billing_profile.clone().unwrap_or_default(),
-                        change: e.charges,
-                        balance: e.closed_balance,
-                    })
-                    .collect(),
-                points,
-                milestones,
-                forecast: forecast_of(&account_alerts, "macc", &m.terms.id, as_of),
-            });
-        }
-
-        let mut cacos = Vec::new();
-        for row in caco_rows(p, Some(name)) {
-            let Some(index) = acct.caco_index(row.id) else {
-                continue;
-            };
-            let caco = &acct.cacos[index];
-            let milestones = caco
-                .milestones
-                .iter()
-                .zip(&row.milestones)
-                .map(|(state, r)| {
-                    let reached = match caco.terms.basis {
-                        CacoBasis::Period => caco
-                            .milestones
-                            .iter()
-                            .filter(|o| o.accrues() && o.terms.end <= state.terms.end)
-                            .try_fold(Money::ZERO, |acc, o| acc.checked_add(o.terms.target))
-                            .unwrap_or(row.commitment),
-                        CacoBasis::Cumulative => state.terms.target,
-                    };
-                    Milestone {
-                        id: r.id.clone(),
-                        start: Some(r.start),
-                        due: r.end,
-                        target: r.target,
-                        level: less(row.commitment, reached),
-                        progress: r.progress,
-                        percent: r.progress_percent,
-                        status: r.status,
-                        award: Some(r.award),
-                        shortfall: match state.state {
-                            CacoMilestoneState::Missed { .. } => Some(less(r.target, r.progress)),
-                            _ => None,
-                        },
-                    }
-                })
-                .collect();
-            let points = caco_points(row.transactions);
-            cacos.push(Commitment {
-                kind: "caco",
-                id: row.id.to_string(),
-                status: row.status,
-                amount: row.commitment,
-                remaining: row.remaining,
-                start: row.start,
-                end: row.end,
-                completed: match &caco.state {
-                    ledger_core::state::CacoState::Completed { date, .. } => Some(*date),
-                    _ => None,
-                },
-                basis: Some(row.basis),
-                transactions: row
-                    .transactions
-                    .iter()
-                    .map(|t| Transaction {
-                        date: t.date,
-                        description: t.description.clone(),
-                        billing_profile: t.billing_profile.clone(),
-                        change: Money::ZERO.checked_sub(t.decrement).unwrap_or(Money::ZERO),
-                        balance: t.remaining,
-                    })
-                    .collect(),
-                points,
-                milestones,
-                forecast: forecast_of(&account_alerts, "caco", row.id, as_of),
-            });
-        }
-
-        let credits = acct
-            .lots
-            .iter()
-            .enumerate()
-            .map(|(i, lot)| {
-                let origin = match &lot.origin {
-                    ledger_core::LotOrigin::Agreement => "granted by the agreement".to_string(),
-                    ledger_core::LotOrigin::Purchase { invoice, .. } => {
-                        format!("purchased on invoice {invoice}")
-                    }
-                    ledger_core::LotOrigin::Award { caco, milestone } => {
-                        format!("award of {caco} {milestone}")
-                    }
-                    ledger_core::LotOrigin::MaccShortfall { macc } => {
-                        format!("shortfall of {macc}")
-                    }
-                    ledger_core::LotOrigin::MilestoneShortfall { macc, milestone } => {
-                        format!("shortfall of {macc} {milestone}")
-                    }
-                };
-                Credit {
-                    id: lot.terms.id.clone(),
-                    kind: lot.terms.kind.name(),
-                    source: lot.terms.kind.lot_source(),
-                    status: acct.credit_status(i).name(),
-                    original: lot.terms.amount,
-                    balance: lot.balance,
-                    start: lot.terms.start,
-                    expires: lot.terms.expires,
-                    opened: lot.opened,
-                    origin,
-                    points: lot_points(events, &lot.terms.id),
-                    expired_unused: match lot.state {
-                        LotState::Expired { balance, .. } if balance.is_positive() => Some(balance),
-                        _ => None,
-                    },
-                }
-            })
-            .collect();
+        let maccs = macc_commitments(
+            acct,
+            events,
+            account_figures.as_ref(),
+            &account_alerts,
+            as_of,
+        );
+        let cacos = caco_commitments(p, name, acct, &account_alerts, as_of);
+        let credits = credit_lots(acct, events);
 
         out.push(Account {
             name,
@@ -419,6 +251,206 @@ pub fn accounts<'p>(p: &'p Projections, as_of: Date, only: Option<&str>) -> Vec<
         });
     }
     out
+}
+
+/// Each MACC with its burn-down, milestones and forecast.
+fn macc_commitments(
+    acct: &AccountState,
+    events: &[LotEvent],
+    account_figures: Option<&AccountFigures>,
+    account_alerts: &[Alert],
+    as_of: Date,
+) -> Vec<Commitment> {
+    let mut maccs = Vec::new();
+    for (i, m) in acct.maccs.iter().enumerate() {
+        let status = match acct.macc_status(i).name() {
+            "Complete" => "Completed",
+            other => other,
+        };
+        let milestone_figures: Vec<_> = account_figures
+            .iter()
+            .flat_map(|f| f.macc_milestones.iter())
+            .filter(|f| f.macc == m.terms.id)
+            .collect();
+        let cumulative_now = less(m.terms.amount, m.balance);
+        let milestones = m
+            .terms
+            .milestones
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let outcome = m.milestone_outcomes.get(k).and_then(|o| o.as_ref());
+                let status = milestone_figures
+                    .iter()
+                    .find(|f| f.id == t.id)
+                    .map(|f| f.status)
+                    .unwrap_or("Open");
+                let progress = outcome.map_or(cumulative_now, |o| o.cumulative);
+                Milestone {
+                    id: t.id.clone(),
+                    start: None,
+                    due: t.due,
+                    target: t.target,
+                    level: less(m.terms.amount, t.target),
+                    progress,
+                    percent: percent(progress, t.target),
+                    status,
+                    award: None,
+                    shortfall: outcome.map(|o| o.shortfall),
+                }
+            })
+            .collect();
+        let points = lot_points(events, &m.terms.id);
+        maccs.push(Commitment {
+            kind: "macc",
+            id: m.terms.id.clone(),
+            status,
+            amount: m.terms.amount,
+            remaining: m.balance,
+            start: m.terms.start,
+            end: m.terms.end,
+            completed: match &m.state {
+                MaccState::Completed { date, .. } => Some(*date),
+                _ => None,
+            },
+            basis: None,
+            transactions: events
+                .iter()
+                .filter(|e| e.lot == m.terms.id && e.event_type == "SettledCharges")
+                .map(|e| Transaction {
+                    date: e.date,
+                    description: e.description.clone(),
+                    billing_profile: e.billing_profile.clone().unwrap_or_default(),
+                    change: e.charges,
+                    balance: e.closed_balance,
+                })
+                .collect(),
+            points,
+            milestones,
+            forecast: forecast_of(account_alerts, "macc", &m.terms.id, as_of),
+        });
+    }
+    maccs
+}
+
+/// Each CACO with its burn-down, milestones and forecast.
+fn caco_commitments(
+    p: &Projections,
+    name: &str,
+    acct: &AccountState,
+    account_alerts: &[Alert],
+    as_of: Date,
+) -> Vec<Commitment> {
+    let mut cacos = Vec::new();
+    for row in caco_rows(p, Some(name)) {
+        let Some(index) = acct.caco_index(row.id) else {
+            continue;
+        };
+        let caco = &acct.cacos[index];
+        let milestones = caco
+            .milestones
+            .iter()
+            .zip(&row.milestones)
+            .map(|(state, r)| {
+                let reached = match caco.terms.basis {
+                    CacoBasis::Period => caco
+                        .milestones
+                        .iter()
+                        .filter(|o| o.accrues() && o.terms.end <= state.terms.end)
+                        .try_fold(Money::ZERO, |acc, o| acc.checked_add(o.terms.target))
+                        .unwrap_or(row.commitment),
+                    CacoBasis::Cumulative => state.terms.target,
+                };
+                Milestone {
+                    id: r.id.clone(),
+                    start: Some(r.start),
+                    due: r.end,
+                    target: r.target,
+                    level: less(row.commitment, reached),
+                    progress: r.progress,
+                    percent: r.progress_percent,
+                    status: r.status,
+                    award: Some(r.award),
+                    shortfall: match state.state {
+                        CacoMilestoneState::Missed { .. } => Some(less(r.target, r.progress)),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        let points = caco_points(row.transactions);
+        cacos.push(Commitment {
+            kind: "caco",
+            id: row.id.to_string(),
+            status: row.status,
+            amount: row.commitment,
+            remaining: row.remaining,
+            start: row.start,
+            end: row.end,
+            completed: match &caco.state {
+                ledger_core::state::CacoState::Completed { date, .. } => Some(*date),
+                _ => None,
+            },
+            basis: Some(row.basis),
+            transactions: row
+                .transactions
+                .iter()
+                .map(|t| Transaction {
+                    date: t.date,
+                    description: t.description.clone(),
+                    billing_profile: t.billing_profile.clone(),
+                    change: Money::ZERO.checked_sub(t.decrement).unwrap_or(Money::ZERO),
+                    balance: t.remaining,
+                })
+                .collect(),
+            points,
+            milestones,
+            forecast: forecast_of(account_alerts, "caco", row.id, as_of),
+        });
+    }
+    cacos
+}
+
+/// Each credit lot with its balance over time and where it came from.
+fn credit_lots(acct: &AccountState, events: &[LotEvent]) -> Vec<Credit> {
+    acct.lots
+        .iter()
+        .enumerate()
+        .map(|(i, lot)| {
+            let origin = match &lot.origin {
+                ledger_core::LotOrigin::Agreement => "granted by the agreement".to_string(),
+                ledger_core::LotOrigin::Purchase { invoice, .. } => {
+                    format!("purchased on invoice {invoice}")
+                }
+                ledger_core::LotOrigin::Award { caco, milestone } => {
+                    format!("award of {caco} {milestone}")
+                }
+                ledger_core::LotOrigin::MaccShortfall { macc } => {
+                    format!("shortfall of {macc}")
+                }
+                ledger_core::LotOrigin::MilestoneShortfall { macc, milestone } => {
+                    format!("shortfall of {macc} {milestone}")
+                }
+            };
+            Credit {
+                id: lot.terms.id.clone(),
+                kind: lot.terms.kind.name(),
+                source: lot.terms.kind.lot_source(),
+                status: acct.credit_status(i).name(),
+                original: lot.terms.amount,
+                balance: lot.balance,
+                start: lot.terms.start,
+                expires: lot.terms.expires,
+                opened: lot.opened,
+                origin,
+                points: lot_points(events, &lot.terms.id),
+                expired_unused: match lot.state {
+                    LotState::Expired { balance, .. } if balance.is_positive() => Some(balance),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
 }
 
 /// The ledger clock of the report: the latest clock of the accounts shown.

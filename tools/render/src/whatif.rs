@@ -12,8 +12,8 @@ use ledger_app::replay::views::{
     caco_rows, invoice_rows, lot_rows, CacoRow, InvoiceRow, LotFilter, LotRow,
 };
 use ledger_app::replay::whatif::{
-    self, figures, AccountFigures, BilledFigures, CacoMilestoneFigures, Figures, MaccFigures,
-    MaccMilestoneFigures,
+    figures, AccountFigures, BilledFigures, CacoFigures, CacoMilestoneFigures, CreditFigures,
+    Figures, MaccFigures, MaccMilestoneFigures,
 };
 use ledger_app::replay::Projections;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -192,6 +192,17 @@ fn macc_state_text(m: &MaccFigures) -> String {
 
 fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
     let mut out = Vec::new();
+    macc_consequences(b, s, &mut out);
+    macc_milestone_consequences(b, s, &mut out);
+    caco_milestone_consequences(b, s, &mut out);
+    caco_consequences(b, s, &mut out);
+    credit_consequences(b, s, &mut out);
+    billed_consequences(b, s, &mut out);
+    out
+}
+
+/// A MACC whose status, completion or remaining changes.
+fn macc_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     for (mb, ms) in pairs(&b.maccs, &s.maccs, |m| m.id.clone()) {
         match (mb, ms) {
             (Some(mb), Some(ms)) => {
@@ -232,6 +243,10 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             (None, None) => {}
         }
     }
+}
+
+/// A MACC milestone whose status or shortfall changes.
+fn macc_milestone_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     let milestone_key = |m: &MaccMilestoneFigures| (m.macc.clone(), m.id.clone());
     for (mb, ms) in pairs(&b.macc_milestones, &s.macc_milestones, milestone_key) {
         let describe = |m: &MaccMilestoneFigures| {
@@ -265,6 +280,10 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             _ => {}
         }
     }
+}
+
+/// A CACO milestone whose status (and award), progress or target changes.
+fn caco_milestone_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     // CACO milestones are named by their id alone, unless two CACOs use the same id.
     let mut ids: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for m in b.caco_milestones.iter().chain(&s.caco_milestones) {
@@ -329,6 +348,10 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             (None, None) => {}
         }
     }
+}
+
+/// A CACO whose status or remaining changes.
+fn caco_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     for (cb, cs) in pairs(&b.cacos, &s.cacos, |c| c.id.clone()) {
         match (cb, cs) {
             (Some(cb), Some(cs)) => {
@@ -356,6 +379,10 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             (None, None) => {}
         }
     }
+}
+
+/// A credit lot whose status or balance changes, or that opens on one side only.
+fn credit_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     for (lb, ls) in pairs(&b.credits, &s.credits, |l| l.id.clone()) {
         match (lb, ls) {
             (Some(lb), Some(ls)) => {
@@ -388,6 +415,10 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             (None, None) => {}
         }
     }
+}
+
+/// The billed total, and the invoice amount when partner earned credit makes it differ.
+fn billed_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut Vec<String>) {
     if b.billed.billed != s.billed.billed {
         out.push(format!(
             "billed total: {} → {} ({})",
@@ -407,7 +438,6 @@ fn account_consequences(b: &AccountFigures, s: &AccountFigures) -> Vec<String> {
             signed(difference(s.billed.invoice_amount, b.billed.invoice_amount))
         ));
     }
-    out
 }
 
 /// The rows of the side-by-side table: section titles, then one row per figure of an item,
@@ -457,7 +487,7 @@ fn side_by_side(sides: &[&Figures], names: &[String]) -> String {
     }
     let several = accounts.len() > 1;
     for account in &accounts {
-        let per: Vec<Option<&whatif::AccountFigures>> = sides
+        let per: Vec<Option<&AccountFigures>> = sides
             .iter()
             .map(|f| f.accounts.iter().find(|a| a.account == *account))
             .collect();
@@ -468,211 +498,7 @@ fn side_by_side(sides: &[&Figures], names: &[String]) -> String {
                 id.to_string()
             }
         };
-        macro_rules! items {
-            ($list:ident, $key:expr) => {{
-                let mut keys: Vec<String> = Vec::new();
-                for a in per.iter().flatten() {
-                    for item in &a.$list {
-                        let k = $key(item);
-                        if !keys.contains(&k) {
-                            keys.push(k);
-                        }
-                    }
-                }
-                keys
-            }};
-        }
-        macro_rules! cells {
-            ($list:ident, $key:expr, $k:expr, $show:expr) => {
-                per.iter()
-                    .map(|a| {
-                        a.and_then(|a| a.$list.iter().find(|i| $key(*i) == *$k))
-                            .map($show)
-                    })
-                    .collect::<Vec<Option<String>>>()
-            };
-        }
-        let macc_key = |m: &whatif::MaccFigures| m.id.clone();
-        let maccs = items!(maccs, macc_key);
-        if !maccs.is_empty() {
-            rows.section("MACC");
-        }
-        for k in &maccs {
-            let item = label(k);
-            rows.figure(
-                &item,
-                "commitment",
-                cells!(maccs, macc_key, k, |m: &whatif::MaccFigures| money(
-                    m.amount
-                )),
-            );
-            rows.figure(
-                &item,
-                "remaining",
-                cells!(maccs, macc_key, k, |m: &whatif::MaccFigures| money(
-                    m.remaining
-                )),
-            );
-            rows.figure(
-                &item,
-                "status",
-                cells!(maccs, macc_key, k, |m: &whatif::MaccFigures| m
-                    .status
-                    .to_string()),
-            );
-            rows.figure(
-                &item,
-                "completed",
-                cells!(maccs, macc_key, k, |m: &whatif::MaccFigures| m
-                    .completed
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "—".into())),
-            );
-            rows.figure(
-                &item,
-                "shortfall",
-                cells!(maccs, macc_key, k, |m: &whatif::MaccFigures| money(
-                    m.shortfall
-                )),
-            );
-        }
-        let mm_key = |m: &whatif::MaccMilestoneFigures| format!("{} {}", m.macc, m.id);
-        let milestones = items!(macc_milestones, mm_key);
-        if !milestones.is_empty() {
-            rows.section("MACC milestones");
-        }
-        for k in &milestones {
-            let item = label(k);
-            rows.figure(
-                &item,
-                "status",
-                cells!(
-                    macc_milestones,
-                    mm_key,
-                    k,
-                    |m: &whatif::MaccMilestoneFigures| m.status.to_string()
-                ),
-            );
-            rows.figure(
-                &item,
-                "shortfall",
-                cells!(
-                    macc_milestones,
-                    mm_key,
-                    k,
-                    |m: &whatif::MaccMilestoneFigures| money(m.shortfall)
-                ),
-            );
-        }
-        let caco_key = |c: &whatif::CacoFigures| c.id.clone();
-        let cacos = items!(cacos, caco_key);
-        if !cacos.is_empty() {
-            rows.section("CACO");
-        }
-        for k in &cacos {
-            let item = label(k);
-            rows.figure(
-                &item,
-                "remaining",
-                cells!(cacos, caco_key, k, |c: &whatif::CacoFigures| money(
-                    c.remaining
-                )),
-            );
-            rows.figure(
-                &item,
-                "status",
-                cells!(cacos, caco_key, k, |c: &whatif::CacoFigures| c
-                    .status
-                    .to_string()),
-            );
-            rows.figure(
-                &item,
-                "awards granted",
-                cells!(cacos, caco_key, k, |c: &whatif::CacoFigures| money(
-                    c.awards_granted
-                )),
-            );
-            rows.figure(
-                &item,
-                "awards forfeited",
-                cells!(cacos, caco_key, k, |c: &whatif::CacoFigures| money(
-                    c.awards_forfeited
-                )),
-            );
-        }
-        let cm_key = |m: &whatif::CacoMilestoneFigures| format!("{} {}", m.caco, m.id);
-        let milestones = items!(caco_milestones, cm_key);
-        if !milestones.is_empty() {
-            rows.section("CACO milestones");
-        }
-        for k in &milestones {
-            let item = label(k);
-            rows.figure(
-                &item,
-                "progress",
-                cells!(
-                    caco_milestones,
-                    cm_key,
-                    k,
-                    |m: &whatif::CacoMilestoneFigures| format!(
-                        "{} of {}",
-                        money(m.progress),
-                        money(m.target)
-                    )
-                ),
-            );
-            rows.figure(
-                &item,
-                "status",
-                cells!(
-                    caco_milestones,
-                    cm_key,
-                    k,
-                    |m: &whatif::CacoMilestoneFigures| m.status.to_string()
-                ),
-            );
-        }
-        let credit_key = |c: &whatif::CreditFigures| c.id.clone();
-        let credits = items!(credits, credit_key);
-        if !credits.is_empty() {
-            rows.section("Credits");
-        }
-        for k in &credits {
-            let item = label(k);
-            rows.figure(
-                &item,
-                "balance",
-                cells!(credits, credit_key, k, |c: &whatif::CreditFigures| money(
-                    c.balance
-                )),
-            );
-            rows.figure(
-                &item,
-                "status",
-                cells!(credits, credit_key, k, |c: &whatif::CreditFigures| c
-                    .status
-                    .to_string()),
-            );
-        }
-        rows.section("Billed");
-        let item = label("invoices");
-        let billed = |f: fn(&whatif::BilledFigures) -> String| -> Vec<Option<String>> {
-            per.iter().map(|a| a.map(|a| f(&a.billed))).collect()
-        };
-        rows.figure(&item, "count", billed(|b| b.invoices.to_string()));
-        rows.figure(&item, "charges", billed(|b| money(b.charges)));
-        rows.figure(
-            &item,
-            "credits applied",
-            billed(|b| money(b.credits_applied)),
-        );
-        rows.figure(&item, "billed", billed(|b| money(b.billed)));
-        rows.figure(
-            &item,
-            "partner earned credit",
-            billed(|b| money(b.partner_earned_credit)),
-        );
-        rows.figure(&item, "invoice amount", billed(|b| money(b.invoice_amount)));
+        account_rows(&mut rows, &per, &label);
     }
     let mut columns: Vec<(&str, Align)> = vec![
         ("", Align::Left),
@@ -687,6 +513,146 @@ fn side_by_side(sides: &[&Figures], names: &[String]) -> String {
         table.row(row);
     }
     table.render()
+}
+
+/// One figure of an item: its name in the table, and how it reads.
+type Figure<'f, T> = (&'f str, &'f dyn Fn(&T) -> String);
+
+/// A section of the table: every item of one list (matched across sides by `key`), each with
+/// its figures on every side.
+fn section<T>(
+    rows: &mut Rows,
+    per: &[Option<&AccountFigures>],
+    title: &str,
+    list: fn(&AccountFigures) -> &[T],
+    key: fn(&T) -> String,
+    label: &dyn Fn(&str) -> String,
+    figures: &[Figure<'_, T>],
+) {
+    let mut keys: Vec<String> = Vec::new();
+    for a in per.iter().flatten() {
+        for item in list(a) {
+            let k = key(item);
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    if !keys.is_empty() {
+        rows.section(title);
+    }
+    for k in &keys {
+        let item = label(k);
+        for (figure, show) in figures {
+            let cells = per
+                .iter()
+                .map(|a| {
+                    a.and_then(|a| list(a).iter().find(|i| key(i) == *k))
+                        .map(show)
+                })
+                .collect();
+            rows.figure(&item, figure, cells);
+        }
+    }
+}
+
+/// The sections of one account: MACCs, MACC milestones, CACOs, CACO milestones, credits and
+/// the billed totals.
+fn account_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn(&str) -> String) {
+    let completed = |m: &MaccFigures| m.completed.map_or_else(|| "—".into(), |d| d.to_string());
+    section(
+        rows,
+        per,
+        "MACC",
+        |a| &a.maccs,
+        |m| m.id.clone(),
+        label,
+        &[
+            ("commitment", &|m: &MaccFigures| money(m.amount)),
+            ("remaining", &|m: &MaccFigures| money(m.remaining)),
+            ("status", &|m: &MaccFigures| m.status.to_string()),
+            ("completed", &completed),
+            ("shortfall", &|m: &MaccFigures| money(m.shortfall)),
+        ],
+    );
+    section(
+        rows,
+        per,
+        "MACC milestones",
+        |a| &a.macc_milestones,
+        |m| format!("{} {}", m.macc, m.id),
+        label,
+        &[
+            ("status", &|m: &MaccMilestoneFigures| m.status.to_string()),
+            ("shortfall", &|m: &MaccMilestoneFigures| money(m.shortfall)),
+        ],
+    );
+    section(
+        rows,
+        per,
+        "CACO",
+        |a| &a.cacos,
+        |c| c.id.clone(),
+        label,
+        &[
+            ("remaining", &|c: &CacoFigures| money(c.remaining)),
+            ("status", &|c: &CacoFigures| c.status.to_string()),
+            ("awards granted", &|c: &CacoFigures| money(c.awards_granted)),
+            ("awards forfeited", &|c: &CacoFigures| {
+                money(c.awards_forfeited)
+            }),
+        ],
+    );
+    let progress =
+        |m: &CacoMilestoneFigures| format!("{} of {}", money(m.progress), money(m.target));
+    section(
+        rows,
+        per,
+        "CACO milestones",
+        |a| &a.caco_milestones,
+        |m| format!("{} {}", m.caco, m.id),
+        label,
+        &[
+            ("progress", &progress),
+            ("status", &|m: &CacoMilestoneFigures| m.status.to_string()),
+        ],
+    );
+    section(
+        rows,
+        per,
+        "Credits",
+        |a| &a.credits,
+        |c| c.id.clone(),
+        label,
+        &[
+            ("balance", &|c: &CreditFigures| money(c.balance)),
+            ("status", &|c: &CreditFigures| c.status.to_string()),
+        ],
+    );
+    billed_rows(rows, per, label);
+}
+
+/// The billed totals of every side.
+fn billed_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn(&str) -> String) {
+    rows.section("Billed");
+    let item = label("invoices");
+    let billed = |f: fn(&BilledFigures) -> String| -> Vec<Option<String>> {
+        per.iter().map(|a| a.map(|a| f(&a.billed))).collect()
+    };
+    rows.figure(&item, "count", billed(|b| b.invoices.to_string()));
+    rows.figure(&item, "charges", billed(|b| money(b.charges)));
+    rows.figure(
+        &item,
+        "credits applied",
+        billed(|b| money(b.credits_applied)),
+    );
+    rows.figure(&item, "billed", billed(|b| money(b.billed)));
+    rows.figure(
+        &item,
+        "partner earned credit",
+        billed(|b| money(b.partner_earned_credit)),
+    );
+    rows.figure(&item, "invoice amount", billed(|b| money(b.invoice_amount)));
 }
 
 /// The human output: the side-by-side table (the baseline once), then one section of
@@ -740,7 +706,6 @@ pub fn text(files: &[ScenarioFile], reports: &[WhatIfReport]) -> String {
 mod tests {
     use super::*;
     use ledger_app::core::Date;
-    use ledger_app::replay::whatif::CreditFigures;
 
     fn m(s: &str) -> Money {
         Money::parse(s).unwrap()
