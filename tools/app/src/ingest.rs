@@ -18,7 +18,7 @@ use ledger_core::{ChargeKind, Fact, Invoice, Money};
 use ledger_input::assemble::Accounts;
 use ledger_input::{
     detect_format, stage_file, IngestSummary, InputError, InputFormat, MarketplaceTerms, ReadStats,
-    SkipReason,
+    SkipReason, StagedInvoices,
 };
 use ledger_replay::write::stage;
 use ledger_store::{invoice_content_hash, Appender, Spill};
@@ -162,43 +162,83 @@ pub fn ingest_file_as(
         Some(f) => f,
         None => detect_format(file)?,
     };
+    let mut outcome = FileOutcome::new(file, format);
+    let mut invoices = read_file(session, file, format, &staging, quiet, &mut outcome)?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let (spill, group_lines) =
+        decide_invoices(session, file, &mut invoices, &staging, quiet, &mut outcome)?;
+    let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
+    append_invoices(session, spill, group_lines, quiet)?;
+    let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
+    session.finish_writes()?;
+    outcome.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        file = %file.display(),
+        read_s = read_seconds,
+        decide_s = decide_seconds,
+        append_s = append_seconds,
+        finish_s = outcome.seconds - read_seconds - decide_seconds - append_seconds,
+        "ingest phases"
+    );
+    outcome.lines_per_second = if outcome.seconds > 0.0 {
+        outcome.lines_settled as f64 / outcome.seconds
+    } else {
+        0.0
+    };
+    Ok(outcome)
+}
 
-    // Phase 1: read, validate, group.
+/// Phase 1: read, validate and group the whole file into staged invoices.
+fn read_file(
+    session: &Session,
+    file: &Path,
+    format: InputFormat,
+    staging: &Path,
+    quiet: bool,
+    outcome: &mut FileOutcome,
+) -> Result<StagedInvoices, Failure> {
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let reading = bar(size, "reading", quiet);
     let accounts = accounts_of(session);
-    let (mut invoices, stats) = stage_file(file, format, &accounts, &staging, |bytes, _rows| {
+    let (invoices, stats) = stage_file(file, format, &accounts, staging, |bytes, _rows| {
         reading.set_position(bytes)
     })?;
     reading.finish_and_clear();
-    let read_seconds = started.elapsed().as_secs_f64();
-    let invoice_count = invoices.len() as u64;
-    let first_lines: Vec<u64> = (0..invoices.len())
-        .map(|i| invoices.first_line(i))
-        .collect();
-    let mut outcome = FileOutcome::new(file, format);
     outcome.read(&stats, invoices.summary());
-    outcome.invoices = invoice_count;
+    outcome.invoices = invoices.len() as u64;
     tracing::info!(
         file = %file.display(),
         format = format.name(),
         rows = outcome.rows,
         lines = outcome.lines,
         skipped = outcome.rows_skipped(),
-        invoices = invoice_count,
+        invoices = outcome.invoices,
         "read"
     );
+    Ok(invoices)
+}
 
-    // Phase 2: decide and stage. A second thread builds each invoice from the staged lines and
-    // computes its content digest while this one decides and encodes the one before it; at
-    // most three invoices are in memory (being built, waiting, being decided).
-    let settling = bar(invoice_count, "settling", quiet);
+/// Phase 2: decide every invoice and stage its records in a spill file; returns the spill and
+/// the lines of each staged group. A second thread builds each invoice from the staged lines
+/// and computes its content digest while this one decides and encodes the one before it; at
+/// most three invoices are in memory (being built, waiting, being decided).
+fn decide_invoices(
+    session: &mut Session,
+    file: &Path,
+    invoices: &mut StagedInvoices,
+    staging: &Path,
+    quiet: bool,
+    outcome: &mut FileOutcome,
+) -> Result<(Spill, Vec<u64>), Failure> {
+    let first_lines: Vec<u64> = (0..invoices.len())
+        .map(|i| invoices.first_line(i))
+        .collect();
+    let settling = bar(invoices.len() as u64, "settling", quiet);
     let mut appender = Appender::new(session.store.head());
-    let mut spill = Spill::create(&staging)?;
+    let mut spill = Spill::create(staging)?;
     let mut group_lines = Vec::new();
     std::thread::scope(|scope| -> Result<(), Failure> {
         let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(1);
-        let invoices = &mut invoices;
         scope.spawn(move || {
             for invoice in invoices.iter() {
                 let invoice = invoice.map(|mut invoice| {
@@ -238,9 +278,17 @@ pub fn ingest_file_as(
         Ok(())
     })?;
     settling.finish_and_clear();
-    let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
+    Ok((spill, group_lines))
+}
 
-    // Phase 3: append, one invoice per atomic batch.
+/// Phase 3: append the staged records, one invoice per atomic batch, flushing every
+/// [`FLUSH_EVERY_LINES`] lines.
+fn append_invoices(
+    session: &mut Session,
+    mut spill: Spill,
+    group_lines: Vec<u64>,
+    quiet: bool,
+) -> Result<(), Failure> {
     let appending = bar(spill.group_count(), "appending", quiet);
     let mut unflushed = 0u64;
     for (group, lines) in spill.groups()?.zip(group_lines) {
@@ -253,24 +301,7 @@ pub fn ingest_file_as(
         appending.inc(1);
     }
     appending.finish_and_clear();
-    let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
-    drop(spill);
-    session.finish_writes()?;
-    outcome.seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        file = %file.display(),
-        read_s = read_seconds,
-        decide_s = decide_seconds,
-        append_s = append_seconds,
-        finish_s = outcome.seconds - read_seconds - decide_seconds - append_seconds,
-        "ingest phases"
-    );
-    outcome.lines_per_second = if outcome.seconds > 0.0 {
-        outcome.lines_settled as f64 / outcome.seconds
-    } else {
-        0.0
-    };
-    Ok(outcome)
+    Ok(())
 }
 
 /// A multi-file ingest that failed: why, and the files ingested before the one that failed

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::catalog;
-use super::month::date_bytes;
+use super::month::{date_bytes, Month};
 use super::plan::{AccountPlan, MARKETPLACE_ELIGIBLE_BELOW, RESERVATION_USAGE_BELOW, USAGE_BELOW};
 use super::rng::Rng;
 
@@ -197,6 +197,110 @@ struct Special<'a> {
     tail: &'a [u8],
 }
 
+/// Write the columns every line of invoice `month` shares into `prefix`; returns each day's
+/// `YYYY-MM-DD,` (index = day of the month).
+fn invoice_columns(plan: &AccountPlan, month: Month, prefix: &mut Vec<u8>) -> [[u8; 11]; 32] {
+    let label = month.label();
+    let days = month.days();
+    prefix.clear();
+    let _ = write!(prefix, "{}-{label},", plan.account);
+    prefix.extend_from_slice(&date_bytes(month.add(1).day(5)));
+    prefix.push(b',');
+    prefix.extend_from_slice(&date_bytes(month.first()));
+    prefix.push(b',');
+    prefix.extend_from_slice(&date_bytes(month.last()));
+    prefix.push(b',');
+    prefix.extend_from_slice(plan.account.as_bytes());
+    prefix.push(b',');
+    let mut dates = [[0u8; 11]; 32];
+    for d in 1..=days {
+        dates[d as usize][..10].copy_from_slice(&date_bytes(month.day(d)));
+        dates[d as usize][10] = b',';
+    }
+    dates
+}
+
+/// The special lines of invoice `m` (support, the prepayment, reservations, a refund) in
+/// day order.
+fn specials_of<'a>(
+    plan: &AccountPlan,
+    bytes: &'a AccountBytes,
+    cat: &'a Catalog,
+    m: u32,
+    days: u32,
+) -> Vec<Special<'a>> {
+    let mi = m as usize;
+    let mut specials: Vec<Special> = Vec::new();
+    specials.push(Special {
+        day: 1,
+        profile: plan.support_profile,
+        kind: b"support,",
+        cents: plan.support_cents,
+        tail: &cat.support_tail,
+    });
+    if let Some(p) = plan.prepay.as_ref().filter(|p| p.month == m) {
+        specials.push(Special {
+            day: p.day,
+            profile: p.profile,
+            kind: b"prepayment_purchase,",
+            cents: p.cents,
+            tail: &bytes.prepay_tail,
+        });
+    }
+    for r in &plan.reservations {
+        specials.push(Special {
+            day: r.day.min(days),
+            profile: r.profile,
+            kind: b"reservation_purchase,",
+            cents: r.cents,
+            tail: &cat.reservation_tail[r.service],
+        });
+    }
+    if plan.refunds[mi] > 0 {
+        specials.push(Special {
+            day: 15,
+            profile: plan.refund_profile,
+            kind: b"refund,",
+            cents: -plan.refunds[mi],
+            tail: &bytes.refund_tail,
+        });
+    }
+    specials.sort_by_key(|s| s.day);
+    specials
+}
+
+/// The kind of a bulk line, its column and its tail, from the random word `b`: `usage` below
+/// [`USAGE_BELOW`] in 1024, then `reservation_usage`, `marketplace_eligible`, `marketplace`.
+#[inline]
+fn bulk_kind(cat: &Catalog, b: u64) -> (usize, &'static [u8], &[u8]) {
+    let pick = b & 1023;
+    if pick < USAGE_BELOW {
+        (
+            0,
+            b"usage,",
+            &cat.usage_tail[cat.usage_table[((b >> 18) & 255) as usize] as usize],
+        )
+    } else if pick < RESERVATION_USAGE_BELOW {
+        (
+            1,
+            b"reservation_usage,",
+            &cat.reservation_usage_tail[((b >> 18) & 3) as usize],
+        )
+    } else if pick < MARKETPLACE_ELIGIBLE_BELOW {
+        (
+            2,
+            b"marketplace_eligible,",
+            &cat.marketplace_eligible_tail[((b >> 18) & 7) as usize],
+        )
+    } else {
+        (
+            3,
+            b"marketplace,",
+            &cat.marketplace_tail[((b >> 18) & 7) as usize],
+        )
+    }
+}
+
 /// Write invoice `m` of `plan`; returns the number of lines written.
 pub fn write_invoice(
     out: &mut Out,
@@ -214,64 +318,15 @@ pub fn write_invoice(
     let mi = m as usize;
     let month = plan.start.add(m as i64);
     let days = month.days();
-    let label = month.label();
 
     // The columns every line of this invoice shares, and its dates, formatted once.
-    prefix.clear();
-    let _ = write!(prefix, "{}-{label},", plan.account);
-    prefix.extend_from_slice(&date_bytes(month.add(1).day(5)));
-    prefix.push(b',');
-    prefix.extend_from_slice(&date_bytes(month.first()));
-    prefix.push(b',');
-    prefix.extend_from_slice(&date_bytes(month.last()));
-    prefix.push(b',');
-    prefix.extend_from_slice(plan.account.as_bytes());
-    prefix.push(b',');
-    let mut dates = [[0u8; 11]; 32];
-    for d in 1..=days {
-        dates[d as usize][..10].copy_from_slice(&date_bytes(month.day(d)));
-        dates[d as usize][10] = b',';
-    }
-
+    let dates = invoice_columns(plan, month, prefix);
     let full = plan.full[mi];
-    let mut specials: Vec<Special> = Vec::new();
-    if full {
-        specials.push(Special {
-            day: 1,
-            profile: plan.support_profile,
-            kind: b"support,",
-            cents: plan.support_cents,
-            tail: &cat.support_tail,
-        });
-        if let Some(p) = plan.prepay.as_ref().filter(|p| p.month == m) {
-            specials.push(Special {
-                day: p.day,
-                profile: p.profile,
-                kind: b"prepayment_purchase,",
-                cents: p.cents,
-                tail: &bytes.prepay_tail,
-            });
-        }
-        for r in &plan.reservations {
-            specials.push(Special {
-                day: r.day.min(days),
-                profile: r.profile,
-                kind: b"reservation_purchase,",
-                cents: r.cents,
-                tail: &cat.reservation_tail[r.service],
-            });
-        }
-        if plan.refunds[mi] > 0 {
-            specials.push(Special {
-                day: 15,
-                profile: plan.refund_profile,
-                kind: b"refund,",
-                cents: -plan.refunds[mi],
-                tail: &bytes.refund_tail,
-            });
-        }
-        specials.sort_by_key(|s| s.day);
-    }
+    let specials = if full {
+        specials_of(plan, bytes, cat, m, days)
+    } else {
+        Vec::new()
+    };
     let n_bulk = if full { n - plan.special_lines(m) } else { n };
 
     // Mean amount of a bulk line of each kind, in 10^-10 units, so the month's lines add up to
@@ -317,32 +372,7 @@ pub fn write_invoice(
         }
         let a = rng.next_u64();
         let b = rng.next_u64();
-        let pick = b & 1023;
-        let (kind, kind_col, tail): (usize, &[u8], &[u8]) = if pick < USAGE_BELOW {
-            (
-                0,
-                b"usage,",
-                &cat.usage_tail[cat.usage_table[((b >> 18) & 255) as usize] as usize],
-            )
-        } else if pick < RESERVATION_USAGE_BELOW {
-            (
-                1,
-                b"reservation_usage,",
-                &cat.reservation_usage_tail[((b >> 18) & 3) as usize],
-            )
-        } else if pick < MARKETPLACE_ELIGIBLE_BELOW {
-            (
-                2,
-                b"marketplace_eligible,",
-                &cat.marketplace_eligible_tail[((b >> 18) & 7) as usize],
-            )
-        } else {
-            (
-                3,
-                b"marketplace,",
-                &cat.marketplace_tail[((b >> 18) & 7) as usize],
-            )
-        };
+        let (kind, kind_col, tail) = bulk_kind(cat, b);
         let profile = plan.profile_table[((b >> 10) & 255) as usize] as usize;
         let raw = ((mean[kind] * (a >> 32) as u128 * (a & 0xFFFF_FFFF) as u128) >> 62) as u64;
         // One usage line in eight is metered finely: 6 to 10 places, like real meters.
