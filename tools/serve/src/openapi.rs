@@ -266,6 +266,134 @@ pub fn document(state: &AppState) -> Value {
         "The billing account (the agreement's `account`); percent-encode `:` as %3A.",
         first_account,
     );
+    let mut paths = serde_json::Map::new();
+    for (path, item) in [
+        report_paths(&account, t),
+        index_paths(&account, t),
+        consumption_paths(&account, first_profile, t),
+        view_paths(&account, t),
+        write_paths(t),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        paths.insert(path, item);
+    }
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ledger serve: Azure Consumption lots and events over an event-sourced commitment ledger",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Azure's Consumption lots and events APIs (paths, shapes, api-version, $filter, nextLink paging) plus the ledger's CACO, invoices and alerts views. Errors are Azure error bodies."
+        },
+        "paths": Value::Object(paths),
+        "components": { "schemas": schemas() },
+    });
+    if t {
+        doc["components"]["securitySchemes"] =
+            json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+        doc["security"] = json!([{ "bearer": [] }]);
+    }
+    doc
+}
+
+/// The burn-down report pages.
+fn report_paths(account: &Value, t: bool) -> Vec<(String, Value)> {
+    let mut paths = Vec::new();
+    let mut add = |path: String, item: Value| paths.push((path, item));
+    let bad = |what: &'static str| [("400", what)];
+    let html = |description: &str| json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } });
+    let as_of_param = || {
+        query(
+            "asOf",
+            false,
+            "The report's \"today\": the as-of line, alerts and forecasts (default: the ledger clock, the newest settled invoice).",
+            date_or_datetime(),
+        )
+    };
+    add(
+        "/".into(),
+        get(
+            "The burn-down report of every account (HTML, as `ledger report`)",
+            "Report",
+            vec![as_of_param()],
+            html("A self-contained HTML page: burn-down charts, milestones, credits, transactions, alerts."),
+            read_errors(t, &bad("Malformed asOf.")),
+        ),
+    );
+    add(
+        "/accounts/{billingAccountId}".into(),
+        get(
+            "The burn-down report of one billing account (HTML)",
+            "AccountReport",
+            vec![account.clone(), as_of_param()],
+            html("A self-contained HTML page for the account."),
+            read_errors(t, &bad("Malformed asOf.")),
+        ),
+    );
+    paths
+}
+
+/// What the server serves, this document, and the billing accounts.
+fn index_paths(account: &Value, t: bool) -> Vec<(String, Value)> {
+    let mut paths = Vec::new();
+    let mut add = |path: String, item: Value| paths.push((path, item));
+    let bad = |what: &'static str| [("400", what)];
+    add(
+        "/api".into(),
+        get(
+            "What this server serves",
+            "Index",
+            vec![],
+            response(
+                "Accounts, log position, whether writes are allowed.",
+                "Index",
+            ),
+            read_errors(t, &[]),
+        ),
+    );
+    add(
+        "/openapi.json".into(),
+        get(
+            "This document",
+            "OpenApi",
+            vec![],
+            json!({ "description": "OpenAPI 3.0 document.", "content": { "application/json": { "schema": { "type": "object" } } } }),
+            read_errors(t, &[]),
+        ),
+    );
+    add(
+        "/providers/Microsoft.Billing/billingAccounts".into(),
+        get(
+            "Billing accounts in this ledger",
+            "BillingAccounts_List",
+            vec![api_version(false)],
+            response("The accounts.", "BillingAccountList"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    add(
+        ACCOUNT.into(),
+        get(
+            "One billing account",
+            "BillingAccounts_Get",
+            vec![account.clone(), api_version(false)],
+            response("The account.", "BillingAccount"),
+            read_errors(t, &bad("Malformed api-version.")),
+        ),
+    );
+    paths
+}
+
+/// Azure's Consumption lots and events (by account and by billing profile).
+fn consumption_paths(
+    account: &Value,
+    first_profile: Option<&str>,
+    t: bool,
+) -> Vec<(String, Value)> {
+    let mut paths = Vec::new();
+    let mut add = |path: String, item: Value| paths.push((path, item));
+    let bad = |what: &'static str| [("400", what)];
     let consumption = |what: &str| format!("{ACCOUNT}/providers/Microsoft.Consumption/{what}");
     let lots_params = [
         vec![
@@ -323,83 +451,6 @@ pub fn document(state: &AppState) -> Value {
         paging_params(),
     ]
     .concat();
-    let bad = |what: &'static str| [("400", what)];
-    let mut paths = serde_json::Map::new();
-    let mut add = |path: String, item: Value| {
-        paths.insert(path, item);
-    };
-    let html = |description: &str| json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } });
-    let as_of_param = || {
-        query(
-            "asOf",
-            false,
-            "The report's \"today\": the as-of line, alerts and forecasts (default: the ledger clock, the newest settled invoice).",
-            date_or_datetime(),
-        )
-    };
-    add(
-        "/".into(),
-        get(
-            "The burn-down report of every account (HTML, as `ledger report`)",
-            "Report",
-            vec![as_of_param()],
-            html("A self-contained HTML page: burn-down charts, milestones, credits, transactions, alerts."),
-            read_errors(t, &bad("Malformed asOf.")),
-        ),
-    );
-    add(
-        "/accounts/{billingAccountId}".into(),
-        get(
-            "The burn-down report of one billing account (HTML)",
-            "AccountReport",
-            vec![account.clone(), as_of_param()],
-            html("A self-contained HTML page for the account."),
-            read_errors(t, &bad("Malformed asOf.")),
-        ),
-    );
-    add(
-        "/api".into(),
-        get(
-            "What this server serves",
-            "Index",
-            vec![],
-            response(
-                "Accounts, log position, whether writes are allowed.",
-                "Index",
-            ),
-            read_errors(t, &[]),
-        ),
-    );
-    add(
-        "/openapi.json".into(),
-        get(
-            "This document",
-            "OpenApi",
-            vec![],
-            json!({ "description": "OpenAPI 3.0 document.", "content": { "application/json": { "schema": { "type": "object" } } } }),
-            read_errors(t, &[]),
-        ),
-    );
-    add(
-        "/providers/Microsoft.Billing/billingAccounts".into(),
-        get(
-            "Billing accounts in this ledger",
-            "BillingAccounts_List",
-            vec![api_version(false)],
-            response("The accounts.", "BillingAccountList"),
-            read_errors(t, &bad("Malformed api-version.")),
-        ),
-    );
-    add(
-        ACCOUNT.into(),
-        get(
-            "One billing account",
-            "BillingAccounts_Get",
-            vec![account.clone(), api_version(false)],
-            response("The account.", "BillingAccount"),
-            read_errors(t, &bad("Malformed api-version.")),
-        ),
-    );
     add(
         consumption("lots"),
         get(
@@ -441,6 +492,14 @@ pub fn document(state: &AppState) -> Value {
             ),
         ),
     );
+    paths
+}
+
+/// The ledger's own views: CACO, invoices, alerts.
+fn view_paths(account: &Value, t: bool) -> Vec<(String, Value)> {
+    let mut paths = Vec::new();
+    let mut add = |path: String, item: Value| paths.push((path, item));
+    let bad = |what: &'static str| [("400", what)];
     add(
         format!("{ACCOUNT}/caco"),
         get(
@@ -467,7 +526,7 @@ pub fn document(state: &AppState) -> Value {
             "Deadline alerts, risk and forecasts as of a date (`ledger alerts --as-of D --json`)",
             "Alerts_List",
             vec![
-                account,
+                account.clone(),
                 api_version(false),
                 query(
                     "asOf",
@@ -480,6 +539,13 @@ pub fn document(state: &AppState) -> Value {
             read_errors(t, &bad("Missing or malformed asOf, malformed api-version.")),
         ),
     );
+    paths
+}
+
+/// The write endpoints (with --allow-writes).
+fn write_paths(t: bool) -> Vec<(String, Value)> {
+    let mut paths = Vec::new();
+    let mut add = |path: String, item: Value| paths.push((path, item));
     add(
         "/ledger/agreements".into(),
         write_op(
@@ -498,20 +564,5 @@ pub fn document(state: &AppState) -> Value {
             t,
         ),
     );
-    let mut doc = json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "ledger serve: Azure Consumption lots and events over an event-sourced commitment ledger",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Azure's Consumption lots and events APIs (paths, shapes, api-version, $filter, nextLink paging) plus the ledger's CACO, invoices and alerts views. Errors are Azure error bodies."
-        },
-        "paths": Value::Object(paths),
-        "components": { "schemas": schemas() },
-    });
-    if t {
-        doc["components"]["securitySchemes"] =
-            json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-        doc["security"] = json!([{ "bearer": [] }]);
-    }
-    doc
+    paths
 }
