@@ -20,10 +20,12 @@
 //! - Rows with `PublisherType` `AWS` (the retired AWS connector) are another provider's.
 //! - The kind: [`super::mapping::map_charge`].
 
+use ledger_core::{Date, Money};
+
 use super::assemble::Accounts;
 use super::cells::{
-    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, Header,
-    ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
+    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, DateCache,
+    Header, ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
 };
 use super::error::InputError;
 use super::mapping::{
@@ -170,35 +172,16 @@ impl AzureColumns {
 /// The ChargeType values, for messages.
 const CHARGE_TYPES: &str = "Usage, Purchase, Refund, Tax, Credit, RoundingAdjustment";
 
-/// One cost-details row: a charge line, or `None` when skipped (counted in `stats`).
-pub(crate) fn row<'a>(
+/// The billing period: its start and (inclusive) end columns when the row has them, else the
+/// calendar month of the charge.
+#[inline]
+fn billing_period(
     c: &AzureColumns,
-    cells: &Cells<'_, 'a>,
-    scratch: &'a mut Scratch,
-    accounts: &Accounts,
-    stats: &mut ReadStats,
-) -> Result<Option<Row<'a>>, InputError> {
-    let Scratch {
-        invoice_id: derived,
-        dates,
-    } = scratch;
-    let publisher_type = cells.get(c.publisher_type);
-    if let Some(t) = publisher_type.filter(|t| same(t, "aws")) {
-        stats.skip_provider(t, cells.line());
-        return Ok(None);
-    }
-    let category = match c.charge_type {
-        None => Category::Usage,
-        Some(column) => {
-            Category::from_azure(cells.required(column, &format!("a ChargeType ({CHARGE_TYPES})"))?)
-        }
-    };
-    let amount = cells.money(c.cost, "the cost (a decimal amount)")?;
-    let currency = cells.required(c.currency, "the billing currency, such as USD")?;
-    let charge_date = cells
-        .when(c.date, &mut dates[CHARGE_DATE], "the date of the charge")?
-        .0;
-    let (period_start, period_end) = match (c.period_start, c.period_end) {
+    cells: &Cells<'_, '_>,
+    dates: &mut [DateCache; 3],
+    charge_date: Date,
+) -> Result<(Date, Date), InputError> {
+    Ok(match (c.period_start, c.period_end) {
         (Some(start), Some(end))
             if cells.get(Some(start)).is_some() || cells.get(Some(end)).is_some() =>
         {
@@ -227,7 +210,82 @@ pub(crate) fn row<'a>(
             (period_start, period_end)
         }
         _ => (charge_date.month_start(), charge_date.month_end()),
+    })
+}
+
+/// What the mapping reads of a cost-details row (`mapping::map_charge`).
+#[inline]
+fn charge_of<'c>(
+    c: &AzureColumns,
+    cells: &Cells<'_, 'c>,
+    category: Category,
+    publisher_type: Option<&'c str>,
+    amount: Money,
+) -> Charge<'c> {
+    let product = cells.get(c.product);
+    let publisher = cells.get(c.publisher);
+    Charge {
+        source: Source::Azure,
+        category,
+        correction: category == Category::Refund,
+        pricing: Pricing::from_azure(cells.get(c.pricing_model)),
+        commitment_status: CommitmentStatus::None,
+        commitment_named: cells.get(c.benefit_id).is_some()
+            || cells.get(c.reservation_id).is_some(),
+        publisher_category: PublisherCategory::from_azure(publisher_type),
+        provider: None,
+        publisher,
+        offers: [
+            cells.get(c.plan_name),
+            cells.get(c.product_order),
+            product,
+            cells.get(c.product_id),
+        ],
+        services: [
+            cells.get(c.meter_category),
+            cells.get(c.service_family),
+            cells.get(c.consumed_service),
+            None,
+        ],
+        products: [
+            product,
+            cells.get(c.product_order),
+            cells.get(c.plan_name),
+            cells.get(c.meter_name),
+        ],
+        amount,
+    }
+}
+
+/// One cost-details row: a charge line, or `None` when skipped (counted in `stats`).
+pub(crate) fn row<'a>(
+    c: &AzureColumns,
+    cells: &Cells<'_, 'a>,
+    scratch: &'a mut Scratch,
+    accounts: &Accounts,
+    stats: &mut ReadStats,
+) -> Result<Option<Row<'a>>, InputError> {
+    let Scratch {
+        invoice_id: derived,
+        dates,
+    } = scratch;
+    let publisher_type = cells.get(c.publisher_type);
+    if let Some(t) = publisher_type.filter(|t| same(t, "aws")) {
+        stats.skip_provider(t, cells.line());
+        return Ok(None);
+    }
+    let category = match c.charge_type {
+        None => Category::Usage,
+        Some(column) => {
+            Category::from_azure(cells.required(column, &format!("a ChargeType ({CHARGE_TYPES})"))?)
+        }
     };
+    let amount = cells.money(c.cost, "the cost (a decimal amount)")?;
+    let currency = cells.required(c.currency, "the billing currency, such as USD")?;
+    let charge_date = cells
+        .when(c.date, &mut dates[CHARGE_DATE], "the date of the charge")?
+        .0;
+    let (period_start, period_end) = billing_period(c, cells, dates, charge_date)?;
     let account = cells.get(c.account).and_then(arm_last_segment);
     let profile_id = cells.get(c.profile_id).and_then(arm_last_segment);
     let section = cells.first(&c.sections).map(|(_, v)| v);
@@ -261,37 +319,7 @@ pub(crate) fn row<'a>(
         .or(cells.get(c.service_family))
         .or(cells.get(c.consumed_service));
     let publisher = cells.get(c.publisher);
-    let charge = Charge {
-        source: Source::Azure,
-        category,
-        correction: category == Category::Refund,
-        pricing: Pricing::from_azure(cells.get(c.pricing_model)),
-        commitment_status: CommitmentStatus::None,
-        commitment_named: cells.get(c.benefit_id).is_some()
-            || cells.get(c.reservation_id).is_some(),
-        publisher_category: PublisherCategory::from_azure(publisher_type),
-        provider: None,
-        publisher,
-        offers: [
-            cells.get(c.plan_name),
-            cells.get(c.product_order),
-            product,
-            cells.get(c.product_id),
-        ],
-        services: [
-            cells.get(c.meter_category),
-            cells.get(c.service_family),
-            cells.get(c.consumed_service),
-            None,
-        ],
-        products: [
-            product,
-            cells.get(c.product_order),
-            cells.get(c.plan_name),
-            cells.get(c.meter_name),
-        ],
-        amount,
-    };
+    let charge = charge_of(c, cells, category, publisher_type, amount);
     let (kind, corrects_kind) = match map_charge(&charge, accounts.marketplace(account)) {
         Ok(Mapped::Line {
             kind,

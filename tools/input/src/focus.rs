@@ -18,10 +18,12 @@
 //!   `EA-{x_BillingProfileId or account id}-{YYYY-MM of the billing period start}`.
 //! - The kind: [`super::mapping::map_charge`].
 
+use ledger_core::{Date, Money};
+
 use super::assemble::Accounts;
 use super::cells::{
-    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, Header,
-    ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
+    arm_last_segment, check_invoice_id, derive_invoice_id, invoice_date_after, Cells, DateCache,
+    Header, ReadStats, Scratch, CHARGE_DATE, PERIOD_END, PERIOD_START,
 };
 use super::error::InputError;
 use super::mapping::{
@@ -161,6 +163,85 @@ impl FocusColumns {
     }
 }
 
+/// The billing period: `BillingPeriodStart` and the last day before `BillingPeriodEnd`
+/// (exclusive at midnight).
+#[inline]
+fn billing_period(
+    c: &FocusColumns,
+    cells: &Cells<'_, '_>,
+    dates: &mut [DateCache; 3],
+) -> Result<(Date, Date), InputError> {
+    let period_start = cells
+        .when(
+            c.period_start,
+            &mut dates[PERIOD_START],
+            "the start of the billing period",
+        )?
+        .0;
+    let (end, end_at_midnight) = cells.when(
+        c.period_end,
+        &mut dates[PERIOD_END],
+        "the (exclusive) end of the billing period",
+    )?;
+    let period_end = if end_at_midnight {
+        end.add_days(-1)
+    } else {
+        end
+    };
+    if period_end < period_start {
+        return Err(cells.error(
+            c.period_end,
+            format!("the billing period ends ({end}, exclusive) before it starts ({period_start}); expected BillingPeriodStart < BillingPeriodEnd"),
+        ));
+    }
+    Ok((period_start, period_end))
+}
+
+/// What the mapping reads of a FOCUS row (`mapping::map_charge`).
+#[inline]
+fn charge_of<'c>(
+    c: &FocusColumns,
+    cells: &Cells<'_, 'c>,
+    category: Category,
+    provider: Option<&'c str>,
+    amount: Money,
+) -> Charge<'c> {
+    let description = cells.get(c.description);
+    let publisher = cells.get(c.publisher);
+    Charge {
+        source: Source::Focus,
+        category,
+        correction: cells
+            .get(c.charge_class)
+            .is_some_and(|v| same(v, "correction")),
+        pricing: Pricing::from_focus(cells.get(c.pricing)),
+        commitment_status: CommitmentStatus::from_focus(cells.get(c.commitment_status)),
+        commitment_named: cells.get(c.commitment_id).is_some(),
+        publisher_category: PublisherCategory::from_focus(cells.get(c.publisher_category)),
+        provider,
+        publisher,
+        offers: [
+            cells.get(c.plan_name),
+            cells.get(c.order_name),
+            cells.get(c.service),
+            cells.get(c.sku_id),
+        ],
+        services: [
+            cells.get(c.service),
+            cells.get(c.meter_category),
+            None,
+            None,
+        ],
+        products: [
+            description,
+            cells.get(c.order_name),
+            cells.get(c.service),
+            cells.get(c.meter_category),
+        ],
+        amount,
+    }
+}
+
 /// One FOCUS row: a charge line, or `None` when skipped (counted in `stats`).
 pub(crate) fn row<'a>(
     c: &FocusColumns,
@@ -203,29 +284,7 @@ pub(crate) fn row<'a>(
             "the start of the charge period",
         )?
         .0;
-    let period_start = cells
-        .when(
-            c.period_start,
-            &mut dates[PERIOD_START],
-            "the start of the billing period",
-        )?
-        .0;
-    let (end, end_at_midnight) = cells.when(
-        c.period_end,
-        &mut dates[PERIOD_END],
-        "the (exclusive) end of the billing period",
-    )?;
-    let period_end = if end_at_midnight {
-        end.add_days(-1)
-    } else {
-        end
-    };
-    if period_end < period_start {
-        return Err(cells.error(
-            c.period_end,
-            format!("the billing period ends ({end}, exclusive) before it starts ({period_start}); expected BillingPeriodStart < BillingPeriodEnd"),
-        ));
-    }
+    let (period_start, period_end) = billing_period(c, cells, dates)?;
     let account = cells
         .first(&c.accounts)
         .and_then(|(_, v)| arm_last_segment(v));
@@ -257,38 +316,7 @@ pub(crate) fn row<'a>(
     let service = cells.get(c.service).or(cells.get(c.meter_category));
     let publisher = cells.get(c.publisher);
     let description = cells.get(c.description);
-    let charge = Charge {
-        source: Source::Focus,
-        category,
-        correction: cells
-            .get(c.charge_class)
-            .is_some_and(|v| same(v, "correction")),
-        pricing: Pricing::from_focus(cells.get(c.pricing)),
-        commitment_status: CommitmentStatus::from_focus(cells.get(c.commitment_status)),
-        commitment_named: cells.get(c.commitment_id).is_some(),
-        publisher_category: PublisherCategory::from_focus(cells.get(c.publisher_category)),
-        provider,
-        publisher,
-        offers: [
-            cells.get(c.plan_name),
-            cells.get(c.order_name),
-            cells.get(c.service),
-            cells.get(c.sku_id),
-        ],
-        services: [
-            cells.get(c.service),
-            cells.get(c.meter_category),
-            None,
-            None,
-        ],
-        products: [
-            description,
-            cells.get(c.order_name),
-            cells.get(c.service),
-            cells.get(c.meter_category),
-        ],
-        amount,
-    };
+    let charge = charge_of(c, cells, category, provider, amount);
     let (kind, corrects_kind) = match map_charge(&charge, accounts.marketplace(account)) {
         Ok(Mapped::Line {
             kind,
