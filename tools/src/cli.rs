@@ -389,7 +389,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: String,
-    /// Require `Authorization: Bearer TOKEN` on every request (else 401).
+    /// Require `Authorization: Bearer TOKEN` on every request (else 401). Visible ASCII, not
+    /// blank. Required with --allow-writes on an address beyond loopback.
     #[arg(
         long,
         env = "LEDGER_TOKEN",

@@ -768,3 +768,34 @@ fn openapi_describes_every_endpoint_that_answers() {
         }
     }
 }
+
+/// Issue 11 point 10: writes beyond loopback need a token, and a blank token is no token.
+#[test]
+fn writes_beyond_loopback_need_a_real_token() {
+    let fixture = Fixture::generated(200, 1);
+    let data = fixture.data();
+    let out = serve_refused(&data, &["--addr", "0.0.0.0:0", "--allow-writes"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--allow-writes") && stderr.contains("needs --token"),
+        "{stderr}"
+    );
+    for blank in ["", "   ", "\t"] {
+        let out = serve_refused(&data, &["--addr", "127.0.0.1:0", "--token", blank]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{blank:?}: {stderr}");
+        assert!(stderr.contains("empty or only whitespace"), "{stderr}");
+    }
+    let out = serve_refused(&data, &["--addr", "127.0.0.1:0", "--token", "two words"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing was opened or changed by the refusals; with a token, writes beyond loopback
+    // start, and reads beyond loopback without one still start (with a warning).
+    let mut server = Server::start_at(&data, "0.0.0.0:0", &["--allow-writes", "--token", "w"], &[]);
+    assert_eq!(server.get("/api", Some("w")).status, 200);
+    assert!(server.terminate(Duration::from_secs(20)).success());
+    let mut server = Server::start_at(&data, "0.0.0.0:0", &[], &[]);
+    assert_eq!(server.get("/api", None).status, 200);
+    assert!(server.terminate(Duration::from_secs(20)).success());
+    assert!(server.stderr().contains("beyond loopback, without --token"));
+}

@@ -124,6 +124,50 @@ fn warn_unprotected(local: SocketAddr) {
     eprintln!("ledger serve: warning: listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
 }
 
+/// A bearer token travels in an HTTP header: visible ASCII only, and never empty or blank
+/// (a token of spaces would protect nothing a careless client could not guess).
+fn check_token_option(token: Option<&str>) -> Result<(), Failure> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    if token.trim().is_empty() {
+        return Err(Failure::usage(
+            "--token (or LEDGER_TOKEN) is empty or only whitespace; give a real token or leave it out",
+        ));
+    }
+    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(Failure::usage(format!(
+            "--token (or LEDGER_TOKEN) contains {bad:?}; a token is sent in an HTTP header: use visible ASCII characters only (no spaces or control characters)"
+        )));
+    }
+    Ok(())
+}
+
+fn writes_unprotected(addr: &str) -> Failure {
+    Failure::usage(format!(
+        "--allow-writes on {addr}, beyond loopback, needs --token: anyone who can reach that address could change the ledger. Give --token (or LEDGER_TOKEN), or listen on 127.0.0.1"
+    ))
+}
+
+/// `--allow-writes` beyond loopback without a token refuses to start (before the ledger is
+/// opened). Every address the name resolves to counts; an address that does not resolve is
+/// left to the bind, which says why.
+fn check_writes_protected(args: &ServeOptions) -> Result<(), Failure> {
+    if !args.allow_writes || args.token.is_some() {
+        return Ok(());
+    }
+    use std::net::ToSocketAddrs;
+    let beyond_loopback = args
+        .addr
+        .to_socket_addrs()
+        .map(|mut addrs| addrs.any(|a| !a.ip().is_loopback()))
+        .unwrap_or(false);
+    if beyond_loopback {
+        return Err(writes_unprotected(&args.addr));
+    }
+    Ok(())
+}
+
 /// How long requests under way may take to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -136,11 +180,8 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             paging::MAX_TOP
         )));
     }
-    if args.token.as_deref() == Some("") {
-        return Err(Failure::usage(
-            "--token (or LEDGER_TOKEN) is empty; give a token or leave it out",
-        ));
-    }
+    check_token_option(args.token.as_deref())?;
+    check_writes_protected(args)?;
     let session = if args.allow_writes {
         Session::open_for_write(data, "serve")?
     } else {
@@ -155,6 +196,9 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
         let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
         let local = listener.local_addr().map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
         if !local.ip().is_loopback() && args.token.is_none() {
+            if args.allow_writes {
+                return Err(writes_unprotected(&local.to_string()));
+            }
             warn_unprotected(local);
         }
         let accounts = session.projections.ledger.accounts.len();

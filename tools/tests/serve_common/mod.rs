@@ -122,6 +122,36 @@ impl Fixture {
     }
 }
 
+/// Run `ledger --data DATA serve ARGS` expecting it to refuse to start: its output once it
+/// exits. Panics if it is still running after 30 s (it started).
+pub fn serve_refused(data: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(ledger_bin())
+        .arg("--data")
+        .arg(data)
+        .arg("serve")
+        .args(args)
+        .env_remove("LEDGER_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ledger serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`ledger serve {}` started instead of refusing: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A running `ledger serve`.
 pub struct Server {
     pub child: Child,
@@ -137,12 +167,17 @@ impl Server {
     }
 
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_at(data, "127.0.0.1:0", extra, env)
+    }
+
+    /// Start `ledger --data DATA serve --addr ADDR EXTRA...` (ADDR with port 0).
+    pub fn start_at(data: &Path, addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let stderr_dir = tempfile::tempdir().unwrap();
         let stderr_path = stderr_dir.path().join("serve.err");
         let mut child = Command::new(ledger_bin())
             .arg("--data")
             .arg(data)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .args(extra)
             .env_remove("LEDGER_TOKEN")
             .envs(env.iter().copied())
