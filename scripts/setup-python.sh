@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A Python virtual environment for the HTTP API tests of `ledger serve`:
-#   - tools/tests/serve_sdk.rs reads the server with Microsoft's SDK, azure-mgmt-consumption;
+#   - tools/tests/serve_python.rs reads the server with Microsoft's SDKs, azure-mgmt-consumption
+#     and azure-mgmt-billingbenefits (only pre-releases exist: pinned exactly);
 #   - scripts/serve-schemathesis.sh fuzzes it against /openapi.json with schemathesis.
 # Idempotent: a venv that already has the packages is left as it is.
 #
@@ -15,12 +16,13 @@ PYTHON="${PYTHON:-python3}"
 # Versions known to work; newer ones are fine too (pip resolves within these bounds).
 PACKAGES=(
     "azure-mgmt-consumption>=11,<12"
+    "azure-mgmt-billingbenefits==1.0.0b2"
     "azure-core>=1.30,<2"
     "schemathesis>=4,<5"
 )
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import azure.mgmt.consumption, azure.core, schemathesis' 2>/dev/null; then
-    echo "setup-python: $VENV already has azure-mgmt-consumption, azure-core and schemathesis" >&2
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import azure.mgmt.consumption, azure.mgmt.billingbenefits, azure.core, schemathesis' 2>/dev/null; then
+    echo "setup-python: $VENV already has azure-mgmt-consumption, azure-mgmt-billingbenefits, azure-core and schemathesis" >&2
     echo "$VENV"
     exit 0
 fi
@@ -30,6 +32,6 @@ mkdir -p "$(dirname "$VENV")"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}" >&2
-"$VENV/bin/python" -c 'import azure.mgmt.consumption, azure.core, schemathesis' >&2
-"$VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(azure-mgmt-consumption|azure-core|schemathesis|hypothesis) ' >&2 || true
+"$VENV/bin/python" -c 'import azure.mgmt.consumption, azure.mgmt.billingbenefits, azure.core, schemathesis' >&2
+"$VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(azure-mgmt-consumption|azure-mgmt-billingbenefits|azure-core|schemathesis|hypothesis) ' >&2 || true
 echo "$VENV"
