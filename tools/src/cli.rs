@@ -404,9 +404,25 @@ pub struct ServeArgs {
     /// Items per page of lots and events when the request gives no $top (1 to 1000).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: usize,
-    /// The largest request body a write accepts, in bytes (larger: 413).
-    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    /// The largest request body a write accepts (larger: 413): bytes, or with KiB, MiB, GiB.
+    /// Uploads are spooled in the ledger's own staging folder (DATA/staging), never the
+    /// system's temporary folder.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = ledger_serve::parse_bytes)]
     pub max_upload_bytes: u64,
+    /// Uploads received at once (more: 503 ServerBusy, retry later).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub max_uploads: usize,
+    /// Connections open at once (more: 503 ServerBusy, and the connection is closed).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
+    /// From its first byte, a request's line and headers must arrive within this, else the
+    /// connection is closed (10s, 500ms, 2m).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// A connection on which nothing moves for this long between requests is closed; an
+    /// upload whose body stalls for this long is answered 408.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
+    pub idle_timeout: std::time::Duration,
 }
 
 impl From<&ServeArgs> for ServeOptions {
@@ -417,6 +433,10 @@ impl From<&ServeArgs> for ServeOptions {
             allow_writes: a.allow_writes,
             page_size: a.page_size,
             max_upload_bytes: a.max_upload_bytes,
+            max_uploads: a.max_uploads,
+            max_connections: a.max_connections,
+            header_timeout: a.header_timeout,
+            idle_timeout: a.idle_timeout,
         }
     }
 }

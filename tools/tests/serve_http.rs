@@ -799,3 +799,166 @@ fn writes_beyond_loopback_need_a_real_token() {
     assert!(server.terminate(Duration::from_secs(20)).success());
     assert!(server.stderr().contains("beyond loopback, without --token"));
 }
+
+/// Connect to the server; reads time out after 30 s (far beyond every timeout under test).
+fn connect(server: &Server) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// Read until the server closes the connection (EOF or reset): what it sent, and whether it
+/// closed before the read timeout.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (bytes, true),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (bytes, false)
+            }
+            Err(_) => return (bytes, true),
+        }
+    }
+}
+
+fn upload_folders(data: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(data.join("staging"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("upload-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 11 point 11: slow and idle clients are cut, connections and uploads are capped,
+/// uploads are spooled under the ledger's staging folder (never the system's temporary one).
+#[test]
+fn slow_and_idle_clients_are_cut_and_uploads_are_bounded() {
+    use std::io::Write;
+    use std::time::Instant;
+    let fixture = Fixture::generated(300, 1);
+    let data = fixture.data();
+    // An upload folder left by a killed server is removed at start.
+    let stale = data.join("staging").join("upload-999999-left");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("charges.csv"), "x").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &data,
+        &[
+            "--allow-writes",
+            "--header-timeout",
+            "1s",
+            "--idle-timeout",
+            "2s",
+            "--max-connections",
+            "3",
+            "--max-uploads",
+            "1",
+        ],
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    assert!(!stale.exists(), "the stale upload folder is removed");
+
+    // Half a header, then nothing: cut after the header timeout.
+    let mut half = connect(&server);
+    let started = Instant::now();
+    half.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (answer, closed) = read_until_closed(&mut half);
+    let waited = started.elapsed();
+    assert!(closed, "a half header is held for 30 s");
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+
+    // A header trickled a byte at a time does not extend its time.
+    let mut trickle = connect(&server);
+    let started = Instant::now();
+    let request = b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnop\r\n\r\n";
+    let mut sent = 0;
+    for byte in request {
+        if trickle.write_all(&[*byte]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let (answer, closed) = read_until_closed(&mut trickle);
+    assert!(
+        closed && answer.is_empty(),
+        "{sent} bytes trickled in {:?} were answered",
+        started.elapsed()
+    );
+    assert!(sent < request.len(), "all {sent} bytes were read");
+
+    // A client that connects and sends nothing is cut after the idle timeout.
+    let mut idle = connect(&server);
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut idle);
+    assert!(closed);
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+
+    // A keep-alive connection: answered, then closed once idle.
+    let mut kept = connect(&server);
+    kept.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (answer, closed) = read_until_closed(&mut kept);
+    assert!(closed, "a kept-alive connection left idle is closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+
+    // Past --max-connections, a connection is told 503 and closed; the others still work.
+    let held: Vec<_> = (0..3).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    server
+        .get("/api", None)
+        .assert_azure_error(503, "ServerBusy");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/api", None).status, 200);
+
+    // An upload that stalls: spooled under DATA/staging, holds the only upload slot (a second
+    // upload is told 503), and is answered 408 after the idle timeout.
+    let mut slow = connect(&server);
+    slow.write_all(
+        b"POST /ledger/charges HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\ninvoice_id,",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let folders = upload_folders(&data);
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing in the system's temporary folder"
+    );
+    server
+        .request("POST", "/ledger/charges", &[], b"invoice_id\n")
+        .assert_azure_error(503, "ServerBusy");
+    let (answer, closed) = read_until_closed(&mut slow);
+    assert!(closed);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeout"), "{answer}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        upload_folders(&data).is_empty(),
+        "the upload folder is removed"
+    );
+    // The slot is free again.
+    let response = server.request("POST", "/ledger/charges", &[], b"a,b\n1,2\n");
+    response.assert_azure_error(400, "InvalidChargeFile");
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}

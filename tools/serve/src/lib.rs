@@ -38,6 +38,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod listen;
 pub mod openapi;
 pub mod paging;
 pub mod params;
@@ -45,7 +46,6 @@ pub mod routes;
 pub mod state;
 pub mod writes;
 
-use std::future::IntoFuture;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -59,7 +59,7 @@ use axum::Router;
 use ledger_app::session::{Failure, Session};
 
 use error::ApiError;
-pub use state::{AppState, ServeOptions};
+pub use state::{parse_bytes, parse_duration, AppState, ServeOptions, DEFAULT_MAX_UPLOAD_BYTES};
 
 /// The HTTP application: the dispatcher behind the request log and the panic guard.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -124,6 +124,22 @@ fn warn_unprotected(local: SocketAddr) {
     eprintln!("ledger serve: warning: listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
 }
 
+/// Limits that would make the server useless are refused.
+fn check_limits(args: &ServeOptions) -> Result<(), Failure> {
+    if args.max_connections == 0 || args.max_uploads == 0 {
+        return Err(Failure::usage(
+            "--max-connections and --max-uploads must be at least 1",
+        ));
+    }
+    if args.max_uploads > args.max_connections {
+        return Err(Failure::usage(format!(
+            "--max-uploads ({}) is more than --max-connections ({}): an upload needs a connection",
+            args.max_uploads, args.max_connections
+        )));
+    }
+    Ok(())
+}
+
 /// A bearer token travels in an HTTP header: visible ASCII only, and never empty or blank
 /// (a token of spaces would protect nothing a careless client could not guess).
 fn check_token_option(token: Option<&str>) -> Result<(), Failure> {
@@ -168,9 +184,6 @@ fn check_writes_protected(args: &ServeOptions) -> Result<(), Failure> {
     Ok(())
 }
 
-/// How long requests under way may take to finish after SIGINT/SIGTERM.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// `ledger serve`: open the ledger, listen, answer until SIGINT/SIGTERM. The address it
 /// listens on is written (and flushed) to `out` as soon as it is known, `stopped` at the end.
 pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
@@ -182,6 +195,7 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
     }
     check_token_option(args.token.as_deref())?;
     check_writes_protected(args)?;
+    check_limits(args)?;
     let session = if args.allow_writes {
         Session::open_for_write(data, "serve")?
     } else {
@@ -201,6 +215,7 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             }
             warn_unprotected(local);
         }
+        writes::remove_stale_uploads(&session.dir());
         let accounts = session.projections.ledger.accounts.len();
         let state = Arc::new(AppState::new(session, args, local));
         {
@@ -213,27 +228,12 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             );
             let _ = out.flush();
         }
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        let mut server = tokio::spawn(server.into_future());
-        tokio::select! {
-            finished = &mut server => {
-                finished
-                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?
-                    .map_err(|e| Failure::new(format!("the server stopped: {e}")))?;
-            }
-            _ = shutdown_signal() => {
-                let _ = stop.send(());
-                // Requests under way finish; a connection that will not (a client that never
-                // completes its request) is closed after the grace period.
-                if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
-                    tracing::warn!(target: "ledger::serve", "connections still open {} s after the signal: closing them", SHUTDOWN_GRACE.as_secs());
-                    server.abort();
-                }
-            }
-        }
+        let limits = listen::ConnectionLimits {
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
+        };
+        listen::serve(listener, app(state.clone()), limits, shutdown_signal()).await;
         // A write under way holds the store: wait for it to finish, then release the store
         // (and sled's lock) before the process reports that it stopped.
         state.store.lock().await.take();

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use ledger_app::replay::Projections;
 use ledger_app::session::Session;
@@ -22,6 +23,90 @@ pub struct ServeOptions {
     pub page_size: usize,
     /// The largest request body a write accepts, in bytes (larger: 413).
     pub max_upload_bytes: u64,
+    /// Uploads received at once (more: 503).
+    pub max_uploads: usize,
+    /// Connections open at once (more: 503 and closed).
+    pub max_connections: usize,
+    /// From its first byte, a request's line and headers must arrive within this.
+    pub header_timeout: Duration,
+    /// A connection with no bytes moving for this long (no request being answered) is closed;
+    /// an upload that stalls for this long is answered 408.
+    pub idle_timeout: Duration,
+}
+
+impl ServeOptions {
+    /// The options of `ledger serve` with no flags, listening on `addr`.
+    pub fn new(addr: &str) -> ServeOptions {
+        ServeOptions {
+            addr: addr.to_string(),
+            token: None,
+            allow_writes: false,
+            page_size: 100,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_uploads: 2,
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The default `--max-upload-bytes`: 256 MiB, a month of a large account's cost export.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 << 20;
+
+/// A duration as the command line spells it: `10s`, `500ms`, `2m`, or a plain number of
+/// seconds; more than zero and at most a day.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1_000)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (text, 1_000)
+    };
+    let value: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration: expected e.g. 10s, 500ms or 2m"))?;
+    let ms = value.saturating_mul(unit_ms);
+    if ms == 0 || ms > 86_400_000 {
+        return Err(format!(
+            "'{text}' is out of range: more than zero and at most a day (24h = 1440m)"
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// A size in bytes as the command line spells it: `1048576`, `512KiB`, `256MiB`, `1GiB`
+/// (also `K`, `M`, `G`, powers of 1024); more than zero.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size: expected bytes, or a number with KiB, MiB or GiB"
+            ))
+        }
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: expected e.g. 256MiB"))?;
+    match value.checked_mul(1 << shift) {
+        Some(0) => Err(format!("'{text}' is zero: give a size above zero")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{text}' is too large")),
+    }
 }
 
 /// What the handlers share.
@@ -35,6 +120,10 @@ pub struct AppState {
     pub allow_writes: bool,
     pub page_size: usize,
     pub max_upload_bytes: u64,
+    /// One permit per upload being received (`--max-uploads`).
+    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
+    pub max_uploads: usize,
+    pub idle_timeout: Duration,
     /// `host:port` to put in `nextLink` when a request has no usable Host header.
     pub local_authority: String,
     pub data_dir: PathBuf,
@@ -51,6 +140,9 @@ impl AppState {
             allow_writes: args.allow_writes,
             page_size: args.page_size,
             max_upload_bytes: args.max_upload_bytes,
+            uploads: Arc::new(tokio::sync::Semaphore::new(args.max_uploads)),
+            max_uploads: args.max_uploads,
+            idle_timeout: args.idle_timeout,
             local_authority: local_addr.to_string(),
             data_dir,
         }
@@ -70,5 +162,28 @@ impl AppState {
             .published
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(projections);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "0s", "-1s", "1.5s", "1h", "ten", "1441m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_bytes("10"), Ok(10));
+        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("1 GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512k"), Ok(512 << 10));
+        for bad in ["", "0", "1.5MiB", "12TB", "MiB", "99999999999999GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
     }
 }

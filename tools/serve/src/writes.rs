@@ -7,12 +7,16 @@
 //!   `ledger ingest FILE` settles it (validated whole first: a refused file changes nothing).
 //!
 //! `?name=FILE` names the upload in messages (default `agreement.toml` / `charges.csv`). The
-//! body is streamed to a temporary file (at most `--max-upload-bytes`, else 413), then staged
-//! by the CLI's own code on a copy of the projections while the writer mutex is held; the new
-//! projections are published only after the append and flush succeed. A refusal answers 400
-//! with the CLI's message, the temporary directory left out of the file's name.
+//! body is streamed to a file in the ledger's own staging folder (`DATA/staging/upload-…/`,
+//! never the system's temporary folder; at most `--max-upload-bytes`, else 413; at most
+//! `--max-uploads` at once, else 503; a body that stalls for `--idle-timeout` gets 408), then
+//! staged by the CLI's own code on a copy of the projections while the writer mutex is held;
+//! the new projections are published only after the append and flush succeed. A refusal
+//! answers 400 with the CLI's message, the upload's folder left out of the file's name. The
+//! folder is removed when the request ends, and any left by a killed server when the next one
+//! starts: the staging folder holds at most `--max-uploads` × `--max-upload-bytes` of uploads.
 
-use std::path::{PathBuf, MAIN_SEPARATOR};
+use std::path::{Path, PathBuf, MAIN_SEPARATOR};
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -45,11 +49,40 @@ fn ensure_writes(state: &AppState) -> Result<(), ApiError> {
     ))
 }
 
-/// An uploaded body in its own temporary directory.
+/// The prefix of an upload's folder in the ledger's staging folder.
+const UPLOAD_PREFIX: &str = "upload-";
+
+/// An uploaded body in its own folder under the ledger's staging folder, and the permit that
+/// counts it among the uploads received at once.
 struct Upload {
     dir: tempfile::TempDir,
     path: PathBuf,
     name: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The ledger's staging folder (where ingest also spills).
+fn staging_dir(data: &Path) -> PathBuf {
+    data.join(ledger_app::store::STAGING_DIR)
+}
+
+/// Remove upload folders left in the staging folder by a server that was killed: the ledger
+/// is open by one process at a time, so none of them is in use.
+pub fn remove_stale_uploads(data: &Path) {
+    let Ok(entries) = std::fs::read_dir(staging_dir(data)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(UPLOAD_PREFIX)
+        {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(target: "ledger::serve", "cannot remove the stale upload {}: {e}", entry.path().display());
+            }
+        }
+    }
 }
 
 impl Upload {
@@ -89,8 +122,22 @@ fn too_large(limit: u64) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", format!("the request body is larger than {limit} bytes, the most this server accepts (--max-upload-bytes)"))
 }
 
-/// Stream the request body to `TEMP/name`, refusing more than `limit` bytes.
-async fn receive(request: Request, name: String, limit: u64) -> Result<Upload, ApiError> {
+fn busy(max_uploads: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServerBusy",
+        format!("{max_uploads} uploads are being received, the most this server takes at once (--max-uploads); retry in a moment"),
+    )
+}
+
+/// Stream the request body to `DATA/staging/upload-…/name`, refusing more than `limit`
+/// bytes, more uploads at once than `--max-uploads`, and a body that stalls.
+async fn receive(
+    state: &AppState,
+    request: Request,
+    name: String,
+    limit: u64,
+) -> Result<Upload, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -99,20 +146,32 @@ async fn receive(request: Request, name: String, limit: u64) -> Result<Upload, A
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
+    let permit = state
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| busy(state.max_uploads))?;
     let server_error = |what: &str, e: std::io::Error| {
         ApiError::internal(format!("cannot store the upload ({what}): {e}"))
     };
+    let staging = staging_dir(&state.data_dir);
+    std::fs::create_dir_all(&staging).map_err(|e| server_error("staging folder", e))?;
     let dir = tempfile::Builder::new()
-        .prefix("ledger-serve-upload-")
-        .tempdir()
-        .map_err(|e| server_error("temporary directory", e))?;
+        .prefix(&format!("{UPLOAD_PREFIX}{}-", std::process::id()))
+        .tempdir_in(&staging)
+        .map_err(|e| server_error("upload folder", e))?;
     let path = dir.path().join(&name);
     let mut file = tokio::fs::File::create(&path)
         .await
         .map_err(|e| server_error("create", e))?;
     let mut body = request.into_body();
     let mut received = 0u64;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match tokio::time::timeout(state.idle_timeout, body.frame()).await {
+            Err(_) => return Err(stalled(state.idle_timeout, received)),
+            Ok(None) => break,
+            Ok(Some(frame)) => frame,
+        };
         let frame = frame.map_err(|e| {
             ApiError::bad_request(
                 "InvalidRequestBody",
@@ -131,7 +190,23 @@ async fn receive(request: Request, name: String, limit: u64) -> Result<Upload, A
     }
     file.flush().await.map_err(|e| server_error("write", e))?;
     drop(file);
-    Ok(Upload { dir, path, name })
+    Ok(Upload {
+        dir,
+        path,
+        name,
+        _permit: permit,
+    })
+}
+
+fn stalled(idle: std::time::Duration, received: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "RequestTimeout",
+        format!(
+            "the request body stalled: nothing arrived for {} ms after {received} bytes (--idle-timeout); nothing was recorded",
+            idle.as_millis()
+        ),
+    )
 }
 
 /// Run `work` on the open store and a copy of the current projections, one write at a time,
@@ -210,6 +285,7 @@ pub async fn agreement(
         },
     )?;
     let mut upload = receive(
+        state,
         request,
         name,
         MAX_AGREEMENT_BYTES.min(state.max_upload_bytes),
@@ -253,7 +329,7 @@ pub async fn charges(
 ) -> Result<Response, ApiError> {
     ensure_writes(state)?;
     let name = upload_name(query, "charges.csv")?;
-    let upload = receive(request, name, state.max_upload_bytes).await?;
+    let upload = receive(state, request, name, state.max_upload_bytes).await?;
     let path = upload.path.clone();
     // Native, FOCUS or Azure cost details: the format is detected from the header, as
     // `ledger ingest` does.
