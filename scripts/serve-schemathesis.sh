@@ -3,8 +3,10 @@
 # loopback only. The same run is part of the test suite (tools/tests/serve_python.rs); this
 # script is for running it by hand, longer, or against an existing ledger.
 #
-#   scripts/serve-schemathesis.sh                 # a generated ledger, 40 examples per operation
-#   scripts/serve-schemathesis.sh --data DIR      # an existing ledger (not in use by another process)
+#   scripts/serve-schemathesis.sh                 # a generated ledger (writes allowed: the write
+#                                                 # endpoints are fuzzed too), 40 examples per operation
+#   scripts/serve-schemathesis.sh --data DIR      # an existing ledger (not in use by another process),
+#                                                 # read-only: the fuzzer never writes to it
 #   EXAMPLES=500 scripts/serve-schemathesis.sh    # a longer run
 #
 # Needs target/release/ledger (cargo build --release -p tools) and the venv of
@@ -27,7 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+WRITES=""
 if [ -z "$DATA" ]; then
+    WRITES="--allow-writes"
     DATA="$WORK/data"
     "$LEDGER" gen --lines 20000 --accounts 2 --out "$WORK/charges.csv" >&2
     "$LEDGER" --data "$DATA" agreement "$WORK"/charges-agreement-*.toml >&2
@@ -35,16 +39,17 @@ if [ -z "$DATA" ]; then
 fi
 
 TOKEN="schemathesis-$$"
-"$LEDGER" --data "$DATA" serve --addr 127.0.0.1:0 --token "$TOKEN" > "$WORK/serve.out" 2> "$WORK/serve.err" &
+"$LEDGER" --data "$DATA" serve --addr 127.0.0.1:0 --token "$TOKEN" $WRITES > "$WORK/serve.out" 2> "$WORK/serve.err" &
 SERVER_PID=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.05; done
 ADDR="$(grep -o 'http://[0-9.:]*' "$WORK/serve.out" | head -n 1)"
 [ -n "$ADDR" ] || { echo "serve-schemathesis: the server did not start:" >&2; cat "$WORK/serve.err" >&2; exit 1; }
 
-echo "+ schemathesis run $ADDR/openapi.json --checks all --max-examples $EXAMPLES ..." >&2
+CONFIG="$PWD/tools/tests/schemathesis.toml"
+echo "+ schemathesis --config-file $CONFIG run $ADDR/openapi.json --checks all --max-examples $EXAMPLES ..." >&2
 # From the temporary directory: schemathesis leaves its own state (.schemathesis/) where it runs.
 cd "$WORK"
-"$VENV/bin/schemathesis" run "$ADDR/openapi.json" \
+"$VENV/bin/schemathesis" --config-file "$CONFIG" run "$ADDR/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
     --checks all --max-examples "$EXAMPLES" --seed "${SEED:-20261122}" \
     --no-color --generation-database none --request-timeout 30

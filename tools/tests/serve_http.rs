@@ -624,13 +624,13 @@ fn writes_over_http_stage_like_the_cli() {
         &[auth],
         charges.as_bytes(),
     );
-    let message = response.assert_azure_error(400, "InvalidChargeFile");
+    let message = response.assert_azure_error(422, "InvalidChargeFile");
     assert!(
         message.starts_with("more.csv:") && message.contains("fabrikam"),
         "{message}"
     );
     let response = server.request("POST", "/ledger/charges", &[auth], b"a,b,c\n1,2,3\n");
-    let message = response.assert_azure_error(400, "InvalidChargeFile");
+    let message = response.assert_azure_error(422, "InvalidChargeFile");
     assert!(
         message.starts_with("charges.csv:1: the header is not one the ledger reads"),
         "{message}"
@@ -641,11 +641,63 @@ fn writes_over_http_stage_like_the_cli() {
         &[auth],
         b"account = \"x\"\ncurrency = 5\n",
     );
-    let message = response.assert_azure_error(400, "InvalidAgreement");
+    let message = response.assert_azure_error(422, "InvalidAgreement");
     assert!(message.starts_with("bad.toml:"), "{message}");
     server
         .request("POST", "/ledger/agreements?name=../x", &[auth], b"")
         .assert_azure_error(400, "InvalidParameter");
+    // Issue 11 point 12: what breaks the documented request schema is a 400 (an empty or
+    // blank body, a JSON agreement without account and currency); a well-formed body the
+    // ledger refuses is a 422 (above). The OpenAPI document says both.
+    for (path, content_type, body) in [
+        ("/ledger/charges", "text/csv", &b""[..]),
+        ("/ledger/charges", "text/csv", b" \r\n\t\n"),
+        ("/ledger/agreements", "application/toml", b""),
+        ("/ledger/agreements", "application/json", b"{}"),
+        ("/ledger/agreements", "application/json", b"[1]"),
+        (
+            "/ledger/agreements",
+            "application/json",
+            b"{\"account\": \"\", \"currency\": \"USD\"}",
+        ),
+        (
+            "/ledger/agreements",
+            "application/json",
+            b"{\"account\": \"x\"",
+        ),
+    ] {
+        server
+            .request("POST", path, &[auth, ("Content-Type", content_type)], body)
+            .assert_azure_error(400, "InvalidRequestBody");
+    }
+    // A well-formed JSON agreement with a key the reader does not know, and one with a huge
+    // number: judged by the reader (422), not called malformed.
+    for body in [
+        &b"{\"account\": \"x\", \"currency\": \"USD\", \"colour\": 1}"[..],
+        b"{\"account\": \"x\", \"currency\": \"USD\", \"rulebook\": 1e400}",
+    ] {
+        server
+            .request(
+                "POST",
+                "/ledger/agreements",
+                &[auth, ("Content-Type", "application/json")],
+                body,
+            )
+            .assert_azure_error(422, "InvalidAgreement");
+    }
+    let doc = server.get("/openapi.json", Some("w")).json();
+    let post = &doc["paths"]["/ledger/charges"]["post"];
+    assert_eq!(
+        post["requestBody"]["content"]["text/csv"]["schema"]["minLength"],
+        1
+    );
+    for status in ["400", "422"] {
+        assert!(post["responses"][status].is_object(), "{status}");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["AgreementJson"]["required"],
+        serde_json::json!(["account", "currency"])
+    );
     assert_eq!(
         server.get("/api", Some("w")).json(),
         before,
@@ -959,6 +1011,6 @@ fn slow_and_idle_clients_are_cut_and_uploads_are_bounded() {
     );
     // The slot is free again.
     let response = server.request("POST", "/ledger/charges", &[], b"a,b\n1,2\n");
-    response.assert_azure_error(400, "InvalidChargeFile");
+    response.assert_azure_error(422, "InvalidChargeFile");
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }

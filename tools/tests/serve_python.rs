@@ -1,5 +1,5 @@
-//! `ledger serve` read by Microsoft's Python SDK (azure-mgmt-consumption) and fuzzed by
-//! schemathesis against its own `/openapi.json`.
+//! `ledger serve` read by Microsoft's Python SDKs (azure-mgmt-consumption,
+//! azure-mgmt-billingbenefits) and fuzzed by schemathesis against its own `/openapi.json`.
 //!
 //! Both need a Python virtual environment with those packages: `scripts/setup-python.sh`
 //! makes it (at `$LEDGER_PYTHON_VENV`, default `target/python-venv`), and these tests run that
@@ -28,7 +28,15 @@ fn venv() -> Option<PathBuf> {
         let dir = std::env::var_os("LEDGER_PYTHON_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target/python-venv"));
-        let ready = |d: &Path| d.join("bin/python").exists() && d.join("bin/schemathesis").exists();
+        // Ready when it has every package the tests import (a venv made before a package was
+        // added is brought up to date by the setup script).
+        let ready = |d: &Path| {
+            d.join("bin/schemathesis").exists()
+                && Command::new(d.join("bin/python"))
+                    .args(["-c", "import azure.mgmt.consumption, azure.mgmt.billingbenefits, schemathesis"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+        };
         if ready(&dir) {
             return Some(dir);
         }
@@ -101,11 +109,19 @@ fn the_azure_sdk_reads_what_the_cli_prints() {
 fn schemathesis_finds_no_failure_against_openapi_json() {
     let Some(venv) = venv() else { return };
     let fixture = Fixture::generated(2_000, 2);
-    let server = Server::start(&fixture.data(), &["--token", "fuzz-token"]);
+    // Writes allowed (on this throwaway ledger): the request schemas of the write endpoints are
+    // fuzzed too, and must be as strict as the server (see tests/schemathesis.toml).
+    let server = Server::start(
+        &fixture.data(),
+        &["--token", "fuzz-token", "--allow-writes"],
+    );
     let examples = std::env::var("LEDGER_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "40".into());
     let report = fixture.path("schemathesis-junit.xml");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml");
     let mut command = Command::new(venv.join("bin/schemathesis"));
     command
+        .arg("--config-file")
+        .arg(&config)
         .arg("run")
         .arg(format!("http://{}/openapi.json", server.addr))
         .args(["-H", "Authorization: Bearer fuzz-token"])

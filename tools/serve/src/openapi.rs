@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::filter::{self, Target};
 use super::paging::MAX_TOP;
 use super::state::AppState;
+use super::writes;
 
 const ACCOUNT: &str = "/providers/Microsoft.Billing/billingAccounts/{billingAccountId}";
 
@@ -114,11 +115,13 @@ fn get(
 fn write_op(summary: &str, operation_id: &str, content: Value, with_token: bool) -> Value {
     let mut responses = json!({
         "200": response("Recorded (or already recorded with the same content).", "WriteOutcome"),
-        "400": error("The input was refused; nothing was recorded. The message is the one `ledger` prints."),
+        "400": error("The body breaks the request schema (code InvalidRequestBody): empty or blank, or a JSON agreement that is not an object with account and currency. Nothing was recorded."),
         "403": error("The server was started without --allow-writes."),
         "405": error("Method not allowed (see the Allow header)."),
+        "408": error("The body stalled for --idle-timeout (RequestTimeout); nothing was recorded."),
         "413": error("The body is larger than --max-upload-bytes."),
-        "503": error("An earlier write failed unexpectedly; restart the server to write again."),
+        "422": error("The body is well-formed but the ledger refuses its content (InvalidAgreement, InvalidChargeFile): a column or value it cannot read, a rule it breaks (a MACC ending before it starts), an invoice settled before with other content. The message is the one `ledger` prints, with file, line and column; nothing was recorded."),
+        "503": error("--max-uploads uploads are being received (ServerBusy: retry), or an earlier write failed unexpectedly (StoreUnavailable: restart the server to write again)."),
         "default": error("Any other refusal, as an Azure error body."),
     });
     if with_token {
@@ -131,6 +134,48 @@ fn write_op(summary: &str, operation_id: &str, content: Value, with_token: bool)
         "requestBody": { "required": true, "content": content },
         "responses": responses,
     } })
+}
+
+/// A text request body: at least one character that is not blank (the server answers 400 to
+/// an empty or blank body and judges the rest by its content: 422 when refused).
+fn text_body(description: &str) -> Value {
+    json!({ "type": "string", "minLength": 1, "pattern": writes::BLANK_PATTERN, "description": description })
+}
+
+/// An agreement as JSON: the server checks exactly the shape stated as required here (400
+/// otherwise); the agreement reader judges the rest (422 when refused).
+fn agreement_json_schema() -> Value {
+    let text = json!({ "type": "string" });
+    let amount = json!({ "oneOf": [ { "type": "string" }, { "type": "number" } ], "description": "An exact decimal: a string, or a number read by its shortest decimal spelling." });
+    let date = json!({ "type": "string", "description": "YYYY-MM-DD" });
+    json!({
+        "type": "object",
+        "description": "The agreement file's keys (docs: the agreement file). Only account and currency are checked by shape; the rest is judged by the agreement reader (422 with file, line and what was expected).",
+        "required": ["account", "currency"],
+        "properties": {
+            "account": { "type": "string", "minLength": 1 },
+            "currency": { "type": "string", "minLength": 1 },
+            "rulebook": { "type": "integer" },
+            "credit_order": text,
+            "prepayment_term_months": { "type": "integer" },
+            "partner_earned_credit_rate": amount,
+            "eligible_publishers": { "type": "array", "items": text },
+            "eligible_offers": { "type": "array", "items": text },
+            "macc": { "type": "array", "items": { "type": "object", "properties": {
+                "id": text, "amount": amount, "start": date, "end": date, "purchased": date,
+                "enrollment_end": date, "renewed": { "type": "boolean" },
+                "shortfall_credit_months": { "type": "integer" },
+                "milestones": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": text, "due": date, "target": amount } } } } } },
+            "caco": { "type": "array", "items": { "type": "object", "properties": {
+                "id": text, "start": date, "basis": text, "award_months": { "type": "integer" },
+                "milestones": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": text, "start": date, "end": date, "target": amount, "award": amount } } } } } },
+            "credit": { "type": "array", "items": { "type": "object", "properties": {
+                "id": text, "kind": text, "amount": amount, "start": date, "expires": date,
+                "covers": { "type": "array", "items": text } } } }
+        }
+    })
 }
 
 fn schemas() -> Value {
@@ -246,6 +291,7 @@ fn schemas() -> Value {
             "accounts": { "type": "array", "items": { "type": "string" } }, "writes": { "type": "boolean" },
             "logPosition": { "type": "integer" }, "report": { "type": "string" },
             "accountReport": { "type": "string" } } },
+        "AgreementJson": agreement_json_schema(),
         "WriteOutcome": { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" } } }
     })
 }
@@ -551,7 +597,10 @@ fn write_paths(t: bool) -> Vec<(String, Value)> {
         write_op(
             "Record an agreement (`ledger agreement FILE`); needs --allow-writes",
             "Ledger_RecordAgreement",
-            json!({ "application/toml": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } }),
+            json!({
+                "application/toml": { "schema": text_body("An agreement file (TOML), as `ledger agreement` reads it; empty or blank is refused (400).") },
+                "application/json": { "schema": reference("AgreementJson") },
+            }),
             t,
         ),
     );
@@ -560,7 +609,7 @@ fn write_paths(t: bool) -> Vec<(String, Value)> {
         write_op(
             "Settle a native charge-line CSV (`ledger ingest FILE`); needs --allow-writes",
             "Ledger_IngestCharges",
-            json!({ "text/csv": { "schema": { "type": "string" } } }),
+            json!({ "text/csv": { "schema": text_body("A charge file: native CSV, FOCUS or Azure cost details (told by its header), as `ledger ingest` reads it; empty or blank is refused (400).") } }),
             t,
         ),
     );

@@ -11,8 +11,15 @@
 //! never the system's temporary folder; at most `--max-upload-bytes`, else 413; at most
 //! `--max-uploads` at once, else 503; a body that stalls for `--idle-timeout` gets 408), then
 //! staged by the CLI's own code on a copy of the projections while the writer mutex is held;
-//! the new projections are published only after the append and flush succeed. A refusal
-//! answers 400 with the CLI's message, the upload's folder left out of the file's name. The
+//! the new projections are published only after the append and flush succeed.
+//!
+//! Two kinds of refusal, so that the OpenAPI document can be exactly as strict as the server:
+//! 400 `InvalidRequestBody` for a body that breaks the documented request schema (empty or
+//! blank; for a JSON agreement: not a JSON object, or without `account` and `currency` as
+//! non-empty strings), and 422 (`InvalidAgreement`, `InvalidChargeFile`) for a well-formed body
+//! whose content the ledger refuses (a column it cannot read, a MACC ending before it starts,
+//! an invoice settled before with other content), with the message the CLI prints, the
+//! upload's folder left out of the file's name. Neither changes anything. The
 //! folder is removed when the request ends, and any left by a killed server when the next one
 //! starts: the staging folder holds at most `--max-uploads` × `--max-upload-bytes` of uploads.
 
@@ -116,6 +123,65 @@ fn upload_name(query: &Query, default: &str) -> Result<String, ApiError> {
             ),
         )),
     }
+}
+
+/// The bytes that do not make a body non-blank ([`BLANK_PATTERN`] spells the same set).
+const BLANK_BYTES: &[u8] = b" \t\r\n";
+
+/// The OpenAPI `pattern` of a text body: at least one character that is not blank.
+pub const BLANK_PATTERN: &str = "[^ \\t\\r\\n]";
+
+fn invalid_body(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("InvalidRequestBody", message)
+}
+
+/// 400 unless the file holds a byte other than [`BLANK_BYTES`] (read until the first one).
+fn check_not_blank(path: &Path, what: &str) -> Result<(), ApiError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| ApiError::internal(format!("cannot read the upload back: {e}")))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| ApiError::internal(format!("cannot read the upload back: {e}")))?;
+        if n == 0 {
+            return Err(invalid_body(format!(
+                "the request body is empty or blank; send {what}"
+            )));
+        }
+        if buf[..n].iter().any(|b| !BLANK_BYTES.contains(b)) {
+            return Ok(());
+        }
+    }
+}
+
+/// A JSON agreement must be an object with `account` and `currency` as non-empty strings
+/// (the documented schema); what else it holds is for the agreement reader to judge.
+fn check_json_agreement(path: &Path) -> Result<(), ApiError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ApiError::internal(format!("cannot read the upload back: {e}")))?;
+    // Values stay raw: a number beyond a float's range is the reader's to judge, not a
+    // reason to call the body malformed.
+    type Members<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(invalid_body(format!("the body is not JSON ({e}); send an agreement as a JSON object, or TOML with Content-Type: application/toml")));
+    }
+    let Ok(object) = serde_json::from_slice::<Members>(&bytes) else {
+        return Err(invalid_body("the body is JSON but not an object; an agreement is an object with at least account and currency"));
+    };
+    for key in ["account", "currency"] {
+        let text = object
+            .get(key)
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+        if text.is_none_or(|t| t.is_empty()) {
+            return Err(invalid_body(format!(
+                "the agreement has no '{key}' (a non-empty string)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -299,6 +365,13 @@ pub async fn agreement(
         upload.path = target;
         upload.name = renamed;
     }
+    check_not_blank(
+        &upload.path,
+        "an agreement (TOML, or JSON with Content-Type: application/json)",
+    )?;
+    if json_declared {
+        check_json_agreement(&upload.path)?;
+    }
     let path = upload.path.clone();
     let result = write(state, move |session| record_file(session, &path)).await?;
     match result {
@@ -314,7 +387,8 @@ pub async fn agreement(
                 format!("{}: the agreement of account {} is unchanged (version {}); nothing recorded", upload.name, outcome.account, outcome.version)
             },
         }))),
-        Err(failure) => Err(ApiError::bad_request(
+        Err(failure) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "InvalidAgreement",
             upload.unprefix(&failure.message),
         )),
@@ -330,6 +404,10 @@ pub async fn charges(
     ensure_writes(state)?;
     let name = upload_name(query, "charges.csv")?;
     let upload = receive(state, request, name, state.max_upload_bytes).await?;
+    check_not_blank(
+        &upload.path,
+        "a charge file (native CSV, FOCUS or Azure cost details)",
+    )?;
     let path = upload.path.clone();
     // Native, FOCUS or Azure cost details: the format is detected from the header, as
     // `ledger ingest` does.
@@ -356,7 +434,8 @@ pub async fn charges(
             );
             Ok(response)
         }
-        Err(failure) => Err(ApiError::bad_request(
+        Err(failure) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "InvalidChargeFile",
             upload.unprefix(&failure.message),
         )),
