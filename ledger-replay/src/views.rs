@@ -1,8 +1,8 @@
 //! Read models: plain rows for lots, events, CACOs and invoices, derived from projections. The
 //! JSON of INTERFACE.md (`json`) and the human tables of the CLI are both rendered from these.
 
-use ledger_core::state::{AccountState, LotStatus};
-use ledger_core::{Date, Money};
+use ledger_core::state::{AccountState, LotStatus, MaccState};
+use ledger_core::{Date, LotOrigin, Money};
 
 use crate::projection::{CacoTransaction, LotEvent, Projections};
 
@@ -21,6 +21,8 @@ pub struct LotRow {
     pub start: Date,
     pub expiration: Date,
     pub purchased: Option<Date>,
+    /// The account's ledger clock (newest settled invoice or close), if it has one.
+    pub clock: Option<Date>,
 }
 
 /// Which lots to show.
@@ -57,6 +59,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 start: macc.terms.start,
                 expiration: macc.terms.end,
                 purchased: macc.terms.purchased,
+                clock: acct.clock,
             });
         }
         for (i, lot) in acct.lots.iter().enumerate() {
@@ -75,6 +78,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                     ledger_core::LotOrigin::Purchase { .. } => Some(lot.terms.start),
                     _ => None,
                 },
+                clock: acct.clock,
             });
         }
     }
@@ -166,6 +170,8 @@ pub struct CacoRow<'a> {
     pub end: Date,
     pub commitment: Money,
     pub remaining: Money,
+    /// R-CACO-5: the months an awarded ACO lasts.
+    pub award_months: u32,
     pub milestones: Vec<MilestoneRow>,
     pub transactions: &'a [CacoTransaction],
 }
@@ -212,6 +218,7 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
                 end: caco.terms.end(),
                 commitment: caco.commitment,
                 remaining: caco.remaining,
+                award_months: caco.terms.award_months,
                 milestones,
                 transactions,
             });
@@ -244,4 +251,188 @@ pub fn invoice_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<Invoic
         }
     }
     rows
+}
+
+/// The status of a MACC milestone (R-MACC-5), derived as the CACO milestones' are (R-CACO-4):
+/// from its evaluation, the MACC's state and the ledger clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaccMilestoneStatus {
+    /// The ledger clock is before the MACC's start.
+    Scheduled,
+    Active,
+    /// Its due date has passed; it is evaluated by the next invoice or `close`.
+    Pending,
+    /// Evaluated with its target met (or the whole MACC completed before it was due).
+    Completed,
+    /// Evaluated short of its target: the shortfall was invoiced.
+    Missed,
+    /// The MACC was canceled before the milestone was evaluated.
+    Canceled,
+}
+
+impl MaccMilestoneStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MaccMilestoneStatus::Scheduled => "Scheduled",
+            MaccMilestoneStatus::Active => "Active",
+            MaccMilestoneStatus::Pending => "Pending",
+            MaccMilestoneStatus::Completed => "Completed",
+            MaccMilestoneStatus::Missed => "Missed",
+            MaccMilestoneStatus::Canceled => "Canceled",
+        }
+    }
+}
+
+/// A shortfall that was invoiced (a missed MACC milestone, R-MACC-5; a MACC that ended short,
+/// R-SHORT), and the credit lot it became, if any (R-SHORT-3 converts none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShortfallRow {
+    pub amount: Money,
+    pub lot: Option<CreditRow>,
+}
+
+/// A MACC milestone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaccMilestoneRow {
+    pub id: String,
+    pub due: Date,
+    /// Cumulative decrements the MACC must reach by `due`.
+    pub target: Money,
+    pub status: MaccMilestoneStatus,
+    /// The cumulative decrements found when it was evaluated.
+    pub cumulative: Option<Money>,
+    pub shortfall: Option<ShortfallRow>,
+}
+
+/// A MACC with its milestones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaccRow<'a> {
+    pub account: &'a str,
+    pub currency: &'a str,
+    pub id: &'a str,
+    /// The Lots API status (R-MACC-4).
+    pub status: LotStatus,
+    pub amount: Money,
+    pub balance: Money,
+    pub start: Date,
+    pub end: Date,
+    pub purchased: Option<Date>,
+    pub milestones: Vec<MaccMilestoneRow>,
+    /// When it ended with a balance (R-SHORT).
+    pub shortfall: Option<ShortfallRow>,
+}
+
+/// A credit lot with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreditRow {
+    pub lot: LotRow,
+    pub origin: LotOrigin,
+}
+
+/// The credit lots of `account` (opening order), with their origins.
+pub fn credit_rows(p: &Projections, account: &str) -> Vec<CreditRow> {
+    let Some(acct) = p.ledger.account(account) else {
+        return Vec::new();
+    };
+    let narrow = LotFilter {
+        account: Some(account.to_string()),
+        ..LotFilter::default()
+    };
+    // lot_rows lists an account's MACCs, then its credit lots in opening order.
+    lot_rows(p, &narrow)
+        .into_iter()
+        .skip(acct.maccs.len())
+        .zip(&acct.lots)
+        .map(|(lot, credit)| CreditRow {
+            lot,
+            origin: credit.origin.clone(),
+        })
+        .collect()
+}
+
+/// The MACCs of `account` (queue order) with their milestones and shortfalls.
+pub fn macc_rows<'a>(p: &'a Projections, account: &str) -> Vec<MaccRow<'a>> {
+    let Some((name, acct)) = p.ledger.accounts.get_key_value(account) else {
+        return Vec::new();
+    };
+    let credits = credit_rows(p, account);
+    let shortfall_lot = |wanted: &LotOrigin| credits.iter().find(|c| &c.origin == wanted).cloned();
+    acct.maccs
+        .iter()
+        .enumerate()
+        .map(|(i, macc)| {
+            let milestones = macc
+                .terms
+                .milestones
+                .iter()
+                .zip(&macc.milestone_outcomes)
+                .map(|(terms, outcome)| {
+                    let missed = outcome.as_ref().filter(|o| o.shortfall.is_positive());
+                    MaccMilestoneRow {
+                        id: terms.id.clone(),
+                        due: terms.due,
+                        target: terms.target,
+                        status: macc_milestone_status(
+                            acct,
+                            i,
+                            outcome.as_ref().map(|o| o.shortfall),
+                            terms.due,
+                        ),
+                        cumulative: outcome.as_ref().map(|o| o.cumulative),
+                        shortfall: missed.map(|o| ShortfallRow {
+                            amount: o.shortfall,
+                            lot: shortfall_lot(&LotOrigin::MilestoneShortfall {
+                                macc: macc.terms.id.clone(),
+                                milestone: terms.id.clone(),
+                            }),
+                        }),
+                    }
+                })
+                .collect();
+            let shortfall = match macc.state {
+                MaccState::Expired { .. } if macc.balance.is_positive() => Some(ShortfallRow {
+                    amount: macc.balance,
+                    lot: shortfall_lot(&LotOrigin::MaccShortfall {
+                        macc: macc.terms.id.clone(),
+                    }),
+                }),
+                _ => None,
+            };
+            MaccRow {
+                account: name,
+                currency: &acct.currency,
+                id: &macc.terms.id,
+                status: acct.macc_status(i),
+                amount: macc.terms.amount,
+                balance: macc.balance,
+                start: macc.terms.start,
+                end: macc.terms.end,
+                purchased: macc.terms.purchased,
+                milestones,
+                shortfall,
+            }
+        })
+        .collect()
+}
+
+/// R-MACC-5's milestone, as of the ledger clock: evaluated (met or missed), else by the MACC's
+/// state and where the clock stands against the MACC's start and the milestone's due date.
+fn macc_milestone_status(
+    acct: &AccountState,
+    macc: usize,
+    evaluated_shortfall: Option<Money>,
+    due: Date,
+) -> MaccMilestoneStatus {
+    let m = &acct.maccs[macc];
+    match (evaluated_shortfall, &m.state) {
+        (Some(shortfall), _) if shortfall.is_positive() => MaccMilestoneStatus::Missed,
+        (Some(_), _) | (None, MaccState::Completed { .. }) => MaccMilestoneStatus::Completed,
+        (None, MaccState::Canceled) => MaccMilestoneStatus::Canceled,
+        (None, MaccState::Expired { .. }) => MaccMilestoneStatus::Pending,
+        (None, MaccState::Open) => match acct.clock {
+            Some(clock) if clock < m.terms.start => MaccMilestoneStatus::Scheduled,
+            Some(clock) if clock > due => MaccMilestoneStatus::Pending,
+            _ => MaccMilestoneStatus::Active,
+        },
+    }
 }

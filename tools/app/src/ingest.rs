@@ -121,14 +121,25 @@ fn bar(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// The accounts and currencies recorded so far, with the Marketplace terms of their
-/// agreements (for FOCUS and Azure files, which do not say what is "Azure benefit eligible").
-fn accounts_of(session: &Session) -> Accounts {
-    let recorded = &session.projections.ledger.accounts;
+/// Which recorded accounts a file may name: all of them for `ledger ingest`; for a server
+/// token, only the accounts it may write (the others read as unknown, with the same message).
+pub type Visible<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+/// The accounts and currencies recorded so far (those `visible`), with the Marketplace terms of
+/// their agreements (for FOCUS and Azure files, which do not say what is "Azure benefit
+/// eligible").
+fn accounts_of(session: &Session, visible: Visible) -> Accounts {
+    let recorded: Vec<_> = session
+        .projections
+        .ledger
+        .accounts
+        .iter()
+        .filter(|(id, _)| visible(id))
+        .collect();
     let mut accounts = Accounts::new(
         recorded
             .iter()
-            .map(|(id, a)| (id.clone(), a.currency.clone()))
+            .map(|(id, a)| ((*id).clone(), a.currency.clone()))
             .collect(),
     );
     for (id, a) in recorded {
@@ -156,6 +167,17 @@ pub fn ingest_file_as(
     format: Option<InputFormat>,
     quiet: bool,
 ) -> Result<FileOutcome, Failure> {
+    ingest_file_visible(session, file, format, quiet, &|_| true)
+}
+
+/// Ingest one file as [`ingest_file_as`] does, the file may name only the `visible` accounts.
+pub fn ingest_file_visible(
+    session: &mut Session,
+    file: &Path,
+    format: Option<InputFormat>,
+    quiet: bool,
+    visible: Visible,
+) -> Result<FileOutcome, Failure> {
     let started = Instant::now();
     let staging = session.dir().join("staging");
     let format = match format {
@@ -163,7 +185,15 @@ pub fn ingest_file_as(
         None => detect_format(file)?,
     };
     let mut outcome = FileOutcome::new(file, format);
-    let mut invoices = read_file(session, file, format, &staging, quiet, &mut outcome)?;
+    let mut invoices = read_file(
+        session,
+        file,
+        format,
+        &staging,
+        quiet,
+        visible,
+        &mut outcome,
+    )?;
     let read_seconds = started.elapsed().as_secs_f64();
     let (spill, group_lines) =
         decide_invoices(session, file, &mut invoices, &staging, quiet, &mut outcome)?;
@@ -195,11 +225,12 @@ fn read_file(
     format: InputFormat,
     staging: &Path,
     quiet: bool,
+    visible: Visible,
     outcome: &mut FileOutcome,
 ) -> Result<StagedInvoices, Failure> {
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let reading = bar(size, "reading", quiet);
-    let accounts = accounts_of(session);
+    let accounts = accounts_of(session, visible);
     let (invoices, stats) = stage_file(file, format, &accounts, staging, |bytes, _rows| {
         reading.set_position(bytes)
     })?;

@@ -44,7 +44,7 @@ impl Serialize for DecimalNumber {
 }
 
 /// `{"currency": "USD", "value": 123.45}`.
-pub struct CurrencyAmount<'a>(&'a str, Money);
+pub struct CurrencyAmount<'a>(pub &'a str, pub Money);
 
 impl Serialize for CurrencyAmount<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -53,6 +53,35 @@ impl Serialize for CurrencyAmount<'_> {
         map.serialize_entry("value", &Amount(self.1))?;
         map.end()
     }
+}
+
+/// `{"currency": "USD", "value": 123.45, "exchangeRate": 1.0, "exchangeRateMonth": 202602}`:
+/// an amount in the billing currency. A ledger account has one currency, so the credit
+/// currency is the billing currency and the rate is 1; the month is the one the amount is as
+/// of.
+pub struct BillingAmount<'a> {
+    pub currency: &'a str,
+    pub value: Money,
+    pub month: Date,
+}
+
+impl Serialize for BillingAmount<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("currency", self.currency)?;
+        map.serialize_entry("value", &Amount(self.value))?;
+        map.serialize_entry("exchangeRate", &DecimalNumber(Decimal::ONE))?;
+        map.serialize_entry(
+            "exchangeRateMonth",
+            &(self.month.year() * 100 + self.month.month() as i32),
+        )?;
+        map.end()
+    }
+}
+
+/// `a − b` for amounts the ledger keeps within range (a balance below its original).
+fn minus(a: Money, b: Money) -> Money {
+    a.checked_sub(b).unwrap_or(Money::ZERO)
 }
 
 /// What stands for itself in a path segment: letters, digits and `-_.~:`.
@@ -127,6 +156,21 @@ impl Serialize for LotProperties<'_> {
             map.serialize_entry("purchasedDate", &p.to_azure_datetime())?;
         }
         map.serialize_entry("kind", &r.kind)?;
+        let billing = |value| BillingAmount {
+            currency: &r.currency,
+            value,
+            month: r.clock.unwrap_or(r.start),
+        };
+        map.serialize_entry(
+            "usedAmount",
+            &CurrencyAmount(&r.currency, minus(r.original, r.closed_balance)),
+        )?;
+        map.serialize_entry("creditCurrency", &r.currency)?;
+        map.serialize_entry("billingCurrency", &r.currency)?;
+        map.serialize_entry("originalAmountInBillingCurrency", &billing(r.original))?;
+        map.serialize_entry("closedBalanceInBillingCurrency", &billing(r.closed_balance))?;
+        // Settled data only until pending charges (month-to-date estimates) are served.
+        map.serialize_entry("isEstimatedBalance", &false)?;
         map.end()
     }
 }
@@ -167,8 +211,82 @@ impl Serialize for EventProperties<'_> {
         )?;
         map.serialize_entry("eventType", &e.event_type)?;
         map.serialize_entry("invoiceNumber", &e.invoice)?;
+        let amounts = EventAmounts::of(e);
+        let zero_or = |v: Option<Money>| CurrencyAmount(r.currency, v.unwrap_or(Money::ZERO));
+        map.serialize_entry("billingAccountId", r.account)?;
+        map.serialize_entry("billingAccountDisplayName", r.account)?;
+        map.serialize_entry(
+            "billingProfileId",
+            &e.billing_profile
+                .as_deref()
+                .map(|profile| billing_profile_path(r.account, profile)),
+        )?;
+        map.serialize_entry("newCredit", &zero_or(amounts.new_credit))?;
+        map.serialize_entry("adjustments", &zero_or(amounts.adjustments))?;
+        map.serialize_entry("creditExpired", &zero_or(amounts.credit_expired))?;
+        map.serialize_entry("canceledCredit", &zero_or(None))?;
+        map.serialize_entry("creditCurrency", r.currency)?;
+        map.serialize_entry("billingCurrency", r.currency)?;
+        let billing = |value: Option<Money>| BillingAmount {
+            currency: r.currency,
+            value: value.unwrap_or(Money::ZERO),
+            month: e.date,
+        };
+        map.serialize_entry("newCreditInBillingCurrency", &billing(amounts.new_credit))?;
+        map.serialize_entry(
+            "adjustmentsInBillingCurrency",
+            &billing(amounts.adjustments),
+        )?;
+        map.serialize_entry(
+            "creditExpiredInBillingCurrency",
+            &billing(amounts.credit_expired),
+        )?;
+        map.serialize_entry("chargesInBillingCurrency", &billing(Some(e.charges)))?;
+        map.serialize_entry(
+            "closedBalanceInBillingCurrency",
+            &billing(Some(e.closed_balance)),
+        )?;
+        // Settled data only until pending charges (month-to-date estimates) are served.
+        map.serialize_entry("isEstimatedBalance", &false)?;
         map.end()
     }
+}
+
+/// The amounts of an Events API entry besides `charges` and `closedBalance`, by what the
+/// entry records: a lot that opened (`NewCredit`: `newCredit`), a refund that restored a
+/// balance (`SettledCharges` with positive charges: `adjustments`), a credit that expired
+/// (`PendingExpiredCredit`, DOMAIN.md fine point 5: `creditExpired` = −balance). The ledger
+/// records no dated event when an amendment cancels a lot, so `canceledCredit` is always 0.
+struct EventAmounts {
+    new_credit: Option<Money>,
+    adjustments: Option<Money>,
+    credit_expired: Option<Money>,
+}
+
+impl EventAmounts {
+    fn of(e: &ledger_app::replay::projection::LotEvent) -> EventAmounts {
+        let mut amounts = EventAmounts {
+            new_credit: None,
+            adjustments: None,
+            credit_expired: None,
+        };
+        match e.event_type.as_str() {
+            "NewCredit" => amounts.new_credit = Some(e.charges),
+            "PendingExpiredCredit" => amounts.credit_expired = Some(e.charges),
+            "SettledCharges" if e.charges.is_positive() => amounts.adjustments = Some(e.charges),
+            _ => {}
+        }
+        amounts
+    }
+}
+
+/// `/providers/Microsoft.Billing/billingAccounts/{account}/billingProfiles/{profile}`.
+pub fn billing_profile_path(account: &str, profile: &str) -> String {
+    format!(
+        "{}/billingProfiles/{}",
+        account_path(account),
+        path_segment(profile)
+    )
 }
 
 fn date_text(d: Date) -> String {
