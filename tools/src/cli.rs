@@ -389,8 +389,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: String,
-    /// Require `Authorization: Bearer TOKEN` on every request (else 401). Visible ASCII, not
-    /// blank. Required with --allow-writes on an address beyond loopback.
+    /// Require `Authorization: Bearer TOKEN` on every request (else 401); it reads and writes
+    /// every account. Visible ASCII, not blank. Required (or --tokens) with --allow-writes on
+    /// an address beyond loopback.
     #[arg(
         long,
         env = "LEDGER_TOKEN",
@@ -398,6 +399,12 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Tokens per customer: a TOML file of [[token]] tables, each with `token`, the `accounts`
+    /// it may read (["*"]: every one), and optionally `name` (for the request log) and
+    /// `writes = true` (with --allow-writes, POST agreements and charges for those accounts).
+    /// Any other account is answered 404, as one the ledger does not have. Read once, at start.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
     /// Accept agreements and charge files over HTTP (POST /ledger/agreements, /ledger/charges).
     #[arg(long)]
     pub allow_writes: bool,
@@ -430,6 +437,7 @@ impl From<&ServeArgs> for ServeOptions {
         ServeOptions {
             addr: a.addr.clone(),
             token: a.token.clone(),
+            tokens_file: a.tokens.clone(),
             allow_writes: a.allow_writes,
             page_size: a.page_size,
             max_upload_bytes: a.max_upload_bytes,

@@ -406,9 +406,27 @@ fn bad_requests_get_azure_errors_never_a_500() {
         let response = server.get(&lots_url(&account, &format!("&{bad}")), t);
         assert_eq!(response.status, 400, "{bad}: {}", response.text());
     }
-    let past_the_end = server.get(&lots_url(&account, "&$skiptoken=999999"), t);
+    let position = server.get("/api", t).json()["logPosition"]
+        .as_u64()
+        .unwrap();
+    let past_the_end = server.get(
+        &lots_url(&account, &format!("&$skiptoken={position}.999999")),
+        t,
+    );
     assert_eq!(past_the_end.status, 200);
     assert_eq!(past_the_end.json(), serde_json::json!({ "value": [] }));
+    for bad in ["999999", "1.2.3", "1.", ".5", "1.-5"] {
+        server
+            .get(&lots_url(&account, &format!("&$skiptoken={bad}")), t)
+            .assert_azure_error(400, "InvalidSkipToken");
+    }
+    // A position this server never listed from: the token has expired (or never was).
+    server
+        .get(
+            &lots_url(&account, &format!("&$skiptoken={}.0", position + 1)),
+            t,
+        )
+        .assert_azure_error(410, "ContinuationTokenExpired");
 
     // Methods.
     let response = server.request(
@@ -780,17 +798,25 @@ fn openapi_describes_every_endpoint_that_answers() {
     let doc = server.get("/openapi.json", Some("k")).json();
     assert_eq!(doc["openapi"], "3.0.3");
     assert_eq!(doc["security"], serde_json::json!([{ "bearer": [] }]));
-    let account = server.get("/api", Some("k")).json()["accounts"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 11, "{:?}", paths.keys());
     for (path, item) in paths {
-        let concrete = path
-            .replace("{billingAccountId}", &account)
-            .replace("{billingProfileId}", "Engineering");
         for (method, op) in item.as_object().unwrap() {
+            // Path parameters take the document's examples (from this ledger).
+            let mut concrete = path.clone();
+            for p in op["parameters"].as_array().unwrap() {
+                if p["in"] == "path" {
+                    let name = p["name"].as_str().unwrap();
+                    let example = p["example"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{path}: {name} has no example"));
+                    let encoded = example
+                        .replace('%', "%25")
+                        .replace('/', "%2F")
+                        .replace(' ', "%20");
+                    concrete = concrete.replace(&format!("{{{name}}}"), &encoded);
+                }
+            }
             let mut query = Vec::new();
             for p in op["parameters"].as_array().unwrap() {
                 if p["in"] == "query" && p["required"] == true {

@@ -8,7 +8,7 @@
 //!
 //! Field names, `eq` and `and` are case-insensitive, and so is the comparison of values
 //! (`status eq 'active'` matches `Active`). Lots take `source`, `status` and `lotId`; events take
-//! `lotSource` and `lotId`. [`pattern`] is the same grammar as a regular expression, for the
+//! `lotSource`, `lotId` and `eventType`. [`pattern`] is the same grammar as a regular expression, for the
 //! OpenAPI document: the two must accept exactly the same strings (a test checks examples).
 
 use ledger_app::replay::views::{EventRow, LotRow};
@@ -34,6 +34,8 @@ pub enum Field {
     LotId,
     /// Events: the source of the event's lot.
     LotSource,
+    /// Events: `SettledCharges`, `NewCredit`, `PendingExpiredCredit`, ...
+    EventType,
 }
 
 impl Target {
@@ -48,6 +50,7 @@ impl Target {
             Target::Events => &[
                 ("lotsource", "lotSource", Field::LotSource),
                 ("lotid", "lotId", Field::LotId),
+                ("eventtype", "eventType", Field::EventType),
             ],
         }
     }
@@ -90,25 +93,31 @@ impl Filter {
             .map(|c| c.value.clone())
     }
 
-    /// Whether every clause holds for a lot (or an event's lot) with these values; `status`
-    /// is `None` for events, which [`parse`] never gives a status clause.
-    fn holds(&self, lot: &str, source: &str, status: Option<&str>) -> bool {
-        self.clauses.iter().all(|c| {
-            let actual = match c.field {
-                Field::LotId => lot,
-                Field::Source | Field::LotSource => source,
-                Field::Status => status.unwrap_or(""),
-            };
-            actual.eq_ignore_ascii_case(&c.value)
-        })
+    /// Whether every clause holds, given the value of each field (`None`: the field does not
+    /// apply, which [`parse`] never lets a filter name).
+    fn holds<'a>(&self, value: impl Fn(Field) -> Option<&'a str>) -> bool {
+        self.clauses
+            .iter()
+            .all(|c| value(c.field).unwrap_or("").eq_ignore_ascii_case(&c.value))
     }
 
     pub fn matches_lot(&self, row: &LotRow) -> bool {
-        self.holds(&row.name, row.source, Some(row.status.name()))
+        self.holds(|field| match field {
+            Field::LotId => Some(&row.name),
+            Field::Source | Field::LotSource => Some(row.source),
+            Field::Status => Some(row.status.name()),
+            Field::EventType => None,
+        })
     }
 
     pub fn matches_event(&self, row: &EventRow<'_>) -> bool {
-        self.holds(&row.event.lot, &row.event.lot_source, None)
+        let e = row.event;
+        self.holds(|field| match field {
+            Field::LotId => Some(&e.lot),
+            Field::Source | Field::LotSource => Some(&e.lot_source),
+            Field::EventType => Some(&e.event_type),
+            Field::Status => None,
+        })
     }
 }
 
@@ -122,7 +131,7 @@ fn invalid(target: Target, text: &str, why: String) -> ApiError {
             target.field_list(),
             match target {
                 Target::Lots => "$filter=source eq 'ConsumptionCommitment' and status eq 'Active'",
-                Target::Events => "$filter=lotSource eq 'ConsumptionCommitment' and lotId eq 'macc-2025'",
+                Target::Events => "$filter=lotSource eq 'ConsumptionCommitment' and eventType eq 'SettledCharges'",
             }
         ),
     )
@@ -326,6 +335,16 @@ mod tests {
             Ok(&[(LotSource, "PromotionalCredit"), (LotId, "aco-1")]),
         );
         check("lotId eq 'a b and c'", Events, Ok(&[(LotId, "a b and c")]));
+        check(
+            "eventType eq 'PendingExpiredCredit'",
+            Events,
+            Ok(&[(EventType, "PendingExpiredCredit")]),
+        );
+        check(
+            "eventtype eq 'x'",
+            Lots,
+            Err("'eventtype' is not a field of lots"),
+        );
         check("", Lots, Err("a field name is missing"));
         check("   ", Lots, Err("a field name is missing"));
         check(
@@ -377,9 +396,10 @@ mod tests {
 
     #[test]
     fn pattern_spells_the_grammar() {
+        let fields = "([Ll][Oo][Tt][Ss][Oo][Uu][Rr][Cc][Ee]|[Ll][Oo][Tt][Ii][Dd]|[Ee][Vv][Ee][Nn][Tt][Tt][Yy][Pp][Ee])";
         assert_eq!(
             pattern(Target::Events),
-            "^ *([Ll][Oo][Tt][Ss][Oo][Uu][Rr][Cc][Ee]|[Ll][Oo][Tt][Ii][Dd]) +[Ee][Qq] +'([^']|'')*'( +[Aa][Nn][Dd] +([Ll][Oo][Tt][Ss][Oo][Uu][Rr][Cc][Ee]|[Ll][Oo][Tt][Ii][Dd]) +[Ee][Qq] +'([^']|'')*')* *$"
+            format!("^ *{fields} +[Ee][Qq] +'([^']|'')*'( +[Aa][Nn][Dd] +{fields} +[Ee][Qq] +'([^']|'')*')* *$")
         );
     }
 }

@@ -1,7 +1,8 @@
 //! # ledger-serve
 //!
-//! `ledger serve`: the Azure Consumption lots and events APIs (and the ledger's CACO, invoices
-//! and alerts views) over HTTP, on tokio and axum.
+//! `ledger serve`: the Azure Consumption lots and events APIs, Microsoft.BillingBenefits
+//! (MACCs, conditional credits, credits), and the ledger's CACO, invoices and alerts views over
+//! HTTP, on tokio, hyper and axum.
 //!
 //! ## The store and the lock
 //!
@@ -24,26 +25,41 @@
 //!
 //! ## Code map
 //!
-//! - `routes`: the one dispatcher (limits, token, paths, methods) and the handlers. `/` and
-//!   `/accounts/{account}` answer the burn-down report page (`ledger_render::report`) of the
-//!   projections served; `/api` says what the server serves.
-//! - `params`, `filter`, `paging`: query parameters, `$filter`, `$top`/`$skiptoken`/`nextLink`.
-//! - `writes`: the two write endpoints. `openapi`: `/openapi.json`. `error`: Azure error bodies.
+//! - `listen`: the accept loop (connection cap, header-read and idle timeouts, graceful stop).
+//! - `routes`: the one dispatcher (limits, token, paths, methods). `access`: `--token` and
+//!   `--tokens FILE`, who may read and write which accounts. `respond`: what handlers share
+//!   (the request's context, the account a path names, JSON, paged lists).
+//! - `consumption`: Azure's lots, events and credits balance summary. `benefits`:
+//!   Microsoft.BillingBenefits (MACCs, conditional credits, credits). `views`: the ledger's
+//!   CACO, invoices and alerts, the billing accounts, `/api`, and the burn-down report pages
+//!   (`/`, `/accounts/{account}`, `ledger_render::report`).
+//! - `params`, `filter`, `paging`: query parameters, `$filter`, `$top`/`$skiptoken`/`nextLink`
+//!   (continuation tokens pinned to the log position a listing began at; see `state`).
+//! - `writes`: the two write endpoints. `openapi` (with `openapi_parts`, `openapi_benefits`):
+//!   `/openapi.json`. `error`: Azure error bodies.
 //!
-//! The JSON documents are the read models' own (`ledger_render::json`), byte-compatible with
-//! `ledger lots --json` and `ledger events --json` apart from whitespace and `nextLink`.
+//! The JSON documents are the read models' own (`ledger_render::json`,
+//! `ledger_render::benefits`), byte-compatible with `ledger lots --json` and `ledger events
+//! --json` apart from whitespace and `nextLink`.
 
 // A library writes to the stream it is given, never to the process's stdout or stderr.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
+pub mod access;
+pub mod benefits;
+pub mod consumption;
 pub mod error;
 pub mod filter;
 pub mod listen;
 pub mod openapi;
+pub mod openapi_benefits;
+pub mod openapi_parts;
 pub mod paging;
 pub mod params;
+pub mod respond;
 pub mod routes;
 pub mod state;
+pub mod views;
 pub mod writes;
 
 use std::io::Write;
@@ -140,28 +156,9 @@ fn check_limits(args: &ServeOptions) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A bearer token travels in an HTTP header: visible ASCII only, and never empty or blank
-/// (a token of spaces would protect nothing a careless client could not guess).
-fn check_token_option(token: Option<&str>) -> Result<(), Failure> {
-    let Some(token) = token else {
-        return Ok(());
-    };
-    if token.trim().is_empty() {
-        return Err(Failure::usage(
-            "--token (or LEDGER_TOKEN) is empty or only whitespace; give a real token or leave it out",
-        ));
-    }
-    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(Failure::usage(format!(
-            "--token (or LEDGER_TOKEN) contains {bad:?}; a token is sent in an HTTP header: use visible ASCII characters only (no spaces or control characters)"
-        )));
-    }
-    Ok(())
-}
-
 fn writes_unprotected(addr: &str) -> Failure {
     Failure::usage(format!(
-        "--allow-writes on {addr}, beyond loopback, needs --token: anyone who can reach that address could change the ledger. Give --token (or LEDGER_TOKEN), or listen on 127.0.0.1"
+        "--allow-writes on {addr}, beyond loopback, needs --token (or --tokens FILE): anyone who can reach that address could change the ledger. Give --token (or LEDGER_TOKEN), or listen on 127.0.0.1"
     ))
 }
 
@@ -169,7 +166,7 @@ fn writes_unprotected(addr: &str) -> Failure {
 /// opened). Every address the name resolves to counts; an address that does not resolve is
 /// left to the bind, which says why.
 fn check_writes_protected(args: &ServeOptions) -> Result<(), Failure> {
-    if !args.allow_writes || args.token.is_some() {
+    if !args.allow_writes || args.token.is_some() || args.tokens_file.is_some() {
         return Ok(());
     }
     use std::net::ToSocketAddrs;
@@ -193,7 +190,8 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             paging::MAX_TOP
         )));
     }
-    check_token_option(args.token.as_deref())?;
+    let access = access::Access::new(args.token.as_deref(), args.tokens_file.as_deref())
+        .map_err(Failure::usage)?;
     check_writes_protected(args)?;
     check_limits(args)?;
     let session = if args.allow_writes {
@@ -209,7 +207,7 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.addr).await.map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
         let local = listener.local_addr().map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
-        if !local.ip().is_loopback() && args.token.is_none() {
+        if !local.ip().is_loopback() && !access.required() {
             if args.allow_writes {
                 return Err(writes_unprotected(&local.to_string()));
             }
@@ -217,14 +215,14 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
         }
         writes::remove_stale_uploads(&session.dir());
         let accounts = session.projections.ledger.accounts.len();
-        let state = Arc::new(AppState::new(session, args, local));
+        let state = Arc::new(AppState::new(session, args, access, local));
         {
             let _ = writeln!(
                 out,
                 "ledger serve: listening on http://{local} ({accounts} account{}, {}{}); stop with Ctrl-C",
                 if accounts == 1 { "" } else { "s" },
                 if args.allow_writes { "writes allowed" } else { "read-only" },
-                if state.token.is_some() { ", token required" } else { "" },
+                if state.access.required() { ", token required" } else { "" },
             );
             let _ = out.flush();
         }

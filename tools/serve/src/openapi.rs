@@ -8,109 +8,14 @@
 
 use serde_json::{json, Value};
 
-use super::filter::{self, Target};
-use super::paging::MAX_TOP;
-use super::state::AppState;
+use super::filter::Target;
+use super::openapi_benefits;
+use super::openapi_parts::{
+    api_version, date_or_datetime, error, filter_param, get, paged_errors, paging_params,
+    path_param, query, read_errors, reference, response, ACCOUNT,
+};
+use super::respond::Context;
 use super::writes;
-
-const ACCOUNT: &str = "/providers/Microsoft.Billing/billingAccounts/{billingAccountId}";
-
-fn reference(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-fn response(description: &str, schema: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": reference(schema) } } })
-}
-
-fn error(description: &str) -> Value {
-    response(description, "ErrorResponse")
-}
-
-fn query(name: &str, required: bool, description: &str, schema: Value) -> Value {
-    json!({ "name": name, "in": "query", "required": required, "description": description, "schema": schema })
-}
-
-fn path_param(name: &str, description: &str, example: Option<&str>) -> Value {
-    let mut param = json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string", "minLength": 1 } });
-    if let Some(example) = example {
-        param["example"] = json!(example);
-    }
-    param
-}
-
-fn api_version(required: bool) -> Value {
-    query(
-        "api-version",
-        required,
-        "Azure API version (any yyyy-MM-dd or yyyy-MM-dd-preview is accepted and echoed in the api-version response header).",
-        json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[A-Za-z]+)?$", "example": "2024-08-01" }),
-    )
-}
-
-fn date_or_datetime() -> Value {
-    json!({ "anyOf": [ { "type": "string", "format": "date" }, { "type": "string", "format": "date-time" } ] })
-}
-
-fn paging_params() -> Vec<Value> {
-    vec![
-        query(
-            "$top",
-            false,
-            "Items per page (default: the server's --page-size).",
-            json!({ "type": "integer", "minimum": 1, "maximum": MAX_TOP }),
-        ),
-        query(
-            "$skiptoken",
-            false,
-            "Where the page starts; take it from the previous page's nextLink.",
-            json!({ "type": "string", "pattern": "^[0-9]{1,18}$" }),
-        ),
-    ]
-}
-
-fn filter_param(target: Target, example: &str) -> Value {
-    let fields = match target {
-        Target::Lots => "source, status, lotId",
-        Target::Events => "lotSource, lotId",
-    };
-    query(
-        "$filter",
-        false,
-        &format!("OData subset: `field eq 'value'` on {fields}, joined by `and`; names and values case-insensitive."),
-        json!({ "type": "string", "pattern": filter::pattern(target), "example": example }),
-    )
-}
-
-/// The responses every read may give besides 200.
-fn read_errors(with_token: bool, extra: &[(&str, &str)]) -> Value {
-    let mut responses = json!({
-        "404": error("No such path, or the billing account is not in this ledger."),
-        "405": error("Method not allowed (see the Allow header)."),
-        "414": error("The request URL is too long."),
-        "431": error("The request headers are too large."),
-        "default": error("Any other refusal, as an Azure error body."),
-    });
-    if with_token {
-        responses["401"] = error("The bearer token is missing or wrong.");
-    }
-    for (code, description) in extra {
-        responses[*code] = error(description);
-    }
-    responses
-}
-
-fn get(
-    summary: &str,
-    operation_id: &str,
-    parameters: Vec<Value>,
-    ok: Value,
-    errors: Value,
-) -> Value {
-    let mut responses = errors;
-    responses["200"] = ok;
-    json!({ "get": { "summary": summary, "operationId": operation_id, "parameters": parameters, "responses": responses } })
-}
 
 fn write_op(summary: &str, operation_id: &str, content: Value, with_token: bool) -> Value {
     let mut responses = json!({
@@ -182,7 +87,6 @@ fn schemas() -> Value {
     let amount = json!({ "type": "object", "required": ["currency", "value"], "properties": {
         "currency": { "type": "string" }, "value": { "type": "number" } } });
     let nullable_string = json!({ "type": "string", "nullable": true });
-    let datetime = json!({ "type": "string", "format": "date-time" });
     let date = json!({ "type": "string", "format": "date" });
     json!({
         "ErrorResponse": {
@@ -191,44 +95,6 @@ fn schemas() -> Value {
                 "code": { "type": "string" }, "message": { "type": "string" } } } }
         },
         "Amount": amount,
-        "LotSummary": {
-            "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
-            "properties": {
-                "id": { "type": "string" }, "name": { "type": "string" },
-                "type": { "type": "string", "enum": ["Microsoft.Consumption/lots"] },
-                "eTag": nullable_string,
-                "properties": { "type": "object",
-                    "required": ["source", "status", "originalAmount", "closedBalance", "startDate", "expirationDate", "kind"],
-                    "properties": {
-                        "source": { "type": "string", "enum": ["ConsumptionCommitment", "PurchasedCredit", "PromotionalCredit"] },
-                        "status": { "type": "string", "enum": ["Inactive", "Active", "Complete", "Expired", "Canceled"] },
-                        "originalAmount": reference("Amount"), "closedBalance": reference("Amount"),
-                        "startDate": datetime, "expirationDate": datetime, "purchasedDate": datetime,
-                        "kind": { "type": "string" } } }
-            }
-        },
-        "LotList": { "type": "object", "required": ["value"], "properties": {
-            "value": { "type": "array", "items": reference("LotSummary") },
-            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } },
-        "EventSummary": {
-            "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
-            "properties": {
-                "id": { "type": "string" }, "name": { "type": "string" },
-                "type": { "type": "string", "enum": ["Microsoft.Consumption/events"] },
-                "eTag": nullable_string,
-                "properties": { "type": "object",
-                    "required": ["transactionDate", "description", "lotId", "lotSource", "charges", "closedBalance", "eventType"],
-                    "properties": {
-                        "transactionDate": datetime, "description": { "type": "string" },
-                        "billingProfileDisplayName": nullable_string,
-                        "lotId": { "type": "string" }, "lotSource": { "type": "string" },
-                        "charges": reference("Amount"), "closedBalance": reference("Amount"),
-                        "eventType": { "type": "string" }, "invoiceNumber": nullable_string } }
-            }
-        },
-        "EventList": { "type": "object", "required": ["value"], "properties": {
-            "value": { "type": "array", "items": reference("EventSummary") },
-            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } },
         "Caco": {
             "type": "object",
             "required": ["id", "account", "status", "basis", "currency", "startDate", "endDate", "commitmentAmount", "remainingCommitment", "milestones", "transactions"],
@@ -297,16 +163,17 @@ fn schemas() -> Value {
 }
 
 /// The document for this server (the bearer scheme is declared when a token is required).
-pub fn document(state: &AppState) -> Value {
-    let t = state.token.is_some();
-    // Examples from this ledger, so that example-based clients (and fuzzers) reach real data.
-    let p = state.current();
-    let first_account = p.ledger.accounts.keys().next().map(String::as_str);
-    let first_profile = p
-        .views
-        .values()
-        .flat_map(|v| v.lot_events.iter())
-        .find_map(|e| e.billing_profile.as_deref());
+pub fn document(cx: &Context<'_>) -> Value {
+    let t = cx.state.access.required();
+    // Examples from this ledger (what the caller may read), so that example-based clients
+    // (and fuzzers) reach real data.
+    let p = cx.current();
+    let first_account = cx.readable(&p).first().copied();
+    let first_profile = first_account.and_then(|a| p.views.get(a)).and_then(|v| {
+        v.lot_events
+            .iter()
+            .find_map(|e| e.billing_profile.as_deref())
+    });
     let account = path_param(
         "billingAccountId",
         "The billing account (the agreement's `account`); percent-encode `:` as %3A.",
@@ -317,6 +184,7 @@ pub fn document(state: &AppState) -> Value {
         report_paths(&account, t),
         index_paths(&account, t),
         consumption_paths(&account, first_profile, t),
+        openapi_benefits::paths(&p, first_account, first_profile, t),
         view_paths(&account, t),
         write_paths(t),
     ]
@@ -328,12 +196,12 @@ pub fn document(state: &AppState) -> Value {
     let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
-            "title": "ledger serve: Azure Consumption lots and events over an event-sourced commitment ledger",
+            "title": "ledger serve: Azure Consumption and BillingBenefits APIs over an event-sourced commitment ledger",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Azure's Consumption lots and events APIs (paths, shapes, api-version, $filter, nextLink paging) plus the ledger's CACO, invoices and alerts views. Errors are Azure error bodies."
+            "description": "Azure's Consumption lots, events and credits balance summary, and Microsoft.BillingBenefits MACCs, conditional credits (CACOs) and credits (paths, shapes, api-version, $filter, nextLink paging pinned to a log position), plus the ledger's CACO, invoices and alerts views. The BillingBenefits `{scope}` paths are listed with the billing account unencoded; the same paths with the scope percent-encoded as one segment (as the Azure SDK sends them) are answered too. The single BillingBenefits resources live under /subscriptions/{any}/resourceGroups/{billing account}. Errors are Azure error bodies."
         },
         "paths": Value::Object(paths),
-        "components": { "schemas": schemas() },
+        "components": { "schemas": all_schemas() },
     });
     if t {
         doc["components"]["securitySchemes"] =
@@ -341,6 +209,128 @@ pub fn document(state: &AppState) -> Value {
         doc["security"] = json!([{ "bearer": [] }]);
     }
     doc
+}
+
+/// The Lots and Events API shapes (INTERFACE.md's fields and Azure's others).
+fn lot_and_event_schemas() -> Vec<(&'static str, Value)> {
+    let nullable_string = json!({ "type": "string", "nullable": true });
+    let datetime = json!({ "type": "string", "format": "date-time" });
+    vec![
+        (
+            "LotSummary",
+            json!({
+                "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
+                "properties": {
+                    "id": { "type": "string" }, "name": { "type": "string" },
+                    "type": { "type": "string", "enum": ["Microsoft.Consumption/lots"] },
+                    "eTag": nullable_string,
+                    "properties": { "type": "object",
+                        "required": ["source", "status", "originalAmount", "closedBalance", "startDate", "expirationDate", "kind",
+                            "usedAmount", "creditCurrency", "billingCurrency", "originalAmountInBillingCurrency", "closedBalanceInBillingCurrency", "isEstimatedBalance"],
+                        "properties": {
+                            "source": { "type": "string", "enum": ["ConsumptionCommitment", "PurchasedCredit", "PromotionalCredit"] },
+                            "status": { "type": "string", "enum": ["Inactive", "Active", "Complete", "Expired", "Canceled"] },
+                            "originalAmount": reference("Amount"), "closedBalance": reference("Amount"),
+                            "startDate": datetime, "expirationDate": datetime, "purchasedDate": datetime,
+                            "kind": { "type": "string" },
+                            "usedAmount": reference("Amount"),
+                            "creditCurrency": { "type": "string" }, "billingCurrency": { "type": "string" },
+                            "originalAmountInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "closedBalanceInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "isEstimatedBalance": { "type": "boolean" } } }
+                }
+            }),
+        ),
+        (
+            "LotList",
+            json!({ "type": "object", "required": ["value"], "properties": {
+            "value": { "type": "array", "items": reference("LotSummary") },
+            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } }),
+        ),
+        (
+            "EventSummary",
+            json!({
+                "type": "object", "required": ["id", "name", "type", "eTag", "properties"],
+                "properties": {
+                    "id": { "type": "string" }, "name": { "type": "string" },
+                    "type": { "type": "string", "enum": ["Microsoft.Consumption/events"] },
+                    "eTag": nullable_string,
+                    "properties": { "type": "object",
+                        "required": ["transactionDate", "description", "lotId", "lotSource", "charges", "closedBalance", "eventType",
+                            "billingAccountId", "billingProfileId", "newCredit", "adjustments", "creditExpired", "canceledCredit",
+                            "creditCurrency", "billingCurrency", "isEstimatedBalance"],
+                        "properties": {
+                            "transactionDate": datetime, "description": { "type": "string" },
+                            "billingProfileDisplayName": nullable_string,
+                            "lotId": { "type": "string" }, "lotSource": { "type": "string" },
+                            "charges": reference("Amount"), "closedBalance": reference("Amount"),
+                            "eventType": { "type": "string", "enum": ["SettledCharges", "NewCredit", "PendingExpiredCredit"] },
+                            "invoiceNumber": nullable_string,
+                            "billingAccountId": { "type": "string" }, "billingAccountDisplayName": { "type": "string" },
+                            "billingProfileId": nullable_string,
+                            "newCredit": reference("Amount"), "adjustments": reference("Amount"),
+                            "creditExpired": reference("Amount"), "canceledCredit": reference("Amount"),
+                            "creditCurrency": { "type": "string" }, "billingCurrency": { "type": "string" },
+                            "newCreditInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "adjustmentsInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "creditExpiredInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "chargesInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "closedBalanceInBillingCurrency": reference("AmountWithExchangeRate"),
+                            "isEstimatedBalance": { "type": "boolean" } } }
+                }
+            }),
+        ),
+        (
+            "EventList",
+            json!({ "type": "object", "required": ["value"], "properties": {
+            "value": { "type": "array", "items": reference("EventSummary") },
+            "nextLink": { "type": "string", "description": "Absolute URL of the next page; absent on the last." } } }),
+        ),
+    ]
+}
+
+/// The schemas of the Consumption fields beyond INTERFACE.md's.
+fn consumption_schemas() -> Vec<(&'static str, Value)> {
+    let nullable_string = json!({ "type": "string", "nullable": true });
+    let amount_with_rate = json!({ "type": "object", "required": ["currency", "value", "exchangeRate", "exchangeRateMonth"], "properties": {
+        "currency": { "type": "string" }, "value": { "type": "number" },
+        "exchangeRate": { "type": "number", "description": "1: a ledger account has one currency." },
+        "exchangeRateMonth": { "type": "integer", "description": "YYYYMM: the month the amount is as of." } } });
+    let summary = json!({
+        "type": "object", "required": ["id", "name", "type", "properties"],
+        "properties": {
+            "id": { "type": "string" }, "name": { "type": "string", "enum": ["balanceSummary"] },
+            "type": { "type": "string", "enum": ["Microsoft.Consumption/credits"] },
+            "eTag": nullable_string,
+            "properties": { "type": "object",
+                "required": ["balanceSummary", "pendingCreditAdjustments", "expiredCredit", "pendingEligibleCharges", "creditCurrency", "billingCurrency", "isEstimatedBalance"],
+                "properties": {
+                    "balanceSummary": { "type": "object", "required": ["estimatedBalance", "currentBalance", "estimatedBalanceInBillingCurrency"], "properties": {
+                        "estimatedBalance": reference("Amount"), "currentBalance": reference("Amount"),
+                        "estimatedBalanceInBillingCurrency": reference("AmountWithExchangeRate") } },
+                    "pendingCreditAdjustments": reference("Amount"),
+                    "expiredCredit": reference("Amount"),
+                    "pendingEligibleCharges": reference("Amount"),
+                    "creditCurrency": { "type": "string" }, "billingCurrency": { "type": "string" },
+                    "isEstimatedBalance": { "type": "boolean" } } }
+        }
+    });
+    vec![
+        ("AmountWithExchangeRate", amount_with_rate),
+        ("CreditSummary", summary),
+    ]
+}
+
+fn all_schemas() -> Value {
+    let mut schemas = schemas();
+    for (name, schema) in lot_and_event_schemas()
+        .into_iter()
+        .chain(consumption_schemas())
+        .chain(openapi_benefits::schemas())
+    {
+        schemas[name] = schema;
+    }
+    schemas
 }
 
 /// The burn-down report pages.
@@ -497,6 +487,21 @@ fn consumption_paths(
         paging_params(),
     ]
     .concat();
+    let profile = path_param(
+        "billingProfileId",
+        "The billing profile (its display name in the charge lines); 404 until a settled charge line names it.",
+        first_profile,
+    );
+    let profile_lots_params = [
+        vec![
+            account.clone(),
+            profile.clone(),
+            api_version(true),
+            filter_param(Target::Lots, "source eq 'ConsumptionCommitment'"),
+        ],
+        paging_params(),
+    ]
+    .concat();
     add(
         consumption("lots"),
         get(
@@ -504,9 +509,22 @@ fn consumption_paths(
             "Lots_ListByBillingAccount",
             lots_params,
             response("One page of lots.", "LotList"),
-            read_errors(
+            paged_errors(
                 t,
-                &bad("Missing or malformed api-version, bad $filter, $top or $skiptoken."),
+                "Missing or malformed api-version, bad $filter, $top or $skiptoken.",
+            ),
+        ),
+    );
+    add(
+        format!("{ACCOUNT}/billingProfiles/{{billingProfileId}}/providers/Microsoft.Consumption/lots"),
+        get(
+            "The lots of a billing profile (Azure Lots_ListByBillingProfile): the account's lots, which apply to every billing profile of it",
+            "Lots_ListByBillingProfile",
+            profile_lots_params,
+            response("One page of lots.", "LotList"),
+            paged_errors(
+                t,
+                "Missing or malformed api-version, bad $filter, $top or $skiptoken.",
             ),
         ),
     );
@@ -517,9 +535,9 @@ fn consumption_paths(
             "Events_ListByBillingAccount",
             events_params,
             response("One page of events.", "EventList"),
-            read_errors(
+            paged_errors(
                 t,
-                &bad("Missing or malformed api-version, bad $filter, dates, $top or $skiptoken."),
+                "Missing or malformed api-version, bad $filter, dates, $top or $skiptoken.",
             ),
         ),
     );
@@ -532,10 +550,20 @@ fn consumption_paths(
             "Events_ListByBillingProfile",
             profile_events_params,
             response("One page of events.", "EventList"),
-            read_errors(
+            paged_errors(
                 t,
-                &bad("Missing or malformed api-version or dates, bad $filter, $top or $skiptoken."),
+                "Missing or malformed api-version or dates, bad $filter, $top or $skiptoken.",
             ),
+        ),
+    );
+    add(
+        format!("{ACCOUNT}/billingProfiles/{{billingProfileId}}/providers/Microsoft.Consumption/credits/balanceSummary"),
+        get(
+            "The credits balance summary of a billing profile (Azure Credits_Get): the balance of the account's active credit lots, and what expired (negative)",
+            "Credits_Get",
+            vec![account.clone(), profile, api_version(true)],
+            response("The summary.", "CreditSummary"),
+            read_errors(t, &bad("Missing or malformed api-version.")),
         ),
     );
     paths

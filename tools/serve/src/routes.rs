@@ -1,4 +1,4 @@
-//! The dispatcher and the read handlers.
+//! The dispatcher.
 //!
 //! Every request goes through [`dispatch`]: size limits (414, 431), the bearer token (401),
 //! the path (404; fixed segments case-insensitive, as Azure Resource Manager matches them;
@@ -8,22 +8,17 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ledger_app::replay::views::{
-    caco_rows, event_rows, invoice_rows, lot_rows, EventFilter, LotFilter,
-};
-use ledger_app::replay::Projections;
-use ledger_render::json::{self, account_path, EventJson, LotJson};
+use ledger_render::benefits::Benefit;
 use percent_encoding::percent_decode_str;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::benefits::{self, Place, Scope};
 use super::error::ApiError;
-use super::filter::{self, Field, Target};
-use super::paging::{next_link, PageRequest};
-use super::params::{api_version, date_param, shorten, Query};
+use super::params::{shorten, Query};
+use super::respond::{json_response, origin, Context};
 use super::state::AppState;
-use super::{openapi, writes};
+use super::{consumption, openapi, views, writes};
 
 /// The longest request target (path and query) answered; longer gets 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -48,18 +43,42 @@ pub enum Route {
     Accounts,
     Account(String),
     Lots(String),
+    ProfileLots(String, String),
     Events(String),
     ProfileEvents(String, String),
+    CreditSummary(String, String),
     Caco(String),
     Invoices(String),
     Alerts(String),
+    ApplicableMaccs(String),
+    ApplicableConditionalCredits(Scope),
+    ApplicableCredits(Scope),
+    /// The contributors of an applicable MACC or conditional credit: (account, kind, id).
+    Contributors(String, Benefit, String),
+    /// `maccs`, `conditionalCredits`, `credits` under a subscription or resource group.
+    Benefits(Benefit, Place),
     PostAgreement,
     PostCharges,
 }
 
+/// The lowercase suffixes of the two `{scope}` routes.
+const SCOPE_SUFFIXES: &[(&str, bool)] = &[
+    (
+        "/providers/microsoft.billingbenefits/applicableconditionalcredits",
+        true,
+    ),
+    (
+        "/providers/microsoft.billingbenefits/applicablecredits",
+        false,
+    ),
+];
+
 impl Route {
     /// The route of a request path as sent (percent-encoded). `None`: no such resource.
     pub fn parse(raw_path: &str) -> Option<Route> {
+        if let Some(route) = Route::parse_scope(raw_path) {
+            return Some(route);
+        }
         let rest = raw_path.strip_prefix('/')?;
         if rest.is_empty() {
             return Some(Route::Report);
@@ -77,7 +96,6 @@ impl Route {
         }
         let s: Vec<&str> = segments.iter().map(String::as_str).collect();
         let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
-        let named = |i: usize| s.get(i).map(|x| x.to_string());
         match s.as_slice() {
             ["openapi.json"] => return Some(Route::OpenApi),
             ["api"] => return Some(Route::Index),
@@ -88,19 +106,86 @@ impl Route {
             ["ledger", _] if is(1, "charges") => return Some(Route::PostCharges),
             _ => {}
         }
+        if is(0, "subscriptions") {
+            return Route::parse_subscription(&s);
+        }
         if !(is(0, "providers") && is(1, "microsoft.billing") && is(2, "billingaccounts")) {
             return None;
         }
         if s.len() == 3 {
             return Some(Route::Accounts);
         }
-        let account = named(3)?;
-        let consumption = |i: usize, what: &str| {
-            s.len() == i + 3
-                && is(i, "providers")
-                && is(i + 1, "microsoft.consumption")
-                && is(i + 2, what)
+        Route::parse_account(&s)
+    }
+
+    /// `/{scope}/providers/Microsoft.BillingBenefits/applicable(Conditional)Credits`, the scope
+    /// percent-encoded as one segment (as the SDK sends it) or not: the text before the suffix
+    /// is decoded whole, its slashes trimmed, and read as a billing account or profile.
+    fn parse_scope(raw_path: &str) -> Option<Route> {
+        let trimmed = raw_path.strip_suffix('/').unwrap_or(raw_path);
+        let lower = trimmed.to_ascii_lowercase();
+        let (suffix, conditional) = SCOPE_SUFFIXES
+            .iter()
+            .find(|(suffix, _)| lower.ends_with(suffix))?;
+        let scope_raw = &trimmed[..trimmed.len() - suffix.len()];
+        let scope = percent_decode_str(scope_raw).decode_utf8().ok()?;
+        let parts: Vec<&str> = scope.trim_matches('/').split('/').collect();
+        let is = |i: usize, word: &str| parts.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+        if parts.iter().any(|p| p.is_empty())
+            || !(is(0, "providers") && is(1, "microsoft.billing") && is(2, "billingaccounts"))
+        {
+            return None;
+        }
+        let scope = match parts.len() {
+            4 => Scope {
+                account: parts[3].to_string(),
+                profile: None,
+            },
+            6 if is(4, "billingprofiles") => Scope {
+                account: parts[3].to_string(),
+                profile: Some(parts[5].to_string()),
+            },
+            _ => return None,
         };
+        Some(if *conditional {
+            Route::ApplicableConditionalCredits(scope)
+        } else {
+            Route::ApplicableCredits(scope)
+        })
+    }
+
+    /// `/subscriptions/{s}[/resourceGroups/{account}]/providers/Microsoft.BillingBenefits/{type}[/{name}]`.
+    fn parse_subscription(s: &[&str]) -> Option<Route> {
+        let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+        let (group, at) = if is(2, "resourcegroups") {
+            (Some(s.get(3)?.to_string()), 4)
+        } else {
+            (None, 2)
+        };
+        if !(is(at, "providers") && is(at + 1, "microsoft.billingbenefits")) {
+            return None;
+        }
+        let benefit = benefit_of(s.get(at + 2)?)?;
+        let place = match (group, s.len() - at) {
+            (None, 3) => Place::Subscription,
+            (Some(account), 3) => Place::Group(account),
+            (Some(account), 4) => Place::Resource(account, s[at + 3].to_string()),
+            _ => return None,
+        };
+        Some(Route::Benefits(benefit, place))
+    }
+
+    /// What follows `/providers/Microsoft.Billing/billingAccounts/{account}`.
+    fn parse_account(s: &[&str]) -> Option<Route> {
+        let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+        let named = |i: usize| s.get(i).map(|x| x.to_string());
+        let account = named(3)?;
+        let provider = |i: usize, namespace: &str, what: &str| {
+            is(i, "providers") && is(i + 1, namespace) && is(i + 2, what)
+        };
+        let consumption =
+            |i: usize, what: &str| s.len() == i + 3 && provider(i, "microsoft.consumption", what);
+        let benefits = |what: &str| provider(4, "microsoft.billingbenefits", what);
         Some(match s.len() {
             4 => Route::Account(account),
             5 if is(4, "caco") => Route::Caco(account),
@@ -108,8 +193,28 @@ impl Route {
             5 if is(4, "alerts") => Route::Alerts(account),
             7 if consumption(4, "lots") => Route::Lots(account),
             7 if consumption(4, "events") => Route::Events(account),
+            7 if benefits("applicablemaccs") => Route::ApplicableMaccs(account),
+            9 if is(4, "billingprofiles") && consumption(6, "lots") => {
+                Route::ProfileLots(account, named(5)?)
+            }
             9 if is(4, "billingprofiles") && consumption(6, "events") => {
                 Route::ProfileEvents(account, named(5)?)
+            }
+            10 if is(4, "billingprofiles")
+                && provider(6, "microsoft.consumption", "credits")
+                && is(9, "balancesummary") =>
+            {
+                Route::CreditSummary(account, named(5)?)
+            }
+            11 if provider(8, "microsoft.billingbenefits", "applicablecontributors") => {
+                let benefit = if benefits("applicablemaccs") {
+                    Benefit::Macc
+                } else if benefits("applicableconditionalcredits") {
+                    Benefit::ConditionalCredit
+                } else {
+                    return None;
+                };
+                Route::Contributors(account, benefit, named(7)?)
             }
             _ => return None,
         })
@@ -123,6 +228,13 @@ impl Route {
     }
 }
 
+/// `maccs`, `conditionalCredits`, `credits` (any case).
+fn benefit_of(segment: &str) -> Option<Benefit> {
+    [Benefit::Macc, Benefit::ConditionalCredit, Benefit::Credit]
+        .into_iter()
+        .find(|b| b.resource_type().eq_ignore_ascii_case(segment))
+}
+
 /// The one handler of the application.
 pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     match handle(&state, request).await {
@@ -133,7 +245,7 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> R
 
 async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, ApiError> {
     check_limits(&request)?;
-    check_token(state, request.headers())?;
+    let caller = state.access.caller(request.headers())?;
     let path = request.uri().path().to_string();
     let route = Route::parse(&path).ok_or_else(|| {
         ApiError::not_found(
@@ -157,31 +269,50 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
             allowed,
         ));
     }
-    let query = Query::parse(request.uri().query());
-    let context = Context {
+    let cx = Context {
+        state,
+        caller,
+        query: Query::parse(request.uri().query()),
         origin: origin(state, request.headers()),
         path,
     };
-    let p = state.current();
     match route {
-        Route::Report => report(&p, &query, None),
-        Route::AccountReport(a) => report(&p, &query, Some(&a)),
-        Route::Index => Ok(index(state, &p)),
+        Route::PostAgreement => writes::agreement(&cx, request).await,
+        Route::PostCharges => writes::charges(&cx, request).await,
+        route => read(&cx, route),
+    }
+}
+
+fn read(cx: &Context<'_>, route: Route) -> Result<Response, ApiError> {
+    match route {
+        Route::Report => views::report(cx, None),
+        Route::AccountReport(a) => views::report(cx, Some(&a)),
+        Route::Index => Ok(views::index(cx)),
         Route::OpenApi => Ok(json_response(
             StatusCode::OK,
-            openapi::document(state).to_string().into_bytes(),
+            openapi::document(cx).to_string().into_bytes(),
             None,
         )),
-        Route::Accounts => accounts(&p, &query),
-        Route::Account(a) => account(&p, &query, &a),
-        Route::Lots(a) => lots(state, &p, &context, &query, &a),
-        Route::Events(a) => events(state, &p, &context, &query, &a, None),
-        Route::ProfileEvents(a, profile) => events(state, &p, &context, &query, &a, Some(&profile)),
-        Route::Caco(a) => caco(&p, &query, &a),
-        Route::Invoices(a) => invoices(&p, &query, &a),
-        Route::Alerts(a) => alerts(&p, &query, &a),
-        Route::PostAgreement => writes::agreement(state, &query, request).await,
-        Route::PostCharges => writes::charges(state, &query, request).await,
+        Route::Accounts => views::accounts(cx),
+        Route::Account(a) => views::account(cx, &a),
+        Route::Lots(a) => consumption::lots(cx, &a, None),
+        Route::ProfileLots(a, profile) => consumption::lots(cx, &a, Some(&profile)),
+        Route::Events(a) => consumption::events(cx, &a, None),
+        Route::ProfileEvents(a, profile) => consumption::events(cx, &a, Some(&profile)),
+        Route::CreditSummary(a, profile) => consumption::credit_summary(cx, &a, &profile),
+        Route::Caco(a) => views::caco(cx, &a),
+        Route::Invoices(a) => views::invoices(cx, &a),
+        Route::Alerts(a) => views::alerts(cx, &a),
+        Route::ApplicableMaccs(a) => benefits::applicable_maccs(cx, &a),
+        Route::ApplicableConditionalCredits(scope) => {
+            benefits::applicable_conditional_credits(cx, &scope)
+        }
+        Route::ApplicableCredits(scope) => benefits::applicable_credits(cx, &scope),
+        Route::Contributors(a, benefit, id) => benefits::contributors(cx, &a, benefit, &id),
+        Route::Benefits(benefit, place) => benefits::resources(cx, benefit, &place),
+        Route::PostAgreement | Route::PostCharges => {
+            Err(ApiError::internal("a write routed as a read"))
+        }
     }
 }
 
@@ -216,360 +347,6 @@ fn check_limits(request: &Request) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-/// With a token configured, `Authorization: Bearer TOKEN` (compared in constant time).
-fn check_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = &state.token else {
-        return Ok(());
-    };
-    let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing; send Authorization: Bearer <token>."));
-    };
-    let given = value.as_bytes();
-    let presented = match given.iter().position(|&b| b == b' ') {
-        Some(space) if given[..space].eq_ignore_ascii_case(b"bearer") => {
-            given[space + 1..].trim_ascii()
-        }
-        _ => return Err(unauthorized(
-            "InvalidAuthenticationToken",
-            "The 'Authorization' header is not a bearer token; send Authorization: Bearer <token>.",
-        )),
-    };
-    if !constant_time_eq(presented, token.as_bytes()) {
-        return Err(unauthorized(
-            "InvalidAuthenticationToken",
-            "The access token is invalid.",
-        ));
-    }
-    Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Where the request was sent, for absolute `nextLink`s.
-struct Context {
-    /// `http://host:port`.
-    origin: String,
-    /// The path as sent (still percent-encoded).
-    path: String,
-}
-
-/// `http://` + the Host header when it is a plain `host[:port]`, else the listening address.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
-        });
-    format!("http://{}", host.unwrap_or(&state.local_authority))
-}
-
-/// A JSON response, echoing `api-version` when the request gave one.
-fn json_response(status: StatusCode, body: Vec<u8>, api_version: Option<&str>) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(version) = api_version.and_then(|v| HeaderValue::from_str(v).ok()) {
-        headers.insert("api-version", version);
-    }
-    response
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value)
-        .map_err(|e| ApiError::internal(format!("cannot write the response: {e}")))
-}
-
-/// The billing account a path names: exactly, else the one account equal but for ASCII case.
-fn resolve_account<'a>(p: &'a Projections, requested: &str) -> Result<&'a str, ApiError> {
-    if let Some((name, _)) = p.ledger.accounts.get_key_value(requested) {
-        return Ok(name);
-    }
-    let mut folded = p
-        .ledger
-        .accounts
-        .keys()
-        .filter(|k| k.eq_ignore_ascii_case(requested));
-    if let (Some(only), None) = (folded.next(), folded.next()) {
-        return Ok(only);
-    }
-    let known: Vec<&str> = p
-        .ledger
-        .accounts
-        .keys()
-        .take(10)
-        .map(String::as_str)
-        .collect();
-    Err(ApiError::not_found(
-        "BillingAccountNotFound",
-        if known.is_empty() {
-            format!("billing account '{}' is not in this ledger: it has no accounts yet (record an agreement first)", shorten(requested))
-        } else {
-            format!(
-                "billing account '{}' is not in this ledger; it has: {}",
-                shorten(requested),
-                known.join(", ")
-            )
-        },
-    ))
-}
-
-/// `{"value": [...], "nextLink": "..."}` (`nextLink` only when there is a next page).
-struct Page<T> {
-    value: Vec<T>,
-    next_link: Option<String>,
-}
-
-impl<T: Serialize> Serialize for Page<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("value", &self.value)?;
-        if let Some(link) = &self.next_link {
-            map.serialize_entry("nextLink", link)?;
-        }
-        map.end()
-    }
-}
-
-/// The parameters a `nextLink` carries over from the request.
-const LOTS_KEEP: &[(&str, &str)] = &[
-    ("api-version", "api-version"),
-    ("$filter", "$filter"),
-    ("$top", "$top"),
-];
-const EVENTS_KEEP: &[(&str, &str)] = &[
-    ("api-version", "api-version"),
-    ("$filter", "$filter"),
-    ("startdate", "startDate"),
-    ("enddate", "endDate"),
-    ("$top", "$top"),
-];
-
-fn lots(
-    state: &AppState,
-    p: &Projections,
-    context: &Context,
-    query: &Query,
-    account: &str,
-) -> Result<Response, ApiError> {
-    let version = api_version(query, true)?;
-    let filter = match query.get("$filter")? {
-        Some(text) => filter::parse(text, Target::Lots)?,
-        None => filter::Filter::default(),
-    };
-    let page = PageRequest::from_query(query, state.page_size)?;
-    let account = resolve_account(p, account)?;
-    let narrow = LotFilter {
-        account: Some(account.to_string()),
-        source: filter.first(Field::Source),
-        status: filter.first(Field::Status),
-        lot: None,
-    };
-    let rows: Vec<_> = lot_rows(p, &narrow)
-        .into_iter()
-        .filter(|r| filter.matches_lot(r))
-        .collect();
-    let (window, next) = page.window(rows.len());
-    let body = Page {
-        value: rows[window].iter().map(LotJson).collect(),
-        next_link: next
-            .map(|skip| next_link(&context.origin, &context.path, query, LOTS_KEEP, skip)),
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&body)?,
-        version.as_deref(),
-    ))
-}
-
-fn events(
-    state: &AppState,
-    p: &Projections,
-    context: &Context,
-    query: &Query,
-    account: &str,
-    profile: Option<&str>,
-) -> Result<Response, ApiError> {
-    let version = api_version(query, true)?;
-    let filter = match query.get("$filter")? {
-        Some(text) => filter::parse(text, Target::Events)?,
-        None => filter::Filter::default(),
-    };
-    let from = date_param(query, "startdate", "startDate")?;
-    let to = date_param(query, "enddate", "endDate")?;
-    if profile.is_some() {
-        // As Azure's billing-profile events API, which the SDK calls with both dates.
-        for (given, name) in [(from.is_some(), "startDate"), (to.is_some(), "endDate")] {
-            if !given {
-                return Err(ApiError::bad_request(
-                    "MissingParameter",
-                    format!("{name} (YYYY-MM-DD) is required for the events of a billing profile"),
-                ));
-            }
-        }
-    }
-    let page = PageRequest::from_query(query, state.page_size)?;
-    let account = resolve_account(p, account)?;
-    let narrow = EventFilter {
-        account: Some(account.to_string()),
-        lot: None,
-        lot_source: filter.first(Field::LotSource),
-        from,
-        to,
-    };
-    let rows: Vec<_> = event_rows(p, &narrow)
-        .into_iter()
-        .filter(|r| filter.matches_event(r))
-        .filter(|r| {
-            profile.is_none_or(|wanted| {
-                r.event
-                    .billing_profile
-                    .as_deref()
-                    .is_some_and(|b| b.eq_ignore_ascii_case(wanted))
-            })
-        })
-        .collect();
-    let (window, next) = page.window(rows.len());
-    let body = Page {
-        value: rows[window].iter().map(EventJson).collect(),
-        next_link: next
-            .map(|skip| next_link(&context.origin, &context.path, query, EVENTS_KEEP, skip)),
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&body)?,
-        version.as_deref(),
-    ))
-}
-
-fn caco(p: &Projections, query: &Query, account: &str) -> Result<Response, ApiError> {
-    let version = api_version(query, false)?;
-    let account = resolve_account(p, account)?;
-    let rows = caco_rows(p, Some(account));
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&json::caco_document(&rows))?,
-        version.as_deref(),
-    ))
-}
-
-fn invoices(p: &Projections, query: &Query, account: &str) -> Result<Response, ApiError> {
-    let version = api_version(query, false)?;
-    let account = resolve_account(p, account)?;
-    let rows = invoice_rows(p, Some(account));
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&json::invoices_document(&rows))?,
-        version.as_deref(),
-    ))
-}
-
-fn alerts(p: &Projections, query: &Query, account: &str) -> Result<Response, ApiError> {
-    let version = api_version(query, false)?;
-    let as_of = date_param(query, "asof", "asOf")?.ok_or_else(|| {
-        ApiError::bad_request(
-            "MissingParameter",
-            "asOf (YYYY-MM-DD) is required: the date the alerts are evaluated as of",
-        )
-    })?;
-    let account = resolve_account(p, account)?;
-    let rows = ledger_app::replay::alerts::alerts(p, as_of, Some(account));
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&ledger_render::json::alerts_document(&rows))?,
-        version.as_deref(),
-    ))
-}
-
-/// A billing account as a resource.
-fn account_json(p: &Projections, name: &str) -> serde_json::Value {
-    let acct = p.ledger.account(name);
-    serde_json::json!({
-        "id": account_path(name),
-        "name": name,
-        "type": "Microsoft.Billing/billingAccounts",
-        "properties": {
-            "displayName": name,
-            "currency": acct.map(|a| a.currency.as_str()),
-            "agreementVersion": acct.map(|a| a.agreement_version),
-        }
-    })
-}
-
-fn accounts(p: &Projections, query: &Query) -> Result<Response, ApiError> {
-    let version = api_version(query, false)?;
-    let value: Vec<serde_json::Value> = p
-        .ledger
-        .accounts
-        .keys()
-        .map(|name| account_json(p, name))
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&serde_json::json!({ "value": value }))?,
-        version.as_deref(),
-    ))
-}
-
-fn account(p: &Projections, query: &Query, account: &str) -> Result<Response, ApiError> {
-    let version = api_version(query, false)?;
-    let account = resolve_account(p, account)?;
-    Ok(json_response(
-        StatusCode::OK,
-        to_json(&account_json(p, account))?,
-        version.as_deref(),
-    ))
-}
-
-/// The burn-down report page (`ledger_render::report`), of every account or one, as of `asOf` (default:
-/// the ledger clock). The page fetches nothing; the header says so to the browser too.
-fn report(p: &Projections, query: &Query, account: Option<&str>) -> Result<Response, ApiError> {
-    let as_of = date_param(query, "asof", "asOf")?;
-    let account = account.map(|a| resolve_account(p, a)).transpose()?;
-    let body = ledger_render::report::page(p, as_of, account, &[]);
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(ledger_render::report::CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
-}
-
-fn index(state: &AppState, p: &Projections) -> Response {
-    let body = serde_json::json!({
-        "name": "ledger serve",
-        "version": env!("CARGO_PKG_VERSION"),
-        "openapi": "/openapi.json",
-        "report": "/",
-        "accountReport": "/accounts/{account}",
-        "accounts": p.ledger.accounts.keys().collect::<Vec<_>>(),
-        "writes": state.allow_writes,
-        "logPosition": p.next_seq,
-    });
-    json_response(StatusCode::OK, body.to_string().into_bytes(), None)
 }
 
 #[cfg(test)]
@@ -607,17 +384,32 @@ mod tests {
             (&format!("{base}/c/providers/Microsoft.Consumption/usageDetails"), None),
             (&format!("{base}/%FF/caco"), None),
             (&format!("{base}/c/caco//"), None),
+            // Consumption at billing-profile scope.
+            (&format!("{base}/c/billingProfiles/Eng/providers/Microsoft.Consumption/lots"), Some(Route::ProfileLots("c".into(), "Eng".into()))),
+            (&format!("{base}/c/billingProfiles/Eng/providers/Microsoft.Consumption/credits/balanceSummary"), Some(Route::CreditSummary("c".into(), "Eng".into()))),
+            (&format!("{base}/c/billingProfiles/Eng/providers/Microsoft.Consumption/credits"), None),
+            // BillingBenefits, as the SDK spells it (microsoft.Billing, %2F in a scope).
+            ("/providers/microsoft.Billing/billingAccounts/a%3Ab/providers/Microsoft.BillingBenefits/applicableMaccs", Some(Route::ApplicableMaccs("a:b".into()))),
+            ("/providers/microsoft.Billing/billingAccounts/c/providers/Microsoft.BillingBenefits/applicableMaccs/m%2F1/providers/microsoft.BillingBenefits/applicableContributors", Some(Route::Contributors("c".into(), Benefit::Macc, "m/1".into()))),
+            ("/providers/microsoft.Billing/billingAccounts/c/providers/Microsoft.BillingBenefits/applicableConditionalCredits/k/providers/microsoft.BillingBenefits/applicableContributors", Some(Route::Contributors("c".into(), Benefit::ConditionalCredit, "k".into()))),
+            ("/providers/microsoft.Billing/billingAccounts/c/providers/Microsoft.BillingBenefits/applicableCredits/k/providers/microsoft.BillingBenefits/applicableContributors", None),
+            ("/providers%2FMicrosoft.Billing%2FbillingAccounts%2Fa%3Ab/providers/Microsoft.BillingBenefits/applicableCredits", Some(Route::ApplicableCredits(Scope { account: "a:b".into(), profile: None }))),
+            ("/%2Fproviders%2FMicrosoft.Billing%2FbillingAccounts%2Fc/providers/Microsoft.BillingBenefits/applicableConditionalCredits", Some(Route::ApplicableConditionalCredits(Scope { account: "c".into(), profile: None }))),
+            (&format!("{base}/c/providers/microsoft.billingbenefits/APPLICABLECREDITS/"), Some(Route::ApplicableCredits(Scope { account: "c".into(), profile: None }))),
+            ("/providers%2FMicrosoft.Billing%2FbillingAccounts%2Fc%2FbillingProfiles%2FEng%20One/providers/Microsoft.BillingBenefits/applicableCredits", Some(Route::ApplicableCredits(Scope { account: "c".into(), profile: Some("Eng One".into()) }))),
+            ("/providers%2FMicrosoft.Billing%2FbillingAccounts%2Fc%2Fcustomers%2Fx/providers/Microsoft.BillingBenefits/applicableCredits", None),
+            ("/providers%2FMicrosoft.Billing%2FbillingAccounts/providers/Microsoft.BillingBenefits/applicableCredits", None),
+            ("/providers/Microsoft.BillingBenefits/applicableCredits", None),
+            ("/subscriptions/s/resourceGroups/a%3Ab/providers/Microsoft.BillingBenefits/maccs/m1", Some(Route::Benefits(Benefit::Macc, Place::Resource("a:b".into(), "m1".into())))),
+            ("/subscriptions/s/resourceGroups/c/providers/Microsoft.BillingBenefits/credits/macc-2025%2FM1%2Fshortfall", Some(Route::Benefits(Benefit::Credit, Place::Resource("c".into(), "macc-2025/M1/shortfall".into())))),
+            ("/SUBSCRIPTIONS/s/RESOURCEGROUPS/c/providers/microsoft.billingbenefits/CONDITIONALCREDITS", Some(Route::Benefits(Benefit::ConditionalCredit, Place::Group("c".into())))),
+            ("/subscriptions/s/providers/Microsoft.BillingBenefits/credits", Some(Route::Benefits(Benefit::Credit, Place::Subscription))),
+            ("/subscriptions/s/providers/Microsoft.BillingBenefits/credits/x", None),
+            ("/subscriptions/s/providers/Microsoft.BillingBenefits/savingsPlans", None),
+            ("/subscriptions/s/resourceGroups/c/providers/Microsoft.BillingBenefits/maccs/m/contributors", None),
         ];
         for (path, expected) in cases {
             assert_eq!(&Route::parse(path), expected, "{path}");
         }
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"x"));
     }
 }

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use ledger_app::replay::Projections;
 use ledger_app::session::Session;
 use ledger_app::store::Store;
+
+use super::access::Access;
 
 /// `ledger serve` options (the command line's `--addr`, `--token`, ...).
 #[derive(Debug, Clone)]
@@ -17,6 +19,8 @@ pub struct ServeOptions {
     pub addr: String,
     /// Require `Authorization: Bearer TOKEN` on every request (else 401).
     pub token: Option<String>,
+    /// Tokens per customer, each with the accounts it may read (and write).
+    pub tokens_file: Option<PathBuf>,
     /// Accept agreements and charge files over HTTP (POST /ledger/agreements, /ledger/charges).
     pub allow_writes: bool,
     /// Items per page of lots and events when the request gives no $top (1 to 1000).
@@ -40,6 +44,7 @@ impl ServeOptions {
         ServeOptions {
             addr: addr.to_string(),
             token: None,
+            tokens_file: None,
             allow_writes: false,
             page_size: 100,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -109,6 +114,20 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     }
 }
 
+/// How long a continuation token stays valid after the page that handed it out: its listing
+/// keeps answering from the log position it began at, whatever was written since.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// The most superseded log positions kept for listings in progress at once (each can be a
+/// whole copy of the projections).
+pub const MAX_PINNED: usize = 4;
+
+/// Projections kept for a listing that is paging through them.
+struct Pinned {
+    snapshot: Arc<Projections>,
+    last_used: Instant,
+}
+
 /// What the handlers share.
 pub struct AppState {
     /// The projections every read answers from; swapped whole after a write.
@@ -116,7 +135,10 @@ pub struct AppState {
     /// The open store, taken by one write at a time. `None` only after a write failed so
     /// badly (a panic) that the store was lost; writes then answer 503.
     pub(crate) store: tokio::sync::Mutex<Option<Store>>,
-    pub token: Option<String>,
+    /// Superseded projections that a listing is still paging through (see [`TOKEN_LIFETIME`]).
+    pinned: Mutex<Vec<Pinned>>,
+    /// The tokens accepted and what each may read and write.
+    pub access: Access,
     pub allow_writes: bool,
     pub page_size: usize,
     pub max_upload_bytes: u64,
@@ -131,12 +153,18 @@ pub struct AppState {
 
 impl AppState {
     /// State over an open session.
-    pub fn new(session: Session, args: &ServeOptions, local_addr: SocketAddr) -> AppState {
+    pub fn new(
+        session: Session,
+        args: &ServeOptions,
+        access: Access,
+        local_addr: SocketAddr,
+    ) -> AppState {
         let data_dir = session.dir();
         AppState {
             published: RwLock::new(Arc::new(session.projections)),
             store: tokio::sync::Mutex::new(Some(session.store)),
-            token: args.token.clone().filter(|t| !t.is_empty()),
+            pinned: Mutex::new(Vec::new()),
+            access,
             allow_writes: args.allow_writes,
             page_size: args.page_size,
             max_upload_bytes: args.max_upload_bytes,
@@ -154,6 +182,51 @@ impl AppState {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The projections at log position `position` for the next page of a listing that began
+    /// there: the current ones, or superseded ones kept for it. `None`: they are no longer
+    /// kept (the continuation token expired).
+    pub fn at_position(&self, position: u64) -> Option<Arc<Projections>> {
+        let current = self.current();
+        if current.next_seq == position {
+            return Some(current);
+        }
+        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pinned.retain(|p| now.duration_since(p.last_used) <= TOKEN_LIFETIME);
+        let found = pinned
+            .iter_mut()
+            .find(|p| p.snapshot.next_seq == position)?;
+        found.last_used = now;
+        Some(found.snapshot.clone())
+    }
+
+    /// Keep `snapshot` for the pages after one that handed out a continuation token, for
+    /// [`TOKEN_LIFETIME`] after the last of them (at most [`MAX_PINNED`] log positions; the
+    /// least recently paged is dropped first).
+    pub fn pin(&self, snapshot: &Arc<Projections>) {
+        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pinned.retain(|p| now.duration_since(p.last_used) <= TOKEN_LIFETIME);
+        match pinned
+            .iter_mut()
+            .find(|p| p.snapshot.next_seq == snapshot.next_seq)
+        {
+            Some(p) => p.last_used = now,
+            None => {
+                if pinned.len() >= MAX_PINNED {
+                    let oldest = (0..pinned.len())
+                        .min_by_key(|&i| pinned[i].last_used)
+                        .unwrap_or(0);
+                    pinned.swap_remove(oldest);
+                }
+                pinned.push(Pinned {
+                    snapshot: snapshot.clone(),
+                    last_used: now,
+                });
+            }
+        }
     }
 
     /// Make `projections` what every later read sees.

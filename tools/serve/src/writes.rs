@@ -30,8 +30,9 @@ use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use ledger_app::agreement::record_file;
-use ledger_app::ingest::ingest_file;
+use ledger_app::agreement::record;
+use ledger_app::ingest::ingest_file_visible;
+use ledger_app::input::agreement::read_agreement;
 use ledger_app::replay::load::load;
 use ledger_app::session::{Failure, Session};
 use ledger_render::ingest::describe;
@@ -40,20 +41,40 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
 use super::params::{shorten, Query};
+use super::respond::Context;
 use super::state::AppState;
 
 /// Agreements are small; a body over this is refused whatever `--max-upload-bytes` says.
 const MAX_AGREEMENT_BYTES: u64 = 16 << 20;
 
-fn ensure_writes(state: &AppState) -> Result<(), ApiError> {
-    if state.allow_writes {
-        return Ok(());
+fn ensure_writes(cx: &Context<'_>) -> Result<(), ApiError> {
+    if !cx.state.allow_writes {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "WritesDisabled",
+            "this server is read-only: start it with `ledger serve --allow-writes` to accept agreements and charge files over HTTP",
+        ));
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "WritesDisabled",
-        "this server is read-only: start it with `ledger serve --allow-writes` to accept agreements and charge files over HTTP",
-    ))
+    if !cx.caller.writes() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "WritesNotAllowed",
+            "this token may read but not write (writes = true in the --tokens file allows it)",
+        ));
+    }
+    Ok(())
+}
+
+/// An agreement for an account the token may not write is answered as for an account the
+/// ledger does not have (whether it has it or not).
+fn not_writable(account: &str) -> ApiError {
+    ApiError::not_found(
+        "BillingAccountNotFound",
+        format!(
+            "billing account '{}' is not one this token may write",
+            shorten(account)
+        ),
+    )
 }
 
 /// The prefix of an upload's folder in the ledger's staging folder.
@@ -329,12 +350,9 @@ fn json_ok(body: &serde_json::Value) -> Response {
 }
 
 /// `POST /ledger/agreements`.
-pub async fn agreement(
-    state: &Arc<AppState>,
-    query: &Query,
-    request: Request,
-) -> Result<Response, ApiError> {
-    ensure_writes(state)?;
+pub async fn agreement(cx: &Context<'_>, request: Request) -> Result<Response, ApiError> {
+    ensure_writes(cx)?;
+    let (state, query) = (cx.state, &cx.query);
     // read_agreement reads JSON by the `.json` extension or a body starting with `{`, else
     // TOML; `Content-Type: application/json` gives the upload the extension.
     let json_declared = request
@@ -372,8 +390,21 @@ pub async fn agreement(
     if json_declared {
         check_json_agreement(&upload.path)?;
     }
+    let refused = |message: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "InvalidAgreement",
+            upload.unprefix(message),
+        )
+    };
+    // Read (and validated) before the writer is taken: what the token may write is known
+    // before anything is staged.
+    let agreement = read_agreement(&upload.path).map_err(|e| refused(&Failure::from(e).message))?;
+    if !cx.caller.may_write(&agreement.account) {
+        return Err(not_writable(&agreement.account));
+    }
     let path = upload.path.clone();
-    let result = write(state, move |session| record_file(session, &path)).await?;
+    let result = write(state, move |session| record(session, &path, agreement)).await?;
     match result {
         Ok(outcome) => Ok(json_ok(&serde_json::json!({
             "file": upload.name,
@@ -387,21 +418,14 @@ pub async fn agreement(
                 format!("{}: the agreement of account {} is unchanged (version {}); nothing recorded", upload.name, outcome.account, outcome.version)
             },
         }))),
-        Err(failure) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "InvalidAgreement",
-            upload.unprefix(&failure.message),
-        )),
+        Err(failure) => Err(refused(&failure.message)),
     }
 }
 
 /// `POST /ledger/charges`.
-pub async fn charges(
-    state: &Arc<AppState>,
-    query: &Query,
-    request: Request,
-) -> Result<Response, ApiError> {
-    ensure_writes(state)?;
+pub async fn charges(cx: &Context<'_>, request: Request) -> Result<Response, ApiError> {
+    ensure_writes(cx)?;
+    let (state, query) = (cx.state, &cx.query);
     let name = upload_name(query, "charges.csv")?;
     let upload = receive(state, request, name, state.max_upload_bytes).await?;
     check_not_blank(
@@ -411,7 +435,13 @@ pub async fn charges(
     let path = upload.path.clone();
     // Native, FOCUS or Azure cost details: the format is detected from the header, as
     // `ledger ingest` does.
-    let result = write(state, move |session| ingest_file(session, &path, true)).await?;
+    // The accounts the token may not write read as unknown: the file is refused as if the
+    // ledger did not have them.
+    let caller = cx.caller.clone();
+    let result = write(state, move |session| {
+        ingest_file_visible(session, &path, None, true, &|a| caller.may_write(a))
+    })
+    .await?;
     match result {
         Ok(mut outcome) => {
             outcome.file = PathBuf::from(&upload.name);
