@@ -106,6 +106,68 @@ fn the_azure_sdk_reads_what_the_cli_prints() {
 }
 
 #[test]
+fn the_billing_benefits_sdk_reads_the_worked_examples() {
+    let Some(venv) = venv() else { return };
+    // Generated accounts (figures from the CLI's JSON) and the worked example of
+    // tests/fixtures/benefits (figures stated in its expect.json) in one ledger.
+    let fixture = Fixture::generated(3_000, 2);
+    let worked = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/benefits");
+    ledger_ok(
+        &fixture.data(),
+        &["agreement", worked.join("agreement.toml").to_str().unwrap()],
+    );
+    ledger_ok(
+        &fixture.data(),
+        &["ingest", worked.join("charges.csv").to_str().unwrap()],
+    );
+    let lots = fixture.path("lots.json");
+    let caco = fixture.path("caco.json");
+    std::fs::write(&lots, ledger_ok(&fixture.data(), &["lots", "--json"])).unwrap();
+    std::fs::write(&caco, ledger_ok(&fixture.data(), &["caco", "--json"])).unwrap();
+    let tokens = fixture.path("tokens.toml");
+    std::fs::write(
+        &tokens,
+        "[[token]]\ntoken = \"bb-admin\"\naccounts = [\"*\"]\n\n\
+         [[token]]\ntoken = \"bb-northwind\"\naccounts = [\"northwind\"]\n",
+    )
+    .unwrap();
+    // One item per page: the SDK follows every nextLink.
+    let server = Server::start(
+        &fixture.data(),
+        &["--tokens", tokens.to_str().unwrap(), "--page-size", "1"],
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/bb_check.py");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(&script)
+        .args(["--base-url", &format!("http://{}", server.addr)])
+        .args(["--token", "bb-admin"])
+        .arg("--expect")
+        .arg(worked.join("expect.json"))
+        .arg("--lots")
+        .arg(&lots)
+        .arg("--caco")
+        .arg(&caco)
+        .args([
+            "--restricted-token",
+            "bb-northwind",
+            "--hidden-account",
+            "contoso",
+        ])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "bb_check.py failed:\n{stdout}\n{stderr}\nserver:\n{}",
+        server.stderr()
+    );
+    assert!(stdout.contains("all as expected"), "{stdout}");
+    println!("{stdout}");
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+#[test]
 fn schemathesis_finds_no_failure_against_openapi_json() {
     let Some(venv) = venv() else { return };
     let fixture = Fixture::generated(2_000, 2);

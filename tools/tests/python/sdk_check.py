@@ -95,6 +95,15 @@ def check_lots(c, client, account, want, filter_text=None):
         c.eq(f"{at}: startDate", g.start_date, azure_datetime(p["startDate"]))
         c.eq(f"{at}: expirationDate", g.expiration_date, azure_datetime(p["expirationDate"]))
         c.eq(f"{at}: purchasedDate", g.purchased_date, azure_datetime(p.get("purchasedDate")))
+        c.eq(f"{at}: usedAmount", amount(g.used_amount), cli_amount(p["usedAmount"]))
+        c.eq(f"{at}: creditCurrency", g.credit_currency, p["creditCurrency"])
+        c.eq(f"{at}: billingCurrency", g.billing_currency, p["billingCurrency"])
+        c.eq(
+            f"{at}: closedBalanceInBillingCurrency",
+            amount(g.closed_balance_in_billing_currency),
+            cli_amount(p["closedBalanceInBillingCurrency"]),
+        )
+        c.eq(f"{at}: isEstimatedBalance", g.is_estimated_balance, p["isEstimatedBalance"])
     return len(got)
 
 
@@ -119,6 +128,16 @@ def check_events(c, client, account, want, filter_text=None):
         c.eq(f"{at}: closedBalance", amount(g.closed_balance), cli_amount(p["closedBalance"]))
         c.eq(f"{at}: eventType", g.event_type, p["eventType"])
         c.eq(f"{at}: invoiceNumber", g.invoice_number, p["invoiceNumber"])
+        c.eq(f"{at}: billingAccountId", g.billing_account_id, p["billingAccountId"])
+        c.eq(f"{at}: billingProfileId", g.billing_profile_id, p["billingProfileId"])
+        for field, python in [
+            ("newCredit", "new_credit"),
+            ("adjustments", "adjustments"),
+            ("creditExpired", "credit_expired"),
+            ("canceledCredit", "canceled_credit"),
+        ]:
+            c.eq(f"{at}: {field}", amount(getattr(g, python)), cli_amount(p[field]))
+        c.eq(f"{at}: isEstimatedBalance", g.is_estimated_balance, p["isEstimatedBalance"])
     return len(got)
 
 
@@ -220,8 +239,18 @@ def main():
             [e for e in account_events if e["properties"]["lotSource"] == "ConsumptionCommitment"],
             "lotsource eq 'ConsumptionCommitment'",
         )
+        check_events(
+            c,
+            client,
+            account,
+            [e for e in account_events if e["properties"]["eventType"] == "NewCredit"],
+            "eventType eq 'NewCredit'",
+        )
         profiles = sorted({e["properties"]["billingProfileDisplayName"] for e in account_events} - {None})
         if profiles:
+            # The lots of a billing profile are the account's lots.
+            by_profile = list(client.lots.list_by_billing_profile(account, profiles[0], enforce_https=False))
+            c.eq(f"lots of {account} / billing profile {profiles[0]}: ids", [g.id for g in by_profile], [l["id"] for l in account_lots])
             dates = sorted(e["properties"]["transactionDate"][:10] for e in account_events)
             check_profile_events(c, client, account, account_events, profiles[0], dates[0], dates[len(dates) // 2])
 
