@@ -9,12 +9,15 @@
 //! - R-ALERT-3: at the actual rate, the date the remaining reaches zero and the shortfall left
 //!   at the end.
 //!
+//! [`credit_expiries`] gives credit lots the same levels over the days to their expiry (what
+//! would be lost unused).
+//!
 //! The ledger's current state is used; the as-of date is "today" for days left and for the
 //! rate window, and 0 days left counts as 1 (fine point 8). Rates are quotients: they are
 //! Decimals, compared by cross-multiplication so the 0.9× and 1.1× thresholds are exact.
 
 use crate::projection::Projections;
-use ledger_core::state::{CacoMilestoneState, CacoState, MaccState};
+use ledger_core::state::{CacoMilestoneState, CacoState, LotState, MaccState};
 use ledger_core::{Date, Money};
 use rust_decimal::Decimal;
 
@@ -314,6 +317,47 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
         _ => 2,
     };
     out.sort_by(|a, b| (a.end, rank(a.kind), &a.id).cmp(&(b.end, rank(b.kind), &b.id)));
+    out
+}
+
+/// A credit lot about to expire with a balance left (R-ALERT-1's levels over days to its
+/// `expires`): what would be lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreditExpiry {
+    pub account: String,
+    pub currency: String,
+    pub lot: String,
+    pub expires: Date,
+    pub days_left: i32,
+    /// 90, 60, 30 or none.
+    pub alert: Option<u32>,
+    pub balance: Money,
+}
+
+/// Every credit lot still open on `as_of` with a balance, and the alert level of its expiry.
+pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<CreditExpiry> {
+    let mut out = Vec::new();
+    for (name, acct) in &p.ledger.accounts {
+        if account.is_some_and(|a| a != name) {
+            continue;
+        }
+        for lot in &acct.lots {
+            let live = lot.state == LotState::Open && lot.terms.start <= as_of;
+            if !live || as_of > lot.terms.expires || !lot.balance.is_positive() {
+                continue;
+            }
+            let days_left = as_of.days_until(lot.terms.expires);
+            out.push(CreditExpiry {
+                account: name.clone(),
+                currency: acct.currency.clone(),
+                lot: lot.terms.id.clone(),
+                expires: lot.terms.expires,
+                days_left,
+                alert: alert_level(days_left),
+                balance: lot.balance,
+            });
+        }
+    }
     out
 }
 

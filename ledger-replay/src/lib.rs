@@ -5,7 +5,8 @@
 //! core over the recorded facts and compares the decisions byte for byte; [`trace`] re-runs it
 //! with a sink that keeps the line portions behind one lot; [`write::stage`] is the decide
 //! path the writers share; [`whatif`] folds scenarios over altered facts; [`reconcile`] matches
-//! Azure's reported figures with the ledger's.
+//! Azure's reported figures with the ledger's; [`alerts`] judges deadlines, burn rates and
+//! expiring credits as of a date, and [`crossings`] what a write made newly worth telling.
 //!
 //! Everything returns typed data: what it looks like as text, JSON or HTML is decided by
 //! `ledger-render`, and reading files is `ledger-input`'s. This crate depends on no JSON,
@@ -16,6 +17,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod crossings;
 pub mod load;
 pub mod projection;
 pub mod reconcile;

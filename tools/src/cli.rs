@@ -152,8 +152,9 @@ pub enum Command {
     )]
     Reconcile(ReconcileArgs),
 
-    /// Serve the Azure Consumption lots and events APIs (and CACO, invoices, alerts) over HTTP,
-    /// on loopback by default. `serve` holds the ledger open while it runs (sled allows one
+    /// Serve the Azure Consumption (lots, events, credits) and Microsoft.BillingBenefits (MACCs,
+    /// conditional credits, credits) APIs, and the CACO, invoices and alerts, over HTTP, on
+    /// loopback by default. `serve` holds the ledger open while it runs (sled allows one
     /// process), so the other verbs cannot read or write it meanwhile: stop the server first,
     /// or start it with --allow-writes and POST agreements and charge files to it instead.
     #[command(
@@ -165,6 +166,9 @@ pub enum Command {
         /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/lots\n  \
         /providers/Microsoft.Billing/billingAccounts/{account}/providers/Microsoft.Consumption/events\n  \
         /providers/Microsoft.Billing/billingAccounts/{account}/caco | /invoices | /alerts?asOf=DATE\n  \
+        .../billingAccounts/{account}/providers/Microsoft.BillingBenefits/applicableMaccs (and\n  \
+        applicableConditionalCredits, applicableCredits); /subscriptions/{any}/resourceGroups/{account}/\n  \
+        providers/Microsoft.BillingBenefits/maccs/{id} (and conditionalCredits, credits)\n  \
         POST /ledger/agreements, POST /ledger/charges (with --allow-writes)\n\n\
         While serve runs, `ledger ingest` and the other verbs refuse: the ledger is \"in use by\n\
         another process (`ledger serve`)\"; stop the server (or POST to it) to change the ledger.\n\
@@ -430,6 +434,31 @@ pub struct ServeArgs {
     /// upload whose body stalls for this long is answered 408.
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
     pub idle_timeout: std::time::Duration,
+    /// POST a CloudEvents 1.0 JSON event to URL (http://; repeatable) when a write over HTTP
+    /// crosses an alert level: a deadline at 90/60/30 days, a burn-rate risk turning High, a
+    /// milestone missed, a credit with a balance 90/60/30 days before it expires; judged as of
+    /// the ledger clock. Needs --allow-writes. Delivery never blocks or fails the write.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
+    /// Sign each notification: X-Ledger-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
+    #[arg(
+        long,
+        env = "LEDGER_NOTIFY_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub notify_secret: Option<String>,
+    /// Where notifications that could not be delivered are kept (JSON Lines; default
+    /// DATA/notify-dead-letter.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub notify_dead_letter: Option<PathBuf>,
+    /// Attempts per notification and URL (connection failures, timeouts, 408, 429, 5xx are
+    /// tried again; any other answer is final).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub notify_attempts: u32,
+    /// The wait before the second attempt; it doubles after each (at most 5 minutes).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
+    pub notify_retry: std::time::Duration,
 }
 
 impl From<&ServeArgs> for ServeOptions {
@@ -445,6 +474,13 @@ impl From<&ServeArgs> for ServeOptions {
             max_connections: a.max_connections,
             header_timeout: a.header_timeout,
             idle_timeout: a.idle_timeout,
+            notify: ledger_serve::notify::NotifyOptions {
+                urls: a.notify.clone(),
+                secret: a.notify_secret.clone(),
+                dead_letter: a.notify_dead_letter.clone(),
+                attempts: a.notify_attempts,
+                first_retry: a.notify_retry,
+            },
         }
     }
 }

@@ -51,6 +51,7 @@ pub mod consumption;
 pub mod error;
 pub mod filter;
 pub mod listen;
+pub mod notify;
 pub mod openapi;
 pub mod openapi_benefits;
 pub mod openapi_parts;
@@ -140,6 +141,44 @@ fn warn_unprotected(local: SocketAddr) {
     eprintln!("ledger serve: warning: listening on {local}, beyond loopback, without --token: anyone who can reach it can read the ledger");
 }
 
+/// Said on stderr whatever RUST_LOG is: receivers cannot tell a forged notification.
+#[allow(clippy::print_stderr)]
+fn warn_unsigned() {
+    eprintln!("ledger serve: warning: --notify without --notify-secret: notifications are not signed, so a receiver cannot tell them from forged ones");
+}
+
+/// `--notify` URLs, checked before anything is opened.
+fn notify_targets(args: &ServeOptions) -> Result<Vec<notify::Target>, Failure> {
+    let n = &args.notify;
+    if n.urls.is_empty() {
+        if n.secret.is_some() {
+            return Err(Failure::usage(
+                "--notify-secret is given without --notify URL: there is nothing to sign",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    if !args.allow_writes {
+        return Err(Failure::usage("--notify needs --allow-writes: alerts are judged when a write over HTTP changes the ledger (while serve runs, nothing else can)"));
+    }
+    if let Some(secret) = &n.secret {
+        if secret.trim().is_empty() {
+            return Err(Failure::usage(
+                "--notify-secret (or LEDGER_NOTIFY_SECRET) is empty or only whitespace",
+            ));
+        }
+    }
+    let targets = n
+        .urls
+        .iter()
+        .map(|url| notify::parse_target(url).map_err(Failure::usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    if n.secret.is_none() {
+        warn_unsigned();
+    }
+    Ok(targets)
+}
+
 /// Limits that would make the server useless are refused.
 fn check_limits(args: &ServeOptions) -> Result<(), Failure> {
     if args.max_connections == 0 || args.max_uploads == 0 {
@@ -194,6 +233,7 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
         .map_err(Failure::usage)?;
     check_writes_protected(args)?;
     check_limits(args)?;
+    let targets = notify_targets(args)?;
     let session = if args.allow_writes {
         Session::open_for_write(data, "serve")?
     } else {
@@ -215,7 +255,13 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
         }
         writes::remove_stale_uploads(&session.dir());
         let accounts = session.projections.ledger.accounts.len();
+        let data_dir = session.dir();
         let state = Arc::new(AppState::new(session, args, access, local));
+        let workers = (!targets.is_empty()).then(|| {
+            let (queues, workers) = notify::start(targets, &args.notify, &data_dir);
+            state.notify_to(queues);
+            workers
+        });
         {
             let _ = writeln!(
                 out,
@@ -232,6 +278,11 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             max_connections: args.max_connections,
         };
         listen::serve(listener, app(state.clone()), limits, shutdown_signal()).await;
+        // No more alerts are queued; what is queued is delivered (or dead-lettered).
+        state.stop_notifying();
+        if let Some(workers) = workers {
+            workers.stop(listen::SHUTDOWN_GRACE).await;
+        }
         // A write under way holds the store: wait for it to finish, then release the store
         // (and sled's lock) before the process reports that it stopped.
         state.store.lock().await.take();

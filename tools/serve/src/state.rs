@@ -11,6 +11,7 @@ use ledger_app::session::Session;
 use ledger_app::store::Store;
 
 use super::access::Access;
+use super::notify::{CloudEvent, NotifyOptions, Queues};
 
 /// `ledger serve` options (the command line's `--addr`, `--token`, ...).
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct ServeOptions {
     /// A connection with no bytes moving for this long (no request being answered) is closed;
     /// an upload that stalls for this long is answered 408.
     pub idle_timeout: Duration,
+    /// Push alerts (`--notify URL`...).
+    pub notify: NotifyOptions,
 }
 
 impl ServeOptions {
@@ -52,6 +55,11 @@ impl ServeOptions {
             max_connections: 256,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            notify: NotifyOptions {
+                attempts: 6,
+                first_retry: Duration::from_secs(1),
+                ..NotifyOptions::default()
+            },
         }
     }
 }
@@ -139,6 +147,8 @@ pub struct AppState {
     pinned: Mutex<Vec<Pinned>>,
     /// The tokens accepted and what each may read and write.
     pub access: Access,
+    /// Where the push alerts of a write go (`None`: no `--notify`, or the server is stopping).
+    notify: Mutex<Option<Queues>>,
     pub allow_writes: bool,
     pub page_size: usize,
     pub max_upload_bytes: u64,
@@ -165,6 +175,7 @@ impl AppState {
             store: tokio::sync::Mutex::new(Some(session.store)),
             pinned: Mutex::new(Vec::new()),
             access,
+            notify: Mutex::new(None),
             allow_writes: args.allow_writes,
             page_size: args.page_size,
             max_upload_bytes: args.max_upload_bytes,
@@ -226,6 +237,39 @@ impl AppState {
                     last_used: now,
                 });
             }
+        }
+    }
+
+    /// Send the push alerts of writes to `queues` from now on.
+    pub(crate) fn notify_to(&self, queues: Queues) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(queues);
+    }
+
+    /// Stop queueing push alerts (the server is stopping): the workers then drain.
+    pub(crate) fn stop_notifying(&self) {
+        self.notify.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Whether writes are watched for push alerts.
+    pub(crate) fn notifying(&self) -> bool {
+        self.notify
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Queue push alerts (never waits).
+    pub(crate) fn notify(&self, events: &[CloudEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(queues) = self
+            .notify
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            queues.send(events);
         }
     }
 

@@ -40,9 +40,12 @@ use ledger_render::json::FileOutcomeJson;
 use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
+use super::notify::{self, CloudEvent};
 use super::params::{shorten, Query};
 use super::respond::Context;
 use super::state::AppState;
+use ledger_app::replay::crossings::{crossings, touched};
+use ledger_app::replay::Projections;
 
 /// Agreements are small; a body over this is refused whatever `--max-upload-bytes` says.
 const MAX_AGREEMENT_BYTES: u64 = 16 << 20;
@@ -312,16 +315,23 @@ async fn write<T: Send + 'static>(
         ));
     };
     let head_before = store.head().next_seq;
+    let before = state.current();
     let mut session = Session {
         store,
-        projections: (*state.current()).clone(),
+        projections: (*before).clone(),
     };
+    let notifying = state.notifying();
     let joined = tokio::task::spawn_blocking(move || {
         let result = work(&mut session);
-        (session, result)
+        // What the write made worth telling, judged on its own thread, never failing it.
+        let events = match &result {
+            Ok(_) if notifying => alert_events(&before, &session.projections),
+            _ => Vec::new(),
+        };
+        (session, result, events)
     })
     .await;
-    let Ok((session, result)) = joined else {
+    let Ok((session, result, events)) = joined else {
         tracing::error!(target: "ledger::serve", "a write failed unexpectedly; the ledger was released and later writes are refused");
         return Err(ApiError::internal("the write failed unexpectedly (a bug: please report it); nothing more will be written until the server restarts"));
     };
@@ -336,7 +346,25 @@ async fn write<T: Send + 'static>(
         Err(_) => {}
     }
     *guard = Some(session.store);
+    state.notify(&events);
     Ok(result)
+}
+
+/// The CloudEvents of what crossed, account by account, between two projections.
+fn alert_events(before: &Projections, after: &Projections) -> Vec<CloudEvent> {
+    let mut events = Vec::new();
+    for account in touched(before, after) {
+        let Some(acct) = after.ledger.account(account) else {
+            continue;
+        };
+        let Some(as_of) = acct.clock else {
+            continue;
+        };
+        for crossing in crossings(before, after, account) {
+            events.push(notify::event(account, &acct.currency, as_of, &crossing));
+        }
+    }
+    events
 }
 
 fn json_ok(body: &serde_json::Value) -> Response {
