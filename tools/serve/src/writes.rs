@@ -427,7 +427,15 @@ pub async fn agreement(cx: &Context<'_>, request: Request) -> Result<Response, A
     };
     // Read (and validated) before the writer is taken: what the token may write is known
     // before anything is staged.
-    let agreement = read_agreement(&upload.path).map_err(|e| refused(&Failure::from(e).message))?;
+    let path = upload.path.clone();
+    let read = tokio::task::spawn_blocking(move || read_agreement(&path))
+        .await
+        .map_err(|_| {
+            ApiError::internal(
+                "reading the agreement failed unexpectedly (a bug: please report it)",
+            )
+        })?;
+    let agreement = read.map_err(|e| refused(&Failure::from(e).message))?;
     if !cx.caller.may_write(&agreement.account) {
         return Err(not_writable(&agreement.account));
     }
