@@ -264,7 +264,7 @@ pub enum Event {
 }
 
 impl Event {
-    /// The rule id that explains this decision (DOMAIN.md).
+    /// The rule id that explains this decision (docs/RULES.md).
     pub fn rule(&self) -> &'static str {
         match self {
             Event::AccountOpened { .. }

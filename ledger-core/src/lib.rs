@@ -1,7 +1,7 @@
 //! # ledger-core: the pure domain of the commitment ledger
 //!
 //! A deterministic function from (state, fact) to (state, decisions). It knows the rules of
-//! `DOMAIN.md` (each cited by its id, R-…) and nothing about files, sled, bincode, tokio,
+//! `docs/RULES.md` (each cited by its id, R-…) and nothing about files, sled, bincode, tokio,
 //! threads or the wall clock.
 //!
 //! - [`money::Money`]: exact fixed-point amounts (10^-24 units in an `i128`).

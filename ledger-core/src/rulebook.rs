@@ -61,9 +61,9 @@ const fn c(macc: bool, caco: bool, rule: &'static str) -> EligCell {
 const Y: bool = true;
 const N: bool = false;
 
-/// Rulebook version 1: DOMAIN.md "What counts toward MACC and CACO (R-ELIG)" and R-COVER.
+/// Rulebook version 1: docs/RULES.md "What counts toward MACC and CACO (R-ELIG)" and R-COVER.
 /// Columns: paid, prepayment, milestone shortfall credit, MACC shortfall credit, awarded credit.
-/// A "—" cell of DOMAIN.md (a payer that cannot cover that kind unless a lot widens its
+/// A "—" cell of docs/RULES.md (a payer that cannot cover that kind unless a lot widens its
 /// `covers`) counts nowhere and cites `R-ELIG {kind}/{payer} (not applicable)`.
 pub static V1: Rulebook = Rulebook {
     version: 1,
@@ -293,7 +293,7 @@ mod tests {
         (cell.macc, cell.caco)
     }
 
-    // R-ELIG, every cell of the DOMAIN.md table, one assertion per cell.
+    // R-ELIG, every cell of the docs/RULES.md table, one assertion per cell.
     #[test]
     fn r_elig_usage_row() {
         assert_eq!(counts(Usage, Paid), (true, true));

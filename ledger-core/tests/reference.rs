@@ -1,7 +1,7 @@
 //! The fixed-point hot path against a Decimal reference (issue 6, acceptance 2).
 //!
 //! `reference_settle` is a second, deliberately naive implementation of R-SETTLE in
-//! `rust_decimal::Decimal`, written from DOMAIN.md alone (its own eligibility table, its own
+//! `rust_decimal::Decimal`, written from docs/RULES.md alone (its own eligibility table, its own
 //! credit order, a MACC queue and a period-basis CACO). On random agreements and invoices,
 //! every total, balance and milestone progress of the core (i128 fixed point) must equal the
 //! reference's exactly.
@@ -15,7 +15,7 @@ use ledger_core::Money;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-/// DOMAIN.md's R-ELIG table, transcribed independently: (kind, payer) → (MACC, CACO).
+/// docs/RULES.md's R-ELIG table, transcribed independently: (kind, payer) → (MACC, CACO).
 fn reference_elig(kind: ChargeKind, payer: Option<CreditKind>) -> (bool, bool) {
     use ChargeKind::*;
     match (kind, payer) {

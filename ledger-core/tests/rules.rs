@@ -1,4 +1,4 @@
-//! One or more tests per rule of DOMAIN.md, named after the rule id. Each drives the core
+//! One or more tests per rule of docs/RULES.md, named after the rule id. Each drives the core
 //! through `Ledger::apply` with small facts and asserts the decision the rule prescribes.
 
 mod common;
@@ -175,7 +175,7 @@ fn r_elig_every_cell_through_settlement() {
         ),
         (Payer::AwardedCredit, Some(CreditKind::Aco)),
     ];
-    // (kind, expected (MACC, CACO) per payer column), from DOMAIN.md; "—" cells count nowhere.
+    // (kind, expected (MACC, CACO) per payer column), from docs/RULES.md; "—" cells count nowhere.
     let table: [(ChargeKind, [(bool, bool); 5]); 10] = [
         (
             Usage,

@@ -1,7 +1,6 @@
-//! The worked examples of the spec (copies in `tests/fixtures/examples/`, see the README
-//! there), each replayed through the `ledger` binary in a fresh data directory and checked
-//! against its `expect.json` exactly as `shared/examples/check.py` checks it: amounts within
-//! 0.005, every other field equal. After each example, `ledger audit` and `ledger replay` pass.
+//! The worked examples (`tests/fixtures/examples/`, see the README there), each replayed
+//! through the `ledger` binary in a fresh data directory and checked against its
+//! `expect.json`: amounts within 0.005, every other field equal. After each example, `ledger audit` and `ledger replay` pass.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -58,7 +57,7 @@ fn value_of(v: &Value) -> &Value {
     }
 }
 
-/// check.py's `same`: numbers within 0.005 (bools are not numbers), anything else equal.
+/// `same`: numbers within 0.005 (bools are not numbers), anything else equal.
 fn same(want: &Value, got: Option<&Value>) -> bool {
     let Some(got) = got else {
         return want.is_null();
@@ -136,7 +135,7 @@ fn compare_map(kind: &str, want: &Value, got: &Map<String, Value>, fails: &mut V
     }
 }
 
-/// An event as check.py sees it: (lot name, invoice number, charges, closed balance).
+/// An event as the expectations name it: (lot name, invoice number, charges, closed balance).
 type SeenEvent<'a> = (
     String,
     Option<&'a Value>,
@@ -228,7 +227,7 @@ fn check_status(ex: &Example, exp: &Value, fails: &mut Vec<String>) -> Result<()
     Ok(())
 }
 
-/// Run one example and return every expectation it misses (check.py's `check_example`).
+/// Run one example and return every expectation it misses (`expect.json`, key by key).
 fn check_example(name: &str) -> Vec<String> {
     let folder = examples_dir().join(name);
     let exp: Value = serde_json::from_str(

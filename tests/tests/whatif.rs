@@ -1,7 +1,7 @@
 //! `ledger whatif` end to end (issue 4, acceptance 1): each change kind and replaced terms
 //! through scenario files, several files in one call equal to one by one, a log byte-identical
 //! before and after, refusals naming the file, line and key, and a worked-example style
-//! expectation (`expect.json`'s `whatif` block, as `shared/examples/check.py` checks it).
+//! expectation (`expect.json`'s `whatif` block, checked as `examples.rs` checks the others).
 
 use std::path::Path;
 

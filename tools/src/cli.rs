@@ -53,7 +53,7 @@ pub enum Command {
     /// changed version of an account's agreement appends amendment events; recording the same
     /// content again changes nothing.
     #[command(after_help = "Example:\n  ledger agreement contoso.toml\n\n\
-        The file's keys are in INTERFACE.md: account, currency, [[macc]], [[caco]] with\n\
+        The file's keys are in docs/INTERFACE.md: account, currency, [[macc]], [[caco]] with\n\
         [[caco.milestones]], [[credit]]. Amounts may be strings or numbers; dates are YYYY-MM-DD.")]
     Agreement(AgreementArgs),
 
@@ -200,7 +200,7 @@ pub struct AlertsArgs {
 /// What `ledger gen` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GenFormat {
-    /// The ledger's own CSV (INTERFACE.md).
+    /// The ledger's own CSV (docs/INTERFACE.md).
     Native,
     /// The same lines as FOCUS 1.2 rows, Microsoft's `x_` columns included.
     Focus,
@@ -285,7 +285,7 @@ pub struct AgreementArgs {
 /// Charge-file formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// The ledger's own CSV (INTERFACE.md).
+    /// The ledger's own CSV (docs/INTERFACE.md).
     Native,
     /// FOCUS 1.0 to 1.2 exports, Microsoft's `x_` columns included (docs/INGEST.md).
     Focus,
@@ -318,7 +318,7 @@ pub struct CloseArgs {
 
 #[derive(Args, Debug)]
 pub struct ReadArgs {
-    /// Print JSON (the shapes of INTERFACE.md) instead of a table.
+    /// Print JSON (the shapes of docs/INTERFACE.md) instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Only this billing account.

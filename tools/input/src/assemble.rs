@@ -1,7 +1,7 @@
 //! Rows to invoices, with bounded memory.
 //!
 //! An [`Assembler`] takes the validated rows of one file and groups them into invoices in the
-//! order their ids first appear (DOMAIN.md fine point 1), each invoice's lines in input order.
+//! order their ids first appear (docs/RULES.md fine point 1), each invoice's lines in input order.
 //! It checks that every row of an invoice agrees with the invoice's first row (date, period,
 //! account, currency) and resolves the account.
 //!

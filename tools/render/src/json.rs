@@ -255,7 +255,7 @@ impl Serialize for EventProperties<'_> {
 /// The amounts of an Events API entry besides `charges` and `closedBalance`, by what the
 /// entry records: a lot that opened (`NewCredit`: `newCredit`), a refund that restored a
 /// balance (`SettledCharges` with positive charges: `adjustments`), a credit that expired
-/// (`PendingExpiredCredit`, DOMAIN.md fine point 5: `creditExpired` = −balance). The ledger
+/// (`PendingExpiredCredit`, docs/RULES.md fine point 5: `creditExpired` = −balance). The ledger
 /// records no dated event when an amendment cancels a lot, so `canceledCredit` is always 0.
 struct EventAmounts {
     new_credit: Option<Money>,
