@@ -241,3 +241,78 @@ fn the_repository_paths_the_documents_name_exist() {
         dangling.join("\n")
     );
 }
+
+/// `ledger ARGS... --help`, which must succeed.
+fn help(args: &[&str]) -> String {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("--help");
+    let out = Command::new(tests::ledger_bin())
+        .args(&all)
+        .env_remove("LEDGER_DATA")
+        .output()
+        .expect("the ledger binary runs");
+    assert!(out.status.success(), "ledger {all:?} failed");
+    String::from_utf8(out.stdout).expect("UTF-8 help")
+}
+
+/// The subcommands a help text lists (`  name   what it does` under `Commands:`).
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(at) = help.find("Commands:\n") else {
+        return Vec::new();
+    };
+    help[at + "Commands:\n".len()..]
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// The long options a help text lists (`      --name <X>`, `  -h, --help`).
+fn long_options(help: &str) -> Vec<String> {
+    let option = Regex::new(r"^\s+(?:-[A-Za-z], )?(--[a-z][a-z-]*)").expect("a valid pattern");
+    help.lines()
+        .filter_map(|l| option.captures(l).map(|c| c[1].to_string()))
+        .filter(|o| o != "--help" && o != "--version")
+        .collect()
+}
+
+#[test]
+fn interface_md_names_every_verb_and_option_of_the_binary() {
+    let interface =
+        std::fs::read_to_string(repo_root().join("docs/INTERFACE.md")).expect("docs/INTERFACE.md");
+    let mut missing = Vec::new();
+    let mut verbs: Vec<Vec<String>> = subcommands(&help(&[]))
+        .into_iter()
+        .map(|v| vec![v])
+        .collect();
+    assert!(verbs.len() > 10, "ledger --help lists the verbs: {verbs:?}");
+    let mut i = 0;
+    while i < verbs.len() {
+        let verb = verbs[i].clone();
+        let args: Vec<&str> = verb.iter().map(String::as_str).collect();
+        let text = help(&args);
+        let named = format!("`ledger {}", verb.join(" "));
+        if !interface.contains(&named) {
+            missing.push(format!("the verb {named}`"));
+        }
+        for option in long_options(&text) {
+            let spelled = Regex::new(&format!(r"[\s`]{option}(?:[^a-z-]|$)")).expect("a pattern");
+            if !spelled.is_match(&interface) {
+                missing.push(format!("{option} of {named}`"));
+            }
+        }
+        for sub in subcommands(&text) {
+            let mut deeper = verb.clone();
+            deeper.push(sub);
+            verbs.push(deeper);
+        }
+        i += 1;
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/INTERFACE.md does not name:\n{}",
+        missing.join("\n")
+    );
+}
