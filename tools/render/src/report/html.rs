@@ -736,13 +736,15 @@ fn milestone_markers(s: &mut Svg, f: &Frame, a: &Account, c: &Commitment) {
         milestone(
             s,
             f,
-            (m.due, to_f64(m.level)),
-            svg::MarkerShape::of(m.status),
-            &format!("ms tone-{}", tone(m.status)),
-            &label,
-            below,
-            &data,
-            &milestone_tooltip(a.currency, m),
+            &svg::Marker {
+                at: (m.due, to_f64(m.level)),
+                shape: svg::MarkerShape::of(m.status),
+                class: &format!("ms tone-{}", tone(m.status)),
+                label: &label,
+                label_below: below,
+                data: &data,
+                tooltip: &milestone_tooltip(a.currency, m),
+            },
         );
     }
 }

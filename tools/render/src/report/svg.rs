@@ -402,20 +402,34 @@ impl MarkerShape {
     }
 }
 
+/// A milestone marker: where it stands, how it looks and what it says.
+pub struct Marker<'m> {
+    /// (due date, level on the value axis).
+    pub at: (Date, f64),
+    pub shape: MarkerShape,
+    /// The `<g>`'s class.
+    pub class: &'m str,
+    /// The visible label.
+    pub label: &'m str,
+    /// The label under the marker rather than over it (neighbours too close).
+    pub label_below: bool,
+    /// Extra attributes of the `<g>`, already escaped (` data-…="…"`).
+    pub data: &'m str,
+    pub tooltip: &'m str,
+}
+
 /// A milestone marker: a diamond at (date, value) with its label, as one `<g>` carrying the
 /// data attributes.
-#[allow(clippy::too_many_arguments)]
-pub fn milestone(
-    svg: &mut Svg,
-    f: &Frame,
-    at: (Date, f64),
-    shape: MarkerShape,
-    class: &str,
-    label: &str,
-    label_below: bool,
-    data: &str,
-    tooltip: &str,
-) {
+pub fn milestone(svg: &mut Svg, f: &Frame, m: &Marker<'_>) {
+    let Marker {
+        at,
+        shape,
+        class,
+        label,
+        label_below,
+        data,
+        tooltip,
+    } = *m;
     let x = f.x(at.0);
     let y = f.y(at.1);
     let r = 6.0;
