@@ -464,6 +464,7 @@ impl Serialize for AlertJson<'_> {
         map.serialize_entry("id", &a.id)?;
         map.serialize_entry("kind", a.kind)?;
         map.serialize_entry("account", &a.account)?;
+        map.serialize_entry("currency", &a.currency)?;
         map.serialize_entry("parent", &a.parent)?;
         map.serialize_entry("endDate", &a.end.to_string())?;
         map.serialize_entry("daysLeft", &a.days_left)?;

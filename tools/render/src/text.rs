@@ -1,5 +1,7 @@
 //! Human output of the read models: aligned tables with grouped amounts.
 
+use std::collections::BTreeMap;
+
 use ledger_app::core::{Date, Money};
 use ledger_app::replay::alerts::Alert;
 use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow};
@@ -11,15 +13,18 @@ pub fn lots_table(rows: &[LotRow]) -> String {
     if rows.is_empty() {
         return "No lots. Record an agreement with `ledger agreement FILE`.\n".into();
     }
-    let multi = rows.iter().any(|r| r.account != rows[0].account);
-    let mut columns = vec![];
-    if multi {
-        columns.push(("account", Align::Left));
-    }
+    let spread = Spread::of(
+        rows.iter()
+            .map(|r| (r.account.as_str(), r.currency.as_str())),
+    );
+    let mut columns = spread.account_column();
     columns.extend([
         ("lot", Align::Left),
         ("kind", Align::Left),
         ("status", Align::Left),
+    ]);
+    columns.extend(spread.currency_column());
+    columns.extend([
         ("original", Align::Right),
         ("balance", Align::Right),
         ("start", Align::Left),
@@ -27,14 +32,10 @@ pub fn lots_table(rows: &[LotRow]) -> String {
     ]);
     let mut t = Table::new(&columns);
     for r in rows {
-        let mut cells = vec![];
-        if multi {
-            cells.push(r.account.clone());
-        }
+        let mut cells = spread.account_cell(&r.account);
+        cells.extend([r.name.clone(), r.kind.clone(), r.status.name().to_string()]);
+        cells.extend(spread.currency_cell(&r.currency));
         cells.extend([
-            r.name.clone(),
-            r.kind.clone(),
-            r.status.name().to_string(),
             money(r.original),
             money(r.closed_balance),
             r.start.to_string(),
@@ -42,36 +43,45 @@ pub fn lots_table(rows: &[LotRow]) -> String {
         ]);
         t.row(cells);
     }
-    let currency = &rows[0].currency;
-    format!("{}(amounts in {currency})\n", t.render())
+    format!("{}{}", t.render(), spread.note("", "\n"))
 }
 
 pub fn events_table(rows: &[EventRow]) -> String {
     if rows.is_empty() {
         return "No events.\n".into();
     }
-    let mut t = Table::new(&[
+    let spread = Spread::of(rows.iter().map(|r| (r.account, r.currency)));
+    let mut columns = spread.account_column();
+    columns.extend([
         ("date", Align::Left),
         ("lot", Align::Left),
         ("type", Align::Left),
         ("invoice", Align::Left),
         ("profile", Align::Left),
-        ("charges", Align::Right),
-        ("balance after", Align::Right),
     ]);
+    columns.extend(spread.currency_column());
+    columns.extend([("charges", Align::Right), ("balance after", Align::Right)]);
+    let mut t = Table::new(&columns);
     for r in rows {
         let e = r.event;
-        t.row(vec![
+        let mut cells = spread.account_cell(r.account);
+        cells.extend([
             e.date.to_string(),
             e.lot.clone(),
             e.event_type.clone(),
             e.invoice.clone().unwrap_or_default(),
             e.billing_profile.clone().unwrap_or_default(),
-            money(e.charges),
-            money(e.closed_balance),
         ]);
+        cells.extend(spread.currency_cell(r.currency));
+        cells.extend([money(e.charges), money(e.closed_balance)]);
+        t.row(cells);
     }
-    format!("{}{} events\n", t.render(), rows.len())
+    format!(
+        "{}{} events{}\n",
+        t.render(),
+        rows.len(),
+        spread.note(" ", "")
+    )
 }
 
 /// Each CACO's milestones only (no transactions): for reports.
@@ -85,8 +95,8 @@ pub fn caco_milestones(rows: &[CacoRow]) -> String {
             c.basis,
             c.start,
             c.end,
-            money(c.commitment),
-            money(c.remaining)
+            money_in(c.currency, c.commitment),
+            money_in(c.currency, c.remaining)
         ));
         out.push_str(&milestone_table(c));
     }
@@ -168,37 +178,128 @@ pub fn invoices_table(rows: &[InvoiceRow]) -> String {
     if rows.is_empty() {
         return "No invoices. Ingest charge lines with `ledger ingest FILE`.\n".into();
     }
-    let mut t = Table::new(&[
+    let spread = Spread::of(rows.iter().map(|r| (r.account, r.currency)));
+    let mut columns = vec![
         ("invoice", Align::Left),
         ("date", Align::Left),
         ("lines", Align::Right),
+    ];
+    columns.extend(spread.currency_column());
+    columns.extend([
         ("charges", Align::Right),
         ("credits", Align::Right),
         ("billed", Align::Right),
         ("PEC", Align::Right),
         ("amount due", Align::Right),
     ]);
-    let mut total = Money::ZERO;
+    let mut t = Table::new(&columns);
+    // Amounts of different currencies are never added together: one total per currency.
+    let mut totals: BTreeMap<&str, Money> = BTreeMap::new();
     for r in rows {
         let s = r.summary;
-        total = total.checked_add(s.invoice_amount).unwrap_or(total);
-        t.row(vec![
-            s.id.clone(),
-            s.date.to_string(),
-            s.line_count.to_string(),
+        let total = totals.entry(r.currency).or_insert(Money::ZERO);
+        *total = total.checked_add(s.invoice_amount).unwrap_or(*total);
+        let mut cells = vec![s.id.clone(), s.date.to_string(), s.line_count.to_string()];
+        cells.extend(spread.currency_cell(r.currency));
+        cells.extend([
             money(s.charges),
             money(s.credits_applied),
             money(s.billed),
             money(s.partner_earned_credit),
             money(s.invoice_amount),
         ]);
+        t.row(cells);
     }
+    let totals: Vec<String> = totals
+        .into_iter()
+        .map(|(currency, total)| money_in(currency, total))
+        .collect();
     format!(
         "{}{} invoices, {} due in all\n",
         t.render(),
         rows.len(),
-        money_in(rows[0].currency, total)
+        and_list(&totals)
     )
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Whether the rows of a table span several accounts or several currencies: a column for
+/// what differs from row to row; one currency shared by every row is named once, in a note.
+struct Spread<'r> {
+    accounts: bool,
+    /// The one currency of every row, or `None` when they differ.
+    currency: Option<&'r str>,
+}
+
+impl<'r> Spread<'r> {
+    fn of(mut rows: impl Iterator<Item = (&'r str, &'r str)>) -> Spread<'r> {
+        let Some((account, currency)) = rows.next() else {
+            return Spread {
+                accounts: false,
+                currency: None,
+            };
+        };
+        let mut spread = Spread {
+            accounts: false,
+            currency: Some(currency),
+        };
+        for (a, c) in rows {
+            spread.accounts |= a != account;
+            if spread.currency.is_some_and(|one| one != c) {
+                spread.currency = None;
+            }
+        }
+        spread
+    }
+
+    fn account_column(&self) -> Vec<(&'static str, Align)> {
+        self.column(self.accounts, "account")
+    }
+
+    fn currency_column(&self) -> Vec<(&'static str, Align)> {
+        self.column(self.currency.is_none(), "currency")
+    }
+
+    fn column(&self, shown: bool, name: &'static str) -> Vec<(&'static str, Align)> {
+        if shown {
+            vec![(name, Align::Left)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn account_cell(&self, account: &str) -> Vec<String> {
+        self.cell(self.accounts, account)
+    }
+
+    fn currency_cell(&self, currency: &str) -> Vec<String> {
+        self.cell(self.currency.is_none(), currency)
+    }
+
+    fn cell(&self, shown: bool, text: &str) -> Vec<String> {
+        if shown {
+            vec![text.to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `(amounts in USD)` between `before` and `after` when every row has that currency;
+    /// nothing when the rows name theirs.
+    fn note(&self, before: &str, after: &str) -> String {
+        match self.currency {
+            Some(currency) => format!("{before}(amounts in {currency}){after}"),
+            None => String::new(),
+        }
+    }
 }
 
 /// Every line indented by two spaces.
@@ -210,13 +311,21 @@ pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {
     if rows.is_empty() {
         return format!("No open MACC, CACO or milestone ends on or after {as_of}.\n");
     }
-    let mut t = Table::new(&[
+    let spread = Spread::of(
+        rows.iter()
+            .map(|a| (a.account.as_str(), a.currency.as_str())),
+    );
+    let mut columns = spread.account_column();
+    columns.extend([
         ("id", Align::Left),
         ("kind", Align::Left),
         ("of", Align::Left),
         ("end", Align::Left),
         ("days", Align::Right),
         ("alert", Align::Right),
+    ]);
+    columns.extend(spread.currency_column());
+    columns.extend([
         ("remaining", Align::Right),
         ("needed/mo", Align::Right),
         ("actual/mo", Align::Right),
@@ -224,14 +333,19 @@ pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {
         ("forecast done", Align::Left),
         ("forecast shortfall", Align::Right),
     ]);
+    let mut t = Table::new(&columns);
     for a in rows {
-        t.row(vec![
+        let mut cells = spread.account_cell(&a.account);
+        cells.extend([
             a.id.clone(),
             a.kind.to_string(),
             a.parent.clone().unwrap_or_default(),
             a.end.to_string(),
             a.days_left.to_string(),
             a.alert.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+        ]);
+        cells.extend(spread.currency_cell(&a.currency));
+        cells.extend([
             money(a.remaining),
             rate(a.required_monthly_rate),
             rate(a.actual_monthly_rate),
@@ -241,6 +355,11 @@ pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {
                 .unwrap_or_else(|| "never at this rate".into()),
             rate(a.forecast_shortfall),
         ]);
+        t.row(cells);
     }
-    format!("Alerts as of {as_of}\n{}", t.render())
+    format!(
+        "Alerts as of {as_of}{}\n{}",
+        spread.note(" ", ""),
+        t.render()
+    )
 }

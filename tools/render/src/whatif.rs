@@ -153,6 +153,7 @@ pub fn consequences(baseline: &Figures, scenario: &Figures) -> Vec<String> {
         a.account.clone()
     });
     let several = accounts.len() > 1;
+    let mixed = mixed_currencies(accounts.iter().filter_map(|(b, s)| b.or(*s)));
     let mut out = Vec::new();
     for (b, s) in accounts {
         let any = b.or(s).expect("one side exists");
@@ -171,16 +172,29 @@ pub fn consequences(baseline: &Figures, scenario: &Figures) -> Vec<String> {
                 &s_empty
             }
         };
-        let prefix = if several {
-            format!("{}: ", any.account)
-        } else {
-            String::new()
+        let prefix = match (several, mixed) {
+            (_, true) => format!("{} ({}): ", any.account, any.currency),
+            (true, false) => format!("{}: ", any.account),
+            (false, false) => String::new(),
         };
         for line in account_consequences(b, s) {
             out.push(format!("{prefix}{line}"));
         }
     }
     out
+}
+
+/// Whether the accounts have more than one currency between them.
+fn mixed_currencies<'a>(accounts: impl Iterator<Item = &'a AccountFigures>) -> bool {
+    let mut first: Option<&str> = None;
+    for a in accounts {
+        match first {
+            None => first = Some(&a.currency),
+            Some(c) if c != a.currency => return true,
+            Some(_) => {}
+        }
+    }
+    false
 }
 
 fn macc_state_text(m: &MaccFigures) -> String {
@@ -486,17 +500,18 @@ fn side_by_side(sides: &[&Figures], names: &[String]) -> String {
         }
     }
     let several = accounts.len() > 1;
+    let mixed = mixed_currencies(sides.iter().flat_map(|f| &f.accounts));
     for account in &accounts {
         let per: Vec<Option<&AccountFigures>> = sides
             .iter()
             .map(|f| f.accounts.iter().find(|a| a.account == *account))
             .collect();
-        let label = |id: &str| {
-            if several {
-                format!("{account} {id}")
-            } else {
-                id.to_string()
-            }
+        let currency = per.iter().flatten().next().map_or("", |a| &a.currency);
+        // Amounts of different currencies side by side: each item names its currency.
+        let label = |id: &str| match (several, mixed) {
+            (_, true) => format!("{account} {id} ({currency})"),
+            (true, false) => format!("{account} {id}"),
+            (false, false) => id.to_string(),
         };
         account_rows(&mut rows, &per, &label);
     }
@@ -659,11 +674,15 @@ fn billed_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn(
 /// consequences per scenario.
 pub fn text(files: &[ScenarioFile], reports: &[WhatIfReport]) -> String {
     let mut out = String::new();
-    let currency = reports
-        .first()
-        .and_then(|r| r.baseline_figures.accounts.first())
-        .map(|a| a.currency.clone())
-        .unwrap_or_default();
+    // One currency for every account is named once; several are named item by item.
+    let all_accounts = || reports.iter().flat_map(|r| &r.baseline_figures.accounts);
+    let currency = match mixed_currencies(all_accounts()) {
+        true => String::new(),
+        false => all_accounts()
+            .next()
+            .map(|a| a.currency.clone())
+            .unwrap_or_default(),
+    };
     let what = if reports.len() == 1 {
         "1 scenario".to_string()
     } else {

@@ -129,10 +129,10 @@ fn schemas() -> Value {
         "InvoiceList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Invoice") } } },
         "Alert": {
             "type": "object",
-            "required": ["id", "kind", "account", "endDate", "daysLeft", "alert", "remaining", "requiredMonthlyRate", "actualMonthlyRate", "risk", "forecastCompletion", "forecastShortfall"],
+            "required": ["id", "kind", "account", "currency", "endDate", "daysLeft", "alert", "remaining", "requiredMonthlyRate", "actualMonthlyRate", "risk", "forecastCompletion", "forecastShortfall"],
             "properties": {
                 "id": { "type": "string" }, "kind": { "type": "string", "enum": ["macc", "caco", "milestone"] },
-                "account": { "type": "string" }, "parent": nullable_string, "endDate": date,
+                "account": { "type": "string" }, "currency": { "type": "string" }, "parent": nullable_string, "endDate": date,
                 "daysLeft": { "type": "integer" }, "alert": { "type": "integer", "nullable": true, "enum": [90, 60, 30, null] },
                 "remaining": { "type": "number" }, "requiredMonthlyRate": { "type": "number" }, "actualMonthlyRate": { "type": "number" },
                 "risk": { "type": "string", "enum": ["Low", "Medium", "High"] },
