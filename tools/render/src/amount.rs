@@ -1,4 +1,6 @@
-//! Amounts for people: the one place that decides how money looks in text and HTML.
+//! Amounts for people: the one place that decides how money looks in text and HTML. Every
+//! table, sentence and page uses these four: [`amount`], [`amount_in`], [`signed`] and
+//! [`decimal`] (rates and forecasts, which are quotients).
 
 use ledger_app::core::Money;
 use rust_decimal::Decimal;
@@ -21,11 +23,6 @@ pub fn signed(m: Money) -> String {
     } else {
         format!("+{text}")
     }
-}
-
-/// A rate as the alerts table shows it: the decimal as money, two places (`1,234.50`).
-pub fn rate(d: Decimal) -> String {
-    amount(Money::from_decimal(d).unwrap_or(Money::ZERO))
 }
 
 /// A decimal (rates, forecasts) rounded half to even at two places: `1,234.50`.

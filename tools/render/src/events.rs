@@ -8,7 +8,7 @@ use ledger_app::close::Closed;
 use ledger_app::core::event::{Event, ShortfallConversion};
 use ledger_app::core::Date;
 
-use crate::amount::amount as money;
+use crate::amount::amount;
 
 /// The line `ledger agreement` prints for one file.
 pub fn agreement_line(r: &Recorded) -> String {
@@ -31,7 +31,7 @@ fn agreement_recorded(file: &str, account: &str, events: &[Event]) -> String {
             Event::MaccOpened { terms } => parts.push(format!(
                 "opened MACC {} ({})",
                 terms.id,
-                money(terms.amount)
+                amount(terms.amount)
             )),
             Event::CacoOpened { terms } => parts.push(format!(
                 "opened CACO {} ({} milestones)",
@@ -42,7 +42,7 @@ fn agreement_recorded(file: &str, account: &str, events: &[Event]) -> String {
                 "opened {} credit {} ({})",
                 lot.kind,
                 lot.id,
-                money(lot.amount)
+                amount(lot.amount)
             )),
             Event::MaccAmended { terms, .. } => parts.push(format!("amended MACC {}", terms.id)),
             Event::CacoAmended { terms, removed, .. } if removed.is_empty() => {
@@ -107,8 +107,8 @@ pub fn evaluation(event: &Event) -> Option<String> {
         } if shortfall.is_zero() => {
             format!(
                 "MACC {macc} milestone {milestone} (due {due}) met: {} of {}",
-                money(*cumulative),
-                money(*target)
+                amount(*cumulative),
+                amount(*target)
             )
         }
         Event::MaccMilestoneEvaluated {
@@ -118,7 +118,7 @@ pub fn evaluation(event: &Event) -> Option<String> {
             shortfall,
             ..
         } => {
-            format!("MACC {macc} milestone {milestone} (due {due}) missed: shortfall {} invoiced (R-MACC-5)", money(*shortfall))
+            format!("MACC {macc} milestone {milestone} (due {due}) missed: shortfall {} invoiced (R-MACC-5)", amount(*shortfall))
         }
         Event::MaccExpired {
             macc,
@@ -127,7 +127,7 @@ pub fn evaluation(event: &Event) -> Option<String> {
             conversion,
         } => format!(
             "MACC {macc} expired {end} with {} left: shortfall invoiced, {} ({})",
-            money(*balance),
+            amount(*balance),
             match conversion {
                 ShortfallConversion::NotConverted => "not converted to credit".to_string(),
                 ShortfallConversion::ActiveEnrollment { expires }
@@ -144,18 +144,18 @@ pub fn evaluation(event: &Event) -> Option<String> {
         } => {
             format!(
                 "CACO {caco} milestone {milestone} missed: ACO award {} forfeited (R-CACO-4)",
-                money(*forfeited_award)
+                amount(*forfeited_award)
             )
         }
         Event::CacoExpired {
             caco, remaining, ..
         } => format!(
             "CACO {caco} expired with {} remaining (R-CACO-7)",
-            money(*remaining)
+            amount(*remaining)
         ),
         Event::CreditLotExpired { lot, balance, .. } => format!(
             "credit {lot} expired with {} unused (R-EVAL)",
-            money(*balance)
+            amount(*balance)
         ),
         _ => return None,
     })
@@ -178,7 +178,7 @@ pub fn timeline_line(event: &Event) -> Option<String> {
             ..
         } => format!(
             "CACO {caco} milestone {milestone} met: ACO award {} granted (R-CACO-5)",
-            money(*award)
+            amount(*award)
         ),
         Event::CacoCompleted { caco, .. } => {
             format!("CACO {caco} commitment completed (R-CACO-7)")

@@ -10,7 +10,7 @@ use ledger_app::replay::reconcile::{
 use ledger_app::replay::trace::{TracedEvent, TracedPortion};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::amount::{amount as money, signed};
+use crate::amount::{amount, signed};
 use crate::json::Amount;
 
 /// A note in words.
@@ -41,8 +41,8 @@ fn figures(label: &str, f: &Option<InvoiceFigures>) -> String {
         None => format!("  {label:<7} no such event\n"),
         Some(f) => format!(
             "  {label:<7} decrement {:>16}   closed balance {:>16}   ({} event{})\n",
-            money(f.decrement),
-            f.closed_balance.map(money).unwrap_or_else(|| "—".into()),
+            amount(f.decrement),
+            f.closed_balance.map(amount).unwrap_or_else(|| "—".into()),
             f.events,
             if f.events == 1 { "" } else { "s" }
         ),
@@ -64,9 +64,9 @@ fn trace_text(out: &mut String, e: &TracedEvent) {
             .as_deref()
             .map(|p| format!("{p} "))
             .unwrap_or_default(),
-        money(e.amount),
+        amount(e.amount),
         e.balance_after
-            .map(|b| format!(", balance after {}", money(b)))
+            .map(|b| format!(", balance after {}", amount(b)))
             .unwrap_or_default()
     )
     .unwrap();
@@ -99,7 +99,7 @@ fn trace_text(out: &mut String, e: &TracedEvent) {
             out,
             "      {count} {kind} portion{} {payer}{by}, {elig}: {}",
             if *count == 1 { "" } else { "s" },
-            money(*counted)
+            amount(*counted)
         )
         .unwrap();
     }
@@ -150,8 +150,8 @@ fn lot_text(out: &mut String, d: &LotDifference) {
         None => "no such lot".to_string(),
         Some(f) => format!(
             "original {}, closed balance {}, status {}",
-            f.original.map(money).unwrap_or_else(|| "—".into()),
-            f.closed_balance.map(money).unwrap_or_else(|| "—".into()),
+            f.original.map(amount).unwrap_or_else(|| "—".into()),
+            f.closed_balance.map(amount).unwrap_or_else(|| "—".into()),
             f.status.as_deref().unwrap_or("—")
         ),
     };

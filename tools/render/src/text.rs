@@ -6,7 +6,7 @@ use ledger_app::core::{Date, Money};
 use ledger_app::replay::alerts::Alert;
 use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow};
 
-use crate::amount::{amount as money, amount_in as money_in, rate};
+use crate::amount::{amount, amount_in, decimal};
 use crate::table::{Align, Table};
 
 pub fn lots_table(rows: &[LotRow]) -> String {
@@ -36,8 +36,8 @@ pub fn lots_table(rows: &[LotRow]) -> String {
         cells.extend([r.name.clone(), r.kind.clone(), r.status.name().to_string()]);
         cells.extend(spread.currency_cell(&r.currency));
         cells.extend([
-            money(r.original),
-            money(r.closed_balance),
+            amount(r.original),
+            amount(r.closed_balance),
             r.start.to_string(),
             r.expiration.to_string(),
         ]);
@@ -73,7 +73,7 @@ pub fn events_table(rows: &[EventRow]) -> String {
             e.billing_profile.clone().unwrap_or_default(),
         ]);
         cells.extend(spread.currency_cell(r.currency));
-        cells.extend([money(e.charges), money(e.closed_balance)]);
+        cells.extend([amount(e.charges), amount(e.closed_balance)]);
         t.row(cells);
     }
     format!(
@@ -95,8 +95,8 @@ pub fn caco_milestones(rows: &[CacoRow]) -> String {
             c.basis,
             c.start,
             c.end,
-            money_in(c.currency, c.commitment),
-            money_in(c.currency, c.remaining)
+            amount_in(c.currency, c.commitment),
+            amount_in(c.currency, c.remaining)
         ));
         out.push_str(&milestone_table(c));
     }
@@ -122,10 +122,10 @@ fn milestone_table(c: &CacoRow) -> String {
             m.id.clone(),
             m.start.to_string(),
             m.end.to_string(),
-            money(m.target),
-            money(m.progress),
+            amount(m.target),
+            amount(m.progress),
             format!("{:.2}", m.progress_percent),
-            money(m.award),
+            amount(m.award),
             m.status.to_string(),
         ]);
     }
@@ -145,8 +145,8 @@ pub fn caco_text(rows: &[CacoRow]) -> String {
             c.basis,
             c.start,
             c.end,
-            money_in(c.currency, c.commitment),
-            money_in(c.currency, c.remaining)
+            amount_in(c.currency, c.commitment),
+            amount_in(c.currency, c.remaining)
         ));
         out.push_str(&milestone_table(c));
         if !c.transactions.is_empty() {
@@ -162,8 +162,8 @@ pub fn caco_text(rows: &[CacoRow]) -> String {
                     tx.date.to_string(),
                     tx.description.clone(),
                     tx.billing_profile.clone(),
-                    money(tx.decrement),
-                    money(tx.remaining),
+                    amount(tx.decrement),
+                    amount(tx.remaining),
                 ]);
             }
             out.push_str("\n  Transactions\n");
@@ -202,17 +202,17 @@ pub fn invoices_table(rows: &[InvoiceRow]) -> String {
         let mut cells = vec![s.id.clone(), s.date.to_string(), s.line_count.to_string()];
         cells.extend(spread.currency_cell(r.currency));
         cells.extend([
-            money(s.charges),
-            money(s.credits_applied),
-            money(s.billed),
-            money(s.partner_earned_credit),
-            money(s.invoice_amount),
+            amount(s.charges),
+            amount(s.credits_applied),
+            amount(s.billed),
+            amount(s.partner_earned_credit),
+            amount(s.invoice_amount),
         ]);
         t.row(cells);
     }
     let totals: Vec<String> = totals
         .into_iter()
-        .map(|(currency, total)| money_in(currency, total))
+        .map(|(currency, total)| amount_in(currency, total))
         .collect();
     format!(
         "{}{} invoices, {} due in all\n",
@@ -346,14 +346,14 @@ pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {
         ]);
         cells.extend(spread.currency_cell(&a.currency));
         cells.extend([
-            money(a.remaining),
-            rate(a.required_monthly_rate),
-            rate(a.actual_monthly_rate),
+            amount(a.remaining),
+            decimal(a.required_monthly_rate),
+            decimal(a.actual_monthly_rate),
             a.risk.name().to_string(),
             a.forecast_completion
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "never at this rate".into()),
-            rate(a.forecast_shortfall),
+            decimal(a.forecast_shortfall),
         ]);
         t.row(cells);
     }

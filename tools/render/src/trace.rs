@@ -3,7 +3,7 @@
 
 use ledger_app::replay::trace::LotTrace;
 
-use crate::amount::amount as money;
+use crate::amount::amount;
 use crate::table::{Align, Table};
 use crate::text::indent;
 
@@ -28,9 +28,9 @@ pub fn text(trace: &LotTrace) -> String {
                 .as_deref()
                 .map(|p| format!(", profile {p}"))
                 .unwrap_or_default(),
-            money(e.amount),
+            amount(e.amount),
             e.balance_after
-                .map(|b| format!(", balance after {}", money(b)))
+                .map(|b| format!(", balance after {}", amount(b)))
                 .unwrap_or_default()
         ));
         if e.portions.is_empty() {
@@ -62,8 +62,8 @@ pub fn text(trace: &LotTrace) -> String {
                 p.charge_date.to_string(),
                 p.kind.name().to_string(),
                 p.covered_by.clone().unwrap_or_else(|| p.payer.clone()),
-                money(p.portion_amount),
-                money(p.counted),
+                amount(p.portion_amount),
+                amount(p.counted),
                 rule,
             ]);
         }

@@ -18,7 +18,7 @@ use ledger_app::replay::whatif::{
 use ledger_app::replay::Projections;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::amount::{amount, amount as money, signed};
+use crate::amount::{amount, signed};
 use crate::json::{CacoJson, InvoiceJson, LotJson};
 use crate::table::{Align, Table};
 
@@ -583,11 +583,11 @@ fn account_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn
         |m| m.id.clone(),
         label,
         &[
-            ("commitment", &|m: &MaccFigures| money(m.amount)),
-            ("remaining", &|m: &MaccFigures| money(m.remaining)),
+            ("commitment", &|m: &MaccFigures| amount(m.amount)),
+            ("remaining", &|m: &MaccFigures| amount(m.remaining)),
             ("status", &|m: &MaccFigures| m.status.to_string()),
             ("completed", &completed),
-            ("shortfall", &|m: &MaccFigures| money(m.shortfall)),
+            ("shortfall", &|m: &MaccFigures| amount(m.shortfall)),
         ],
     );
     section(
@@ -599,7 +599,7 @@ fn account_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn
         label,
         &[
             ("status", &|m: &MaccMilestoneFigures| m.status.to_string()),
-            ("shortfall", &|m: &MaccMilestoneFigures| money(m.shortfall)),
+            ("shortfall", &|m: &MaccMilestoneFigures| amount(m.shortfall)),
         ],
     );
     section(
@@ -610,16 +610,18 @@ fn account_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn
         |c| c.id.clone(),
         label,
         &[
-            ("remaining", &|c: &CacoFigures| money(c.remaining)),
+            ("remaining", &|c: &CacoFigures| amount(c.remaining)),
             ("status", &|c: &CacoFigures| c.status.to_string()),
-            ("awards granted", &|c: &CacoFigures| money(c.awards_granted)),
+            ("awards granted", &|c: &CacoFigures| {
+                amount(c.awards_granted)
+            }),
             ("awards forfeited", &|c: &CacoFigures| {
-                money(c.awards_forfeited)
+                amount(c.awards_forfeited)
             }),
         ],
     );
     let progress =
-        |m: &CacoMilestoneFigures| format!("{} of {}", money(m.progress), money(m.target));
+        |m: &CacoMilestoneFigures| format!("{} of {}", amount(m.progress), amount(m.target));
     section(
         rows,
         per,
@@ -640,7 +642,7 @@ fn account_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn
         |c| c.id.clone(),
         label,
         &[
-            ("balance", &|c: &CreditFigures| money(c.balance)),
+            ("balance", &|c: &CreditFigures| amount(c.balance)),
             ("status", &|c: &CreditFigures| c.status.to_string()),
         ],
     );
@@ -655,19 +657,23 @@ fn billed_rows(rows: &mut Rows, per: &[Option<&AccountFigures>], label: &dyn Fn(
         per.iter().map(|a| a.map(|a| f(&a.billed))).collect()
     };
     rows.figure(&item, "count", billed(|b| b.invoices.to_string()));
-    rows.figure(&item, "charges", billed(|b| money(b.charges)));
+    rows.figure(&item, "charges", billed(|b| amount(b.charges)));
     rows.figure(
         &item,
         "credits applied",
-        billed(|b| money(b.credits_applied)),
+        billed(|b| amount(b.credits_applied)),
     );
-    rows.figure(&item, "billed", billed(|b| money(b.billed)));
+    rows.figure(&item, "billed", billed(|b| amount(b.billed)));
     rows.figure(
         &item,
         "partner earned credit",
-        billed(|b| money(b.partner_earned_credit)),
+        billed(|b| amount(b.partner_earned_credit)),
     );
-    rows.figure(&item, "invoice amount", billed(|b| money(b.invoice_amount)));
+    rows.figure(
+        &item,
+        "invoice amount",
+        billed(|b| amount(b.invoice_amount)),
+    );
 }
 
 /// The human output: the side-by-side table (the baseline once), then one section of

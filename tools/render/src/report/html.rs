@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use super::escape::{attr, esc};
 use super::svg::{self, milestone, to_f64, Frame, Svg};
-use crate::amount::{amount, amount_in as money, decimal, signed};
+use crate::amount::{amount, amount_in, decimal, signed};
 
 const STYLE: &str = include_str!("style.css");
 
@@ -383,7 +383,7 @@ fn point_tooltip(currency: &str, p: &InvoicePoint, prefix: &str) -> String {
         p.date,
         p.invoice,
         signed(p.change),
-        money(currency, p.remaining)
+        amount_in(currency, p.remaining)
     )
 }
 
@@ -431,7 +431,7 @@ fn commitment_panel(
         attr(&c.id),
         esc(&c.id),
         pill(c.status),
-        money(a.currency, c.amount),
+        amount_in(a.currency, c.amount),
         c.start,
         c.end,
         c.basis.map(|b| format!(" · {b} basis")).unwrap_or_default()
@@ -524,11 +524,11 @@ fn chart_words(a: &Account, c: &Commitment) -> (String, String) {
     let mut desc = format!(
         "Burn-down of {} from {} on {} to {} by {}; remaining {} after {} invoice{}",
         c.id,
-        money(a.currency, c.amount),
+        amount_in(a.currency, c.amount),
         c.start,
         "zero",
         c.end,
-        money(a.currency, c.remaining),
+        amount_in(a.currency, c.remaining),
         c.points.len(),
         if c.points.len() == 1 { "" } else { "s" }
     );
@@ -790,13 +790,13 @@ fn milestone_tooltip(currency: &str, m: &Milestone) -> String {
         "{}: {} · target {} by {} · progress {} ({}%)",
         m.id,
         m.status,
-        money(currency, m.target),
+        amount_in(currency, m.target),
         m.due,
-        money(currency, m.progress),
+        amount_in(currency, m.progress),
         pct(m.percent)
     );
     if let Some(s) = m.shortfall.filter(|s| s.is_positive()) {
-        let _ = write!(t, " · shortfall {}", money(currency, s));
+        let _ = write!(t, " · shortfall {}", amount_in(currency, s));
     }
     t
 }
@@ -864,7 +864,7 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
             let _ = write!(
                 out,
                 "<p class=\"note\"><strong>Completed {done}</strong>: the whole {} was consumed.</p>",
-                money(cur, c.amount)
+                amount_in(cur, c.amount)
             );
         }
         (Some(fc), None) => {
@@ -888,7 +888,7 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
                 decimal(fc.actual_monthly),
                 cur,
                 decimal(fc.required_monthly),
-                money(cur, fc.remaining),
+                amount_in(cur, fc.remaining),
                 pill(fc.risk)
             );
         }
@@ -898,7 +898,7 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
                 "<p class=\"note muted\">No forecast: {} is {} with {} remaining.</p>",
                 esc(&c.id),
                 esc(&c.status.to_lowercase()),
-                money(cur, c.remaining)
+                amount_in(cur, c.remaining)
             );
         }
     }
@@ -1162,7 +1162,7 @@ fn credit_card(
         esc(&c.id),
         pill(c.status),
         model::credit_kind_label(c.kind),
-        money(a.currency, c.balance),
+        amount_in(a.currency, c.balance),
         amount(c.original),
         c.expires
     );
@@ -1187,15 +1187,19 @@ fn credit_card(
     let mut desc = format!(
         "{} of {} opened {}, {} after {} invoice{}, expires {}",
         c.id,
-        money(a.currency, c.original),
+        amount_in(a.currency, c.original),
         c.opened,
-        money(a.currency, c.balance),
+        amount_in(a.currency, c.balance),
         c.points.len(),
         if c.points.len() == 1 { "" } else { "s" },
         c.expires
     );
     if let Some(unused) = c.expired_unused {
-        let _ = write!(desc, "; expired with {} unused", money(a.currency, unused));
+        let _ = write!(
+            desc,
+            "; expired with {} unused",
+            amount_in(a.currency, unused)
+        );
     }
     let mut s = Svg::open(chart_id, svg::SMALL, "credit-chart", &title, &desc);
     s.value_axis(&f, a.currency, true);
