@@ -9,7 +9,8 @@ use ledger_input::agreement::read_agreement;
 use ledger_replay::write::stage;
 use ledger_store::{agreement_content_hash, Appender};
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// What recording one agreement file did.
 #[derive(Clone, Debug)]
@@ -25,7 +26,7 @@ pub struct Recorded {
 
 /// Read and validate every file, then record them in order. Only a valid set of files opens
 /// (or creates) the ledger.
-pub fn record_files(data: &Path, files: &[PathBuf]) -> Result<Vec<Recorded>, Failure> {
+pub fn record_files(data: &Path, files: &[PathBuf]) -> Result<Vec<Recorded>, AppError> {
     // Read and validate every file before the ledger is opened (or created).
     let mut agreements = Vec::with_capacity(files.len());
     for file in files {
@@ -40,7 +41,7 @@ pub fn record_files(data: &Path, files: &[PathBuf]) -> Result<Vec<Recorded>, Fai
 }
 
 /// Read one file and record it on an open session (`ledger serve --allow-writes`).
-pub fn record_file(session: &mut Session, file: &Path) -> Result<Recorded, Failure> {
+pub fn record_file(session: &mut Session, file: &Path) -> Result<Recorded, AppError> {
     let agreement = read_agreement(file)?;
     record(session, file, agreement)
 }
@@ -50,7 +51,7 @@ pub fn record(
     session: &mut Session,
     file: &Path,
     agreement: Agreement,
-) -> Result<Recorded, Failure> {
+) -> Result<Recorded, AppError> {
     let account = agreement.account.clone();
     let content_hash = agreement_content_hash(&agreement);
     let fact = Fact::Agreement {
@@ -58,8 +59,12 @@ pub fn record(
         content_hash,
     };
     let mut appender = Appender::new(session.store.head());
-    let staged = stage(&mut session.projections, &mut appender, &fact)
-        .map_err(|e| Failure::new(e.to_string()).context(file.display()))?;
+    let staged = stage(&mut session.projections, &mut appender, &fact).map_err(|source| {
+        AppError::AgreementRefused {
+            file: file.to_path_buf(),
+            source: Box::new(source),
+        }
+    })?;
     let events = match staged {
         None => None,
         Some(staged) => {

@@ -8,7 +8,8 @@ use ledger_core::{Date, Fact};
 use ledger_replay::write::stage;
 use ledger_store::Appender;
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// The decisions a close of one account took.
 #[derive(Clone, Debug)]
@@ -18,11 +19,11 @@ pub struct Closed {
 }
 
 /// Close `account` (every account when `None`) through `through`.
-pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Closed>, Failure> {
+pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Closed>, AppError> {
     let mut session = Session::open_for_write(data, "close")?;
     let accounts: Vec<String> = match account {
         Some(a) if session.projections.ledger.account(a).is_none() => {
-            return Err(Failure::new(format!("no account '{a}' in this ledger")));
+            return Err(AppError::UnknownAccount(a.to_string()));
         }
         Some(a) => vec![a.to_string()],
         None => session
@@ -34,9 +35,7 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Cl
             .collect(),
     };
     if accounts.is_empty() {
-        return Err(Failure::new(
-            "nothing to close: no agreement has been recorded",
-        ));
+        return Err(AppError::NothingToClose);
     }
     let mut closed = Vec::with_capacity(accounts.len());
     for account in accounts {

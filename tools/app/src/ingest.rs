@@ -23,7 +23,8 @@ use ledger_input::{
 use ledger_replay::write::stage;
 use ledger_store::{invoice_content_hash, Appender, Spill};
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// Lines appended between two flushes (bounds what a power loss could take).
 const FLUSH_EVERY_LINES: u64 = 1_000_000;
@@ -156,7 +157,7 @@ pub fn ingest_file(
     session: &mut Session,
     file: &Path,
     quiet: bool,
-) -> Result<FileOutcome, Failure> {
+) -> Result<FileOutcome, AppError> {
     ingest_file_as(session, file, None, quiet)
 }
 
@@ -166,7 +167,7 @@ pub fn ingest_file_as(
     file: &Path,
     format: Option<InputFormat>,
     quiet: bool,
-) -> Result<FileOutcome, Failure> {
+) -> Result<FileOutcome, AppError> {
     ingest_file_visible(session, file, format, quiet, &|_| true)
 }
 
@@ -177,7 +178,7 @@ pub fn ingest_file_visible(
     format: Option<InputFormat>,
     quiet: bool,
     visible: Visible,
-) -> Result<FileOutcome, Failure> {
+) -> Result<FileOutcome, AppError> {
     let started = Instant::now();
     let staging = session.dir().join("staging");
     let format = match format {
@@ -227,7 +228,7 @@ fn read_file(
     quiet: bool,
     visible: Visible,
     outcome: &mut FileOutcome,
-) -> Result<StagedInvoices, Failure> {
+) -> Result<StagedInvoices, AppError> {
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let reading = bar(size, "reading", quiet);
     let accounts = accounts_of(session, visible);
@@ -260,7 +261,7 @@ fn decide_invoices(
     staging: &Path,
     quiet: bool,
     outcome: &mut FileOutcome,
-) -> Result<(Spill, Vec<u64>), Failure> {
+) -> Result<(Spill, Vec<u64>), AppError> {
     let first_lines: Vec<u64> = (0..invoices.len())
         .map(|i| invoices.first_line(i))
         .collect();
@@ -268,7 +269,7 @@ fn decide_invoices(
     let mut appender = Appender::new(session.store.head());
     let mut spill = Spill::create(staging)?;
     let mut group_lines = Vec::new();
-    std::thread::scope(|scope| -> Result<(), Failure> {
+    std::thread::scope(|scope| -> Result<(), AppError> {
         let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(1);
         scope.spawn(move || {
             for invoice in invoices.iter() {
@@ -297,11 +298,12 @@ fn decide_invoices(
                     outcome.lines_settled += lines;
                 }
                 Err(e) => {
-                    return Err(Failure::new(format!(
-                        "{}:{}: invoice {id}: {e}; nothing from this file was recorded",
-                        file.display(),
-                        first_lines[index]
-                    )))
+                    return Err(AppError::InvoiceRefused {
+                        file: file.to_path_buf(),
+                        line: first_lines[index],
+                        invoice: id.to_string(),
+                        source: Box::new(e),
+                    })
                 }
             }
             settling.inc(1);
@@ -319,7 +321,7 @@ fn append_invoices(
     mut spill: Spill,
     group_lines: Vec<u64>,
     quiet: bool,
-) -> Result<(), Failure> {
+) -> Result<(), AppError> {
     let appending = bar(spill.group_count(), "appending", quiet);
     let mut unflushed = 0u64;
     for (group, lines) in spill.groups()?.zip(group_lines) {
@@ -339,7 +341,7 @@ fn append_invoices(
 /// (they stay ingested: each file is its own unit).
 #[derive(Debug)]
 pub struct IngestFailure {
-    pub failure: Failure,
+    pub failure: Box<AppError>,
     pub done: Vec<FileOutcome>,
 }
 
@@ -351,8 +353,8 @@ pub fn ingest_files(
     format: Option<InputFormat>,
     quiet: bool,
 ) -> Result<Vec<FileOutcome>, IngestFailure> {
-    let failed = |failure: Failure| IngestFailure {
-        failure,
+    let failed = |failure: AppError| IngestFailure {
+        failure: Box::new(failure),
         done: Vec::new(),
     };
     let mut formats = Vec::with_capacity(files.len());
@@ -364,7 +366,12 @@ pub fn ingest_files(
     for (file, format) in files.iter().zip(formats) {
         match ingest_file_as(&mut session, file, Some(format), quiet) {
             Ok(outcome) => done.push(outcome),
-            Err(failure) => return Err(IngestFailure { failure, done }),
+            Err(failure) => {
+                return Err(IngestFailure {
+                    failure: Box::new(failure),
+                    done,
+                })
+            }
         }
     }
     Ok(done)
@@ -372,7 +379,7 @@ pub fn ingest_files(
 
 /// Check that the file exists and is in a format we read: the given one, else the one its
 /// header shows (native, FOCUS or Azure cost details, see `ledger_input::format::sniff`).
-fn file_format(file: &Path, given: Option<InputFormat>) -> Result<InputFormat, Failure> {
+fn file_format(file: &Path, given: Option<InputFormat>) -> Result<InputFormat, AppError> {
     std::fs::File::open(file).map_err(|e| InputError::io(file, "cannot read", &e))?;
     match given {
         Some(format) => Ok(format),

@@ -220,8 +220,9 @@ proptest! {
                 prop_assert!(outcome.settled == 0 || after != before);
             }
             Err(failure) => {
-                prop_assert!(failure.message.contains("charges.csv"), "{}", failure.message);
-                prop_assert_eq!(after, before, "a refused file appended records: {}", failure.message);
+                let message = failure.to_string();
+                prop_assert!(message.contains("charges.csv"), "{}", message);
+                prop_assert_eq!(after, before, "a refused file appended records: {}", message);
                 prop_assert_eq!(reopened, before);
             }
         }

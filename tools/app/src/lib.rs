@@ -7,6 +7,9 @@
 //! report ([`report`]) and the decisions worth telling ([`timeline`]). `ledger-render` turns
 //! the results into text, JSON and HTML; the binary and the server choose which.
 //!
+//! Every use case returns [`AppError`] when it fails; the binary and the server add what it
+//! means for their user (exit status, HTTP status, context).
+//!
 //! The crates this one builds on are re-exported ([`core`], [`store`], [`replay`], [`input`]),
 //! so the crates above it (render, serve, the binary) name the domain through one door.
 
@@ -15,6 +18,7 @@
 
 pub mod agreement;
 pub mod close;
+pub mod error;
 pub mod ingest;
 pub mod reconcile;
 pub mod report;
@@ -30,4 +34,5 @@ pub use ledger_input as input;
 pub use ledger_replay as replay;
 pub use ledger_store as store;
 
+pub use error::AppError;
 pub use session::{Failure, Session};

@@ -10,14 +10,15 @@ use ledger_replay::reconcile::{
     Reconciliation,
 };
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// Read Azure's files (before the ledger), then compare with the ledger at `data`.
 pub fn reconcile(
     data: &Path,
     events: &Path,
     lots: Option<&Path>,
-) -> Result<Reconciliation, Failure> {
+) -> Result<Reconciliation, AppError> {
     let events = azure_events(read_events(events)?);
     let lots = match lots {
         Some(path) => Some(azure_lots(read_lots(path)?)),
@@ -25,7 +26,7 @@ pub fn reconcile(
     };
     let session = Session::open_for_read(data, "reconcile")?;
     let mut found = compare(&session.projections, &events, lots.as_ref());
-    attach_traces(&session.store, &mut found).map_err(|e| Failure::new(e.to_string()))?;
+    attach_traces(&session.store, &mut found)?;
     Ok(found)
 }
 

@@ -1,5 +1,6 @@
-//! An open ledger: the store and its projections, and [`Failure`], the error of a use case
-//! (a message for people and the exit status it means).
+//! An open ledger: the store and its projections; and [`Failure`], what a command of the
+//! binary (or the server's start-up) tells its user when it fails: a message and the exit
+//! status it means. The use cases themselves return the typed [`AppError`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use ledger_replay::Projections;
 use ledger_store::{Store, StoreError};
 
 use ledger_input::InputError;
+
+use crate::error::AppError;
 
 /// A command failed: exit status 1 with `message` on stderr (2 for wrong usage).
 #[derive(Debug)]
@@ -83,19 +86,24 @@ impl From<StageError> for Failure {
     }
 }
 
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
         Failure::new(e.to_string())
     }
 }
 
-fn no_ledger(dir: &Path, error: StoreError) -> Failure {
+fn no_ledger(dir: &Path, error: StoreError) -> AppError {
     match error {
-        StoreError::NotFound { .. } => Failure::new(format!(
-            "no ledger at {}: record an agreement first (`ledger agreement FILE`), or point --data / LEDGER_DATA at one",
-            dir.display()
-        )),
-        other => Failure::from(other),
+        StoreError::NotFound { .. } => AppError::NoLedger {
+            dir: dir.to_path_buf(),
+        },
+        other => AppError::from(other),
     }
 }
 
@@ -109,7 +117,7 @@ impl Session {
     /// Open for writing. Only `agreement` (and `serve`, which takes agreements over HTTP) may
     /// create a ledger: any other writer needs one to exist, so a mistyped `--data` never turns
     /// into an empty ledger, and a refused command in a new directory leaves nothing behind.
-    pub fn open_for_write(dir: &Path, command: &str) -> Result<Session, Failure> {
+    pub fn open_for_write(dir: &Path, command: &str) -> Result<Session, AppError> {
         let store = if matches!(command, "agreement" | "serve") {
             Store::open(dir, command)?
         } else {
@@ -120,14 +128,14 @@ impl Session {
     }
 
     /// Open an existing ledger for reading.
-    pub fn open_for_read(dir: &Path, command: &str) -> Result<Session, Failure> {
+    pub fn open_for_read(dir: &Path, command: &str) -> Result<Session, AppError> {
         let store = Store::open_existing(dir, command).map_err(|e| no_ledger(dir, e))?;
         let projections = load(&store)?;
         Ok(Session { store, projections })
     }
 
     /// Make what was appended durable and store a snapshot of the projections.
-    pub fn finish_writes(&self) -> Result<(), Failure> {
+    pub fn finish_writes(&self) -> Result<(), AppError> {
         self.store.flush()?;
         save_snapshot(&self.store, &self.projections)?;
         self.store.flush()?;

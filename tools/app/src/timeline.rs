@@ -5,11 +5,11 @@ use ledger_core::event::Event;
 use ledger_core::Date;
 use ledger_store::{ReadOptions, Store};
 
-use crate::session::Failure;
+use crate::error::AppError;
 
 /// Each decision worth telling with the date it happened on, sorted by date (stable: log
 /// order within a day).
-pub fn timeline(store: &Store) -> Result<Vec<(Date, Event)>, Failure> {
+pub fn timeline(store: &Store) -> Result<Vec<(Date, Event)>, AppError> {
     let mut dated = Vec::new();
     for entry in store.reader(ReadOptions::default()) {
         let entry = entry?;

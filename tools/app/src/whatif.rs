@@ -11,7 +11,8 @@ use ledger_input::scenario::{self as file, ScenarioFile};
 use ledger_replay::whatif::{self, Change, LineFilter, Scenario, WhatIfError};
 use ledger_replay::Projections;
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// Scenario files replayed against a ledger: the ledger as recorded (the baseline) and one
 /// fork per file, in file order.
@@ -23,7 +24,7 @@ pub struct WhatIf {
 }
 
 /// Read every scenario file (before the log, so a bad one fails at once).
-pub fn read_scenarios(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, Failure> {
+pub fn read_scenarios(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, AppError> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         files.push(read_scenario(path)?);
@@ -47,7 +48,7 @@ pub fn disambiguated_names(files: &[ScenarioFile]) -> Vec<String> {
 }
 
 /// `ledger whatif`: read the files, name them apart, fold them over the ledger at `data`.
-pub fn run(data: &Path, paths: &[PathBuf]) -> Result<WhatIf, Failure> {
+pub fn run(data: &Path, paths: &[PathBuf]) -> Result<WhatIf, AppError> {
     let mut files = read_scenarios(paths)?;
     let names = disambiguated_names(&files);
     for (file, name) in files.iter_mut().zip(names) {
@@ -122,31 +123,35 @@ fn line_filter(f: &file::LineFilter) -> LineFilter {
 }
 
 /// A fold error pointed at the scenario file (and the line of the change) behind it.
-fn failure(files: &[ScenarioFile], e: WhatIfError) -> Failure {
+fn failure(files: &[ScenarioFile], e: WhatIfError) -> AppError {
     let file_of = |name: &str| files.iter().find(|f| f.name == name);
     match e {
         // The overlay's message already names the file, line and key.
-        WhatIfError::Agreement { message, .. } => Failure::new(message),
+        WhatIfError::Agreement { message, .. } => AppError::ScenarioAgreement { message },
         WhatIfError::Change {
             scenario,
             change,
             message,
         } => match file_of(&scenario) {
-            Some(f) => {
-                let line = f.change_lines.get(change - 1).copied().flatten();
-                let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-                Failure::new(format!(
-                    "{}{at}: change[{}]: {message}",
-                    f.path.display(),
-                    change - 1
-                ))
-            }
-            None => Failure::new(format!("scenario {scenario}: change {change}: {message}")),
+            Some(f) => AppError::ScenarioChange {
+                path: f.path.clone(),
+                line: f.change_lines.get(change - 1).copied().flatten(),
+                index: change - 1,
+                message,
+            },
+            None => AppError::WhatIf(WhatIfError::Change {
+                scenario,
+                change,
+                message,
+            }),
         },
         WhatIfError::Fold { ref scenario, .. } => match file_of(scenario) {
-            Some(f) => Failure::new(format!("{}: {e}", f.path.display())),
-            None => Failure::new(e.to_string()),
+            Some(f) => AppError::ScenarioFold {
+                path: f.path.clone(),
+                source: Box::new(e),
+            },
+            None => AppError::WhatIf(e),
         },
-        other => Failure::new(other.to_string()),
+        other => AppError::WhatIf(other),
     }
 }

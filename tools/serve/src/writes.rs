@@ -34,7 +34,8 @@ use ledger_app::agreement::record;
 use ledger_app::ingest::ingest_file_visible;
 use ledger_app::input::agreement::read_agreement;
 use ledger_app::replay::load::load;
-use ledger_app::session::{Failure, Session};
+use ledger_app::session::Session;
+use ledger_app::AppError;
 use ledger_render::ingest::describe;
 use ledger_render::json::FileOutcomeJson;
 use tokio::io::AsyncWriteExt;
@@ -304,8 +305,8 @@ fn stalled(idle: std::time::Duration, received: u64) -> ApiError {
 /// projections are rebuilt from the store if anything was appended before the failure.
 async fn write<T: Send + 'static>(
     state: &Arc<AppState>,
-    work: impl FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
-) -> Result<Result<T, Failure>, ApiError> {
+    work: impl FnOnce(&mut Session) -> Result<T, AppError> + Send + 'static,
+) -> Result<Result<T, AppError>, ApiError> {
     let mut guard = state.store.lock().await;
     let Some(store) = guard.take() else {
         return Err(ApiError::new(
@@ -435,7 +436,7 @@ pub async fn agreement(cx: &Context<'_>, request: Request) -> Result<Response, A
                 "reading the agreement failed unexpectedly (a bug: please report it)",
             )
         })?;
-    let agreement = read.map_err(|e| refused(&Failure::from(e).message))?;
+    let agreement = read.map_err(|e| refused(&e.to_string()))?;
     if !cx.caller.may_write(&agreement.account) {
         return Err(not_writable(&agreement.account));
     }
@@ -454,7 +455,7 @@ pub async fn agreement(cx: &Context<'_>, request: Request) -> Result<Response, A
                 format!("{}: the agreement of account {} is unchanged (version {}); nothing recorded", upload.name, outcome.account, outcome.version)
             },
         }))),
-        Err(failure) => Err(refused(&failure.message)),
+        Err(failure) => Err(refused(&failure.to_string())),
     }
 }
 
@@ -503,7 +504,7 @@ pub async fn charges(cx: &Context<'_>, request: Request) -> Result<Response, Api
         Err(failure) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "InvalidChargeFile",
-            upload.unprefix(&failure.message),
+            upload.unprefix(&failure.to_string()),
         )),
     }
 }
