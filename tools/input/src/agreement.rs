@@ -89,15 +89,16 @@ pub fn parse_agreement(
 // ---------------------------------------------------------------------------------------------
 // The tree both formats are read into.
 
+/// A value of an agreement file (TOML or JSON) or a scenario file (TOML), with where it is.
 #[derive(Debug)]
-struct Node {
+pub(crate) struct Node {
     /// Byte offset of the value in the source.
-    at: Option<usize>,
-    value: Value,
+    pub(crate) at: Option<usize>,
+    pub(crate) value: Value,
 }
 
 #[derive(Debug)]
-enum Value {
+pub(crate) enum Value {
     Str(String),
     /// The literal digits (TOML underscores removed); `integer` when written without a
     /// fraction or exponent.
@@ -116,15 +117,16 @@ enum Value {
 }
 
 #[derive(Debug)]
-struct Entry {
-    key: String,
+pub(crate) struct Entry {
+    pub(crate) key: String,
     /// Byte offset of the key in the source.
-    at: Option<usize>,
-    node: Node,
+    pub(crate) at: Option<usize>,
+    pub(crate) node: Node,
 }
 
 impl Value {
-    fn describe(&self) -> String {
+    /// What the value is, for a message: `the string "x"`, `the number 5`, `a table`.
+    pub(crate) fn describe(&self) -> String {
         match self {
             Value::Str(s) => format!("the string \"{}\"", shorten(s)),
             Value::Number { text, .. } => format!("the number {}", shorten(text)),
@@ -152,7 +154,8 @@ impl Source<'_> {
 // ---------------------------------------------------------------------------------------------
 // TOML
 
-fn toml_tree(source: &Source<'_>) -> Result<Node, InputError> {
+/// The one TOML walker: a TOML text as a [`Node`] tree (agreement and scenario files).
+pub(crate) fn toml_tree(source: &Source<'_>) -> Result<Node, InputError> {
     let document = toml_edit::ImDocument::parse(source.text).map_err(|e| {
         let message = e.message().trim().to_string();
         source.error(

@@ -21,7 +21,7 @@ use ledger_core::agreement::{CacoTerms, CreditTerms, MaccTerms};
 use ledger_core::{Agreement, ChargeKind, Date, Factor, KindSet, Money};
 use serde::Serialize;
 
-use crate::agreement::{parse_agreement, AgreementFormat};
+use crate::agreement::{parse_agreement, toml_tree, AgreementFormat, Entry, Node, Value};
 use crate::error::InputError;
 use crate::source::Source;
 
@@ -139,13 +139,9 @@ impl Source<'_> {
 pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = Source::new(path, text);
-    let document = toml_edit::ImDocument::parse(text).map_err(|e| {
-        let line = e.span().map(|s| source.line(s.start));
-        InputError::new(path, format!("is not valid TOML: {}", e.message().trim()))
-            .at_line_opt(line)
-    })?;
-    let root = document.as_table();
-    check_keys(&source, root, "", TOP_KEYS)?;
+    let tree = toml_tree(&source)?;
+    let root = as_table(&source, &tree, None).expect("a TOML document is a table");
+    check_keys(&source, &root, "", TOP_KEYS)?;
     let name = match root.get("name") {
         None => path
             .file_stem()
@@ -156,7 +152,7 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputErro
     let mut changes = Vec::new();
     let mut change_lines = Vec::new();
     if let Some(item) = root.get("change") {
-        let line = source.line_of(root.key("change").and_then(|k| k.span()));
+        let line = root.key_line(&source, "change");
         let tables = tables(&source, item, "change", line)?;
         for (i, table) in tables.into_iter().enumerate() {
             let field = format!("change[{i}]");
@@ -167,7 +163,7 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputErro
     let agreement = match root.get("agreement") {
         None => None,
         Some(item) => {
-            let line = source.line_of(root.key("agreement").and_then(|k| k.span()));
+            let line = root.key_line(&source, "agreement");
             Some(Overlay::read(&source, item, line)?)
         }
     };
@@ -180,24 +176,41 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputErro
     })
 }
 
-/// A table of the file (a `[table]`, an entry of `[[tables]]`, or an inline table).
-struct TableRef<'d> {
-    table: &'d dyn toml_edit::TableLike,
+/// A table of the file (a `[table]`, an entry of `[[tables]]`, or an inline table), read from
+/// the tree of the one TOML walker (`agreement::toml_tree`), with the line it starts on.
+struct TableRef<'n> {
+    entries: &'n [Entry],
     line: Option<u64>,
 }
 
-impl<'d> TableRef<'d> {
-    fn get(&self, key: &str) -> Option<&'d toml_edit::Item> {
-        self.table.get(key)
+impl<'n> TableRef<'n> {
+    fn entry(&self, key: &str) -> Option<&'n Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entry(key).map(|e| &e.node)
+    }
+
+    /// The line of `key` in the file.
+    fn key_line(&self, source: &Source<'_>, key: &str) -> Option<u64> {
+        self.entry(key).and_then(|e| e.at).map(|at| source.line(at))
     }
 }
 
-fn key_line(source: &Source<'_>, table: &dyn toml_edit::TableLike, key: &str) -> Option<u64> {
-    source.line_of(table.key(key).and_then(|k| k.span()))
+/// The table a node holds (its line, else `line`), if it is one.
+fn as_table<'n>(source: &Source<'_>, node: &'n Node, line: Option<u64>) -> Option<TableRef<'n>> {
+    match &node.value {
+        Value::Table(entries) => Some(TableRef {
+            entries,
+            line: item_line(source, node).or(line),
+        }),
+        _ => None,
+    }
 }
 
-fn item_line(source: &Source<'_>, item: &toml_edit::Item) -> Option<u64> {
-    source.line_of(item.span())
+fn item_line(source: &Source<'_>, item: &Node) -> Option<u64> {
+    item.at.map(|at| source.line(at))
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -210,14 +223,15 @@ fn join(path: &str, key: &str) -> String {
 
 fn check_keys(
     source: &Source<'_>,
-    table: &dyn toml_edit::TableLike,
+    table: &TableRef<'_>,
     path: &str,
     expected: &[&str],
 ) -> Result<(), InputError> {
-    for (key, _) in table.iter() {
+    for entry in table.entries {
+        let key = entry.key.as_str();
         if !expected.contains(&key) {
             return Err(source.field_error(
-                key_line(source, table, key),
+                entry.at.map(|at| source.line(at)),
                 &join(path, key),
                 format!(
                     "unknown key '{key}'; expected one of: {}",
@@ -229,30 +243,17 @@ fn check_keys(
     Ok(())
 }
 
-fn describe(item: &toml_edit::Item) -> String {
-    match item {
-        toml_edit::Item::None => "nothing".into(),
-        toml_edit::Item::Table(_) => "a table".into(),
-        toml_edit::Item::ArrayOfTables(_) => "an array of tables".into(),
-        toml_edit::Item::Value(v) => match v {
-            toml_edit::Value::String(s) => format!("the string \"{}\"", s.value()),
-            toml_edit::Value::Integer(i) => format!("the number {}", i.value()),
-            toml_edit::Value::Float(f) => format!("the number {}", f.value()),
-            toml_edit::Value::Boolean(b) => format!("{}", b.value()),
-            toml_edit::Value::Datetime(d) => format!("the date-time {}", d.value()),
-            toml_edit::Value::Array(_) => "an array".into(),
-            toml_edit::Value::InlineTable(_) => "a table".into(),
-        },
-    }
+fn describe(item: &Node) -> String {
+    item.value.describe()
 }
 
 /// The tables under a key: `[[key]]`, one `[key]`, or an array of inline tables.
-fn tables<'d>(
+fn tables<'n>(
     source: &Source<'_>,
-    item: &'d toml_edit::Item,
+    item: &'n Node,
     field: &str,
     line: Option<u64>,
-) -> Result<Vec<TableRef<'d>>, InputError> {
+) -> Result<Vec<TableRef<'n>>, InputError> {
     let not_tables = || {
         source.field_error(
             line,
@@ -263,39 +264,20 @@ fn tables<'d>(
             ),
         )
     };
-    match item {
-        toml_edit::Item::ArrayOfTables(a) => Ok(a
+    match &item.value {
+        Value::Array(items) => items
             .iter()
-            .map(|t| TableRef {
-                table: t,
-                line: source.line_of(t.span()).or(line),
-            })
-            .collect()),
-        toml_edit::Item::Table(t) => Ok(vec![TableRef {
-            table: t,
-            line: source.line_of(t.span()).or(line),
-        }]),
-        toml_edit::Item::Value(toml_edit::Value::Array(a)) => a
-            .iter()
-            .map(|v| match v {
-                toml_edit::Value::InlineTable(t) => Ok(TableRef {
-                    table: t,
-                    line: source.line_of(v.span()).or(line),
-                }),
-                _ => Err(not_tables()),
-            })
+            .map(|n| as_table(source, n, line).ok_or_else(not_tables))
             .collect(),
-        toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
-            Ok(vec![TableRef { table: t, line }])
-        }
+        Value::Table(_) => Ok(as_table(source, item, line).into_iter().collect()),
         _ => Err(not_tables()),
     }
 }
 
-fn string(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<String, InputError> {
-    match item.as_str() {
-        Some(s) => Ok(s.to_string()),
-        None => Err(source.field_error(
+fn string(source: &Source<'_>, item: &Node, field: &str) -> Result<String, InputError> {
+    match &item.value {
+        Value::Str(s) => Ok(s.clone()),
+        _ => Err(source.field_error(
             item_line(source, item),
             field,
             format!("is {}; expected a string", describe(item)),
@@ -307,18 +289,13 @@ fn string(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<St
 /// through a binary float).
 fn number_text(
     source: &Source<'_>,
-    item: &toml_edit::Item,
+    item: &Node,
     field: &str,
     example: &str,
 ) -> Result<String, InputError> {
-    match item {
-        toml_edit::Item::Value(toml_edit::Value::String(s)) => Ok(s.value().clone()),
-        toml_edit::Item::Value(toml_edit::Value::Integer(i)) => Ok(i.value().to_string()),
-        toml_edit::Item::Value(v @ toml_edit::Value::Float(f)) => Ok(v
-            .span()
-            .and_then(|s| source.text.get(s))
-            .map(|t| t.trim().replace('_', ""))
-            .unwrap_or_else(|| f.value().to_string())),
+    match &item.value {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Number { text, .. } => Ok(text.clone()),
         _ => Err(source.field_error(
             item_line(source, item),
             field,
@@ -327,27 +304,16 @@ fn number_text(
     }
 }
 
-fn date(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Date, InputError> {
+fn date(source: &Source<'_>, item: &Node, field: &str) -> Result<Date, InputError> {
     let line = item_line(source, item);
-    match item {
-        toml_edit::Item::Value(toml_edit::Value::String(s)) => {
-            Date::parse(s.value()).map_err(|e| source.field_error(line, field, e.to_string()))
-        }
-        toml_edit::Item::Value(toml_edit::Value::Datetime(d)) => {
-            let dt = d.value();
-            match (dt.date, dt.time, dt.offset) {
-                (Some(date), None, None) => {
-                    Date::from_ymd(date.year as i32, date.month as u32, date.day as u32).ok_or_else(
-                        || source.field_error(line, field, format!("'{dt}' is not a calendar day")),
-                    )
-                }
-                _ => Err(source.field_error(
-                    line,
-                    field,
-                    format!("is the date-time {dt}; expected a date like \"2025-04-01\""),
-                )),
-            }
-        }
+    match &item.value {
+        Value::Str(s) => Date::parse(s).map_err(|e| source.field_error(line, field, e.to_string())),
+        Value::Date(d) => Ok(*d),
+        Value::DateTime(dt) => Err(source.field_error(
+            line,
+            field,
+            format!("is the date-time {dt}; expected a date like \"2025-04-01\""),
+        )),
         _ => Err(source.field_error(
             line,
             field,
@@ -357,8 +323,8 @@ fn date(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Date
 }
 
 /// `YYYY-MM` (a full date names its month too).
-fn month(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Date, InputError> {
-    if let Some(text) = item.as_str() {
+fn month(source: &Source<'_>, item: &Node, field: &str) -> Result<Date, InputError> {
+    if let Value::Str(text) = &item.value {
         let b = text.as_bytes();
         if b.len() == 7 && b[4] == b'-' {
             if let Ok(d) = Date::parse(&format!("{text}-01")) {
@@ -385,11 +351,7 @@ fn month(source: &Source<'_>, item: &toml_edit::Item, field: &str) -> Result<Dat
         })
 }
 
-fn kind(
-    source: &Source<'_>,
-    item: &toml_edit::Item,
-    field: &str,
-) -> Result<ChargeKind, InputError> {
+fn kind(source: &Source<'_>, item: &Node, field: &str) -> Result<ChargeKind, InputError> {
     let text = string(source, item, field)?;
     ChargeKind::parse(&text).ok_or_else(|| {
         source.field_error(
@@ -403,13 +365,13 @@ fn kind(
     })
 }
 
-fn required<'d>(
+fn required<'n>(
     source: &Source<'_>,
-    table: &TableRef<'d>,
+    table: &TableRef<'n>,
     key: &str,
     field: &str,
     what: &str,
-) -> Result<&'d toml_edit::Item, InputError> {
+) -> Result<&'n Node, InputError> {
     table.get(key).ok_or_else(|| {
         source.field_error(
             table.line,
@@ -420,7 +382,7 @@ fn required<'d>(
 }
 
 fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Change, InputError> {
-    check_keys(source, table.table, field, CHANGE_KEYS)?;
+    check_keys(source, table, field, CHANGE_KEYS)?;
     let op_item = required(source, table, "op", field, "scale, drop or add")?;
     let op_field = join(field, "op");
     let op = string(source, op_item, &op_field)?;
@@ -436,10 +398,11 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
             ))
         }
     };
-    for (key, _) in table.table.iter() {
+    for entry in table.entries {
+        let key = entry.key.as_str();
         if key != "op" && !allowed.contains(&key) {
             return Err(source.field_error(
-                key_line(source, table.table, key),
+                table.key_line(source, key),
                 &join(field, key),
                 format!(
                     "does not apply to op = \"{op}\" (its keys: {})",
@@ -535,19 +498,19 @@ fn filter(
         return Ok(LineFilter::default());
     };
     let field = join(field, "where");
-    let Some(table) = item.as_table_like() else {
+    let Some(table) = as_table(source, item, change.line) else {
         return Err(source.field_error(
             item_line(source, item).or(change.line),
             &field,
             format!("is {}; expected a table ([change.where])", describe(item)),
         ));
     };
-    check_keys(source, table, &field, WHERE_KEYS)?;
+    check_keys(source, &table, &field, WHERE_KEYS)?;
     let mut filter = LineFilter::default();
     match (table.get("kind"), table.get("kinds")) {
         (Some(_), Some(_)) => {
             return Err(source.field_error(
-                key_line(source, table, "kinds"),
+                table.key_line(source, "kinds"),
                 &join(&field, "kinds"),
                 "is given with kind; give one or the other",
             ))
@@ -557,7 +520,7 @@ fn filter(
         }
         (None, Some(k)) => {
             let f = join(&field, "kinds");
-            let Some(array) = k.as_array() else {
+            let Value::Array(array) = &k.value else {
                 return Err(source.field_error(
                     item_line(source, k),
                     &f,
@@ -569,14 +532,7 @@ fn filter(
             };
             let mut set = KindSet::EMPTY;
             for (i, v) in array.iter().enumerate() {
-                set.insert(
-                    kind(
-                        source,
-                        &toml_edit::Item::Value(v.clone()),
-                        &format!("{f}[{i}]"),
-                    )
-                    .map_err(|e| e.at_line_opt(source.line_of(v.span())))?,
-                );
+                set.insert(kind(source, v, &format!("{f}[{i}]"))?);
             }
             filter.kinds = Some(set);
         }
@@ -602,7 +558,7 @@ fn filter(
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if to < from {
             return Err(source.field_error(
-                key_line(source, table, "to"),
+                table.key_line(source, "to"),
                 &join(&field, "to"),
                 format!("{to} is before from {from}"),
             ));
@@ -631,12 +587,8 @@ pub struct Overlay {
 const ITEM_LISTS: &[&str] = &["macc", "caco", "credit"];
 
 impl Overlay {
-    fn read(
-        source: &Source<'_>,
-        item: &toml_edit::Item,
-        line: Option<u64>,
-    ) -> Result<Overlay, InputError> {
-        let Some(table) = item.as_table_like() else {
+    fn read(source: &Source<'_>, item: &Node, line: Option<u64>) -> Result<Overlay, InputError> {
+        let Some(table) = as_table(source, item, line) else {
             return Err(source.field_error(
                 line,
                 "agreement",
@@ -650,8 +602,9 @@ impl Overlay {
             lines: BTreeMap::new(),
             line,
         };
-        for (key, value) in table.iter() {
-            let key_at = key_line(source, table, key);
+        for entry in table.entries {
+            let (key, value) = (entry.key.as_str(), &entry.node);
+            let key_at = entry.at.map(|at| source.line(at));
             let field = format!("agreement {key}");
             if let Some(l) = key_at {
                 overlay.lines.insert(key.to_string(), l);
@@ -672,17 +625,15 @@ impl Overlay {
                         )),
                     };
                     let path = format!("{key} \"{id}\"");
-                    note_lines(source, t.table, &path, t.line, &mut overlay.lines);
-                    items.push(toml::Value::Table(to_table(source, t.table)?));
+                    note_lines(source, &t, &path, &mut overlay.lines);
+                    items.push(toml::Value::Table(to_table(t.entries)));
                 }
                 overlay
                     .table
                     .insert(key.to_string(), toml::Value::Array(items));
                 continue;
             }
-            overlay
-                .table
-                .insert(key.to_string(), to_value(source, value)?);
+            overlay.table.insert(key.to_string(), to_value(value));
         }
         Ok(overlay)
     }
@@ -773,30 +724,24 @@ fn merge_items(merged: &mut toml::Table, key: &str, overlay: &toml::Value) {
 /// Lines of the keys of an overlay item, and of its milestones, under agreement-reader paths.
 fn note_lines(
     source: &Source<'_>,
-    table: &dyn toml_edit::TableLike,
+    table: &TableRef<'_>,
     path: &str,
-    line: Option<u64>,
     lines: &mut BTreeMap<String, u64>,
 ) {
-    if let Some(l) = line.or_else(|| key_line(source, table, "id")) {
+    if let Some(l) = table.line.or_else(|| table.key_line(source, "id")) {
         lines.insert(path.to_string(), l);
     }
-    for (key, value) in table.iter() {
-        let key_at = key_line(source, table, key);
+    for entry in table.entries {
+        let key = entry.key.as_str();
+        let key_at = entry.at.map(|at| source.line(at));
         if let Some(l) = key_at {
             lines.insert(format!("{path} {key}"), l);
         }
         if key == "milestones" {
-            if let Ok(milestones) = tables(source, value, key, key_at) {
+            if let Ok(milestones) = tables(source, &entry.node, key, key_at) {
                 for m in milestones {
-                    if let Some(id) = m.get("id").and_then(|i| i.as_str()) {
-                        note_lines(
-                            source,
-                            m.table,
-                            &format!("{path} milestone \"{id}\""),
-                            m.line,
-                            lines,
-                        );
+                    if let Some(Value::Str(id)) = m.get("id").map(|i| &i.value) {
+                        note_lines(source, &m, &format!("{path} milestone \"{id}\""), lines);
                     }
                 }
             }
@@ -804,57 +749,38 @@ fn note_lines(
     }
 }
 
-fn to_table(
-    source: &Source<'_>,
-    table: &dyn toml_edit::TableLike,
-) -> Result<toml::Table, InputError> {
-    let mut out = toml::Table::new();
-    for (key, item) in table.iter() {
-        out.insert(key.to_string(), to_value(source, item)?);
+fn to_table(entries: &[Entry]) -> toml::Table {
+    entries
+        .iter()
+        .map(|e| (e.key.clone(), to_value(&e.node)))
+        .collect()
+}
+
+/// A scenario value as a `toml::Value`; a fractional number becomes the string of its digits
+/// as written, so an amount is never read through a binary float.
+fn to_value(node: &Node) -> toml::Value {
+    let datetime = |text: &str| {
+        text.parse::<toml::value::Datetime>().map_or_else(
+            |_| toml::Value::String(text.to_string()),
+            toml::Value::Datetime,
+        )
+    };
+    match &node.value {
+        Value::Str(s) => toml::Value::String(s.clone()),
+        Value::Number {
+            text,
+            integer: true,
+        } => text
+            .parse::<i64>()
+            .map_or_else(|_| toml::Value::String(text.clone()), toml::Value::Integer),
+        Value::Number { text, .. } => toml::Value::String(text.clone()),
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Date(d) => datetime(&d.to_string()),
+        Value::DateTime(text) => datetime(text),
+        Value::Array(items) => toml::Value::Array(items.iter().map(to_value).collect()),
+        Value::Table(entries) => toml::Value::Table(to_table(entries)),
+        Value::Null => toml::Value::String(String::new()),
     }
-    Ok(out)
-}
-
-/// A scenario value as a `toml::Value`; a float becomes the string of its digits as written,
-/// so an amount is never read through a binary float.
-fn to_value(source: &Source<'_>, item: &toml_edit::Item) -> Result<toml::Value, InputError> {
-    Ok(match item {
-        toml_edit::Item::None => toml::Value::String(String::new()),
-        toml_edit::Item::Table(t) => toml::Value::Table(to_table(source, t)?),
-        toml_edit::Item::ArrayOfTables(a) => toml::Value::Array(
-            a.iter()
-                .map(|t| to_table(source, t).map(toml::Value::Table))
-                .collect::<Result<_, _>>()?,
-        ),
-        toml_edit::Item::Value(v) => value_to_toml(source, v)?,
-    })
-}
-
-fn value_to_toml(source: &Source<'_>, v: &toml_edit::Value) -> Result<toml::Value, InputError> {
-    Ok(match v {
-        toml_edit::Value::String(s) => toml::Value::String(s.value().clone()),
-        toml_edit::Value::Integer(i) => toml::Value::Integer(*i.value()),
-        toml_edit::Value::Float(f) => toml::Value::String(
-            v.span()
-                .and_then(|s| source.text.get(s))
-                .map(|t| t.trim().replace('_', ""))
-                .unwrap_or_else(|| f.value().to_string()),
-        ),
-        toml_edit::Value::Boolean(b) => toml::Value::Boolean(*b.value()),
-        toml_edit::Value::Datetime(d) => toml::Value::Datetime(*d.value()),
-        toml_edit::Value::Array(a) => toml::Value::Array(
-            a.iter()
-                .map(|v| value_to_toml(source, v))
-                .collect::<Result<_, _>>()?,
-        ),
-        toml_edit::Value::InlineTable(t) => {
-            let mut out = toml::Table::new();
-            for (key, v) in t.iter() {
-                out.insert(key.to_string(), value_to_toml(source, v)?);
-            }
-            toml::Value::Table(out)
-        }
-    })
 }
 
 /// An agreement in the agreement-file shape (INTERFACE.md), every term spelled out, so that

@@ -30,11 +30,6 @@ impl<'a> Source<'a> {
     pub(crate) fn line(&self, offset: usize) -> u64 {
         self.line_starts.partition_point(|&start| start <= offset) as u64
     }
-
-    /// The line of the start of `span`, if any.
-    pub(crate) fn line_of(&self, span: Option<std::ops::Range<usize>>) -> Option<u64> {
-        span.map(|s| self.line(s.start))
-    }
 }
 
 #[cfg(test)]
@@ -48,6 +43,5 @@ mod tests {
             (s.line(0), s.line(5), s.line(6), s.line(12), s.line(13)),
             (1, 1, 2, 3, 4)
         );
-        assert_eq!(s.line_of(Some(6..8)), Some(2));
     }
 }
