@@ -463,10 +463,13 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
     }
     let results =
         whatif::fold(&session, &files).map_err(|e| Failure::new(format!("what-if: {e}")))?;
-    let scenarios: Vec<ScenarioResult> = whatif::disambiguated_names(&files)
-        .into_iter()
+    let scenarios: Vec<ScenarioResult> = files
+        .iter()
         .zip(&results)
-        .map(|(name, projections)| ScenarioResult { name, projections })
+        .map(|(file, projections)| ScenarioResult {
+            name: file.name.clone(),
+            projections,
+        })
         .collect();
     let page = ledger_render::report::page(p, args.as_of, args.account.as_deref(), &scenarios);
     write_atomically(&args.html, page.as_bytes())?;

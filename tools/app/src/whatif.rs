@@ -18,22 +18,28 @@ use crate::session::Session;
 /// fork per file, in file order.
 pub struct WhatIf {
     pub session: Session,
-    /// Named as [`disambiguated_names`] says.
+    /// Named apart by [`read_scenarios`].
     pub files: Vec<ScenarioFile>,
     pub results: Vec<Projections>,
 }
 
-/// Read every scenario file (before the log, so a bad one fails at once).
+/// Read every scenario file (before the log, so a bad one fails at once), two files with the
+/// same name told apart by their paths: `ledger whatif` and `ledger report --whatif` name
+/// them alike.
 pub fn read_scenarios(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, AppError> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         files.push(read_scenario(path)?);
     }
+    let names = disambiguated_names(&files);
+    for (file, name) in files.iter_mut().zip(names) {
+        file.name = name;
+    }
     Ok(files)
 }
 
 /// The scenarios' names, two files with the same name told apart by their paths.
-pub fn disambiguated_names(files: &[ScenarioFile]) -> Vec<String> {
+fn disambiguated_names(files: &[ScenarioFile]) -> Vec<String> {
     files
         .iter()
         .map(|f| {
@@ -49,11 +55,7 @@ pub fn disambiguated_names(files: &[ScenarioFile]) -> Vec<String> {
 
 /// `ledger whatif`: read the files, name them apart, fold them over the ledger at `data`.
 pub fn run(data: &Path, paths: &[PathBuf]) -> Result<WhatIf, AppError> {
-    let mut files = read_scenarios(paths)?;
-    let names = disambiguated_names(&files);
-    for (file, name) in files.iter_mut().zip(names) {
-        file.name = name;
-    }
+    let files = read_scenarios(paths)?;
     let session = Session::open_for_read(data, "whatif")?;
     let results = fold(&session, &files).map_err(|e| failure(&files, e))?;
     Ok(WhatIf {
