@@ -2,7 +2,8 @@
 //! added together, and every row whose currency can differ from the next one names it.
 //! `invoices` totals per currency; `lots` puts a currency on every row (never "(amounts in
 //! USD)" over a EUR lot); `events` and `alerts` show the account and the currency of each row;
-//! `alerts --json` carries the currency; `whatif` names each account's currency.
+//! `alerts --json` carries the currency; `whatif` names each account's currency; `ingest
+//! --json` totals each kind per currency.
 
 use tests::Ledger;
 
@@ -62,6 +63,25 @@ fn rows_with<'t>(table: &'t str, needle: &str) -> Vec<&'t str> {
         .skip(1)
         .filter(|l| l.contains(needle))
         .collect()
+}
+
+#[test]
+fn ingest_json_totals_each_kind_per_currency() {
+    let l = Ledger::new();
+    l.write("us.toml", US);
+    l.write("eu.toml", EU);
+    l.write("charges.csv", CHARGES);
+    l.ok(&["agreement", "us.toml"]);
+    l.ok(&["agreement", "eu.toml"]);
+    let json = l.json(&["ingest", "charges.csv"]);
+    let usage = &json["files"][0]["kinds"]["usage"];
+    assert_eq!(usage["lines"], 2, "{json}");
+    assert!(
+        usage.get("amount").is_none(),
+        "USD and EUR usage were added into one amount: {json}"
+    );
+    assert_eq!(usage["amounts"]["USD"], 20000, "{json}");
+    assert_eq!(usage["amounts"]["EUR"], 3000, "{json}");
 }
 
 #[test]

@@ -53,11 +53,13 @@ pub struct FileOutcome {
     pub lines_per_second: f64,
 }
 
-/// Lines of one kind in a file and their total.
+/// Lines of one kind in a file and their total in each currency (amounts of different
+/// currencies are never added together).
 #[derive(Clone, Debug)]
 pub struct KindTotal {
     pub lines: u64,
-    pub amount: Money,
+    /// (currency, total), in the file's order of currencies.
+    pub amounts: Vec<(String, Money)>,
 }
 
 impl FileOutcome {
@@ -92,8 +94,13 @@ impl FileOutcome {
         for kind in ChargeKind::ALL {
             let lines = summary.lines_by_kind[kind.index()];
             if lines > 0 {
-                let amount = summary.total_by_kind[kind.index()];
-                self.kinds.insert(kind.name(), KindTotal { lines, amount });
+                let amounts = summary
+                    .totals
+                    .iter()
+                    .filter(|t| t.lines_by_kind[kind.index()] > 0)
+                    .map(|t| (t.currency.clone(), t.by_kind[kind.index()]))
+                    .collect();
+                self.kinds.insert(kind.name(), KindTotal { lines, amounts });
             }
         }
     }

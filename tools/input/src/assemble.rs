@@ -96,18 +96,47 @@ pub struct IngestSummary {
     pub invoices: usize,
     /// Lines per charge kind, indexed by [`ChargeKind::index`].
     pub lines_by_kind: [u64; ChargeKind::COUNT],
-    /// Sum of amounts per charge kind, indexed by [`ChargeKind::index`].
-    pub total_by_kind: [Money; ChargeKind::COUNT],
+    /// Sums of amounts per currency (in first-appearance order) and charge kind: amounts of
+    /// different currencies are never added together.
+    pub totals: Vec<CurrencyTotals>,
     /// Lines of each invoice, in first-appearance order.
     pub lines_per_invoice: Vec<u32>,
 }
 
+/// The sums of one currency's lines per charge kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    /// Indexed by [`ChargeKind::index`].
+    pub by_kind: [Money; ChargeKind::COUNT],
+    /// Lines per kind in this currency, indexed by [`ChargeKind::index`].
+    pub lines_by_kind: [u64; ChargeKind::COUNT],
+}
+
 impl IngestSummary {
-    /// The sum of every line.
-    pub fn total(&self) -> Option<Money> {
-        self.total_by_kind
+    /// The sum of every line in `currency`.
+    pub fn total(&self, currency: &str) -> Option<Money> {
+        let totals = self.totals.iter().find(|t| t.currency == currency)?;
+        totals
+            .by_kind
             .iter()
             .try_fold(Money::ZERO, |acc, m| acc.checked_add(*m).ok())
+    }
+
+    /// The sums of `currency`'s lines per kind, opened at zero on its first line.
+    fn totals_of(&mut self, currency: &str) -> &mut CurrencyTotals {
+        let at = match self.totals.iter().position(|t| t.currency == currency) {
+            Some(at) => at,
+            None => {
+                self.totals.push(CurrencyTotals {
+                    currency: currency.to_string(),
+                    by_kind: [Money::ZERO; ChargeKind::COUNT],
+                    lines_by_kind: [0; ChargeKind::COUNT],
+                });
+                self.totals.len() - 1
+            }
+        };
+        &mut self.totals[at]
     }
 }
 
@@ -259,16 +288,16 @@ impl Assembler {
             }
         };
         let kind = row.kind.index();
-        let total = self.summary.total_by_kind[kind]
-            .checked_add(row.amount)
-            .map_err(|_| {
-                let message = format!(
-                    "the total of {} lines leaves the range the ledger keeps (±10^14)",
-                    row.kind
-                );
-                InputError::new(&self.file, message).at_line(row.line)
-            })?;
-        self.summary.total_by_kind[kind] = total;
+        let totals = self.summary.totals_of(row.currency);
+        let total = totals.by_kind[kind].checked_add(row.amount).map_err(|_| {
+            let message = format!(
+                "the total of {} lines leaves the range the ledger keeps (±10^14)",
+                row.kind
+            );
+            InputError::new(&self.file, message).at_line(row.line)
+        })?;
+        totals.by_kind[kind] = total;
+        totals.lines_by_kind[kind] += 1;
         self.summary.lines_by_kind[kind] += 1;
         self.summary.rows += 1;
         let pending = &mut self.invoices[index];
@@ -1370,9 +1399,11 @@ mod tests {
             (4, 2, vec![3, 1])
         );
         assert_eq!(s.lines_by_kind[ChargeKind::Usage.index()], 2);
-        assert_eq!(s.total_by_kind[ChargeKind::Usage.index()], m("4.5"));
-        assert_eq!(s.total_by_kind[ChargeKind::Refund.index()], m("-0.5"));
-        assert_eq!(s.total(), Some(m("6")));
+        assert_eq!(s.totals.len(), 1);
+        assert_eq!(s.totals[0].by_kind[ChargeKind::Usage.index()], m("4.5"));
+        assert_eq!(s.totals[0].by_kind[ChargeKind::Refund.index()], m("-0.5"));
+        assert_eq!(s.total("USD"), Some(m("6")));
+        assert_eq!(s.total("EUR"), None);
         assert_eq!(
             (
                 staged.len(),

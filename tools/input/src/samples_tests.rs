@@ -44,6 +44,7 @@ fn stage(path: &Path, accounts: &Accounts) -> Result<Staged, String> {
     let (mut staged, stats) =
         stage_file(path, format, accounts, spill.path(), |_, _| {}).map_err(|e| e.to_string())?;
     let summary = staged.summary().clone();
+    assert!(summary.totals.len() <= 1, "each sample is in one currency");
     let kinds = ChargeKind::ALL
         .into_iter()
         .filter(|k| summary.lines_by_kind[k.index()] > 0)
@@ -51,7 +52,7 @@ fn stage(path: &Path, accounts: &Accounts) -> Result<Staged, String> {
             (
                 k,
                 summary.lines_by_kind[k.index()],
-                summary.total_by_kind[k.index()],
+                summary.totals[0].by_kind[k.index()],
             )
         })
         .collect();

@@ -4,7 +4,7 @@
 //! a float); datetimes are written the way Azure writes them.
 
 use ledger_app::core::{ChargeKind, Date, Money};
-use ledger_app::ingest::FileOutcome;
+use ledger_app::ingest::{FileOutcome, KindTotal};
 use ledger_app::replay::alerts::Alert;
 use ledger_app::replay::audit::{AuditFinding, AuditReport};
 use ledger_app::replay::projection::CacoTransaction;
@@ -650,26 +650,9 @@ pub struct FileOutcomeJson<'a>(pub &'a FileOutcome);
 
 impl Serialize for FileOutcomeJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(serde::Serialize)]
-        struct KindJson {
-            lines: u64,
-            #[serde(serialize_with = "exact::decimal_text")]
-            amount: Money,
-        }
         let o = self.0;
-        let kinds: std::collections::BTreeMap<&str, KindJson> = o
-            .kinds
-            .iter()
-            .map(|(k, t)| {
-                (
-                    *k,
-                    KindJson {
-                        lines: t.lines,
-                        amount: t.amount,
-                    },
-                )
-            })
-            .collect();
+        let kinds: std::collections::BTreeMap<&str, KindJson> =
+            o.kinds.iter().map(|(k, t)| (*k, KindJson(t))).collect();
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("file", &o.file)?;
         map.serialize_entry("format", o.format)?;
@@ -684,6 +667,31 @@ impl Serialize for FileOutcomeJson<'_> {
         map.serialize_entry("linesSettled", &o.lines_settled)?;
         map.serialize_entry("seconds", &o.seconds)?;
         map.serialize_entry("linesPerSecond", &o.lines_per_second)?;
+        map.end()
+    }
+}
+
+/// Lines of one kind and their total: `{"lines", "amount"}` when they are in one currency,
+/// `{"lines", "amounts": {"EUR": …, "USD": …}}` when in several (never added together).
+struct KindJson<'a>(&'a KindTotal);
+
+impl Serialize for KindJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Exact(#[serde(serialize_with = "exact::decimal_text")] Money);
+        let t = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("lines", &t.lines)?;
+        match t.amounts.as_slice() {
+            [(_, amount)] => map.serialize_entry("amount", &Exact(*amount))?,
+            several => {
+                let amounts: std::collections::BTreeMap<&str, Exact> = several
+                    .iter()
+                    .map(|(currency, amount)| (currency.as_str(), Exact(*amount)))
+                    .collect();
+                map.serialize_entry("amounts", &amounts)?;
+            }
+        }
         map.end()
     }
 }
