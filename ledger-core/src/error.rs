@@ -2,6 +2,7 @@
 //! file, line and column.
 
 use crate::agreement::AgreementError;
+use crate::date::DateRangeError;
 
 /// Why the core refused a fact, or could not fold a decision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +44,12 @@ pub enum CoreError {
     AmendmentRefused { field: String, message: String },
     #[error("amount overflow in {context}: a total left the range the ledger keeps (±10^14)")]
     Overflow { context: String },
+    #[error("{context}: {source}")]
+    DateOutOfRange {
+        /// The date being derived, e.g. `lot 'p1' expiry`.
+        context: String,
+        source: DateRangeError,
+    },
     #[error("the recorded decisions do not fold: {message}")]
     Corrupt { message: String },
     #[error("invariant broken: {message}")]

@@ -1,7 +1,7 @@
 //! R-EVAL: evaluating deadlines once all their charges are in. MACC milestones (R-MACC-5),
 //! MACC ends (R-SHORT), CACO milestones and ends (R-CACO-4, R-CACO-7), credit lot expiries.
 
-use crate::date::Date;
+use crate::date::{Date, DateRangeError};
 use crate::error::CoreError;
 use crate::event::{Event, LotOrigin, LotTerms, ShortfallConversion};
 use crate::fact::{ChargeLine, Invoice, StrRef};
@@ -191,7 +191,9 @@ fn evaluate<S: TraceSink>(
                 },
             )?;
             if shortfall.is_positive() {
-                let day = due.add_days(1);
+                let day = day_after(due, || {
+                    format!("the shortfall invoice of milestone '{ms_id}'")
+                })?;
                 let invoice = synthetic_invoice(
                     acct,
                     format!("SHORTFALL-{macc_id}-{ms_id}"),
@@ -213,7 +215,12 @@ fn evaluate<S: TraceSink>(
             let end = macc.terms.end;
             let balance = macc.balance;
             let conversion =
-                shortfall_conversion(end, macc.terms.enrollment_end, macc.terms.renewed);
+                shortfall_conversion(end, macc.terms.enrollment_end, macc.terms.renewed).map_err(
+                    |source| CoreError::DateOutOfRange {
+                        context: format!("the shortfall credit of MACC '{}'", macc.terms.id),
+                        source,
+                    },
+                )?;
             let macc_id = macc.terms.id.clone();
             emit(
                 acct,
@@ -225,7 +232,7 @@ fn evaluate<S: TraceSink>(
                     conversion,
                 },
             )?;
-            let day = end.add_days(1);
+            let day = day_after(end, || format!("the shortfall invoice of MACC '{macc_id}'"))?;
             let invoice_id = format!("SHORTFALL-{macc_id}");
             let invoice = synthetic_invoice(
                 acct,
@@ -317,17 +324,27 @@ pub fn shortfall_conversion(
     end: Date,
     enrollment_end: Option<Date>,
     renewed: Option<bool>,
-) -> ShortfallConversion {
-    let a_year_on = end.add_months(12);
-    match (enrollment_end, renewed) {
+) -> Result<ShortfallConversion, DateRangeError> {
+    let a_year_on = || end.checked_add_months(12);
+    Ok(match (enrollment_end, renewed) {
         (Some(e), _) if e > end => ShortfallConversion::ActiveEnrollment {
-            expires: e.min(a_year_on),
+            expires: e.min(a_year_on().unwrap_or(Date::MAX)),
         },
-        (Some(_), Some(true)) => ShortfallConversion::Renewed { expires: a_year_on },
-        (Some(_), _) => ShortfallConversion::NotConverted,
-        (None, Some(false)) => ShortfallConversion::NotConverted,
-        (None, _) => ShortfallConversion::Renewed { expires: a_year_on },
-    }
+        (Some(_), Some(true)) | (None, None | Some(true)) => ShortfallConversion::Renewed {
+            expires: a_year_on()?,
+        },
+        (Some(_), _) | (None, Some(false)) => ShortfallConversion::NotConverted,
+    })
+}
+
+/// The day after `date` (when an engine-made invoice is dated), or why the log could not
+/// hold it; `what` names the invoice.
+fn day_after(date: Date, what: impl FnOnce() -> String) -> Result<Date, CoreError> {
+    date.checked_add_days(1)
+        .map_err(|source| CoreError::DateOutOfRange {
+            context: what(),
+            source,
+        })
 }
 
 /// An engine-made invoice of one line.
@@ -390,14 +407,14 @@ mod tests {
 
     #[test]
     fn r_short_1_active_enrollment_credit_until_the_earlier_of_enrollment_end_and_a_year() {
-        let c = shortfall_conversion(d("2028-04-30"), Some(d("2029-01-31")), None);
+        let c = shortfall_conversion(d("2028-04-30"), Some(d("2029-01-31")), None).unwrap();
         assert_eq!(
             c,
             ShortfallConversion::ActiveEnrollment {
                 expires: d("2029-01-31")
             }
         );
-        let c = shortfall_conversion(d("2028-04-30"), Some(d("2031-01-31")), Some(false));
+        let c = shortfall_conversion(d("2028-04-30"), Some(d("2031-01-31")), Some(false)).unwrap();
         assert_eq!(
             c,
             ShortfallConversion::ActiveEnrollment {
@@ -408,7 +425,7 @@ mod tests {
 
     #[test]
     fn r_short_2_ended_but_renewed_credit_for_a_year() {
-        let c = shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(true));
+        let c = shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(true)).unwrap();
         assert_eq!(
             c,
             ShortfallConversion::Renewed {
@@ -416,7 +433,7 @@ mod tests {
             }
         );
         // Fine point 3: without enrollment_end the enrollment counts as renewed.
-        let c = shortfall_conversion(d("2028-04-30"), None, None);
+        let c = shortfall_conversion(d("2028-04-30"), None, None).unwrap();
         assert_eq!(
             c,
             ShortfallConversion::Renewed {
@@ -428,16 +445,33 @@ mod tests {
     #[test]
     fn r_short_3_ended_unrenewed_no_credit() {
         assert_eq!(
-            shortfall_conversion(d("2028-04-30"), Some(d("2028-01-31")), None),
+            shortfall_conversion(d("2028-04-30"), Some(d("2028-01-31")), None).unwrap(),
             ShortfallConversion::NotConverted
         );
         assert_eq!(
-            shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(false)),
+            shortfall_conversion(d("2028-04-30"), Some(d("2028-04-30")), Some(false)).unwrap(),
             ShortfallConversion::NotConverted
         );
         assert_eq!(
-            shortfall_conversion(d("2028-04-30"), None, Some(false)),
+            shortfall_conversion(d("2028-04-30"), None, Some(false)).unwrap(),
             ShortfallConversion::NotConverted
+        );
+    }
+
+    #[test]
+    fn a_shortfall_credit_a_year_past_9999_is_refused_not_clamped() {
+        let e = shortfall_conversion(d("9999-12-31"), None, None).unwrap_err();
+        assert_eq!(e.from, d("9999-12-31"));
+        // No credit, or an enrollment that ends first: nothing to derive, nothing refused.
+        assert_eq!(
+            shortfall_conversion(d("9999-12-31"), None, Some(false)).unwrap(),
+            ShortfallConversion::NotConverted
+        );
+        assert_eq!(
+            shortfall_conversion(d("9999-06-30"), Some(d("9999-12-31")), None).unwrap(),
+            ShortfallConversion::ActiveEnrollment {
+                expires: d("9999-12-31")
+            }
         );
     }
 }

@@ -32,7 +32,7 @@ pub use agreement::{
     AccountTerms, Agreement, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms,
     MaccMilestoneTerms, MaccTerms,
 };
-pub use date::Date;
+pub use date::{Date, DateRangeError};
 pub use error::CoreError;
 pub use evaluate::shortfall_conversion;
 pub use event::{Event, InvoiceSummary, LotOrigin, LotTerms};

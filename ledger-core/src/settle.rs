@@ -162,12 +162,13 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                 line_position: position,
             },
         };
+        let expires = checked_expiry(line.charge_date, months, &id)?;
         let lot = LotTerms {
             id,
             kind: credit_kind,
             amount: line.amount,
             start: line.charge_date,
-            expires: line.charge_date.add_months(months),
+            expires,
             covers: rb.default_cover(credit_kind),
         };
         emit(
@@ -605,12 +606,13 @@ pub(crate) fn settle_invoice<S: TraceSink>(
                         lot: id,
                     });
                 }
+                let expires = checked_expiry(inv.date, award_months, &id)?;
                 let lot = LotTerms {
                     id,
                     kind: CreditKind::Aco,
                     amount: award,
                     start: inv.date,
-                    expires: inv.date.add_months(award_months),
+                    expires,
                     covers: rb.default_cover(CreditKind::Aco),
                 };
                 emit(
@@ -997,4 +999,14 @@ impl PendingAdjustment {
             applied,
         }
     }
+}
+
+/// The expiry of lot `id`, `months` after `start`, or why the log could not hold it.
+fn checked_expiry(start: Date, months: u32, id: &str) -> Result<Date, CoreError> {
+    start
+        .checked_add_months(months)
+        .map_err(|source| CoreError::DateOutOfRange {
+            context: format!("the expiry of credit lot '{id}'"),
+            source,
+        })
 }

@@ -37,19 +37,30 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Cl
     if accounts.is_empty() {
         return Err(AppError::NothingToClose);
     }
-    let mut closed = Vec::with_capacity(accounts.len());
+    // Every account is decided before the first append: a close refused for one account
+    // (a shortfall dated past 9999-12-31) records nothing for any.
+    let mut appender = Appender::new(session.store.head());
+    let mut staged = Vec::with_capacity(accounts.len());
     for account in accounts {
         let fact = Fact::Close {
             account: account.clone(),
             through,
         };
-        let mut appender = Appender::new(session.store.head());
-        let staged = stage(&mut session.projections, &mut appender, &fact)?
+        let one = stage(&mut session.projections, &mut appender, &fact)
+            .map_err(|e| {
+                Failure::new(format!(
+                    "close of account {account} through {through}: {e}; nothing was recorded"
+                ))
+            })?
             .expect("a close is never a repeat");
-        session.store.append(&staged.records)?;
+        staged.push((account, one));
+    }
+    let mut closed = Vec::with_capacity(staged.len());
+    for (account, one) in staged {
+        session.store.append(&one.records)?;
         closed.push(Closed {
             account,
-            events: staged.applied.events,
+            events: one.applied.events,
         });
     }
     session.finish_writes()?;

@@ -477,7 +477,7 @@ pub fn as_of_for(
     match ledger_clock(p, account) {
         Some(d) => (d, "the ledger clock: newest settled invoice or close"),
         None => (
-            Date::from_naive(chrono::Utc::now().date_naive()),
+            Date::from_naive(chrono::Utc::now().date_naive()).unwrap_or(Date::MAX),
             "today: the ledger has no settled invoice yet",
         ),
     }

@@ -228,7 +228,7 @@ fn toml_value(source: &Source<'_>, value: &toml_edit::Value) -> Result<Node, Inp
                             return Err(source.error(
                                 at,
                                 format!(
-                                "'{dt}' is not a date (expected YYYY-MM-DD, a real calendar day)"
+                                "'{dt}' is not a date (expected YYYY-MM-DD, a real calendar day from 0001-01-01 to 9999-12-31)"
                             ),
                             ))
                         }
@@ -1164,11 +1164,11 @@ covers = ["usage"]  # optional, R-COVER
     fn bad_dates_kinds_and_choices_are_named() {
         check_refused(
             &with_macc("amount = 1\nstart = \"2025-13-01\"\nend = \"2026-04-30\""),
-            "agreement.toml:7: macc \"macc-2025\" start: '2025-13-01' is not a date (expected YYYY-MM-DD, a real calendar day)",
+            "agreement.toml:7: macc \"macc-2025\" start: '2025-13-01' is not a date (expected YYYY-MM-DD, a real calendar day from 0001-01-01 to 9999-12-31)",
         );
         check_refused(
             &with_macc("amount = 1\nstart = \"05/01/2025\"\nend = \"2026-04-30\""),
-            "agreement.toml:7: macc \"macc-2025\" start: '05/01/2025' is not a date (expected YYYY-MM-DD, a real calendar day)",
+            "agreement.toml:7: macc \"macc-2025\" start: '05/01/2025' is not a date (expected YYYY-MM-DD, a real calendar day from 0001-01-01 to 9999-12-31)",
         );
         check_refused(
             &with_macc("amount = 1\nstart = 2025-05-01T00:00:00\nend = \"2026-04-30\""),

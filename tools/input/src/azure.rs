@@ -338,7 +338,7 @@ pub(crate) fn row<'a>(
         line: cells.line(),
         account,
         invoice_id,
-        invoice_date: invoice_date_after(period_end),
+        invoice_date: invoice_date_after(cells, c.period_end, period_end)?,
         period_start: Some(period_start),
         period_end: Some(period_end),
         billing_profile,

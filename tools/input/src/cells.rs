@@ -190,7 +190,7 @@ pub(crate) fn parse_when(text: &str) -> Option<(Date, bool)> {
 
 /// What [`parse_when`] accepts, for messages.
 pub(crate) const DATE_FORMS: &str =
-    "a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24";
+    "a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24, from 0001-01-01 to 9999-12-31";
 
 /// `M/D/YYYY` or `M/D/YY` (20YY).
 fn us_date(text: &str) -> Option<Date> {
@@ -419,9 +419,21 @@ pub(crate) const CHARGE_DATE: usize = 0;
 pub(crate) const PERIOD_START: usize = 1;
 pub(crate) const PERIOD_END: usize = 2;
 
-/// The invoice date convention for exports: the day after the billing period's last day.
-pub(crate) fn invoice_date_after(period_end: Date) -> Date {
-    period_end.add_days(1)
+/// The invoice date convention for exports: the day after the billing period's last day,
+/// refused (naming `column`, the period's end, or the row) when that is past 9999-12-31.
+pub(crate) fn invoice_date_after(
+    cells: &Cells<'_, '_>,
+    column: Option<usize>,
+    period_end: Date,
+) -> Result<Date, InputError> {
+    period_end.checked_add_days(1).map_err(|e| {
+        let message =
+            format!("the invoice date would be the day after the billing period, and {e}");
+        match column {
+            Some(c) => cells.error(c, message),
+            None => cells.row_error(message),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -335,7 +335,7 @@ fn focus_refusals_name_line_column_found_and_expected() {
     );
     check(
         focus_row(ok).replace("2025-01-15T08:00:00Z", "15/01/2025"),
-        "charges.csv:2: column 9 (ChargePeriodStart): '15/01/2025' is not a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24",
+        "charges.csv:2: column 9 (ChargePeriodStart): '15/01/2025' is not a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24, from 0001-01-01 to 9999-12-31",
     );
     check(
         focus_row(ok).replace("2025-02-01T00:00:00Z", "2025-01-01T00:00:00Z"),
@@ -692,7 +692,7 @@ fn azure_refusals_name_line_and_column() {
         let e = read(&format!("{EA_HEADER}{row}"), InputFormat::Azure, &contoso()).unwrap_err();
         assert_eq!(e, expected);
     };
-    check(ea_row(ok).replace("1/15/25", "15.01.2025"), "charges.csv:2: column 6 (Date): '15.01.2025' is not a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24");
+    check(ea_row(ok).replace("1/15/25", "15.01.2025"), "charges.csv:2: column 6 (Date): '15.01.2025' is not a date like 2024-09-18, 2024-09-18T22:00:00Z, 2024-09-18 22:00:00, 09/18/2024 or 9/18/24, from 0001-01-01 to 9999-12-31");
     check(ea_row(ok).replace("01/31/2025", ""), "charges.csv:2: column 3 (BillingPeriodEndDate): is empty; expected the (inclusive) end of the billing period");
     check(ea_row(ok).replace(",Usage,", ",,"), "charges.csv:2: column 9 (ChargeType): is empty; expected a ChargeType (Usage, Purchase, Refund, Tax, Credit, RoundingAdjustment)");
     check(
@@ -707,4 +707,53 @@ fn azure_refusals_name_line_and_column() {
     )
     .unwrap_err();
     assert_eq!(e, "charges.csv:1: column BillingPeriodStartDate is given without BillingPeriodEndDate; give both or neither");
+}
+
+/// Issue 11 point 5: the invoice date an export implies (the day after the billing period)
+/// must be a date the log can keep, and so must every date read.
+#[test]
+fn export_dates_past_9999_are_refused_naming_the_column() {
+    let ok = ["1", "Usage", "", "", "", "Standard", "Microsoft", "VMs", ""];
+    let focus = |row: String| {
+        read(
+            &format!("{FOCUS_HEADER}{row}"),
+            InputFormat::Focus,
+            &contoso(),
+        )
+        .unwrap_err()
+    };
+    let last_day = focus_row(ok)
+        .replace("2025-01-01T00:00:00Z", "9999-12-01T00:00:00Z")
+        .replace("2025-02-01T00:00:00Z", "9999-12-31T12:00:00Z")
+        .replace("2025-01-15T08:00:00Z", "9999-12-15T08:00:00Z");
+    assert_eq!(
+        focus(last_day),
+        "charges.csv:2: column 6 (BillingPeriodEnd): the invoice date would be the day after the billing period, and 9999-12-31 + 1 day falls outside 0001-01-01..9999-12-31, the dates the ledger keeps"
+    );
+    let e = focus(focus_row(ok).replace("2025-01-01T00:00:00Z", "0000-12-01T00:00:00Z"));
+    assert!(
+        e.starts_with(
+            "charges.csv:2: column 5 (BillingPeriodStart): '0000-12-01T00:00:00Z' is not a date"
+        ),
+        "{e}"
+    );
+    let ea = ea_row([
+        "1",
+        "Usage",
+        "OnDemand",
+        "Azure",
+        "Microsoft",
+        "",
+        "Storage",
+        "",
+        "",
+    ])
+    .replace("01/01/2025", "12/01/9999")
+    .replace("01/31/2025", "12/31/9999")
+    .replace("1/15/25", "12/15/9999");
+    let e = read(&format!("{EA_HEADER}{ea}"), InputFormat::Azure, &contoso()).unwrap_err();
+    assert_eq!(
+        e,
+        "charges.csv:2: column 3 (BillingPeriodEndDate): the invoice date would be the day after the billing period, and 9999-12-31 + 1 day falls outside 0001-01-01..9999-12-31, the dates the ledger keeps"
+    );
 }

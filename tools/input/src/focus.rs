@@ -184,7 +184,12 @@ fn billing_period(
         "the (exclusive) end of the billing period",
     )?;
     let period_end = if end_at_midnight {
-        end.add_days(-1)
+        end.checked_add_days(-1).map_err(|e| {
+            cells.error(
+                c.period_end,
+                format!("the billing period's last day is the day before, and {e}"),
+            )
+        })?
     } else {
         end
     };
@@ -332,7 +337,7 @@ pub(crate) fn row<'a>(
         line: cells.line(),
         account,
         invoice_id,
-        invoice_date: invoice_date_after(period_end),
+        invoice_date: invoice_date_after(cells, Some(c.period_end), period_end)?,
         period_start: Some(period_start),
         period_end: Some(period_end),
         billing_profile,

@@ -692,11 +692,11 @@ pub(crate) mod tests {
         );
         check_refused(
             &row("INV-1,2025-02-30,Eng,2025-01-31,usage,1,USD"),
-            "charges.csv:3: column 2 (invoice_date): '2025-02-30' is not a date (expected YYYY-MM-DD, a real calendar day)",
+            "charges.csv:3: column 2 (invoice_date): '2025-02-30' is not a date (expected YYYY-MM-DD, a real calendar day from 0001-01-01 to 9999-12-31)",
         );
         check_refused(
             &row("INV-1,2025-02-05,Eng,31/01/2025,usage,1,USD"),
-            "charges.csv:3: column 4 (charge_date): '31/01/2025' is not a date (expected YYYY-MM-DD, a real calendar day)",
+            "charges.csv:3: column 4 (charge_date): '31/01/2025' is not a date (expected YYYY-MM-DD, a real calendar day from 0001-01-01 to 9999-12-31)",
         );
         check_refused(
             &row("INV-1,2025-02-05,Eng,2025-01-31,Usage,1,USD"),

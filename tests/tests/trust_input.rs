@@ -1,0 +1,205 @@
+//! Issue 11, "Data loss" and "Bad input that is accepted" (points 5, 6, 13, 14): inputs that
+//! used to be accepted, or half-recorded, are refused naming the file, line and column, and
+//! leave the ledger exactly as it was and readable by every verb.
+
+use tests::{assert_mentions, assert_same_state, fixtures_dir, Ledger};
+
+const HEADER: &str = "invoice_id,invoice_date,billing_profile,charge_date,kind,amount,currency\n";
+
+/// The contoso-prepayment example: MACC contoso-macc (50,000 USD, 2025-05-01..2028-04-30)
+/// and two settled invoices.
+fn contoso() -> Ledger {
+    let ledger = Ledger::new();
+    let example = fixtures_dir().join("examples").join("contoso-prepayment");
+    ledger.copy_in(&example.join("agreement.toml"), "agreement.toml");
+    ledger.copy_in(&example.join("charges.csv"), "charges.csv");
+    ledger.ok(&["agreement", "agreement.toml"]);
+    ledger.ok(&["ingest", "charges.csv"]);
+    ledger
+}
+
+/// Run `args`, which must exit 1 naming every one of `mentions`, and leave the four views and
+/// the log head as they were. Returns the message.
+#[track_caller]
+fn assert_refused(ledger: &Ledger, args: &[&str], mentions: &[&str]) -> String {
+    let (state_before, head_before) = ledger.fingerprint();
+    let message = ledger.fails(args);
+    assert_mentions(&message, mentions);
+    let (state_after, head_after) = ledger.fingerprint();
+    let shown = args.join(" ");
+    assert_same_state(
+        &state_before,
+        &state_after,
+        &format!("after the refused `ledger {shown}`"),
+    );
+    assert_eq!(
+        head_before, head_after,
+        "the refused `ledger {shown}` appended to the log"
+    );
+    message
+}
+
+/// Every verb still reads the ledger, and another invoice can still be settled.
+#[track_caller]
+fn assert_still_usable(ledger: &Ledger) {
+    ledger.assert_audit_and_replay_pass();
+    for verb in ["lots", "events", "caco", "invoices"] {
+        ledger.ok(&[verb]);
+    }
+    ledger.ok(&["alerts", "--as-of", "2025-12-01"]);
+    ledger.write(
+        "later.csv",
+        "invoice_id,invoice_date,billing_profile,charge_date,kind,amount,currency,account\n\
+         INV-LATER,2025-11-05,Contoso,2025-10-10,usage,1.00,USD,contoso\n",
+    );
+    ledger.ok(&["ingest", "later.csv"]);
+}
+
+fn good_then(bad_line: &str) -> String {
+    format!("{HEADER}INV-2025-08,2025-09-05,Contoso,2025-08-10,usage,100.00,USD\n{bad_line}\n")
+}
+
+// ---- point 5: dates outside 0001..9999 ----
+
+#[test]
+fn an_invoice_dated_in_year_zero_is_refused_and_the_ledger_stays_readable() {
+    let ledger = contoso();
+    for (file, line, column) in [
+        (
+            "year0-invoice.csv",
+            "INV-0,0000-09-05,Contoso,2025-09-10,usage,1.00,USD",
+            "column 2 (invoice_date)",
+        ),
+        (
+            "year0-charge.csv",
+            "INV-0,2025-09-05,Contoso,0000-12-31,usage,1.00,USD",
+            "column 4 (charge_date)",
+        ),
+    ] {
+        ledger.write(file, good_then(line));
+        assert_refused(
+            &ledger,
+            &["ingest", file],
+            &[
+                &format!("{file}:3"),
+                column,
+                "0000-",
+                "0001-01-01 to 9999-12-31",
+            ],
+        );
+    }
+    let periods = "invoice_id,invoice_date,period_start,period_end,billing_profile,charge_date,kind,amount,currency\n\
+                   INV-P,2025-09-05,0000-08-01,2025-08-31,Contoso,2025-08-10,usage,1.00,USD\n";
+    ledger.write("year0-period.csv", periods);
+    assert_refused(
+        &ledger,
+        &["ingest", "year0-period.csv"],
+        &[
+            "year0-period.csv:2",
+            "column 3 (period_start)",
+            "0000-08-01",
+        ],
+    );
+    assert_still_usable(&ledger);
+}
+
+#[test]
+fn an_agreement_dated_in_year_zero_is_refused_naming_line_and_field() {
+    let ledger = contoso();
+    for (file, text) in [
+        (
+            "year0.toml",
+            "account = \"other\"\ncurrency = \"USD\"\n\n[[macc]]\nid = \"m\"\namount = \"10\"\nstart = 0000-05-01\nend = 2028-04-30\n",
+        ),
+        (
+            "year0-quoted.toml",
+            "account = \"other\"\ncurrency = \"USD\"\n\n[[macc]]\nid = \"m\"\namount = \"10\"\nstart = \"2025-05-01\"\nend = \"0000-04-30\"\n",
+        ),
+    ] {
+        ledger.write(file, text);
+        let message = assert_refused(&ledger, &["agreement", file], &[file, "0000-0"]);
+        assert!(
+            message.contains(&format!("{file}:7")) || message.contains(&format!("{file}:8")),
+            "the refusal names no line: {message}"
+        );
+    }
+    assert_still_usable(&ledger);
+}
+
+/// A MACC ending 9999-12-31 (with a milestone due that day) is a valid agreement; the close
+/// that would date its shortfall invoice 10000-01-01 is refused and records nothing, for any
+/// account.
+#[test]
+fn a_close_whose_shortfall_would_be_dated_past_9999_is_refused_and_changes_nothing() {
+    let ledger = contoso();
+    ledger.write(
+        "forever.toml",
+        "account = \"forever\"\ncurrency = \"USD\"\n\n[[macc]]\nid = \"forever-macc\"\namount = \"1000\"\nstart = \"2025-01-01\"\nend = \"9999-12-31\"\n",
+    );
+    ledger.ok(&["agreement", "forever.toml"]);
+    assert_refused(
+        &ledger,
+        &["close", "--through", "9999-12-31"],
+        &["forever-macc", "9999-12-31", "0001-01-01..9999-12-31"],
+    );
+    assert_refused(
+        &ledger,
+        &["close", "--through", "9999-12-31", "--account", "forever"],
+        &["forever-macc", "9999-12-31"],
+    );
+    ledger.ok(&["close", "--through", "9999-12-30", "--account", "forever"]);
+    ledger.usage_error(&["close", "--through", "0000-12-31"]);
+    ledger.usage_error(&["close", "--through", "10000-01-01"]);
+    assert_still_usable(&ledger);
+}
+
+#[test]
+fn a_prepayment_expiring_past_9999_is_refused_naming_the_invoice_line() {
+    let ledger = contoso();
+    ledger.write(
+        "late-prepayment.csv",
+        format!(
+            "{HEADER}INV-2025-08,2025-09-05,Contoso,2025-08-10,usage,100.00,USD\n\
+             INV-9999,9999-07-05,Contoso,9999-06-01,prepayment_purchase,100.00,USD\n"
+        ),
+    );
+    assert_refused(
+        &ledger,
+        &["ingest", "late-prepayment.csv"],
+        &[
+            "late-prepayment.csv:3",
+            "INV-9999",
+            "9999-06-01 + 12 months",
+            "0001-01-01..9999-12-31",
+            "nothing from this file was recorded",
+        ],
+    );
+    assert_still_usable(&ledger);
+}
+
+#[test]
+fn a_caco_award_expiring_past_9999_is_refused() {
+    let ledger = Ledger::new();
+    ledger.write(
+        "caco.toml",
+        "account = \"late\"\ncurrency = \"USD\"\n\n[[caco]]\nid = \"caco-9999\"\nstart = \"9999-01-01\"\nbasis = \"period\"\naward_months = 12\n  [[caco.milestones]]\n  id = \"M1\"\n  start = \"9999-01-01\"\n  end = \"9999-06-30\"\n  target = \"100.00\"\n  award = \"50.00\"\n",
+    );
+    ledger.ok(&["agreement", "caco.toml"]);
+    ledger.write(
+        "award.csv",
+        format!("{HEADER}INV-A,9999-07-05,Late,9999-03-10,usage,200.00,USD\n"),
+    );
+    let message = assert_refused(
+        &ledger,
+        &["ingest", "award.csv"],
+        &[
+            "award.csv:2",
+            "INV-A",
+            "caco-9999/M1/award",
+            "9999-07-05 + 12 months",
+        ],
+    );
+    assert!(!message.contains("panicked"), "{message}");
+    ledger.assert_audit_and_replay_pass();
+    ledger.ok(&["caco"]);
+}
