@@ -490,10 +490,10 @@ fn recording_the_same_agreement_again_changes_nothing_and_says_so() {
     );
 }
 
-/// Files are settled in the order given, each validated whole: a refused second file keeps
-/// the first (already settled) and the message says which files went in.
+/// Files are decided in the order given, all before the first append (issue 11 pt 6): a
+/// refused second file leaves the first unrecorded too, and the message says so.
 #[test]
-fn a_refused_second_file_keeps_the_first_and_says_so() {
+fn a_refused_second_file_records_neither_and_says_so() {
     let ledger = contoso();
     ledger.write(
         "august.csv",
@@ -503,19 +503,19 @@ fn a_refused_second_file_keeps_the_first_and_says_so() {
         "september.csv",
         format!("{HEADER}INV-2025-09,2025-10-05,Contoso,2025-09-10,usage,1O0.00,USD\n"),
     );
-    let message = ledger.fails(&["ingest", "august.csv", "september.csv"]);
-    assert_mentions(
-        &message,
-        &["september.csv:2", "column 6 (amount)", "august.csv"],
+    assert_refused(
+        &ledger,
+        &["ingest", "august.csv", "september.csv"],
+        &[
+            "september.csv:2",
+            "column 6 (amount)",
+            "none of the 2 files",
+        ],
     );
     let invoices = ledger.json(&["invoices"]).to_string();
     assert!(
-        invoices.contains("INV-2025-08"),
-        "the first file was not settled: {invoices}"
-    );
-    assert!(
-        !invoices.contains("INV-2025-09"),
-        "the refused file was settled: {invoices}"
+        !invoices.contains("INV-2025-08"),
+        "the first file was settled: {invoices}"
     );
     ledger.assert_audit_and_replay_pass();
 }

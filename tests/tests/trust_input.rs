@@ -203,3 +203,62 @@ fn a_caco_award_expiring_past_9999_is_refused() {
     ledger.assert_audit_and_replay_pass();
     ledger.ok(&["caco"]);
 }
+
+// ---- point 6: one command, all files or none ----
+
+#[test]
+fn a_refused_file_in_a_multi_file_ingest_records_none_of_them() {
+    let ledger = contoso();
+    ledger.write(
+        "august.csv",
+        format!("{HEADER}INV-2025-08,2025-09-05,Contoso,2025-08-10,usage,100.00,USD\n"),
+    );
+    ledger.write(
+        "september.csv",
+        format!("{HEADER}INV-2025-09,2025-10-05,Contoso,2025-09-10,usage,100.00,USD\n"),
+    );
+    // Refused while read (a bad amount) and while decided (R-IDEM-2 against the first file).
+    ledger.write(
+        "bad-read.csv",
+        format!("{HEADER}INV-2025-10,2025-11-05,Contoso,2025-10-10,usage,1O0.00,USD\n"),
+    );
+    ledger.write(
+        "bad-decide.csv",
+        format!("{HEADER}INV-2025-08,2025-09-05,Contoso,2025-08-10,usage,100.01,USD\n"),
+    );
+    for bad in ["bad-read.csv", "bad-decide.csv"] {
+        let message = assert_refused(
+            &ledger,
+            &["ingest", "august.csv", "september.csv", bad],
+            &[bad, "none of the 3 files"],
+        );
+        assert!(
+            !message.contains("were ingested"),
+            "the message says files went in: {message}"
+        );
+    }
+    let invoices = ledger.json(&["invoices"]).to_string();
+    assert!(!invoices.contains("INV-2025-08"), "{invoices}");
+    ledger.ok(&["ingest", "august.csv", "september.csv"]);
+    let invoices = ledger.json(&["invoices"]).to_string();
+    assert!(
+        invoices.contains("INV-2025-08") && invoices.contains("INV-2025-09"),
+        "{invoices}"
+    );
+    ledger.assert_audit_and_replay_pass();
+}
+
+/// The second file sees what the first decided: an invoice repeated across two files of one
+/// command is settled once, and a second file may rely on the first's lots.
+#[test]
+fn files_of_one_command_are_decided_in_order() {
+    let ledger = contoso();
+    let august = format!("{HEADER}INV-2025-08,2025-09-05,Contoso,2025-08-10,usage,100.00,USD\n");
+    ledger.write("a.csv", &august);
+    ledger.write("b.csv", &august);
+    let said = ledger.ok(&["ingest", "a.csv", "b.csv"]);
+    assert_mentions(&said, &["a.csv", "b.csv", "already"]);
+    let invoices = ledger.json(&["invoices"]).to_string();
+    assert_eq!(invoices.matches("INV-2025-08").count(), 1, "{invoices}");
+    ledger.assert_audit_and_replay_pass();
+}

@@ -295,7 +295,7 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// Charge-line files, settled in the order given.
+    /// Charge-line files, decided in the order given and recorded all or none.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The files' format; detected from the header when not given.

@@ -40,18 +40,7 @@ pub fn agreement(data: &Path, args: &AgreementArgs, out: &mut dyn Write) -> Resu
 /// `ledger ingest FILE... [--format F] [--json]`.
 pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let format = args.format.map(Into::into);
-    let outcomes = ingest::ingest_files(data, &args.files, format, quiet()).map_err(|e| {
-        if e.done.is_empty() {
-            Failure::from(*e.failure)
-        } else {
-            let done: Vec<String> = e.done.iter().map(describe).collect();
-            Failure::new(format!(
-                "{}\n(before this, these files were ingested: {})",
-                e.failure,
-                done.join("; ")
-            ))
-        }
-    })?;
+    let outcomes = ingest::ingest_files(data, &args.files, format, quiet())?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::ingest_document(&outcomes)).expect("serializes");
@@ -171,7 +160,7 @@ pub fn demo(args: &DemoArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let started = Instant::now();
     let (generated, agreement_files, csv_path) = demo_inputs(&temp.path().join("inputs"), args)?;
     agreement::record_files(&dir, &agreement_files)?;
-    ingest::ingest_files(&dir, &[csv_path], None, quiet()).map_err(|e| *e.failure)?;
+    ingest::ingest_files(&dir, &[csv_path], None, quiet())?;
     let elapsed = started.elapsed().as_secs_f64();
 
     let session = Session::open_for_read(&dir, "demo")?;

@@ -100,7 +100,7 @@ fn prepare(data: &Path, lines: u64) {
     }
     ledger_app::agreement::record_files(data, &files).unwrap_or_else(|e| panic!("agreement: {e}"));
     let outcomes = ledger_app::ingest::ingest_files(data, &[csv_path], None, true)
-        .unwrap_or_else(|e| panic!("ingest: {}", e.failure));
+        .unwrap_or_else(|e| panic!("ingest: {e}"));
     for outcome in &outcomes {
         eprintln!("{}", ledger_render::ingest::describe(outcome));
     }

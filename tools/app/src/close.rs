@@ -47,10 +47,10 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Cl
             through,
         };
         let one = stage(&mut session.projections, &mut appender, &fact)
-            .map_err(|e| {
-                Failure::new(format!(
-                    "close of account {account} through {through}: {e}; nothing was recorded"
-                ))
+            .map_err(|e| AppError::CloseRefused {
+                account: account.clone(),
+                through,
+                source: Box::new(e),
             })?
             .expect("a close is never a repeat");
         staged.push((account, one));

@@ -53,6 +53,25 @@ pub enum AppError {
         invoice: String,
         source: Box<StageError>,
     },
+    /// A command of several files refused one of them: none was recorded.
+    #[error("{source}\n(none of the {count} files of this command was recorded: they are recorded all or none)")]
+    NoneRecorded { count: usize, source: Box<AppError> },
+    /// R-IDEM-2 with the first difference named (`detail`); nothing of the file was recorded.
+    #[error("{}:{line}: invoice {invoice} was settled before with different content (R-IDEM-2): {detail}; nothing from this file was recorded", .file.display())]
+    InvoiceConflict {
+        file: PathBuf,
+        /// The file line of the first differing line, else the invoice's first line.
+        line: u64,
+        invoice: String,
+        detail: String,
+    },
+    /// The core refused the close of one account; nothing was recorded for any.
+    #[error("close of account {account} through {through}: {source}; nothing was recorded")]
+    CloseRefused {
+        account: String,
+        through: ledger_core::Date,
+        source: Box<StageError>,
+    },
     /// A scenario's replaced terms do not make an agreement (the message names the scenario
     /// file, line and key).
     #[error("{message}")]

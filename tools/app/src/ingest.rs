@@ -4,7 +4,9 @@
 //!    are spilled to disk by the assembler).
 //! 2. Decide every invoice on the in-memory ledger and stage its records (facts and
 //!    decisions, hash-chained) in a spill file. Any refusal here stops the command before
-//!    anything is appended: a refused file changes nothing.
+//!    anything is appended: a refused file changes nothing. `ledger ingest A B C` reads and
+//!    decides every file (each after the ones before it) before the first append, so a
+//!    refused file C leaves A and B unrecorded too.
 //! 3. Append the staged records, one invoice per atomic batch, flushing periodically and
 //!    before reporting success. A crash leaves a prefix of whole invoices; ingesting the file
 //!    again skips them (R-IDEM-1) and settles the rest.
@@ -186,12 +188,35 @@ pub fn ingest_file_visible(
     quiet: bool,
     visible: Visible,
 ) -> Result<FileOutcome, AppError> {
-    let started = Instant::now();
-    let staging = session.dir().join("staging");
     let format = match format {
         Some(f) => f,
         None => detect_format(file)?,
     };
+    let mut appender = Appender::new(session.store.head());
+    let decided = read_and_decide(session, &mut appender, file, format, quiet, visible)?;
+    let mut outcomes = append_decided(session, vec![decided], quiet)?;
+    Ok(outcomes.pop().expect("one file decided"))
+}
+
+/// A file read and decided, its records staged and not yet appended.
+struct Decided {
+    outcome: FileOutcome,
+    spill: Spill,
+    group_lines: Vec<u64>,
+    started: Instant,
+}
+
+/// Phases 1 and 2 for one file: its records staged after those `appender` has chained so far.
+fn read_and_decide(
+    session: &mut Session,
+    appender: &mut Appender,
+    file: &Path,
+    format: InputFormat,
+    quiet: bool,
+    visible: Visible,
+) -> Result<Decided, AppError> {
+    let started = Instant::now();
+    let staging = session.dir().join("staging");
     let mut outcome = FileOutcome::new(file, format);
     let mut invoices = read_file(
         session,
@@ -203,27 +228,60 @@ pub fn ingest_file_visible(
         &mut outcome,
     )?;
     let read_seconds = started.elapsed().as_secs_f64();
-    let (spill, group_lines) =
-        decide_invoices(session, file, &mut invoices, &staging, quiet, &mut outcome)?;
-    let decide_seconds = started.elapsed().as_secs_f64() - read_seconds;
-    append_invoices(session, spill, group_lines, quiet)?;
-    let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
-    session.finish_writes()?;
-    outcome.seconds = started.elapsed().as_secs_f64();
+    let (spill, group_lines) = decide_invoices(
+        session,
+        appender,
+        file,
+        &mut invoices,
+        &staging,
+        quiet,
+        &mut outcome,
+    )?;
     tracing::info!(
         file = %file.display(),
         read_s = read_seconds,
-        decide_s = decide_seconds,
-        append_s = append_seconds,
-        finish_s = outcome.seconds - read_seconds - decide_seconds - append_seconds,
-        "ingest phases"
+        decide_s = started.elapsed().as_secs_f64() - read_seconds,
+        "ingest phases: read and decided"
     );
-    outcome.lines_per_second = if outcome.seconds > 0.0 {
-        outcome.lines_settled as f64 / outcome.seconds
-    } else {
-        0.0
-    };
-    Ok(outcome)
+    Ok(Decided {
+        outcome,
+        spill,
+        group_lines,
+        started,
+    })
+}
+
+/// Phase 3 for files all decided: append their staged records in order, then flush and save
+/// the projections once.
+fn append_decided(
+    session: &mut Session,
+    decided: Vec<Decided>,
+    quiet: bool,
+) -> Result<Vec<FileOutcome>, AppError> {
+    let appending = Instant::now();
+    let mut outcomes = Vec::with_capacity(decided.len());
+    for d in decided {
+        let Decided {
+            mut outcome,
+            spill,
+            group_lines,
+            started,
+        } = d;
+        append_invoices(session, spill, group_lines, quiet)?;
+        outcome.seconds = started.elapsed().as_secs_f64();
+        outcomes.push(outcome);
+    }
+    session.finish_writes()?;
+    let finish = appending.elapsed().as_secs_f64();
+    tracing::info!(append_and_finish_s = finish, "ingest phases: appended");
+    for outcome in &mut outcomes {
+        outcome.lines_per_second = if outcome.seconds > 0.0 {
+            outcome.lines_settled as f64 / outcome.seconds
+        } else {
+            0.0
+        };
+    }
+    Ok(outcomes)
 }
 
 /// Phase 1: read, validate and group the whole file into staged invoices.
@@ -263,6 +321,7 @@ fn read_file(
 /// most three invoices are in memory (being built, waiting, being decided).
 fn decide_invoices(
     session: &mut Session,
+    appender: &mut Appender,
     file: &Path,
     invoices: &mut StagedInvoices,
     staging: &Path,
@@ -273,7 +332,6 @@ fn decide_invoices(
         .map(|i| invoices.first_line(i))
         .collect();
     let settling = bar(invoices.len() as u64, "settling", quiet);
-    let mut appender = Appender::new(session.store.head());
     let mut spill = Spill::create(staging)?;
     let mut group_lines = Vec::new();
     std::thread::scope(|scope| -> Result<(), AppError> {
@@ -296,7 +354,7 @@ fn decide_invoices(
             let lines = invoice.lines.len() as u64;
             let id = invoice.id.clone();
             let fact = Fact::Invoice(invoice);
-            match stage(&mut session.projections, &mut appender, &fact) {
+            match stage(&mut session.projections, appender, &fact) {
                 Ok(None) => outcome.already_settled += 1,
                 Ok(Some(staged)) => {
                     spill.push_group(&staged.records)?;
@@ -344,44 +402,42 @@ fn append_invoices(
     Ok(())
 }
 
-/// A multi-file ingest that failed: why, and the files ingested before the one that failed
-/// (they stay ingested: each file is its own unit).
-#[derive(Debug)]
-pub struct IngestFailure {
-    pub failure: Box<AppError>,
-    pub done: Vec<FileOutcome>,
-}
-
-/// Ingest `files` in order, each in `format` (detected from its header when `None`). Every
-/// file is checked (readable, of a format the ledger reads) before the ledger is opened.
+/// Ingest `files` in order, each in `format` (detected from its header when `None`): all or
+/// nothing. Every file is checked (readable, of a format the ledger reads) before the ledger
+/// is opened, then every file is read and decided, each after the ones before it, and only
+/// when all are decided is anything appended: a refused file, whichever it is, leaves the
+/// ledger as it was.
 pub fn ingest_files(
     data: &Path,
     files: &[PathBuf],
     format: Option<InputFormat>,
     quiet: bool,
-) -> Result<Vec<FileOutcome>, IngestFailure> {
-    let failed = |failure: AppError| IngestFailure {
-        failure: Box::new(failure),
-        done: Vec::new(),
-    };
+) -> Result<Vec<FileOutcome>, AppError> {
     let mut formats = Vec::with_capacity(files.len());
     for file in files {
-        formats.push(file_format(file, format).map_err(failed)?);
+        formats.push(file_format(file, format)?);
     }
-    let mut session = Session::open_for_write(data, "ingest").map_err(failed)?;
-    let mut done = Vec::with_capacity(files.len());
+    let mut session = Session::open_for_write(data, "ingest")?;
+    let mut appender = Appender::new(session.store.head());
+    let mut decided = Vec::with_capacity(files.len());
     for (file, format) in files.iter().zip(formats) {
-        match ingest_file_as(&mut session, file, Some(format), quiet) {
-            Ok(outcome) => done.push(outcome),
-            Err(failure) => {
-                return Err(IngestFailure {
-                    failure: Box::new(failure),
-                    done,
-                })
-            }
-        }
+        let one = read_and_decide(&mut session, &mut appender, file, format, quiet, &|_| true)
+            .map_err(|failure| none_recorded(failure, files.len()))?;
+        decided.push(one);
     }
-    Ok(done)
+    append_decided(&mut session, decided, quiet)
+}
+
+/// A refusal in a command of `count` files: none of them was recorded.
+fn none_recorded(error: AppError, count: usize) -> AppError {
+    if count > 1 {
+        AppError::NoneRecorded {
+            count,
+            source: Box::new(error),
+        }
+    } else {
+        error
+    }
 }
 
 /// Check that the file exists and is in a format we read: the given one, else the one its
