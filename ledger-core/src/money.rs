@@ -77,7 +77,12 @@ pub enum MoneyError {
     TooPrecise(String, u32),
     #[error("'{0}' is out of range (the ledger keeps amounts below 10^14 in magnitude)")]
     OutOfRange(String),
+    #[error("'{0}' has {1} significant digits; a rate or factor has at most {MAX_FACTOR_DIGITS} (like 0.12345678901234)")]
+    TooManyDigits(String, u32),
 }
+
+/// Most significant digits a [`Factor`] (a PEC rate, a what-if factor) may have.
+pub const MAX_FACTOR_DIGITS: u32 = 14;
 
 /// An arithmetic result that does not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -397,11 +402,14 @@ impl Factor {
         scale: 0,
     };
 
+    /// A factor from its decimal text: at most [`MAX_FACTOR_DIGITS`] significant digits
+    /// (after dropping trailing zeros) and 24 decimal places.
     pub fn parse(text: &str) -> Result<Factor, MoneyError> {
         let money = Money::parse(text)?;
         let (m, s) = money.to_mantissa_scale();
-        if m.unsigned_abs() > 100_000_000_000_000 {
-            return Err(MoneyError::OutOfRange(text.to_string()));
+        let digits = m.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1);
+        if digits > MAX_FACTOR_DIGITS {
+            return Err(MoneyError::TooManyDigits(text.to_string(), digits));
         }
         Ok(Factor {
             mantissa: m,
@@ -611,6 +619,22 @@ mod tests {
         assert_eq!(m("-1234.5").to_display(2), "-1,234.50");
         assert_eq!(m("0.125").to_display(2), "0.12");
         assert_eq!(m("999").to_display(2), "999.00");
+    }
+
+    #[test]
+    fn a_factor_with_too_many_digits_names_the_real_limit() {
+        // Before: "is out of range (the ledger keeps amounts below 10^14 in magnitude)".
+        assert_eq!(
+            Factor::parse("0.150000000000001").unwrap_err().to_string(),
+            "'0.150000000000001' has 15 significant digits; a rate or factor has at most 14 (like 0.12345678901234)"
+        );
+        assert!(Factor::parse("0.12345678901234").is_ok());
+        assert!(Factor::parse("0.15000000000000000000").is_ok());
+        assert!(Factor::parse("0").is_ok());
+        assert!(matches!(
+            Factor::parse("0.1500000000000000000000001"),
+            Err(MoneyError::TooPrecise(..))
+        ));
     }
 
     #[test]

@@ -262,3 +262,81 @@ fn files_of_one_command_are_decided_in_order() {
     assert_eq!(invoices.matches("INV-2025-08").count(), 1, "{invoices}");
     ledger.assert_audit_and_replay_pass();
 }
+
+// ---- point 14: plain decimals, the real limit of a rate, R-IDEM-2 names the line ----
+
+#[test]
+fn an_exponent_in_a_native_amount_is_refused() {
+    let ledger = contoso();
+    ledger.write(
+        "exponent.csv",
+        good_then("INV-2025-09,2025-10-05,Contoso,2025-09-10,usage,1e3,USD"),
+    );
+    assert_refused(
+        &ledger,
+        &["ingest", "exponent.csv"],
+        &[
+            "exponent.csv:3",
+            "column 6 (amount)",
+            "'1e3'",
+            "plain decimal",
+        ],
+    );
+}
+
+#[test]
+fn a_rate_with_too_many_digits_names_the_real_limit() {
+    let ledger = contoso();
+    ledger.write(
+        "rate.toml",
+        "account = \"csp\"\ncurrency = \"USD\"\npartner_earned_credit_rate = \"0.150000000000001\"\n",
+    );
+    let message = assert_refused(
+        &ledger,
+        &["agreement", "rate.toml"],
+        &[
+            "rate.toml:3",
+            "partner_earned_credit_rate",
+            "15 significant digits",
+            "at most 14",
+        ],
+    );
+    assert!(!message.contains("10^14"), "{message}");
+}
+
+/// Same invoice, same line count, total and date, two lines' charge dates swapped: the
+/// refusal names the first line that differs (its file line) with both versions.
+#[test]
+fn an_r_idem_2_refusal_names_the_first_line_that_differs() {
+    let ledger = contoso();
+    ledger.write(
+        "first.csv",
+        format!(
+            "{HEADER}INV-2025-09,2025-10-05,Contoso,2025-09-10,usage,100.00,USD\n\
+             INV-2025-09,2025-10-05,Contoso,2025-09-11,usage,200.00,USD\n"
+        ),
+    );
+    ledger.ok(&["ingest", "first.csv"]);
+    ledger.write(
+        "again.csv",
+        format!(
+            "{HEADER}INV-2025-10,2025-11-05,Contoso,2025-10-10,usage,5.00,USD\n\
+             INV-2025-09,2025-10-05,Contoso,2025-09-10,usage,100.00,USD\n\
+             INV-2025-10,2025-11-05,Contoso,2025-10-11,usage,5.00,USD\n\
+             INV-2025-09,2025-10-05,Contoso,2025-09-12,usage,200.00,USD\n"
+        ),
+    );
+    let message = assert_refused(
+        &ledger,
+        &["ingest", "again.csv"],
+        &[
+            "again.csv:5",
+            "INV-2025-09",
+            "R-IDEM-2",
+            "its line 2 differs",
+            "settled as 2025-09-11 usage 200",
+            "now 2025-09-12 usage 200",
+        ],
+    );
+    assert!(!message.contains("totalling"), "{message}");
+}

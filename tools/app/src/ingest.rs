@@ -16,13 +16,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ledger_core::CoreError;
 use ledger_core::{ChargeKind, Fact, Invoice, Money};
 use ledger_input::assemble::Accounts;
 use ledger_input::{
     detect_format, stage_file, IngestSummary, InputError, InputFormat, MarketplaceTerms, ReadStats,
     SkipReason, StagedInvoices,
 };
-use ledger_replay::write::stage;
+use ledger_replay::write::{stage, StageError};
+
+use crate::conflict::{first_difference, native_file_line, settled_invoice};
 use ledger_store::{invoice_content_hash, Appender, Spill};
 
 use crate::error::AppError;
@@ -362,6 +365,13 @@ fn decide_invoices(
                     outcome.settled += 1;
                     outcome.lines_settled += lines;
                 }
+                Err(StageError::Core(CoreError::InvoiceConflict { .. })) => {
+                    let Fact::Invoice(invoice) = &fact else {
+                        unreachable!("an invoice was staged")
+                    };
+                    let native = outcome.format == InputFormat::Native.name();
+                    return Err(conflict(session, file, native, invoice, first_lines[index]));
+                }
                 Err(e) => {
                     return Err(AppError::InvoiceRefused {
                         file: file.to_path_buf(),
@@ -377,6 +387,34 @@ fn decide_invoices(
     })?;
     settling.finish_and_clear();
     Ok((spill, group_lines))
+}
+
+/// R-IDEM-2: `invoice` was settled before with other content; the refusal names the first
+/// line that differs (its file line when the file is native CSV, else the invoice's first).
+fn conflict(
+    session: &Session,
+    file: &Path,
+    native: bool,
+    invoice: &Invoice,
+    first_line: u64,
+) -> AppError {
+    let difference =
+        settled_invoice(&session.store, invoice).and_then(|was| first_difference(&was, invoice));
+    let detail = match &difference {
+        Some(d) => d.describe(),
+        None => "its content digest differs".to_string(),
+    };
+    let line = difference
+        .and_then(|d| d.position)
+        .filter(|_| native)
+        .and_then(|k| native_file_line(file, &invoice.id, &invoice.account, k))
+        .unwrap_or(first_line);
+    AppError::InvoiceConflict {
+        file: file.to_path_buf(),
+        line,
+        invoice: invoice.id.clone(),
+        detail,
+    }
 }
 
 /// Phase 3: append the staged records, one invoice per atomic batch, flushing every

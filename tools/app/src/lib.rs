@@ -18,6 +18,7 @@
 
 pub mod agreement;
 pub mod close;
+pub mod conflict;
 pub mod error;
 pub mod ingest;
 pub mod reconcile;

@@ -494,6 +494,9 @@ impl<'a> Fields<'a> {
         let charge_date = self.date(map.charge_date, CHARGE_DATE)?;
         let kind = self.kind(map.kind)?;
         let amount_text = self.text(map.amount)?;
+        if amount_text.bytes().any(|b| b | 0x20 == b'e') {
+            return Err(self.error(map.amount, format!("'{}' has an exponent; the ledger's CSV takes plain decimal amounts (digits with an optional '.' and sign, like 1234.56)", shown(amount_text))));
+        }
         let amount =
             Money::parse(amount_text).map_err(|e| self.error(map.amount, e.to_string()))?;
         if kind == ChargeKind::Refund {
@@ -686,6 +689,13 @@ pub(crate) mod tests {
             &row("INV-1,2025-02-05,Eng,2025-01-31,usage,\"12,50\",USD"),
             "charges.csv:3: column 6 (amount): '12,50' is not a decimal amount (expected digits with an optional '.' and sign, like 1234.56)",
         );
+        // Issue 11 pt 14: exponents are for exports; the ledger's own CSV is plain decimals.
+        for exponent in ["1e3", "1E3", "-1.5e-2", "2.5E+1"] {
+            check_refused(
+                &row(&format!("INV-1,2025-02-05,Eng,2025-01-31,usage,{exponent},USD")),
+                &format!("charges.csv:3: column 6 (amount): '{exponent}' has an exponent; the ledger's CSV takes plain decimal amounts (digits with an optional '.' and sign, like 1234.56)"),
+            );
+        }
         check_refused(
             &row("INV-1,2025-02-05,Eng,2025-01-31,usage,,USD"),
             "charges.csv:3: column 6 (amount): an empty value where an amount was expected",
