@@ -20,6 +20,7 @@ pub mod error;
 mod evaluate;
 pub mod event;
 pub mod fact;
+pub mod ident;
 pub mod kind;
 pub mod ledger;
 pub mod money;

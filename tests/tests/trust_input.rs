@@ -340,3 +340,113 @@ fn an_r_idem_2_refusal_names_the_first_line_that_differs() {
     );
     assert!(!message.contains("totalling"), "{message}");
 }
+
+// ---- point 13: identifiers ----
+
+/// Ids that hide characters, or that a person could not tell from another, are refused in
+/// charge files and agreements, naming the file, line and column or field.
+#[test]
+fn identifiers_with_hidden_or_look_alike_characters_are_refused() {
+    let ledger = contoso();
+    for (name, bad_line, column, found) in [
+        (
+            "nul.csv",
+            "INV\u{0}9,2025-10-05,Contoso,2025-09-10,usage,1.00,USD",
+            "column 1 (invoice_id)",
+            "U+0000",
+        ),
+        (
+            "zwsp.csv",
+            "INV-2025-0\u{200B}7,2025-08-05,Contoso,2025-07-15,usage,2500.00,USD",
+            "column 1 (invoice_id)",
+            "U+200B",
+        ),
+        (
+            "bom.csv",
+            "\u{FEFF}INV-2025-07,2025-08-05,Contoso,2025-07-15,usage,2500.00,USD",
+            "column 1 (invoice_id)",
+            "U+FEFF",
+        ),
+        (
+            "wj.csv",
+            "INV-9,2025-10-05,Contoso\u{2060},2025-09-10,usage,1.00,USD",
+            "column 3 (billing_profile)",
+            "U+2060",
+        ),
+        (
+            "space.csv",
+            " INV-9,2025-10-05,Contoso,2025-09-10,usage,1.00,USD",
+            "column 1 (invoice_id)",
+            "space at its start or end",
+        ),
+        (
+            "cyrillic.csv",
+            "INV-2025-0\u{0437},2025-08-05,Contoso,2025-07-15,usage,2500.00,USD",
+            "column 1 (invoice_id)",
+            "printable ASCII",
+        ),
+        (
+            "lower.csv",
+            "shortfall-contoso-macc,2025-10-05,Contoso,2025-09-10,usage,1.00,USD",
+            "column 1 (invoice_id)",
+            "reserved",
+        ),
+        (
+            "mixed.csv",
+            "WhatIf-9,2025-10-05,Contoso,2025-09-10,usage,1.00,USD",
+            "column 1 (invoice_id)",
+            "reserved",
+        ),
+    ] {
+        ledger.write(name, good_then(bad_line));
+        assert_refused(
+            &ledger,
+            &["ingest", name],
+            &[&format!("{name}:3"), column, found],
+        );
+    }
+    for (name, account, found) in [
+        ("slash.toml", "a/b", "contains '/'"),
+        ("dots.toml", "..", "does not start"),
+        ("dotdot.toml", "a..b", "contains '..'"),
+        ("zw.toml", "contoso\u{200B}", "U+200B"),
+    ] {
+        ledger.write(
+            name,
+            format!("account = \"{account}\"\ncurrency = \"USD\"\n"),
+        );
+        assert_refused(
+            &ledger,
+            &["agreement", name],
+            &[&format!("{name}:1"), "account", found],
+        );
+    }
+    ledger.write(
+        "lot.toml",
+        "account = \"other\"\ncurrency = \"USD\"\n\n[[credit]]\nid = \"aco\u{FEFF}\"\nkind = \"aco\"\namount = \"5\"\nstart = \"2025-01-01\"\nexpires = \"2025-12-31\"\n",
+    );
+    assert_refused(
+        &ledger,
+        &["agreement", "lot.toml"],
+        &["lot.toml:5", "credit[0] id", "U+FEFF"],
+    );
+}
+
+/// Azure's own account ids are accepted as they are.
+#[test]
+fn azure_account_ids_are_accepted() {
+    let ledger = Ledger::new();
+    for (name, account) in [
+        ("ea.toml", "1234:5678"),
+        (
+            "mca.toml",
+            "7ca289b9-c32d-5f7d-a4b3-4f6d5e1b3a2c:0f5b8b3c-1e2d-4c5b-9a6f-2b3c4d5e6f70_2019-05-31",
+        ),
+    ] {
+        ledger.write(
+            name,
+            format!("account = \"{account}\"\ncurrency = \"USD\"\n"),
+        );
+        ledger.ok(&["agreement", name]);
+    }
+}

@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use ledger_core::agreement::AgreementError;
 use ledger_core::agreement::{
     AccountTerms, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms,
     MaccMilestoneTerms, MaccTerms,
 };
+use ledger_core::ident::{check_id, IdKind};
 use ledger_core::{rulebook, Agreement, ChargeKind, CreditKind, Date, Factor, KindSet, Money};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -77,13 +79,44 @@ pub fn parse_agreement(
         lines: BTreeMap::new(),
     };
     let agreement = reader.agreement(&root)?;
-    if let Err(e) = agreement.validate() {
+    if let Err(e) = agreement.validate().and_then(|()| check_ids(&agreement)) {
         let line = reader.line_of_field(&e.field);
         return Err(InputError::new(file, e.message)
             .in_field(e.field)
             .at_line_opt(line));
     }
     Ok(agreement)
+}
+
+/// The identifier rules (`ledger_core::ident`, docs/INGEST.md) for the account and every lot
+/// and milestone id, named as [`Agreement::validate`] names fields. Checked when a file is
+/// read, not in the core, so a ledger recorded before these rules still replays.
+fn check_ids(agreement: &Agreement) -> Result<(), AgreementError> {
+    let check = |kind: IdKind, field: String, id: &str| {
+        check_id(kind, id).map_err(|e| AgreementError {
+            field,
+            message: e.0,
+        })
+    };
+    check(IdKind::Account, "account".into(), &agreement.account)?;
+    for (i, macc) in agreement.maccs.iter().enumerate() {
+        check(IdKind::Lot, format!("macc[{i}] id"), &macc.id)?;
+        for m in &macc.milestones {
+            let field = format!("macc \"{}\" milestone \"{}\" id", macc.id, m.id);
+            check(IdKind::Lot, field, &m.id)?;
+        }
+    }
+    for (i, caco) in agreement.cacos.iter().enumerate() {
+        check(IdKind::Lot, format!("caco[{i}] id"), &caco.id)?;
+        for m in &caco.milestones {
+            let field = format!("caco \"{}\" milestone \"{}\" id", caco.id, m.id);
+            check(IdKind::Lot, field, &m.id)?;
+        }
+    }
+    for (i, credit) in agreement.credits.iter().enumerate() {
+        check(IdKind::Lot, format!("credit[{i}] id"), &credit.id)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

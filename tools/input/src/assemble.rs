@@ -18,7 +18,8 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexSet;
-use ledger_core::fact::{MAX_LINES_PER_INVOICE, RESERVED_INVOICE_PREFIXES};
+use ledger_core::fact::MAX_LINES_PER_INVOICE;
+use ledger_core::ident::{check_id, IdKind};
 use ledger_core::{ChargeKind, ChargeLine, Date, Invoice, Money, StrRef};
 use rustc_hash::FxBuildHasher;
 
@@ -175,6 +176,7 @@ enum Column {
     BillingProfile,
     Account,
     Currency,
+    LineId,
 }
 
 impl Column {
@@ -187,6 +189,7 @@ impl Column {
             Column::BillingProfile => "billing_profile",
             Column::Account => "account",
             Column::Currency => "currency",
+            Column::LineId => "line_id",
         }
     }
 }
@@ -277,6 +280,21 @@ impl Assembler {
             let message = format!("invoice {} has more than {MAX_LINES_PER_INVOICE} lines; at most {MAX_LINES_PER_INVOICE} are accepted per invoice", row.invoice_id);
             return Err(self.error(row.line, Column::InvoiceId, message));
         }
+        let same_profile = pending
+            .profiles
+            .get(pending.last_profile as usize)
+            .is_some_and(|p| p == row.billing_profile);
+        if !same_profile {
+            if let Err(e) = check_id(IdKind::BillingProfile, row.billing_profile) {
+                return Err(self.error(row.line, Column::BillingProfile, e.0));
+            }
+        }
+        if let Some(line_id) = row.line_id {
+            if let Err(e) = check_id(IdKind::Line, line_id) {
+                return Err(self.error(row.line, Column::LineId, e.0));
+            }
+        }
+        let pending = &mut self.invoices[index];
         let profile = match intern_profile(pending, row.billing_profile) {
             Some(p) => p,
             None => {
@@ -314,16 +332,8 @@ impl Assembler {
 
     /// Check and open a new invoice for `row`; its index.
     fn open_invoice(&mut self, row: &Row<'_>) -> Result<usize, InputError> {
-        if RESERVED_INVOICE_PREFIXES
-            .iter()
-            .any(|p| row.invoice_id.starts_with(p))
-        {
-            let message = format!(
-                "'{}' is reserved: ids starting with {} are made by the ledger itself (expected another invoice id)",
-                row.invoice_id,
-                RESERVED_INVOICE_PREFIXES.join(" or ")
-            );
-            return Err(self.error(row.line, Column::InvoiceId, message));
+        if let Err(e) = check_id(IdKind::Invoice, row.invoice_id) {
+            return Err(self.error(row.line, Column::InvoiceId, e.0));
         }
         let account = self.resolve_account(row)?;
         let currency = &self.accounts.currencies[account];
@@ -1379,13 +1389,77 @@ mod tests {
 
     #[test]
     fn reserved_invoice_ids_are_refused() {
-        for id in ["SHORTFALL-macc-1", "WHATIF-2025-04"] {
+        for (id, prefix) in [
+            ("SHORTFALL-macc-1", "SHORTFALL-"),
+            ("WHATIF-2025-04", "WHATIF-"),
+            ("shortfall-macc-1", "SHORTFALL-"),
+            ("WhatIf-2025-04", "WHATIF-"),
+        ] {
             check_refused(
                 &format!("{HEADER}{id},2025-02-05,P,2025-01-03,usage,1,USD\n"),
                 &contoso(),
-                &format!("charges.csv:2: column 1 (invoice_id): '{id}' is reserved: ids starting with SHORTFALL- or WHATIF- are made by the ledger itself (expected another invoice id)"),
+                &format!("charges.csv:2: column 1 (invoice_id): '{id}' is reserved: ids starting with {prefix} (in any case) are made by the ledger itself; expected an invoice id of printable ASCII, not starting with SHORTFALL- or WHATIF-"),
             );
         }
+    }
+
+    /// Issue 11 pt 13: ids a person cannot tell apart, or that hide characters, are refused
+    /// in the column that holds them.
+    #[test]
+    fn identifiers_with_invisible_or_look_alike_characters_are_refused() {
+        let header =
+            "invoice_id,invoice_date,billing_profile,charge_date,kind,amount,currency,line_id\n";
+        for (row, column, found) in [
+            (
+                "INV\u{200B}-1,2025-02-05,P,2025-01-03,usage,1,USD,",
+                "column 1 (invoice_id)",
+                "U+200B",
+            ),
+            (
+                "\u{FEFF}INV-1,2025-02-05,P,2025-01-03,usage,1,USD,",
+                "column 1 (invoice_id)",
+                "U+FEFF",
+            ),
+            (
+                "INV-1 ,2025-02-05,P,2025-01-03,usage,1,USD,",
+                "column 1 (invoice_id)",
+                "space at its start or end",
+            ),
+            (
+                "INV-\u{0410}1,2025-02-05,P,2025-01-03,usage,1,USD,",
+                "column 1 (invoice_id)",
+                "not printable ASCII",
+            ),
+            (
+                "INV-1,2025-02-05,P\u{2060},2025-01-03,usage,1,USD,",
+                "column 3 (billing_profile)",
+                "U+2060",
+            ),
+            (
+                "INV-1,2025-02-05,Mu\u{0308}ller,2025-01-03,usage,1,USD,",
+                "column 3 (billing_profile)",
+                "NFC",
+            ),
+            (
+                "INV-1,2025-02-05,P,2025-01-03,usage,1,USD,l\u{0}1",
+                "column 8 (line_id)",
+                "U+0000",
+            ),
+        ] {
+            let message = stage(&format!("{header}{row}\n"), &contoso()).unwrap_err();
+            assert!(
+                message.starts_with(&format!("charges.csv:2: {column}: "))
+                    && message.contains(found),
+                "{row:?}: {message}"
+            );
+        }
+        // A second row naming another profile is checked too.
+        let rows = format!("{header}INV-1,2025-02-05,P,2025-01-03,usage,1,USD,\nINV-1,2025-02-05,Q\u{200D},2025-01-03,usage,1,USD,\n");
+        let message = stage(&rows, &contoso()).unwrap_err();
+        assert!(
+            message.starts_with("charges.csv:3: column 3 (billing_profile)"),
+            "{message}"
+        );
     }
 
     #[test]

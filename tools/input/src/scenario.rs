@@ -960,7 +960,7 @@ mod tests {
 
     fn agreement() -> Agreement {
         Agreement {
-            account: "contoso \"east\"".into(),
+            account: "contoso:east".into(),
             currency: "USD".into(),
             terms: AccountTerms {
                 credit_order: CreditOrder::OldestFirst,
