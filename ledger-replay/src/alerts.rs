@@ -3,11 +3,12 @@
 //! For every MACC, CACO and milestone (CACO or MACC) not yet met and not ended:
 //! - R-ALERT-1: alert level 90, 60 or 30 when the days to its end are at most 90, 60, 30;
 //! - R-ALERT-2: required monthly rate = remaining / (days to end / 30.4375); actual monthly
-//!   rate = decrements in the 6 calendar months before the as-of month (fewer if it started
-//!   later) / that number of months; risk Low above 1.1× the required rate, High below 0.9×,
-//!   else Medium;
-//! - R-ALERT-3: at the actual rate, the date the remaining reaches zero and the shortfall left
-//!   at the end.
+//!   rate = the run rate ([`crate::run_rate`]: eligible spend by charge month, before credits,
+//!   without one-off purchases, over the settled months of the window); risk Low above 1.1×
+//!   the required rate, High below 0.9×, else Medium;
+//! - R-ALERT-3: at the actual rate, the date the remaining reaches zero (none when that is
+//!   later than twice the term after its start: "not at this rate") and the shortfall left at
+//!   the end.
 //!
 //! [`credit_expiries`] gives credit lots the same levels over the days to their expiry (what
 //! would be lost unused).
@@ -16,9 +17,10 @@
 //! rate window, and 0 days left counts as 1 (fine point 8). Rates are quotients: they are
 //! Decimals, compared by cross-multiplication so the 0.9× and 1.1× thresholds are exact.
 
-use crate::projection::Projections;
+use crate::projection::{AccountViews, Projections};
+use crate::run_rate::{run_rate, Counts, RateQuery, RunRate, DEFAULT_WINDOW};
 use ledger_core::state::{CacoMilestoneState, CacoState, LotState, MaccState};
-use ledger_core::{Date, Money};
+use ledger_core::{AccountState, Date, Money};
 use rust_decimal::Decimal;
 
 /// Days in an average month (365.25 / 12).
@@ -44,6 +46,25 @@ impl Risk {
     }
 }
 
+/// Why a forecast has no completion date (R-ALERT-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoForecast {
+    /// Nothing eligible was spent in the rate window.
+    NoSpend,
+    /// At the run rate the remaining would be spent more than twice the term after the start.
+    BeyondTwiceTheTerm,
+}
+
+impl NoForecast {
+    /// The reason in words (JSON `forecastReason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            NoForecast::NoSpend => "no eligible spend in the rate window",
+            NoForecast::BeyondTwiceTheTerm => "not at this rate: later than twice the term",
+        }
+    }
+}
+
 /// One alert row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -60,9 +81,14 @@ pub struct Alert {
     pub alert: Option<u32>,
     pub remaining: Money,
     pub required_monthly_rate: Decimal,
+    /// The run rate (R-ALERT-2).
     pub actual_monthly_rate: Decimal,
+    /// Months the run rate measured (settled months of the window).
+    pub rate_months: usize,
     pub risk: Risk,
     pub forecast_completion: Option<Date>,
+    /// Why there is no completion date, when there is none.
+    pub no_forecast: Option<NoForecast>,
     pub forecast_shortfall: Decimal,
 }
 
@@ -76,64 +102,69 @@ pub fn alert_level(days_left: i32) -> Option<u32> {
     }
 }
 
-/// Months between two month starts (`to` after `from` gives a positive count).
-fn months_between(from: Date, to: Date) -> i32 {
-    (to.year() * 12 + to.month() as i32) - (from.year() * 12 + from.month() as i32)
+/// What one alert is judged from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judged {
+    pub as_of: Date,
+    /// The commitment's (or milestone period's) first day: the term runs from it to `end`.
+    pub start: Date,
+    pub end: Date,
+    pub remaining: Money,
+    /// Eligible spend in the months the run rate measured.
+    pub spend: Money,
+    /// How many months it measured.
+    pub months: usize,
 }
 
-/// The rate window of R-ALERT-2: the months before `as_of`'s month, at most 6, from `start`'s
-/// month at the earliest. Returns (first day, first day after, number of months).
-pub fn rate_window(as_of: Date, start: Date) -> (Date, Date, i32) {
-    let end = as_of.month_start();
-    let mut first = end.sub_months(6);
-    if start.month_start() > first {
-        first = start.month_start();
-    }
-    let months = months_between(first, end).max(0);
-    (first, end, months)
+/// What [`evaluate`] finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    pub days_left: i32,
+    pub alert: Option<u32>,
+    pub required: Decimal,
+    pub actual: Decimal,
+    pub risk: Risk,
+    pub forecast_completion: Option<Date>,
+    pub no_forecast: Option<NoForecast>,
+    pub forecast_shortfall: Decimal,
 }
 
-/// Compute one alert from its remaining amount, end, start and dated decrements.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate(
-    as_of: Date,
-    end: Date,
-    start: Date,
-    remaining: Money,
-    history: impl Iterator<Item = (Date, Money)>,
-) -> (
-    i32,
-    Option<u32>,
-    Decimal,
-    Decimal,
-    Risk,
-    Option<Date>,
-    Decimal,
-) {
-    let days_left = as_of.days_until(end);
+/// R-ALERT-1 to 3 for one commitment or milestone.
+pub fn evaluate(j: &Judged) -> Evaluation {
+    let days_left = j.as_of.days_until(j.end);
     let days = Decimal::from(days_left.max(1));
-    let remaining_d = remaining.to_decimal();
+    let remaining_d = j.remaining.to_decimal();
     let per_month = days_per_month();
     // required = remaining / (days / 30.4375) = remaining × 30.4375 / days
     let required = remaining_d * per_month / days;
-    let (first, after, months) = rate_window(as_of, start);
-    let mut decremented = Money::ZERO;
-    for (date, amount) in history {
-        if date >= first && date < after && amount.is_positive() {
-            decremented = decremented.checked_add(amount).unwrap_or(decremented);
-        }
-    }
-    let sum = decremented.to_decimal();
-    let actual = if months > 0 {
-        sum / Decimal::from(months)
+    let sum = j.spend.to_decimal();
+    let months = Decimal::from(j.months as u64);
+    let actual = if j.months > 0 {
+        sum / months
     } else {
         Decimal::ZERO
     };
-    // Exact thresholds: actual vs k × required ⟺ sum × days vs k × remaining × 30.4375 × months.
-    let lhs = sum * days;
-    let rhs = remaining_d * per_month * Decimal::from(months);
-    let risk = if months == 0 {
-        if remaining.is_positive() {
+    let risk = risk(j, sum * days, remaining_d * per_month * months);
+    let (forecast_completion, no_forecast) = forecast(j, actual);
+    let months_left = days / per_month;
+    let forecast_shortfall = (remaining_d - actual * months_left).max(Decimal::ZERO);
+    Evaluation {
+        days_left,
+        alert: alert_level(days_left),
+        required,
+        actual,
+        risk,
+        forecast_completion,
+        no_forecast,
+        forecast_shortfall,
+    }
+}
+
+/// Exact thresholds: actual vs k × required ⟺ spend × days (`lhs`) vs k × remaining ×
+/// 30.4375 × months (`rhs`).
+fn risk(j: &Judged, lhs: Decimal, rhs: Decimal) -> Risk {
+    if j.months == 0 {
+        if j.remaining.is_positive() {
             Risk::High
         } else {
             Risk::Low
@@ -144,172 +175,200 @@ pub fn evaluate(
         Risk::High
     } else {
         Risk::Medium
-    };
-    // R-ALERT-3.
-    let forecast_completion = if remaining.is_zero() {
-        Some(as_of)
-    } else if actual > Decimal::ZERO {
-        let days_needed = (remaining_d / actual * per_month).ceil();
-        let days_needed: i32 = days_needed.try_into().unwrap_or(i32::MAX / 2);
-        Some(as_of.add_days(days_needed))
-    } else {
-        None
-    };
-    let months_left = days / per_month;
-    let shortfall = (remaining_d - actual * months_left).max(Decimal::ZERO);
-    (
-        days_left,
-        alert_level(days_left),
-        required,
-        actual,
-        risk,
-        forecast_completion,
-        shortfall,
+    }
+}
+
+/// R-ALERT-3's completion date at `actual` a month, if within twice the term from the start.
+fn forecast(j: &Judged, actual: Decimal) -> (Option<Date>, Option<NoForecast>) {
+    if j.remaining.is_zero() {
+        return (Some(j.as_of), None);
+    }
+    if actual <= Decimal::ZERO {
+        return (None, Some(NoForecast::NoSpend));
+    }
+    let days_needed = (j.remaining.to_decimal() / actual * days_per_month()).ceil();
+    let term = Decimal::from(j.start.days_until(j.end).max(1));
+    let latest = Decimal::from(j.as_of.days_until(j.start)) + term * Decimal::from(2);
+    match i32::try_from(days_needed) {
+        Ok(days) if days_needed <= latest => (Some(j.as_of.add_days(days)), None),
+        _ => (None, Some(NoForecast::BeyondTwiceTheTerm)),
+    }
+}
+
+/// What `alerts` looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertQuery<'a> {
+    pub as_of: Date,
+    /// One account, or every account.
+    pub account: Option<&'a str>,
+    /// Months of the run-rate window (default 6).
+    pub window: u32,
+}
+
+/// Every alert as of `as_of`, ordered by end date, kind, id, with the default window.
+pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert> {
+    alerts_with(
+        p,
+        &AlertQuery {
+            as_of,
+            account,
+            window: DEFAULT_WINDOW,
+        },
     )
 }
 
-/// Every alert as of `as_of`, ordered by end date, kind, id.
-pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert> {
+/// One commitment or milestone to judge.
+struct Subject {
+    id: String,
+    kind: &'static str,
+    parent: Option<String>,
+    counts: Counts,
+    start: Date,
+    end: Date,
+    remaining: Money,
+}
+
+/// Judge `s` for `acct`, if it is still open on the as-of date.
+fn judge(
+    acct: &AccountState,
+    views: Option<&AccountViews>,
+    q: &AlertQuery<'_>,
+    s: Subject,
+) -> Option<Alert> {
+    if q.as_of > s.end || !s.remaining.is_positive() {
+        return None;
+    }
+    let rate: RunRate = run_rate(
+        acct,
+        views,
+        &RateQuery {
+            counts: s.counts,
+            start: s.start,
+            end: s.end,
+            as_of: q.as_of,
+            window: q.window,
+        },
+    );
+    let e = evaluate(&Judged {
+        as_of: q.as_of,
+        start: s.start,
+        end: s.end,
+        remaining: s.remaining,
+        spend: rate.spend,
+        months: rate.months.len(),
+    });
+    Some(Alert {
+        account: acct.account.clone(),
+        currency: acct.currency.clone(),
+        id: s.id,
+        kind: s.kind,
+        parent: s.parent,
+        end: s.end,
+        days_left: e.days_left,
+        alert: e.alert,
+        remaining: s.remaining,
+        required_monthly_rate: e.required,
+        actual_monthly_rate: e.actual,
+        rate_months: rate.months.len(),
+        risk: e.risk,
+        forecast_completion: e.forecast_completion,
+        no_forecast: e.no_forecast,
+        forecast_shortfall: e.forecast_shortfall,
+    })
+}
+
+/// The open MACCs of `acct` and their milestones not yet evaluated.
+fn macc_subjects(acct: &AccountState) -> Vec<Subject> {
     let mut out = Vec::new();
-    for (name, acct) in &p.ledger.accounts {
-        if account.is_some_and(|a| a != name) {
-            continue;
-        }
-        let views = p.views.get(name);
-        let macc_history = |macc: &str| -> Vec<(Date, Money)> {
-            views
-                .map(|v| {
-                    v.lot_events
-                        .iter()
-                        .filter(|e| {
-                            e.lot == macc
-                                && e.event_type == "SettledCharges"
-                                && e.charges.is_negative()
-                        })
-                        .map(|e| (e.date, e.charges.abs()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut push = |id: String,
-                        kind: &'static str,
-                        parent: Option<String>,
-                        start: Date,
-                        end: Date,
-                        remaining: Money,
-                        history: Vec<(Date, Money)>| {
-            if as_of > end || !remaining.is_positive() {
-                return;
-            }
-            let (days_left, alert, required, actual, risk, forecast_completion, forecast_shortfall) =
-                evaluate(as_of, end, start, remaining, history.into_iter());
-            out.push(Alert {
-                account: name.clone(),
-                currency: acct.currency.clone(),
-                id,
-                kind,
-                parent,
-                end,
-                days_left,
-                alert,
-                remaining,
-                required_monthly_rate: required,
-                actual_monthly_rate: actual,
-                risk,
-                forecast_completion,
-                forecast_shortfall,
-            });
-        };
-        for macc in &acct.maccs {
-            if macc.state != MaccState::Open {
+    for macc in acct.maccs.iter().filter(|m| m.state == MaccState::Open) {
+        out.push(Subject {
+            id: macc.terms.id.clone(),
+            kind: "macc",
+            parent: None,
+            counts: Counts::Macc,
+            start: macc.terms.start,
+            end: macc.terms.end,
+            remaining: macc.balance,
+        });
+        let cumulative = macc
+            .terms
+            .amount
+            .checked_sub(macc.balance)
+            .unwrap_or(Money::ZERO);
+        for (k, ms) in macc.terms.milestones.iter().enumerate() {
+            if macc.milestone_outcomes[k].is_some() {
                 continue;
             }
-            let history = macc_history(&macc.terms.id);
-            push(
-                macc.terms.id.clone(),
-                "macc",
-                None,
-                macc.terms.start,
-                macc.terms.end,
-                macc.balance,
-                history.clone(),
-            );
-            let cumulative = macc
-                .terms
-                .amount
-                .checked_sub(macc.balance)
-                .unwrap_or(Money::ZERO);
-            for (k, ms) in macc.terms.milestones.iter().enumerate() {
-                if macc.milestone_outcomes[k].is_some() {
-                    continue;
-                }
-                let remaining = ms
+            out.push(Subject {
+                id: ms.id.clone(),
+                kind: "milestone",
+                parent: Some(macc.terms.id.clone()),
+                counts: Counts::Macc,
+                start: macc.terms.start,
+                end: ms.due,
+                remaining: ms
                     .target
                     .checked_sub(cumulative)
                     .unwrap_or(Money::ZERO)
-                    .max(Money::ZERO);
-                push(
-                    ms.id.clone(),
-                    "milestone",
-                    Some(macc.terms.id.clone()),
-                    macc.terms.start,
-                    ms.due,
-                    remaining,
-                    history.clone(),
-                );
-            }
+                    .max(Money::ZERO),
+            });
         }
-        for caco in &acct.cacos {
-            if caco.state == CacoState::Canceled {
+    }
+    out
+}
+
+/// The open CACOs of `acct` and their open milestones.
+fn caco_subjects(acct: &AccountState) -> Vec<Subject> {
+    let mut out = Vec::new();
+    for caco in acct.cacos.iter().filter(|c| c.state != CacoState::Canceled) {
+        if caco.state == CacoState::Open {
+            out.push(Subject {
+                id: caco.terms.id.clone(),
+                kind: "caco",
+                parent: None,
+                counts: Counts::Caco,
+                start: caco.terms.start,
+                end: caco.terms.end(),
+                remaining: caco.remaining,
+            });
+        }
+        for ms in &caco.milestones {
+            if ms.state != CacoMilestoneState::Open {
                 continue;
             }
-            if caco.state == CacoState::Open {
-                let history: Vec<(Date, Money)> = views
-                    .and_then(|v| v.caco_transactions.get(&caco.terms.id))
-                    .map(|t| t.iter().map(|t| (t.date, t.decrement)).collect())
-                    .unwrap_or_default();
-                push(
-                    caco.terms.id.clone(),
-                    "caco",
-                    None,
-                    caco.terms.start,
-                    caco.terms.end(),
-                    caco.remaining,
-                    history,
-                );
-            }
-            for ms in &caco.milestones {
-                if ms.state != CacoMilestoneState::Open {
-                    continue;
-                }
-                let remaining = ms
+            let start = match caco.terms.basis {
+                ledger_core::CacoBasis::Period => ms.terms.start,
+                ledger_core::CacoBasis::Cumulative => caco.terms.start,
+            };
+            out.push(Subject {
+                id: ms.terms.id.clone(),
+                kind: "milestone",
+                parent: Some(caco.terms.id.clone()),
+                counts: Counts::Caco,
+                start,
+                end: ms.terms.end,
+                remaining: ms
                     .terms
                     .target
                     .checked_sub(ms.progress)
                     .unwrap_or(Money::ZERO)
-                    .max(Money::ZERO);
-                let history = views
-                    .and_then(|v| {
-                        v.milestone_progress
-                            .get(&(caco.terms.id.clone(), ms.terms.id.clone()))
-                    })
-                    .cloned()
-                    .unwrap_or_default();
-                let start = match caco.terms.basis {
-                    ledger_core::CacoBasis::Period => ms.terms.start,
-                    ledger_core::CacoBasis::Cumulative => caco.terms.start,
-                };
-                push(
-                    ms.terms.id.clone(),
-                    "milestone",
-                    Some(caco.terms.id.clone()),
-                    start,
-                    ms.terms.end,
-                    remaining,
-                    history,
-                );
-            }
+                    .max(Money::ZERO),
+            });
         }
+    }
+    out
+}
+
+/// Every alert of `q`, ordered by end date, kind, id.
+pub fn alerts_with(p: &Projections, q: &AlertQuery<'_>) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for (name, acct) in &p.ledger.accounts {
+        if q.account.is_some_and(|a| a != name) {
+            continue;
+        }
+        let views = p.views.get(name);
+        let subjects = macc_subjects(acct).into_iter().chain(caco_subjects(acct));
+        out.extend(subjects.filter_map(|s| judge(acct, views, q, s)));
     }
     let rank = |k: &str| match k {
         "macc" => 0,
@@ -372,6 +431,18 @@ mod tests {
         Money::parse(s).unwrap()
     }
 
+    /// Judged as of `as_of` for a commitment started 2024-01-01.
+    fn judged(as_of: Date, end: Date, remaining: &str, spend: &str, months: usize) -> Judged {
+        Judged {
+            as_of,
+            start: d("2024-01-01"),
+            end,
+            remaining: m(remaining),
+            spend: m(spend),
+            months,
+        }
+    }
+
     #[test]
     fn r_alert_1_levels_at_the_boundaries() {
         let cases = [
@@ -389,14 +460,8 @@ mod tests {
         // Through `evaluate`: days left counted from the as-of date to the end.
         let as_of = d("2025-01-01");
         for (days, level) in cases {
-            let (left, alert, ..) = evaluate(
-                as_of,
-                as_of.add_days(days),
-                d("2024-01-01"),
-                m("100"),
-                std::iter::empty(),
-            );
-            assert_eq!((left, alert), (days, level));
+            let e = evaluate(&judged(as_of, as_of.add_days(days), "100", "0", 0));
+            assert_eq!((e.days_left, e.alert), (days, level));
         }
     }
 
@@ -404,60 +469,23 @@ mod tests {
     fn r_alert_2_required_rate_and_zero_days_counts_as_one() {
         // 122 remaining over 61 days (2 days a unit): 2 × 30.4375 = 60.875 a month.
         let as_of = d("2025-01-01");
-        let (_, _, required, ..) = evaluate(
-            as_of,
-            as_of.add_days(61),
-            d("2024-01-01"),
-            m("122"),
-            std::iter::empty(),
-        );
-        assert_eq!(required, Decimal::new(60875, 3));
-        let (_, _, required, ..) =
-            evaluate(as_of, as_of, d("2024-01-01"), m("10"), std::iter::empty());
+        let e = evaluate(&judged(as_of, as_of.add_days(61), "122", "0", 0));
+        assert_eq!(e.required, Decimal::new(60875, 3));
+        let e = evaluate(&judged(as_of, as_of, "10", "0", 0));
         assert_eq!(
-            required,
+            e.required,
             Decimal::new(304375, 3),
             "0 days left counts as 1: 10 × 30.4375 / 1"
         );
     }
 
     #[test]
-    fn r_alert_2_actual_rate_uses_the_six_months_before_the_as_of_month() {
+    fn r_alert_2_actual_rate_is_the_spend_over_the_months_measured() {
         let as_of = d("2025-07-15");
-        let history = vec![
-            (d("2024-12-31"), m("999")), // before the window
-            (d("2025-01-05"), m("60")),
-            (d("2025-06-30"), m("60")),
-            (d("2025-07-01"), m("999")), // the as-of month: not counted
-        ];
-        let (.., actual, _, _, _) = {
-            let r = evaluate(
-                as_of,
-                d("2025-12-31"),
-                d("2024-01-01"),
-                m("1000"),
-                history.clone().into_iter(),
-            );
-            (r.0, r.1, r.2, r.3, r.4, r.5, r.6)
-        };
-        assert_eq!(actual, Decimal::new(20, 0), "120 over 6 months");
-        // A lot that started in April has only April..June: 3 months.
-        let r = evaluate(
-            as_of,
-            d("2025-12-31"),
-            d("2025-04-10"),
-            m("1000"),
-            history.into_iter(),
-        );
-        assert_eq!(
-            r.3,
-            Decimal::new(20, 0),
-            "only June's 60 falls in April..June: 60 over 3 months"
-        );
-        assert_eq!(
-            rate_window(as_of, d("2025-04-10")),
-            (d("2025-04-01"), d("2025-07-01"), 3)
-        );
+        let e = evaluate(&judged(as_of, d("2025-12-31"), "1000", "120", 6));
+        assert_eq!(e.actual, Decimal::new(20, 0), "120 over 6 months");
+        let e = evaluate(&judged(as_of, d("2025-12-31"), "1000", "60", 3));
+        assert_eq!(e.actual, Decimal::new(20, 0), "60 over 3 months");
     }
 
     /// Risk exactly at 0.9× and 1.1× the required rate is Medium; beyond either, Low or High.
@@ -467,25 +495,14 @@ mod tests {
         // needs exactly 100 a month.
         let as_of = d("2025-07-01");
         let end = as_of.add_days(487);
-        let remaining = m("1600");
-        let (_, _, required, ..) =
-            evaluate(as_of, end, d("2024-01-01"), remaining, std::iter::empty());
-        assert_eq!(required, Decimal::from(100));
-        // Actual: the 6 months before July, one decrement of `monthly` in each.
-        let history = |monthly: &str| -> Vec<(Date, Money)> {
-            (1..=6)
-                .map(|k| (d("2025-01-15").add_months(k - 1), m(monthly)))
-                .collect()
-        };
+        assert_eq!(
+            evaluate(&judged(as_of, end, "1600", "0", 0)).required,
+            Decimal::from(100)
+        );
+        // Actual: 6 months of `monthly`.
         let risk = |monthly: &str| {
-            evaluate(
-                as_of,
-                end,
-                d("2024-01-01"),
-                remaining,
-                history(monthly).into_iter(),
-            )
-            .4
+            let spend = (m(monthly).to_decimal() * Decimal::from(6)).to_string();
+            evaluate(&judged(as_of, end, "1600", &spend, 6)).risk
         };
         assert_eq!(risk("90"), Risk::Medium, "exactly 0.9×");
         assert_eq!(risk("89.99"), Risk::High);
@@ -497,24 +514,46 @@ mod tests {
     #[test]
     fn r_alert_3_forecast_completion_and_shortfall() {
         let as_of = d("2025-07-01");
-        let history = (1..=6).map(|k| (d("2025-01-15").add_months(k - 1), m("100")));
         // 100 a month; 300 remaining: 3 months = 91.3125 days → completion 92 days on.
-        let r = evaluate(
-            as_of,
-            d("2025-12-31"),
-            d("2024-01-01"),
-            m("300"),
-            history.clone(),
-        );
-        assert_eq!(r.5, Some(as_of.add_days(92)));
-        assert_eq!(r.6, Decimal::ZERO);
-        // 1000 remaining, end in 91.3125/… days: shortfall = 1000 − 100 × months left.
+        let e = evaluate(&judged(as_of, d("2025-12-31"), "300", "600", 6));
+        assert_eq!(e.forecast_completion, Some(as_of.add_days(92)));
+        assert_eq!(e.forecast_shortfall, Decimal::ZERO);
+        // 1000 remaining, end in 61 days: shortfall = 1000 − 100 × months left.
         let end = as_of.add_days(61);
-        let r = evaluate(as_of, end, d("2024-01-01"), m("1000"), history);
+        let e = evaluate(&judged(as_of, end, "1000", "600", 6));
         let months_left = Decimal::from(61) / days_per_month();
-        assert_eq!(r.6, Decimal::from(1000) - Decimal::from(100) * months_left);
+        assert_eq!(
+            e.forecast_shortfall,
+            Decimal::from(1000) - Decimal::from(100) * months_left
+        );
         // Nothing burned: no completion date, the whole remaining is the shortfall.
-        let r = evaluate(as_of, end, d("2024-01-01"), m("1000"), std::iter::empty());
-        assert_eq!((r.5, r.6), (None, Decimal::from(1000)));
+        let e = evaluate(&judged(as_of, end, "1000", "0", 0));
+        assert_eq!(
+            (e.forecast_completion, e.no_forecast, e.forecast_shortfall),
+            (None, Some(NoForecast::NoSpend), Decimal::from(1000))
+        );
+    }
+
+    /// A completion later than twice the term after the start is no date ("not at this
+    /// rate"); one just within it is a date.
+    #[test]
+    fn r_alert_3_no_forecast_date_beyond_twice_the_term() {
+        // Term 2024-01-01 .. 2024-12-31 (365 days): the latest forecast is 730 days after the
+        // start, 2025-12-31. As of 2024-07-01 (182 days in), 548 days are left for it.
+        let as_of = d("2024-07-01");
+        let end = d("2024-12-31");
+        // 0.01 a month against 1,000,000: thousands of years away.
+        let e = evaluate(&judged(as_of, end, "1000000", "0.06", 6));
+        assert_eq!(
+            (e.forecast_completion, e.no_forecast),
+            (None, Some(NoForecast::BeyondTwiceTheTerm))
+        );
+        // 30.4375 × 18 = 547.875 → 548 days: exactly the latest date.
+        let e = evaluate(&judged(as_of, end, "1800", "600", 6));
+        assert_eq!(e.forecast_completion, Some(d("2025-12-31")));
+        assert_eq!(e.no_forecast, None);
+        // 1,801.00 needs 548.18… → 549 days: beyond.
+        let e = evaluate(&judged(as_of, end, "1801", "600", 6));
+        assert_eq!(e.no_forecast, Some(NoForecast::BeyondTwiceTheTerm));
     }
 }

@@ -62,6 +62,7 @@ pub fn fold_from(store: &Store, projections: &mut Projections) -> Result<(), Rep
                 seq: decisions.seq,
                 error,
             })?;
+        projections.note_fact(&decisions.account, &entry.fact);
         projections.advance(entry.last_seq + 1);
     }
     Ok(())

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use ledger_core::event::{AdjustmentTarget, CommitmentKind, Event};
-use ledger_core::{CoreError, Date, Ledger, Money};
+use ledger_core::{ChargeKind, CoreError, Date, Fact, Invoice, Ledger, Money};
 use serde::{Deserialize, Serialize};
 
 /// An entry of the Events API view: a decrement, a credit movement, an adjustment.
@@ -52,6 +52,9 @@ pub struct AccountViews {
     /// Progress of each CACO milestone by invoice date, keyed by (CACO id, milestone id); for
     /// burn rates (R-ALERT-2).
     pub milestone_progress: BTreeMap<(String, String), Vec<(Date, Money)>>,
+    /// Spend of the settled invoices' lines by charge date and kind, before credits (a refund
+    /// under the kind it corrects, negative); for run rates ([`crate::run_rate`]).
+    pub spend: BTreeMap<(Date, ChargeKind), Money>,
 }
 
 /// Counts of what the fold has seen.
@@ -117,6 +120,26 @@ impl Projections {
             }
         }
         self.record_view(account, seq, index, event);
+    }
+
+    /// Record the spend of a fact folded for `account` (every fold path calls it for each
+    /// fact whose decisions it folds: the spend view is kept from the facts' lines).
+    pub fn note_fact(&mut self, account: &str, fact: &Fact) {
+        if let Fact::Invoice(invoice) = fact {
+            self.note_spend(account, &invoice_spend(invoice));
+        }
+    }
+
+    /// Add spend made by [`invoice_spend`] to `account`'s view.
+    pub fn note_spend(&mut self, account: &str, spend: &[((Date, ChargeKind), Money)]) {
+        if spend.is_empty() {
+            return;
+        }
+        let view = &mut self.views.entry(account.to_string()).or_default().spend;
+        for &(key, amount) in spend {
+            let sum = view.entry(key).or_insert(Money::ZERO);
+            *sum = sum.checked_add(amount).unwrap_or(*sum);
+        }
     }
 
     /// Note that one more fact was folded and the log position it reached.
@@ -306,6 +329,18 @@ impl Projections {
                 .push(entry);
         }
     }
+}
+
+/// An invoice's line amounts summed by charge date and spend kind
+/// ([`crate::run_rate::spend_kind`]).
+pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
+    let mut sums: BTreeMap<(Date, ChargeKind), Money> = BTreeMap::new();
+    for line in &invoice.lines {
+        let kind = crate::run_rate::spend_kind(line.kind, line.corrects_kind);
+        let sum = sums.entry((line.charge_date, kind)).or_insert(Money::ZERO);
+        *sum = sum.checked_add(line.amount).unwrap_or(*sum);
+    }
+    sums.into_iter().collect()
 }
 
 fn negate(amount: Money) -> Money {

@@ -34,12 +34,18 @@ pub struct ReplayReport {
 /// counts. The lines themselves are checked and dropped.
 struct Part {
     /// (account, decisions seq, last seq of the entry, events), in log order.
-    entries: Vec<(String, u64, u64, Vec<Event>)>,
+    entries: Vec<PartEntry>,
     records: u64,
     invoices: u64,
     lines: u64,
     bytes: u64,
 }
+
+/// One entry to fold: (account, decisions seq, last seq of the entry, events, the spend of
+/// its invoice's lines by charge date and kind).
+type PartEntry = (String, u64, u64, Vec<Event>, Vec<SpendKey>);
+
+type SpendKey = ((ledger_core::Date, ledger_core::ChargeKind), Money);
 
 /// Read the entries that start in `from..until`, checking every invoice's lines against its
 /// recorded totals.
@@ -67,16 +73,19 @@ fn read_part(store: &Store, from: u64, until: Option<u64>) -> Result<Part, Repla
                 message: "a fact without its decisions".into(),
             });
         };
+        let mut spend = Vec::new();
         if let Fact::Invoice(invoice) = &entry.fact {
             part.invoices += 1;
             part.lines += invoice.lines.len() as u64;
             check_invoice_totals(entry.first_seq, invoice, &decisions.events)?;
+            spend = crate::projection::invoice_spend(invoice);
         }
         part.entries.push((
             decisions.account,
             decisions.seq,
             entry.last_seq,
             decisions.events,
+            spend,
         ));
     }
     Ok(part)
@@ -131,12 +140,13 @@ pub fn rebuild(store: &Store) -> Result<(Projections, ReplayReport), ReplayError
         report.invoices += part.invoices;
         report.lines += part.lines;
         report.bytes += part.bytes;
-        for (account, seq, last_seq, events) in part.entries {
+        for (account, seq, last_seq, events, spend) in part.entries {
             report.facts += 1;
             report.events += events.len() as u64;
             projections
                 .apply(&account, seq, &events)
                 .map_err(|error| ReplayError::Fold { seq, error })?;
+            projections.note_spend(&account, &spend);
             projections.advance(last_seq + 1);
         }
     }
@@ -268,7 +278,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
         }
     }
     if out.is_empty() && stored.views != rebuilt.views {
-        out.push("the Events API or CACO transaction views differ".into());
+        out.push("the Events API, CACO transaction or spend views differ".into());
     }
     if out.is_empty() && stored != rebuilt {
         out.push("the projections differ in their counters".into());

@@ -520,6 +520,7 @@ fn apply(
         .apply_traced(fact, OPTIONS, &mut NoTrace)?;
     if !applied.duplicate {
         projections.record(&applied.account, seq, &applied.events);
+        projections.note_fact(&applied.account, fact);
     }
     projections.advance(next_seq);
     Ok(())

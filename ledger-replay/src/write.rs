@@ -53,6 +53,7 @@ pub fn stage(
         &mut records,
     )?;
     projections.record(&applied.account, decision_seq, &applied.events);
+    projections.note_fact(&applied.account, fact);
     projections.advance(appender.head().next_seq);
     Ok(Some(Staged {
         records,

@@ -98,7 +98,8 @@ pub enum Command {
     /// Deadline alerts (90/60/30 days), burn-rate risk and forecasts for every MACC, CACO and
     /// milestone not yet met and not ended, as of a date (R-ALERT).
     #[command(after_help = "Example:\n  ledger alerts --as-of 2025-10-01\n\n\
-        Risk compares the actual monthly rate (decrements in the 6 calendar months before the\n\
+        Risk compares the run rate (eligible spend by charge month, before credits and without\n\
+        one-off purchases, over the settled months of the --window complete months before the\n\
         as-of month) with the rate needed to finish on time: Low above 1.1x, High below 0.9x.")]
     Alerts(AlertsArgs),
 
@@ -195,6 +196,9 @@ pub struct AlertsArgs {
     /// "Today" for days left and for the rate window (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Date,
+    /// Complete months before the as-of month that the run rate measures (R-ALERT-2).
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub window: u32,
 }
 
 /// What `ledger gen` writes.

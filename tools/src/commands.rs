@@ -127,10 +127,13 @@ pub fn invoices(data: &Path, args: &ReadArgs, out: &mut dyn Write) -> Result<(),
 /// `ledger alerts --as-of DATE`.
 pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let session = Session::open_for_read(data, "alerts")?;
-    let rows = alerts::alerts(
+    let rows = alerts::alerts_with(
         &session.projections,
-        args.as_of,
-        args.read.account.as_deref(),
+        &alerts::AlertQuery {
+            as_of: args.as_of,
+            account: args.read.account.as_deref(),
+            window: args.window,
+        },
     );
     let text = if args.read.json {
         to_text(&json::alerts_document(&rows))

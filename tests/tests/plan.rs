@@ -1,0 +1,121 @@
+//! Forecast and plan (issue 16), end to end: the run rate behind `alerts`' actual monthly
+//! rate, forecast dates, expiring credits in `alerts`, MACC milestones on the MACC lot.
+
+use serde_json::Value;
+use tests::{Dec, Ledger};
+
+const AGREEMENT: &str = r#"
+account = "contoso"
+currency = "USD"
+
+[[macc]]
+id = "macc-2025"
+amount = "120000"
+start = "2025-01-01"
+end = "2025-12-31"
+  [[macc.milestones]]
+  id = "M1"
+  due = "2025-09-30"
+  target = "60000"
+
+[[caco]]
+id = "caco-1"
+start = "2025-01-01"
+  [[caco.milestones]]
+  id = "Year"
+  start = "2025-01-01"
+  end = "2025-12-31"
+  target = "20000"
+  award = "100"
+
+[[credit]]
+id = "aco-1"
+kind = "aco"
+amount = "600"
+start = "2025-01-01"
+expires = "2025-12-31"
+"#;
+
+/// January to April and June (May's invoice is not settled yet). Usage of 1,000.00 a month,
+/// part of it paid by credits; one-off purchases (prepayment, an up-front reservation, a MACC
+/// shortfall purchase) that must not read as burn; support, which counts nowhere; eligible
+/// Marketplace (MACC only); a refund of usage in June.
+const CHARGES: &str = "\
+invoice_id,invoice_date,period_start,period_end,billing_profile,charge_date,kind,amount,currency
+INV-01,2025-02-05,2025-01-01,2025-01-31,Eng,2025-01-15,usage,1000,USD
+INV-02,2025-03-05,2025-02-01,2025-02-28,Eng,2025-02-10,prepayment_purchase,3000,USD
+INV-02,2025-03-05,2025-02-01,2025-02-28,Eng,2025-02-15,usage,1000,USD
+INV-02,2025-03-05,2025-02-01,2025-02-28,Eng,2025-02-15,support,100,USD
+INV-03,2025-04-05,2025-03-01,2025-03-31,Eng,2025-03-01,reservation_purchase,2400,USD
+INV-03,2025-04-05,2025-03-01,2025-03-31,Eng,2025-03-15,usage,1000,USD
+INV-03,2025-04-05,2025-03-01,2025-03-31,Eng,2025-03-20,macc_shortfall_purchase,15000,USD
+INV-04,2025-05-05,2025-04-01,2025-04-30,Eng,2025-04-15,usage,1000,USD
+INV-04,2025-05-05,2025-04-01,2025-04-30,Eng,2025-04-15,marketplace_eligible,200,USD
+INV-06,2025-07-05,2025-06-01,2025-06-30,Eng,2025-06-15,usage,1000,USD
+INV-06,2025-07-05,2025-06-01,2025-06-30,Eng,2025-06-20,refund,-100,USD
+";
+
+fn ledger() -> Ledger {
+    let l = Ledger::new();
+    let agreement = l.write("agreement.toml", AGREEMENT);
+    let charges = l.write("charges.csv", CHARGES);
+    l.ok(&["agreement".as_ref(), agreement.as_os_str()]);
+    l.ok(&["ingest".as_ref(), charges.as_os_str()]);
+    l
+}
+
+fn row<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["value"]
+        .as_array()
+        .expect("a value array")
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no alert {id} in {doc:#}"))
+}
+
+fn amount(v: &Value) -> Dec {
+    Dec::from_json(v).unwrap_or_else(|| panic!("{v} is not an amount"))
+}
+
+fn dec(s: &str) -> Dec {
+    Dec::parse(s).expect("a decimal")
+}
+
+/// R-ALERT-2 (issue 16, run rate): eligible spend by charge month, before credits, without
+/// one-off purchases, kinds that count when paid; May (no settled invoice) is left out, not
+/// counted as zero; `--window N` narrows it.
+#[test]
+fn actual_monthly_rate_is_the_run_rate_by_charge_month() {
+    let l = ledger();
+    let doc = l.json(&["alerts", "--as-of", "2025-07-10"]);
+    // MACC: usage 1,000 × 5 + eligible Marketplace 200 − refund 100 over the 5 settled months
+    // of January..June: 5,100 / 5.
+    for id in ["macc-2025", "M1"] {
+        assert_eq!(
+            amount(&row(&doc, id)["actualMonthlyRate"]),
+            dec("1020"),
+            "{id}: {doc:#}"
+        );
+    }
+    // CACO: eligible Marketplace counts toward no CACO: 4,900 / 5.
+    for id in ["caco-1", "Year"] {
+        assert_eq!(
+            amount(&row(&doc, id)["actualMonthlyRate"]),
+            dec("980"),
+            "{id}"
+        );
+    }
+    // Two months: May (not settled) is left out, June's 900 is the whole window.
+    let doc = l.json(&["alerts", "--as-of", "2025-07-10", "--window", "2"]);
+    assert_eq!(
+        amount(&row(&doc, "macc-2025")["actualMonthlyRate"]),
+        dec("900")
+    );
+    // Starting later: a window that opens with the commitment counts only its months.
+    let doc = l.json(&["alerts", "--as-of", "2025-02-20"]);
+    assert_eq!(
+        amount(&row(&doc, "macc-2025")["actualMonthlyRate"]),
+        dec("1000")
+    );
+    l.usage_error(&["alerts", "--as-of", "2025-07-10", "--window", "0"]);
+}
