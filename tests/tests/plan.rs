@@ -119,3 +119,36 @@ fn actual_monthly_rate_is_the_run_rate_by_charge_month() {
     );
     l.usage_error(&["alerts", "--as-of", "2025-07-10", "--window", "0"]);
 }
+
+/// R-ALERT-3 (issue 16, forecast dates): a completion later than twice the term reads "not at
+/// this rate" (text) and is null with a reason (JSON), never a year like 7710; one within it
+/// is a date.
+#[test]
+fn forecasts_beyond_twice_the_term_read_not_at_this_rate() {
+    let l = ledger();
+    let doc = l.json(&["alerts", "--as-of", "2025-07-10"]);
+    // The MACC: about 97,000 left at 1,020.00 a month is years past 2026-12-31.
+    let macc = row(&doc, "macc-2025");
+    assert_eq!(macc["forecastCompletion"], Value::Null, "{macc:#}");
+    assert_eq!(
+        macc["forecastReason"],
+        "not at this rate: later than twice the term"
+    );
+    // The CACO milestone is reached within twice its term: a date, no reason.
+    let year = row(&doc, "Year");
+    let date = year["forecastCompletion"].as_str().expect("a date");
+    assert!(date > "2025-07-10" && date <= "2026-12-30", "{date}");
+    assert_eq!(year["forecastReason"], Value::Null);
+    let text = l.ok(&["alerts", "--as-of", "2025-07-10"]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("macc-2025"))
+        .expect("the MACC's row");
+    assert!(line.contains("not at this rate"), "{text}");
+    let dates = text
+        .split_whitespace()
+        .filter(|w| w.len() == 10 && w.as_bytes()[4] == b'-' && w.as_bytes()[7] == b'-');
+    for date in dates {
+        assert!(date < "2100", "{date} in\n{text}");
+    }
+}

@@ -477,6 +477,7 @@ impl Serialize for AlertJson<'_> {
             "forecastCompletion",
             &a.forecast_completion.map(|d| d.to_string()),
         )?;
+        map.serialize_entry("forecastReason", &a.no_forecast.map(|n| n.reason()))?;
         map.serialize_entry("forecastShortfall", &six(a.forecast_shortfall))?;
         map.end()
     }

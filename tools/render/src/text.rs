@@ -352,7 +352,7 @@ pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {
             a.risk.name().to_string(),
             a.forecast_completion
                 .map(|d| d.to_string())
-                .unwrap_or_else(|| "never at this rate".into()),
+                .unwrap_or_else(|| "not at this rate".into()),
             decimal(a.forecast_shortfall),
         ]);
         t.row(cells);

@@ -129,7 +129,7 @@ fn schemas() -> Value {
         "InvoiceList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Invoice") } } },
         "Alert": {
             "type": "object",
-            "required": ["id", "kind", "account", "currency", "endDate", "daysLeft", "alert", "remaining", "requiredMonthlyRate", "actualMonthlyRate", "risk", "forecastCompletion", "forecastShortfall"],
+            "required": ["id", "kind", "account", "currency", "endDate", "daysLeft", "alert", "remaining", "requiredMonthlyRate", "actualMonthlyRate", "risk", "forecastCompletion", "forecastReason", "forecastShortfall"],
             "properties": {
                 "id": { "type": "string" }, "kind": { "type": "string", "enum": ["macc", "caco", "milestone"] },
                 "account": { "type": "string" }, "currency": { "type": "string" }, "parent": nullable_string, "endDate": date,
@@ -137,6 +137,7 @@ fn schemas() -> Value {
                 "remaining": { "type": "number" }, "requiredMonthlyRate": { "type": "number" }, "actualMonthlyRate": { "type": "number" },
                 "risk": { "type": "string", "enum": ["Low", "Medium", "High"] },
                 "forecastCompletion": { "type": "string", "format": "date", "nullable": true },
+                "forecastReason": nullable_string,
                 "forecastShortfall": { "type": "number" }
             }
         },

@@ -876,7 +876,7 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
                     decimal(fc.shortfall)
                 ),
                 None => format!(
-                    "is not burning down: <strong>forecast shortfall {} {}</strong> at the end",
+                    "does not reach zero at this rate: <strong>forecast shortfall {} {}</strong> at the end",
                     cur,
                     decimal(fc.shortfall)
                 ),
@@ -1291,7 +1291,7 @@ fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
             decimal(al.required_monthly_rate),
             decimal(al.actual_monthly_rate),
             pill(al.risk.name()),
-            al.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "never".into()),
+            al.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "not at this rate".into()),
             decimal(al.forecast_shortfall)
         );
     }
