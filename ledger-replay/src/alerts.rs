@@ -386,11 +386,24 @@ pub struct CreditExpiry {
     pub account: String,
     pub currency: String,
     pub lot: String,
+    /// The credit lot kind (`aco`, `prepayment`, `milestone_shortfall_credit`, …).
+    pub kind: &'static str,
     pub expires: Date,
     pub days_left: i32,
     /// 90, 60, 30 or none.
     pub alert: Option<u32>,
     pub balance: Money,
+}
+
+/// The credit lots of `credit_expiries` that expire within 90 days: what `alerts` lists, by
+/// expiry date, then lot id.
+pub fn expiring_credits(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<CreditExpiry> {
+    let mut out: Vec<CreditExpiry> = credit_expiries(p, as_of, account)
+        .into_iter()
+        .filter(|c| c.alert.is_some())
+        .collect();
+    out.sort_by(|a, b| (a.expires, &a.account, &a.lot).cmp(&(b.expires, &b.account, &b.lot)));
+    out
 }
 
 /// Every credit lot still open on `as_of` with a balance, and the alert level of its expiry.
@@ -410,6 +423,7 @@ pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> V
                 account: name.clone(),
                 currency: acct.currency.clone(),
                 lot: lot.terms.id.clone(),
+                kind: lot.terms.kind.name(),
                 expires: lot.terms.expires,
                 days_left,
                 alert: alert_level(days_left),

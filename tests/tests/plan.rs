@@ -34,6 +34,13 @@ kind = "aco"
 amount = "600"
 start = "2025-01-01"
 expires = "2025-12-31"
+
+[[credit]]
+id = "aco-2"
+kind = "aco"
+amount = "250"
+start = "2025-08-01"
+expires = "2025-09-30"
 "#;
 
 /// January to April and June (May's invoice is not settled yet). Usage of 1,000.00 a month,
@@ -151,4 +158,44 @@ fn forecasts_beyond_twice_the_term_read_not_at_this_rate() {
     for date in dates {
         assert!(date < "2100", "{date} in\n{text}");
     }
+}
+
+/// Issue 16 (credit alerts): a credit lot with a balance expiring within 90, 60, 30 days is in
+/// `alerts` with the amount at risk (text and JSON); not before it starts, not once spent
+/// (aco-1 paid January), not after it expired.
+#[test]
+fn expiring_credits_appear_in_alerts_with_the_amount_at_risk() {
+    let l = ledger();
+    for (as_of, level, days) in [
+        ("2025-08-15", 60, 46),
+        ("2025-07-02", 90, 90),
+        ("2025-09-15", 30, 15),
+    ] {
+        let doc = l.json(&["alerts", "--as-of", as_of]);
+        let credits = doc["credits"].as_array().expect("a credits array");
+        let lots: Vec<&str> = credits.iter().filter_map(|c| c["lot"].as_str()).collect();
+        if as_of == "2025-07-02" {
+            assert!(lots.is_empty(), "aco-2 starts in August: {doc:#}");
+            continue;
+        }
+        assert_eq!(lots, ["aco-2"], "aco-1 has no balance left: {doc:#}");
+        let c = &credits[0];
+        assert_eq!(c["alert"], level, "{as_of}");
+        assert_eq!(c["daysLeft"], days, "{as_of}");
+        assert_eq!(c["kind"], "aco");
+        assert_eq!(c["expires"], "2025-09-30");
+        assert_eq!(c["currency"], "USD");
+        assert_eq!(amount(&c["amountAtRisk"]), dec("250"));
+        let text = l.ok(&["alerts", "--as-of", as_of]);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("aco-2"))
+            .unwrap_or_else(|| panic!("no aco-2 row:\n{text}"));
+        assert!(
+            line.contains("250.00") && line.contains(&level.to_string()),
+            "{line}"
+        );
+    }
+    let doc = l.json(&["alerts", "--as-of", "2025-10-01"]);
+    assert_eq!(doc["credits"], serde_json::json!([]), "expired: {doc:#}");
 }

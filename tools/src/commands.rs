@@ -135,10 +135,19 @@ pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(),
             window: args.window,
         },
     );
+    let credits = alerts::expiring_credits(
+        &session.projections,
+        args.as_of,
+        args.read.account.as_deref(),
+    );
     let text = if args.read.json {
-        to_text(&json::alerts_document(&rows))
+        to_text(&json::alerts_document(&rows, &credits))
     } else {
-        text::alerts_table(&rows, args.as_of)
+        format!(
+            "{}\n{}",
+            text::alerts_table(&rows, args.as_of),
+            text::expiring_credits_table(&credits, args.as_of)
+        )
     };
     out.write_all(text.as_bytes())?;
     Ok(())

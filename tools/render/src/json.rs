@@ -5,7 +5,7 @@
 
 use ledger_app::core::{ChargeKind, Date, Money};
 use ledger_app::ingest::{FileOutcome, KindTotal};
-use ledger_app::replay::alerts::Alert;
+use ledger_app::replay::alerts::{Alert, CreditExpiry};
 use ledger_app::replay::audit::{AuditFinding, AuditReport};
 use ledger_app::replay::projection::CacoTransaction;
 use ledger_app::replay::replay::ReplayReport;
@@ -483,8 +483,38 @@ impl Serialize for AlertJson<'_> {
     }
 }
 
-pub fn alerts_document(rows: &[Alert]) -> ValueList<AlertJson<'_>> {
-    ValueList(rows.iter().map(AlertJson).collect())
+/// `ledger alerts --json` (and the HTTP alerts): the commitments' alerts in `value`, the
+/// credit lots expiring within 90 days in `credits`.
+pub fn alerts_document<'a>(rows: &'a [Alert], credits: &'a [CreditExpiry]) -> impl Serialize + 'a {
+    AlertsJson {
+        value: rows.iter().map(AlertJson).collect(),
+        credits: credits.iter().map(CreditExpiryJson).collect(),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct AlertsJson<'a> {
+    value: Vec<AlertJson<'a>>,
+    credits: Vec<CreditExpiryJson<'a>>,
+}
+
+/// A credit lot expiring within 90 days with a balance (issue 16).
+pub struct CreditExpiryJson<'a>(pub &'a CreditExpiry);
+
+impl Serialize for CreditExpiryJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("lot", &c.lot)?;
+        map.serialize_entry("kind", c.kind)?;
+        map.serialize_entry("account", &c.account)?;
+        map.serialize_entry("currency", &c.currency)?;
+        map.serialize_entry("expires", &c.expires.to_string())?;
+        map.serialize_entry("daysLeft", &c.days_left)?;
+        map.serialize_entry("alert", &c.alert)?;
+        map.serialize_entry("amountAtRisk", &Amount(c.balance))?;
+        map.end()
+    }
 }
 
 /// A lot's trace (`ledger audit trace --lot ID --json`).

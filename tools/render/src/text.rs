@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ledger_app::core::{Date, Money};
-use ledger_app::replay::alerts::Alert;
+use ledger_app::replay::alerts::{Alert, CreditExpiry};
 use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow};
 
 use crate::amount::{amount, amount_in, decimal};
@@ -305,6 +305,32 @@ impl<'r> Spread<'r> {
 /// Every line indented by two spaces.
 pub fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// The credit lots expiring within 90 days with a balance (below the alerts table).
+pub fn expiring_credits_table(rows: &[CreditExpiry], as_of: Date) -> String {
+    if rows.is_empty() {
+        return format!("No credit with a balance expires within 90 days of {as_of}.\n");
+    }
+    let mut t = Table::new(&[
+        ("credit", Align::Left),
+        ("kind", Align::Left),
+        ("expires", Align::Left),
+        ("days", Align::Right),
+        ("alert", Align::Right),
+        ("at risk", Align::Right),
+    ]);
+    for c in rows {
+        t.row(vec![
+            c.lot.clone(),
+            c.kind.to_string(),
+            c.expires.to_string(),
+            c.days_left.to_string(),
+            c.alert.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            money_in(&c.currency, c.balance),
+        ]);
+    }
+    format!("Credits expiring within 90 days\n{}", t.render())
 }
 
 pub fn alerts_table(rows: &[Alert], as_of: Date) -> String {

@@ -141,7 +141,16 @@ fn schemas() -> Value {
                 "forecastShortfall": { "type": "number" }
             }
         },
-        "AlertList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Alert") } } },
+        "AlertList": { "type": "object", "required": ["value", "credits"], "properties": { "value": { "type": "array", "items": reference("Alert") }, "credits": { "type": "array", "items": reference("ExpiringCredit") } } },
+        "ExpiringCredit": {
+            "type": "object",
+            "required": ["lot", "kind", "account", "currency", "expires", "daysLeft", "alert", "amountAtRisk"],
+            "properties": {
+                "lot": { "type": "string" }, "kind": { "type": "string" }, "account": { "type": "string" },
+                "currency": { "type": "string" }, "expires": date, "daysLeft": { "type": "integer" },
+                "alert": { "type": "integer", "enum": [90, 60, 30] }, "amountAtRisk": { "type": "number" }
+            }
+        },
         "BillingAccount": {
             "type": "object", "required": ["id", "name", "type", "properties"],
             "properties": {

@@ -38,7 +38,9 @@ pub fn alerts(cx: &Context<'_>, account: &str) -> Result<Response, ApiError> {
     let p = cx.current();
     let account = cx.account(&p, account)?;
     let rows = ledger_app::replay::alerts::alerts(&p, as_of, Some(account));
-    ok_json(&json::alerts_document(&rows), version.as_deref())
+    let credits = ledger_app::replay::alerts::expiring_credits(&p, as_of, Some(account));
+    let doc = json::alerts_document(&rows, &credits);
+    ok_json(&doc, version.as_deref())
 }
 
 /// A billing account as a resource.
