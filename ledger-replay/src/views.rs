@@ -23,6 +23,9 @@ pub struct LotRow {
     pub purchased: Option<Date>,
     /// The account's ledger clock (newest settled invoice or close), if it has one.
     pub clock: Option<Date>,
+    /// A MACC's milestones (R-MACC-5), without the credit lots their shortfalls became; none
+    /// for a credit lot.
+    pub milestones: Vec<MaccMilestoneRow>,
 }
 
 /// Which lots to show.
@@ -60,6 +63,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 expiration: macc.terms.end,
                 purchased: macc.terms.purchased,
                 clock: acct.clock,
+                milestones: macc_milestone_rows(acct, i, &|_| None),
             });
         }
         for (i, lot) in acct.lots.iter().enumerate() {
@@ -79,6 +83,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                     _ => None,
                 },
                 clock: acct.clock,
+                milestones: Vec::new(),
             });
         }
     }
@@ -301,7 +306,19 @@ pub struct MaccMilestoneRow {
     pub status: MaccMilestoneStatus,
     /// The cumulative decrements found when it was evaluated.
     pub cumulative: Option<Money>,
+    /// Progress toward the target: `cumulative` once evaluated, else the decrements so far.
+    pub progress: Money,
     pub shortfall: Option<ShortfallRow>,
+}
+
+impl MaccMilestoneRow {
+    /// The shortfall found when it was evaluated (zero when met); none before.
+    pub fn shortfall_amount(&self) -> Option<Money> {
+        match &self.shortfall {
+            Some(s) => Some(s.amount),
+            None => self.cumulative.map(|_| Money::ZERO),
+        }
+    }
 }
 
 /// A MACC with its milestones.
@@ -361,34 +378,7 @@ pub fn macc_rows<'a>(p: &'a Projections, account: &str) -> Vec<MaccRow<'a>> {
         .iter()
         .enumerate()
         .map(|(i, macc)| {
-            let milestones = macc
-                .terms
-                .milestones
-                .iter()
-                .zip(&macc.milestone_outcomes)
-                .map(|(terms, outcome)| {
-                    let missed = outcome.as_ref().filter(|o| o.shortfall.is_positive());
-                    MaccMilestoneRow {
-                        id: terms.id.clone(),
-                        due: terms.due,
-                        target: terms.target,
-                        status: macc_milestone_status(
-                            acct,
-                            i,
-                            outcome.as_ref().map(|o| o.shortfall),
-                            terms.due,
-                        ),
-                        cumulative: outcome.as_ref().map(|o| o.cumulative),
-                        shortfall: missed.map(|o| ShortfallRow {
-                            amount: o.shortfall,
-                            lot: shortfall_lot(&LotOrigin::MilestoneShortfall {
-                                macc: macc.terms.id.clone(),
-                                milestone: terms.id.clone(),
-                            }),
-                        }),
-                    }
-                })
-                .collect();
+            let milestones = macc_milestone_rows(acct, i, &shortfall_lot);
             let shortfall = match macc.state {
                 MaccState::Expired { .. } if macc.balance.is_positive() => Some(ShortfallRow {
                     amount: macc.balance,
@@ -410,6 +400,50 @@ pub fn macc_rows<'a>(p: &'a Projections, account: &str) -> Vec<MaccRow<'a>> {
                 purchased: macc.terms.purchased,
                 milestones,
                 shortfall,
+            }
+        })
+        .collect()
+}
+
+/// The milestones of the `i`-th MACC of `acct`, with the credit lot each shortfall became
+/// (`shortfall_lot` finds it by origin).
+pub fn macc_milestone_rows(
+    acct: &AccountState,
+    i: usize,
+    shortfall_lot: &dyn Fn(&LotOrigin) -> Option<CreditRow>,
+) -> Vec<MaccMilestoneRow> {
+    let macc = &acct.maccs[i];
+    let so_far = macc
+        .terms
+        .amount
+        .checked_sub(macc.balance)
+        .unwrap_or(Money::ZERO)
+        .max(Money::ZERO);
+    macc.terms
+        .milestones
+        .iter()
+        .zip(&macc.milestone_outcomes)
+        .map(|(terms, outcome)| {
+            let missed = outcome.as_ref().filter(|o| o.shortfall.is_positive());
+            MaccMilestoneRow {
+                id: terms.id.clone(),
+                due: terms.due,
+                target: terms.target,
+                status: macc_milestone_status(
+                    acct,
+                    i,
+                    outcome.as_ref().map(|o| o.shortfall),
+                    terms.due,
+                ),
+                cumulative: outcome.as_ref().map(|o| o.cumulative),
+                progress: outcome.as_ref().map_or(so_far, |o| o.cumulative),
+                shortfall: missed.map(|o| ShortfallRow {
+                    amount: o.shortfall,
+                    lot: shortfall_lot(&LotOrigin::MilestoneShortfall {
+                        macc: macc.terms.id.clone(),
+                        milestone: terms.id.clone(),
+                    }),
+                }),
             }
         })
         .collect()

@@ -199,3 +199,68 @@ fn expiring_credits_appear_in_alerts_with_the_amount_at_risk() {
     let doc = l.json(&["alerts", "--as-of", "2025-10-01"]);
     assert_eq!(doc["credits"], serde_json::json!([]), "expired: {doc:#}");
 }
+
+/// Issue 16 (visibility): MACC milestones on the MACC lot in `lots --json` and the `lots`
+/// table: status, target, progress, shortfall; after `close`, the missed milestone's shortfall.
+#[test]
+fn macc_milestones_are_on_the_macc_lot() {
+    let l = ledger();
+    let milestone = |doc: &Value| -> Value {
+        let lot = doc["value"]
+            .as_array()
+            .expect("lots")
+            .iter()
+            .find(|l| l["name"] == "macc-2025")
+            .expect("the MACC lot")
+            .clone();
+        let ms = lot["properties"]["milestones"]
+            .as_array()
+            .expect("milestones");
+        assert_eq!(ms.len(), 1, "{lot:#}");
+        ms[0].clone()
+    };
+    let before = milestone(&l.json(&["lots"]));
+    assert_eq!(before["id"], "M1");
+    assert_eq!(before["dueDate"], "2025-09-30");
+    assert_eq!(before["status"], "Active");
+    assert_eq!(amount(&before["target"]), dec("60000"));
+    // Decrements so far: 400 (January, after the ACO's 600) + 3,000 (the prepayment) + 400
+    // (March's reservation after 2,000 of prepayment) + 1,000 + 15,000 (the shortfall
+    // purchase) + 1,200 (April) + 1,000 − 100 (June and its refund).
+    assert_eq!(amount(&before["progress"]), dec("21900"));
+    assert_eq!(before["shortfall"], Value::Null);
+    // Credit lots carry no milestones.
+    let lots = l.json(&["lots"]);
+    let aco = lots["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "aco-1")
+        .expect("aco-1");
+    assert_eq!(aco["properties"].get("milestones"), None);
+    let text = l.ok(&["lots"]);
+    assert!(text.contains("MACC milestones"), "{text}");
+    let row = text
+        .lines()
+        .find(|r| r.split_whitespace().take(2).eq(["macc-2025", "M1"]))
+        .unwrap_or_else(|| panic!("no M1 row:\n{text}"));
+    assert_mentions_all(row, &["2025-09-30", "Active", "60,000.00", "21,900.00"]);
+
+    l.ok(&["close", "--through", "2025-10-31"]);
+    let after = milestone(&l.json(&["lots"]));
+    assert_eq!(after["status"], "Missed", "{after:#}");
+    assert_eq!(amount(&after["progress"]), dec("21900"));
+    assert_eq!(amount(&after["shortfall"]), dec("38100"));
+    let text = l.ok(&["lots"]);
+    let row = text
+        .lines()
+        .find(|r| r.split_whitespace().take(2).eq(["macc-2025", "M1"]))
+        .unwrap_or_else(|| panic!("no M1 row:\n{text}"));
+    assert_mentions_all(row, &["Missed", "38,100.00"]);
+}
+
+fn assert_mentions_all(line: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(line.contains(n), "{n:?} not in {line:?}");
+    }
+}

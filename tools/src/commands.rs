@@ -72,7 +72,7 @@ pub fn lots(data: &Path, args: &LotsArgs, out: &mut dyn Write) -> Result<(), Fai
     let text = if args.read.json {
         to_text(&json::lots_document(&rows))
     } else {
-        text::lots_table(&rows)
+        text::lots_table(&rows) + &text::macc_milestones_table(&rows)
     };
     out.write_all(text.as_bytes())?;
     Ok(())

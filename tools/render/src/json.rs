@@ -10,7 +10,9 @@ use ledger_app::replay::audit::{AuditFinding, AuditReport};
 use ledger_app::replay::projection::CacoTransaction;
 use ledger_app::replay::replay::ReplayReport;
 use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
-use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow, MilestoneRow};
+use ledger_app::replay::views::{
+    CacoRow, EventRow, InvoiceRow, LotRow, MaccMilestoneRow, MilestoneRow,
+};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -171,6 +173,27 @@ impl Serialize for LotProperties<'_> {
         map.serialize_entry("closedBalanceInBillingCurrency", &billing(r.closed_balance))?;
         // Settled data only until pending charges (month-to-date estimates) are served.
         map.serialize_entry("isEstimatedBalance", &false)?;
+        if !r.milestones.is_empty() {
+            let milestones: Vec<_> = r.milestones.iter().map(MaccMilestoneJson).collect();
+            map.serialize_entry("milestones", &milestones)?;
+        }
+        map.end()
+    }
+}
+
+/// A MACC milestone on its MACC lot (issue 16): amounts are plain numbers in the lot's currency.
+struct MaccMilestoneJson<'a>(&'a MaccMilestoneRow);
+
+impl Serialize for MaccMilestoneJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &m.id)?;
+        map.serialize_entry("dueDate", &m.due.to_string())?;
+        map.serialize_entry("status", m.status.name())?;
+        map.serialize_entry("target", &Amount(m.target))?;
+        map.serialize_entry("progress", &Amount(m.progress))?;
+        map.serialize_entry("shortfall", &m.shortfall_amount().map(Amount))?;
         map.end()
     }
 }

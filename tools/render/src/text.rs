@@ -46,6 +46,50 @@ pub fn lots_table(rows: &[LotRow]) -> String {
     format!("{}{}", t.render(), spread.note("", "\n"))
 }
 
+/// The milestones of the MACC lots among `rows` (below the lots table); empty when none has any.
+pub fn macc_milestones_table(rows: &[LotRow]) -> String {
+    let maccs: Vec<&LotRow> = rows.iter().filter(|r| !r.milestones.is_empty()).collect();
+    if maccs.is_empty() {
+        return String::new();
+    }
+    let multi = rows.iter().any(|r| r.account != rows[0].account);
+    let mut columns = vec![];
+    if multi {
+        columns.push(("account", Align::Left));
+    }
+    columns.extend([
+        ("macc", Align::Left),
+        ("milestone", Align::Left),
+        ("due", Align::Left),
+        ("status", Align::Left),
+        ("target", Align::Right),
+        ("progress", Align::Right),
+        ("shortfall", Align::Right),
+    ]);
+    let mut t = Table::new(&columns);
+    for r in maccs {
+        for m in &r.milestones {
+            let mut cells = vec![];
+            if multi {
+                cells.push(r.account.clone());
+            }
+            cells.extend([
+                r.name.clone(),
+                m.id.clone(),
+                m.due.to_string(),
+                m.status.name().to_string(),
+                money_in(&r.currency, m.target),
+                money_in(&r.currency, m.progress),
+                m.shortfall_amount()
+                    .map(|s| money_in(&r.currency, s))
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+            t.row(cells);
+        }
+    }
+    format!("\nMACC milestones\n{}", t.render())
+}
+
 pub fn events_table(rows: &[EventRow]) -> String {
     if rows.is_empty() {
         return "No events.\n".into();

@@ -247,7 +247,14 @@ fn lot_and_event_schemas() -> Vec<(&'static str, Value)> {
                             "creditCurrency": { "type": "string" }, "billingCurrency": { "type": "string" },
                             "originalAmountInBillingCurrency": reference("AmountWithExchangeRate"),
                             "closedBalanceInBillingCurrency": reference("AmountWithExchangeRate"),
-                            "isEstimatedBalance": { "type": "boolean" } } }
+                            "isEstimatedBalance": { "type": "boolean" },
+                            "milestones": { "type": "array", "items": { "type": "object",
+                                "required": ["id", "dueDate", "status", "target", "progress", "shortfall"],
+                                "properties": {
+                                    "id": { "type": "string" }, "dueDate": { "type": "string", "format": "date" },
+                                    "status": { "type": "string", "enum": ["Scheduled", "Active", "Pending", "Completed", "Missed", "Canceled"] },
+                                    "target": { "type": "number" }, "progress": { "type": "number" },
+                                    "shortfall": { "type": "number", "nullable": true } } } } } }
                 }
             }),
         ),
