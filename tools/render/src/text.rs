@@ -78,10 +78,10 @@ pub fn macc_milestones_table(rows: &[LotRow]) -> String {
                 m.id.clone(),
                 m.due.to_string(),
                 m.status.name().to_string(),
-                money_in(&r.currency, m.target),
-                money_in(&r.currency, m.progress),
+                amount_in(&r.currency, m.target),
+                amount_in(&r.currency, m.progress),
                 m.shortfall_amount()
-                    .map(|s| money_in(&r.currency, s))
+                    .map(|s| amount_in(&r.currency, s))
                     .unwrap_or_else(|| "-".into()),
             ]);
             t.row(cells);
@@ -371,7 +371,7 @@ pub fn expiring_credits_table(rows: &[CreditExpiry], as_of: Date) -> String {
             c.expires.to_string(),
             c.days_left.to_string(),
             c.alert.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
-            money_in(&c.currency, c.balance),
+            amount_in(&c.currency, c.balance),
         ]);
     }
     format!("Credits expiring within 90 days\n{}", t.render())
