@@ -22,6 +22,7 @@ pub mod load;
 pub mod projection;
 pub mod reconcile;
 pub mod replay;
+pub mod stored;
 pub mod trace;
 pub mod views;
 pub mod whatif;

@@ -11,7 +11,8 @@ use ledger_core::{
 };
 use ledger_store::{
     agreement_content_hash, decode_blob, encode_blob, encode_events, invoice_content_hash,
-    Appender, EncodedRecord, Head, LogEntry, ReadOptions, Spill, Store, StoreError, CHUNK_LINES,
+    Appender, EncodedRecord, Head, LogEntry, ReadOptions, SnapshotState, Spill, Store, StoreError,
+    CHUNK_LINES,
 };
 use proptest::prelude::*;
 
@@ -608,6 +609,50 @@ fn snapshots_keep_the_newest() {
     drop(store);
     let store = Store::open_existing(dir.path(), "replay").unwrap();
     assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(3));
+}
+
+#[test]
+fn a_snapshot_is_bound_to_the_head_it_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, groups) = filled(dir.path());
+    let at = |i: usize| groups[i].last().unwrap().seq + 1;
+    store.put_snapshot(at(0), b"older").unwrap();
+    store.put_snapshot(at(1), b"newer").unwrap();
+    let value = store.raw_snapshot_get(at(1)).unwrap();
+    // Binding: the head of the log at that position is in the value.
+    assert_eq!(&value[33..65], &store.head_before(at(1)).unwrap().last_hash);
+    assert_eq!(store.snapshots().unwrap()[1].state, SnapshotState::Bound);
+
+    // Edited, with the checksum recomputed without the key: skipped for the older one.
+    let mut edited = value[..65].to_vec();
+    edited[1..33].copy_from_slice(blake3::hash(b"forged").as_bytes());
+    edited.extend_from_slice(b"forged");
+    store.raw_snapshot_put(at(1), &edited).unwrap();
+    assert_eq!(
+        store.latest_snapshot().unwrap(),
+        Some((at(0), b"older".to_vec()))
+    );
+    assert!(matches!(
+        store.snapshots().unwrap()[1].state,
+        SnapshotState::Damaged(_)
+    ));
+
+    // The unbound first format is ignored by reads.
+    let mut unbound = vec![1u8];
+    unbound.extend_from_slice(blake3::hash(b"forged").as_bytes());
+    unbound.extend_from_slice(b"forged");
+    store.raw_snapshot_put(at(1), &unbound).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(0));
+    assert_eq!(store.snapshots().unwrap()[1].state, SnapshotState::Unbound);
+
+    // An intact snapshot moved to another position names another head.
+    store.raw_snapshot_put(at(1), &value).unwrap();
+    store.raw_snapshot_put(at(2), &value).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(1));
+    assert!(matches!(
+        store.snapshots().unwrap()[2].state,
+        SnapshotState::Damaged(_)
+    ));
 }
 
 #[test]

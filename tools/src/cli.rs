@@ -107,8 +107,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger replay\n  ledger replay --json")]
     Replay(JsonArgs),
 
-    /// Verify the hash chain and re-derive every decision from the recorded facts, byte for
-    /// byte. Exits 1 naming the first broken or differing record.
+    /// Verify the hash chain, re-derive every decision from the recorded facts, byte for
+    /// byte, and compare the stored projections (what reads show) with their fold. Exits 1
+    /// naming the first broken or differing record.
     #[command(
         after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv"
     )]

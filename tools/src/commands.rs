@@ -315,14 +315,15 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
     } else if report.passed() {
         writeln!(
             out,
-            "Audit passed: {} records, {} facts, {} lines, {} decisions re-derived byte for byte in {:.3} s ({} lines/s).\nThe hash chain is whole; head {}.",
+            "Audit passed: {} records, {} facts, {} lines, {} decisions re-derived byte for byte in {:.3} s ({} lines/s).\nThe hash chain is whole; head {}.\n{}",
             group(report.records),
             group(report.facts),
             group(report.lines),
             group(report.events),
             report.seconds,
             group(report.lines_per_second as u64),
-            report.head_hash
+            report.head_hash,
+            projections_sentence(&report.projections)
         )?;
     }
     match &report.finding {
@@ -333,6 +334,24 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
         ))
         .keeping_output()),
     }
+}
+
+/// What audit proved of the stored projections, in a sentence.
+fn projections_sentence(p: &ledger_app::replay::stored::ProjectionsAudit) -> String {
+    let snapshots = match p.snapshots.as_slice() {
+        [] => "no stored snapshot".to_string(),
+        [one] => format!("the snapshot at record {one}"),
+        many => format!(
+            "the snapshots at records {}",
+            many.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    };
+    format!(
+        "The stored projections ({snapshots}, and what a read shows) equal the fold of the log."
+    )
 }
 
 fn audit_trace(data: &Path, args: &TraceArgs, out: &mut dyn Write) -> Result<(), Failure> {

@@ -624,7 +624,15 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
         seconds: f64,
         lines_per_second: f64,
         head_hash: &'a str,
+        projections: ProjectionsJson<'a>,
         finding: Option<FindingJson<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ProjectionsJson<'a> {
+        checked: bool,
+        head: &'a str,
+        snapshots: &'a [u64],
     }
     fn finding(f: &AuditFinding) -> FindingJson<'_> {
         FindingJson {
@@ -641,6 +649,11 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
         seconds: r.seconds,
         lines_per_second: r.lines_per_second,
         head_hash: &r.head_hash,
+        projections: ProjectionsJson {
+            checked: r.projections.checked,
+            head: &r.projections.head,
+            snapshots: &r.projections.snapshots,
+        },
         finding: r.finding.as_ref().map(finding),
     }
 }
