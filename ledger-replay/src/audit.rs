@@ -11,6 +11,7 @@ use std::time::Instant;
 use ledger_core::{Fact, Ledger};
 use ledger_store::{encode_events, ReadOptions, Store, StoreError};
 
+use crate::anchor::{Anchor, AnchorCheck};
 use crate::stored::{ProjectionsAudit, StoredCheck};
 
 /// The first thing found wrong.
@@ -36,6 +37,8 @@ pub struct AuditReport {
     pub head_hash: String,
     /// The stored projections compared with the rebuild.
     pub projections: ProjectionsAudit,
+    /// Where the head `--expect-head` named was found.
+    pub expected_head: Option<AnchorCheck>,
     pub finding: Option<AuditFinding>,
 }
 
@@ -54,6 +57,16 @@ const ENTRIES_IN_FLIGHT: usize = 2;
 
 /// Audit the whole log.
 pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
+    audit_expecting(store, None)
+}
+
+/// Audit the whole log; with `expected_head`, the log must also contain that head (the hash
+/// of a record that ends an entry) with its chain intact up to it.
+pub fn audit_expecting(
+    store: &Store,
+    expected_head: Option<[u8; 32]>,
+) -> Result<AuditReport, StoreError> {
+    let mut anchor = expected_head.map(Anchor::new);
     let started = Instant::now();
     let mut report = AuditReport {
         records: 0,
@@ -64,6 +77,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         lines_per_second: 0.0,
         head_hash: String::new(),
         projections: ProjectionsAudit::default(),
+        expected_head: None,
         finding: None,
     };
     let mut ledger = Ledger::new();
@@ -175,6 +189,9 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
                 break;
             }
             report.finding = stored.fold(entry.last_seq, recorded);
+            if let Some(anchor) = &mut anchor {
+                anchor.see(entry.last_seq + 1, &entry.last_hash);
+            }
         }
         Ok(())
     });
@@ -182,6 +199,13 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
     if report.finding.is_none() {
         match stored.finish(store)? {
             Ok(projections) => report.projections = projections,
+            Err(found) => report.finding = Some(found),
+        }
+    }
+    if let (Some(anchor), None) = (&anchor, &report.finding) {
+        let head = store.head();
+        match anchor.finish(head.next_seq, &hex(&head.last_hash)) {
+            Ok(found) => report.expected_head = Some(found),
             Err(found) => report.finding = Some(found),
         }
     }

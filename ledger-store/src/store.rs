@@ -506,6 +506,29 @@ impl Store {
         })
     }
 
+    /// Cut the log after `next_seq` records as an attacker with the files would: remove the
+    /// later records and the snapshots beyond, and rewrite the head to the record before. For
+    /// tamper tests only.
+    #[doc(hidden)]
+    pub fn raw_truncate(&self, next_seq: u64) -> Result<(), StoreError> {
+        let new_head = self.head_before(next_seq)?;
+        let mut head = self.head.lock().expect("head lock");
+        for seq in next_seq..head.next_seq {
+            self.log
+                .remove(seq_key(seq))
+                .map_err(|e| self.sled_err(e))?;
+        }
+        self.log
+            .insert(HEAD_KEY, &encode_head(&new_head)[..])
+            .map_err(|e| self.sled_err(e))?;
+        for key in self.snapshots.range(seq_key(next_seq + 1)..).keys() {
+            let key = key.map_err(|e| self.sled_err(e))?;
+            self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
+        }
+        *head = new_head;
+        Ok(())
+    }
+
     /// The stored value of the snapshot at `covered`, as is. For tamper tests.
     #[doc(hidden)]
     pub fn raw_snapshot_get(&self, covered: u64) -> Option<Vec<u8>> {

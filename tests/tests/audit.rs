@@ -588,3 +588,74 @@ fn a_forged_snapshot_with_a_recomputed_binding_still_fails_audit() {
     assert_eq!((seq, kind.as_str()), (covered, "projections"), "{stderr}");
     assert_mentions(&stderr, &["differs from the fold of the log", "123.45"]);
 }
+
+/// The head a writing command printed: `Log head: 1,234 records, hash 3f1c…`.
+fn printed_head(said: &str) -> (u64, String) {
+    let line = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Log head: "))
+        .unwrap_or_else(|| panic!("no `Log head:` line in:\n{said}"));
+    let (records, hash) = line
+        .split_once(" records, hash ")
+        .unwrap_or_else(|| panic!("a head line of another shape: {line}"));
+    (
+        records.replace(',', "").parse().expect("a record count"),
+        hash.to_string(),
+    )
+}
+
+#[test]
+fn writers_print_the_head_and_audit_expect_head_catches_a_dropped_tail() {
+    let ledger = Ledger::new();
+    let (charges, agreements) = generate(&ledger, "charges.csv", 20_000, 1);
+    let agreement = agreements[0].display().to_string();
+    let (agreement_records, agreement_head) =
+        printed_head(&ledger.ok(&["agreement", agreement.as_str()]));
+    let ingested = ledger.json(&["ingest", &charges.display().to_string()]);
+    let records = ingested["head"]["records"].as_u64().expect("head.records");
+    let head = ingested["head"]["hash"]
+        .as_str()
+        .expect("head.hash")
+        .to_string();
+    assert!(records > agreement_records, "{ingested}");
+    let report = ledger.json(&["audit"]);
+    assert_eq!(
+        (report["records"].as_u64(), report["headHash"].as_str()),
+        (Some(records), Some(head.as_str()))
+    );
+
+    // The head printed now, and an earlier one: both are in the log.
+    let passed = ledger.json(&["audit", "--expect-head", &head]);
+    assert_eq!(passed["expectedHead"]["records"], records, "{passed}");
+    let passed = ledger.ok(&["audit", "--expect-head", &agreement_head]);
+    assert_mentions(&passed, &["expected head", &agreement_head]);
+    ledger.usage_error(&["audit", "--expect-head", "not-a-hash"]);
+
+    // Drop the last invoices and rewrite the head: the log is whole again, audit alone passes,
+    // the kept anchor does not.
+    let cut = copy_of(&ledger);
+    let cut_at = {
+        let store = open(&cut);
+        let keep = entries(&store)
+            .iter()
+            .rev()
+            .nth(2)
+            .expect("several invoices")
+            .last_seq
+            + 1;
+        store.raw_truncate(keep).unwrap();
+        keep
+    };
+    assert!(cut_at < records);
+    cut.ok(&["audit"]);
+    let out = cut.run(&["audit", "--json", "--expect-head", &head]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["finding"]["kind"], "head", "{report}");
+    assert_mentions(
+        &text(&out.stderr),
+        &["does not contain the expected head", &head],
+    );
+    // The anchor from before the cut still holds.
+    cut.ok(&["audit", "--expect-head", &agreement_head]);
+}

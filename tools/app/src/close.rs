@@ -6,7 +6,7 @@ use std::path::Path;
 use ledger_core::event::Event;
 use ledger_core::{Date, Fact};
 use ledger_replay::write::stage;
-use ledger_store::Appender;
+use ledger_store::{Appender, Head};
 
 use crate::error::AppError;
 use crate::session::Session;
@@ -18,8 +18,15 @@ pub struct Closed {
     pub events: Vec<Event>,
 }
 
+/// What a close did: per account, and the log's head after it.
+#[derive(Clone, Debug)]
+pub struct CloseOutcome {
+    pub accounts: Vec<Closed>,
+    pub head: Head,
+}
+
 /// Close `account` (every account when `None`) through `through`.
-pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Closed>, AppError> {
+pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<CloseOutcome, AppError> {
     let mut session = Session::open_for_write(data, "close")?;
     let accounts: Vec<String> = match account {
         Some(a) if session.projections.ledger.account(a).is_none() => {
@@ -53,5 +60,8 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<Vec<Cl
         });
     }
     session.finish_writes()?;
-    Ok(closed)
+    Ok(CloseOutcome {
+        accounts: closed,
+        head: session.store.head(),
+    })
 }

@@ -21,7 +21,7 @@ use ledger_input::{
     SkipReason, StagedInvoices,
 };
 use ledger_replay::write::stage;
-use ledger_store::{invoice_content_hash, Appender, Spill};
+use ledger_store::{invoice_content_hash, Appender, Head, Spill};
 
 use crate::error::AppError;
 use crate::session::Session;
@@ -51,6 +51,8 @@ pub struct FileOutcome {
     pub lines_settled: u64,
     pub seconds: f64,
     pub lines_per_second: f64,
+    /// The log's head once the file was recorded (and flushed).
+    pub head: Head,
 }
 
 /// Lines of one kind in a file and their total in each currency (amounts of different
@@ -78,6 +80,7 @@ impl FileOutcome {
             lines_settled: 0,
             seconds: 0.0,
             lines_per_second: 0.0,
+            head: Head::EMPTY,
         }
     }
 
@@ -209,6 +212,7 @@ pub fn ingest_file_visible(
     append_invoices(session, spill, group_lines, quiet)?;
     let append_seconds = started.elapsed().as_secs_f64() - read_seconds - decide_seconds;
     session.finish_writes()?;
+    outcome.head = session.store.head();
     outcome.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         file = %file.display(),

@@ -625,7 +625,15 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
         lines_per_second: f64,
         head_hash: &'a str,
         projections: ProjectionsJson<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected_head: Option<ExpectedHeadJson<'a>>,
         finding: Option<FindingJson<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ExpectedHeadJson<'a> {
+        hash: &'a str,
+        records: Option<u64>,
     }
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -654,6 +662,10 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
             head: &r.projections.head,
             snapshots: &r.projections.snapshots,
         },
+        expected_head: r.expected_head.as_ref().map(|a| ExpectedHeadJson {
+            hash: &a.hash,
+            records: a.records,
+        }),
         finding: r.finding.as_ref().map(finding),
     }
 }
@@ -709,14 +721,17 @@ impl Serialize for KindJson<'_> {
     }
 }
 
-/// `ledger ingest --json`: `{"files": [...]}`, amounts exact.
+/// `ledger ingest --json`: `{"files": [...], "head": {"hash", "records"}}`, amounts exact.
 pub fn ingest_document(outcomes: &[FileOutcome]) -> impl Serialize + '_ {
     #[derive(serde::Serialize)]
     struct Files<'a> {
         files: Vec<FileOutcomeJson<'a>>,
+        /// The log's head after the last file.
+        head: Option<crate::head::HeadJson>,
     }
     Files {
         files: outcomes.iter().map(FileOutcomeJson).collect(),
+        head: outcomes.last().map(|o| (&o.head).into()),
     }
 }
 
