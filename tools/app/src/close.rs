@@ -1,10 +1,16 @@
 //! `ledger close --through DATE`: evaluate every deadline up to a date (R-EVAL), account by
 //! account, each close one fact with its decisions.
+//!
+//! A close is idempotent: a close of an account that would change nothing (no deadline due
+//! through the date, and the account's clock already at or past it) appends nothing. So a
+//! second identical close records nothing, and re-running a close that stopped part way (a
+//! crash after some accounts) appends only the accounts not yet closed, at the log positions
+//! the first run would have used, with the same event ids.
 
 use std::path::Path;
 
 use ledger_core::event::Event;
-use ledger_core::{Date, Fact};
+use ledger_core::{Date, Fact, Ledger};
 use ledger_replay::write::stage;
 use ledger_store::{Appender, Head};
 
@@ -16,6 +22,8 @@ use crate::session::Session;
 pub struct Closed {
     pub account: String,
     pub events: Vec<Event>,
+    /// Whether the close was recorded; `false` when it would have changed nothing.
+    pub recorded: bool,
 }
 
 /// What a close did: per account, and the log's head after it.
@@ -50,6 +58,14 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<CloseO
             account: account.clone(),
             through,
         };
+        if changes_nothing(&session.projections.ledger, &fact)? {
+            closed.push(Closed {
+                account,
+                events: Vec::new(),
+                recorded: false,
+            });
+            continue;
+        }
         let mut appender = Appender::new(session.store.head());
         let staged = stage(&mut session.projections, &mut appender, &fact)?
             .expect("a close is never a repeat");
@@ -57,11 +73,35 @@ pub fn close(data: &Path, through: Date, account: Option<&str>) -> Result<CloseO
         closed.push(Closed {
             account,
             events: staged.applied.events,
+            recorded: true,
         });
     }
-    session.finish_writes()?;
+    if closed.iter().any(|c| c.recorded) {
+        session.finish_writes()?;
+    }
     Ok(CloseOutcome {
         accounts: closed,
         head: session.store.head(),
     })
+}
+
+/// Whether closing would change nothing: the account's clock is at or past the date and the
+/// close would decide nothing but its own marker. Decided on a copy of the one account, so
+/// the projections stay untouched.
+fn changes_nothing(ledger: &Ledger, fact: &Fact) -> Result<bool, AppError> {
+    let Fact::Close { account, through } = fact else {
+        return Ok(false);
+    };
+    let Some(state) = ledger.account(account) else {
+        return Ok(false);
+    };
+    if state.clock.is_none_or(|clock| clock < *through) {
+        return Ok(false);
+    }
+    let mut scratch = Ledger::new();
+    scratch.accounts.insert(account.clone(), state.clone());
+    let applied = scratch
+        .apply(fact)
+        .map_err(ledger_replay::write::StageError::from)?;
+    Ok(matches!(applied.events.as_slice(), [Event::Closed { .. }]))
 }
