@@ -88,6 +88,7 @@ mod reader;
 mod record;
 mod spill;
 mod store;
+mod writer;
 
 pub use codec::{
     agreement_content_hash, decode_blob, decode_events, encode_blob, encode_events,
@@ -103,3 +104,4 @@ pub use record::{
 pub use spill::STAGING_DIR;
 pub use spill::{Spill, MAX_GROUP_RECORDS};
 pub use store::{SnapshotState, Store, StoredSnapshot, OWNER_FILE, SNAPSHOTS_KEPT};
+pub use writer::{DEFAULT_STALL, FAULT_VAR, STALL_VAR};

@@ -15,6 +15,7 @@ use crate::record::{
     parse_envelope, record_hash, EncodedRecord, Head, RecordKind, ENVELOPE_VERSION,
 };
 use crate::spill::{spill_file_pid, STAGING_DIR};
+use crate::writer::{Stalled, Writer};
 
 /// The tree of records, keyed by big-endian seq, with the meta keys after every seq.
 const LOG_TREE: &str = "log";
@@ -104,6 +105,8 @@ pub struct Store {
     /// written one.
     blobs: Mutex<BlobSync>,
     owner_line: String,
+    /// Every sled write goes through it, with a watchdog.
+    writer: Writer,
     /// Dropped last, after the database.
     _held: HeldDir,
 }
@@ -247,6 +250,7 @@ impl Store {
             head: Mutex::new(head),
             blobs: Mutex::new(BlobSync::default()),
             owner_line,
+            writer: Writer::from_env(),
             _held: held,
         })
     }
@@ -264,6 +268,39 @@ impl Store {
             dir: self.dir.clone(),
             source,
         }
+    }
+
+    /// Run a sled write on the writer thread, waiting at most the stall limit; `head` is what
+    /// is recorded for sure if it stalls.
+    fn write(
+        &self,
+        what: &'static str,
+        head: Head,
+        job: impl FnOnce() -> Result<(), sled::Error> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        match self.writer.run(job) {
+            Ok(result) => result.map_err(|e| self.sled_err(e)),
+            Err(Stalled { limit }) => Err(StoreError::Stalled {
+                dir: self.dir.clone(),
+                what,
+                seconds: limit.as_secs_f64(),
+                records: head.next_seq,
+                head: head.hash_hex(),
+            }),
+        }
+    }
+
+    /// How long a sled write may make no progress before the command stops
+    /// ([`StoreError::Stalled`]); `LEDGER_STALL_SECONDS` sets it, 60 s by default.
+    pub fn set_stall_limit(&self, limit: Duration) {
+        self.writer.set_limit(limit);
+    }
+
+    /// Block the `nth_write`-th sled write of this store forever, as sled's deadlock does
+    /// (`LEDGER_FAULT_STALL=N` does the same). For the watchdog's tests only.
+    #[doc(hidden)]
+    pub fn inject_stall(&self, nth_write: u64) {
+        self.writer.inject_stall(nth_write);
     }
 
     /// Append records atomically: one sled batch with the head meta key, so after a crash
@@ -325,7 +362,8 @@ impl Store {
             };
         }
         batch.insert(&HEAD_KEY, &encode_head(&next)[..]);
-        self.log.apply_batch(batch).map_err(|e| self.sled_err(e))?;
+        let log = self.log.clone();
+        self.write("appending", *head, move || log.apply_batch(batch))?;
         *head = next;
         Ok(())
     }
@@ -336,7 +374,8 @@ impl Store {
     /// several chunks does not), then sled's flush of its main log (`sync_file_range`).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.sync_blobs()?;
-        self.db.flush().map_err(|e| self.sled_err(e))?;
+        let db = self.db.clone();
+        self.write("flushing", self.head(), move || db.flush().map(|_| ()))?;
         self.sync_blobs()
     }
 
@@ -391,20 +430,17 @@ impl Store {
         value.extend_from_slice(&snapshot_checksum(next_seq_covered, &covered_head, bytes));
         value.extend_from_slice(&covered_head);
         value.extend_from_slice(bytes);
-        self.snapshots
-            .insert(seq_key(next_seq_covered), value)
-            .map_err(|e| self.sled_err(e))?;
-        let keys: Vec<sled::IVec> = self
-            .snapshots
-            .iter()
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sled_err(e))?;
-        if keys.len() > SNAPSHOTS_KEPT {
-            for key in &keys[..keys.len() - SNAPSHOTS_KEPT] {
-                self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
+        let snapshots = self.snapshots.clone();
+        self.write("storing a snapshot", head, move || {
+            snapshots.insert(seq_key(next_seq_covered), value)?;
+            let keys: Vec<sled::IVec> = snapshots.iter().keys().collect::<Result<_, _>>()?;
+            if keys.len() > SNAPSHOTS_KEPT {
+                for key in &keys[..keys.len() - SNAPSHOTS_KEPT] {
+                    snapshots.remove(key)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         self.flush()
     }
 
@@ -650,7 +686,12 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Err(e) = self.db.flush() {
+        if self.writer.stalled() {
+            // sled flushes when its last handle to a tree goes, and that flush would wait on
+            // the lock the stalled write holds: keep the handles for the life of the process
+            // (it is about to exit) and leave recovery to the next open.
+            std::mem::forget((self.db.clone(), self.log.clone(), self.snapshots.clone()));
+        } else if let Err(e) = self.db.flush() {
             tracing::warn!(dir = %self.dir.display(), error = %e, "flush on close failed");
         }
         let owner_path = self.dir.join(OWNER_FILE);

@@ -656,6 +656,41 @@ fn a_snapshot_is_bound_to_the_head_it_covers() {
 }
 
 #[test]
+fn a_write_that_makes_no_progress_stops_with_a_clear_error_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let facts = all_facts();
+    record(&store, &facts[0]);
+    let recorded = store.head();
+    // The next sled write blocks forever, as sled 0.34's deadlock does.
+    store.set_stall_limit(std::time::Duration::from_millis(300));
+    store.inject_stall(2);
+    let mut appender = Appender::new(store.head());
+    let mut records = Vec::new();
+    appender.fact(&facts[1], &mut records).unwrap();
+    appender
+        .decisions(facts[1].account(), 1, records[0].seq, &[], &mut records)
+        .unwrap();
+    let err = store.append(&records).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, StoreError::Stalled { records, .. } if records == recorded.next_seq),
+        "{message}"
+    );
+    for needed in [
+        "made no progress",
+        "Run the same command again",
+        &recorded.hash_hex(),
+    ] {
+        assert!(message.contains(needed), "{message}");
+    }
+    // The head is what was recorded; later writes refuse at once, and closing does not hang.
+    assert_eq!(store.head(), recorded);
+    assert!(matches!(store.flush(), Err(StoreError::Stalled { .. })));
+    drop(store);
+}
+
+#[test]
 fn spill_groups_round_trip_and_the_file_goes_on_drop() {
     let dir = tempfile::tempdir().unwrap();
     let mut appender = Appender::new(Head::EMPTY);
