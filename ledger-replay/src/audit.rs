@@ -3,11 +3,16 @@
 //! Two checks in one pass: the hash chain (every record's hash is the next record's previous
 //! hash, the last is the head), and re-derivation (the core re-decides every recorded fact,
 //! from an empty ledger, and the encoded decisions must equal the recorded bytes exactly).
+//! The recorded decisions are folded on the way, and every stored projection snapshot, and
+//! what a read shows, is compared with that fold ([`crate::stored`]).
 
 use std::time::Instant;
 
 use ledger_core::{Fact, Ledger};
 use ledger_store::{encode_events, ReadOptions, Store, StoreError};
+
+use crate::anchor::{Anchor, AnchorCheck};
+use crate::stored::{ProjectionsAudit, StoredCheck};
 
 /// The first thing found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +35,10 @@ pub struct AuditReport {
     pub lines_per_second: f64,
     /// The head hash the chain ends in (hex), when the chain is whole.
     pub head_hash: String,
+    /// The stored projections compared with the rebuild.
+    pub projections: ProjectionsAudit,
+    /// Where the head `--expect-head` named was found.
+    pub expected_head: Option<AnchorCheck>,
     pub finding: Option<AuditFinding>,
 }
 
@@ -48,6 +57,16 @@ const ENTRIES_IN_FLIGHT: usize = 2;
 
 /// Audit the whole log.
 pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
+    audit_expecting(store, None)
+}
+
+/// Audit the whole log; with `expected_head`, the log must also contain that head (the hash
+/// of a record that ends an entry) with its chain intact up to it.
+pub fn audit_expecting(
+    store: &Store,
+    expected_head: Option<[u8; 32]>,
+) -> Result<AuditReport, StoreError> {
+    let mut anchor = expected_head.map(Anchor::new);
     let started = Instant::now();
     let mut report = AuditReport {
         records: 0,
@@ -57,9 +76,13 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
         seconds: 0.0,
         lines_per_second: 0.0,
         head_hash: String::new(),
+        projections: ProjectionsAudit::default(),
+        expected_head: None,
         finding: None,
     };
     let mut ledger = Ledger::new();
+    let (mut stored, found) = StoredCheck::new(store)?;
+    report.finding = found;
     // One thread reads, decodes and verifies the chain; this one re-derives and compares. The
     // reader hands entries over in log order and stops at its first error, so the first
     // finding is still the first in the log; at most a few entries are in flight.
@@ -78,6 +101,9 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
             }
         });
         for entry in to_check {
+            if report.finding.is_some() {
+                break;
+            }
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(StoreError::Chain { seq, message }) => {
@@ -162,10 +188,27 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
                 });
                 break;
             }
+            report.finding = stored.fold(entry.last_seq, recorded);
+            if let Some(anchor) = &mut anchor {
+                anchor.see(entry.last_seq + 1, &entry.last_hash);
+            }
         }
         Ok(())
     });
     outcome?;
+    if report.finding.is_none() {
+        match stored.finish(store)? {
+            Ok(projections) => report.projections = projections,
+            Err(found) => report.finding = Some(found),
+        }
+    }
+    if let (Some(anchor), None) = (&anchor, &report.finding) {
+        let head = store.head();
+        match anchor.finish(head.next_seq, &hex(&head.last_hash)) {
+            Ok(found) => report.expected_head = Some(found),
+            Err(found) => report.finding = Some(found),
+        }
+    }
     if report.finding.is_none() {
         report.head_hash = hex(&store.head().last_hash);
     }

@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod alerts;
+pub mod anchor;
 pub mod audit;
 pub mod crossings;
 pub mod load;
@@ -23,6 +24,7 @@ pub mod projection;
 pub mod reconcile;
 pub mod replay;
 pub mod run_rate;
+pub mod stored;
 pub mod trace;
 pub mod views;
 pub mod whatif;

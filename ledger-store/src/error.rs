@@ -77,6 +77,17 @@ pub enum StoreError {
     /// The ledger's own bookkeeping is inconsistent (e.g. the head does not match the log).
     #[error("the ledger at {} is damaged: {message}; run `ledger audit` to locate the damage", dir.display())]
     Corrupt { dir: PathBuf, message: String },
+
+    /// A sled write made no progress within the stall limit (sled 0.34 can deadlock under
+    /// load): the command stops instead of hanging.
+    #[error("the ledger at {} made no progress for {seconds} s while {what} (the storage engine did not return), so the command stopped. Nothing is half-recorded: the ledger keeps whole invoices only, at most the {records} records up to head {head}. Run the same command again to complete it (what is already recorded is skipped).", dir.display())]
+    Stalled {
+        dir: PathBuf,
+        what: &'static str,
+        seconds: f64,
+        records: u64,
+        head: String,
+    },
 }
 
 impl StoreError {

@@ -27,7 +27,12 @@
 //!
 //! The head is written in the same `apply_batch` as the records it covers, so the last
 //! record's hash is covered by something too. Tree `snapshots`: key `next_seq_covered` BE
-//! `u64`, value `[1][blake3 of bytes][bytes]`; the newest two are kept.
+//! `u64`, value `[2][checksum 32][head hash 32][bytes]`, where the head hash is the hash of the
+//! last record covered (zero for none) and the checksum is blake3 keyed with that head hash
+//! over `next_seq_covered` BE and the bytes; the newest two are kept. A snapshot is used only
+//! when its checksum holds and its head hash is the log's at that position; one of the first
+//! format (`[1][blake3 of bytes][bytes]`, not bound to the chain) is ignored and replaced by
+//! the next write. `ledger audit` compares every stored snapshot with the rebuild.
 //!
 //! A record (stored value):
 //!
@@ -83,6 +88,7 @@ mod reader;
 mod record;
 mod spill;
 mod store;
+mod writer;
 
 pub use codec::{
     agreement_content_hash, decode_blob, decode_events, encode_blob, encode_events,
@@ -97,4 +103,5 @@ pub use record::{
 };
 pub use spill::STAGING_DIR;
 pub use spill::{Spill, MAX_GROUP_RECORDS};
-pub use store::{Store, OWNER_FILE, SNAPSHOTS_KEPT};
+pub use store::{SnapshotState, Store, StoredSnapshot, OWNER_FILE, SNAPSHOTS_KEPT};
+pub use writer::{DEFAULT_STALL, FAULT_VAR, STALL_VAR};

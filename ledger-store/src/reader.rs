@@ -40,6 +40,9 @@ pub struct LogEntry {
     pub record_count: u64,
     /// Stored bytes of the entry's records.
     pub bytes: u64,
+    /// The hash of the entry's last record (its decisions): the head of the log right after
+    /// this entry.
+    pub last_hash: [u8; 32],
 }
 
 /// The decisions recorded on one fact.
@@ -369,6 +372,7 @@ impl<'a> LogReader<'a> {
             line_count,
             record_count,
             bytes,
+            last_hash: record_hash(&dvalue),
         }))
     }
 

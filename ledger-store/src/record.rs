@@ -75,6 +75,25 @@ impl Head {
         next_seq: 0,
         last_hash: [0; 32],
     };
+
+    /// The last record's hash in lower-case hex: the anchor `ledger audit --expect-head`
+    /// takes.
+    pub fn hash_hex(&self) -> String {
+        self.last_hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A hash as [`Head::hash_hex`] writes it (64 hex digits, either case) back to bytes.
+    pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
+        let text = text.trim();
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(out)
+    }
 }
 
 impl Default for Head {

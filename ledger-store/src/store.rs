@@ -15,6 +15,7 @@ use crate::record::{
     parse_envelope, record_hash, EncodedRecord, Head, RecordKind, ENVELOPE_VERSION,
 };
 use crate::spill::{spill_file_pid, STAGING_DIR};
+use crate::writer::{Stalled, Writer};
 
 /// The tree of records, keyed by big-endian seq, with the meta keys after every seq.
 const LOG_TREE: &str = "log";
@@ -29,8 +30,17 @@ pub const OWNER_FILE: &str = "owner.txt";
 /// How many snapshots are kept (the newest; an older one is the fallback if the newest is
 /// damaged).
 pub const SNAPSHOTS_KEPT: usize = 2;
-/// Version byte of a stored snapshot value: `[1][blake3 of bytes][bytes]`.
-const SNAPSHOT_FORMAT: u8 = 1;
+/// Version byte of a snapshot value bound to the chain: `[2][checksum][head hash][bytes]`,
+/// where the head hash is the hash of the last record the snapshot covers (zero for none) and
+/// the checksum is blake3 keyed with that head hash over `next_seq_covered` (BE) and the bytes.
+/// An edited snapshot therefore fails unless its checksum is recomputed for the head it names,
+/// and a snapshot moved to another log position or another chain fails too.
+const SNAPSHOT_FORMAT: u8 = 2;
+/// The first snapshot format, `[1][blake3 of bytes][bytes]`: not bound to the chain, so reads
+/// ignore it (the next write replaces it).
+const SNAPSHOT_FORMAT_UNBOUND: u8 = 1;
+/// Bytes before a bound snapshot's payload.
+const SNAPSHOT_HEADER: usize = 1 + 32 + 32;
 /// sled's page cache.
 const CACHE_BYTES: u64 = 256 << 20;
 
@@ -51,6 +61,38 @@ pub(crate) fn decode_head(bytes: &[u8]) -> Option<Head> {
     })
 }
 
+/// The checksum of a bound snapshot (see [`SNAPSHOT_FORMAT`]).
+fn snapshot_checksum(covered: u64, head_hash: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_keyed(head_hash);
+    hasher.update(&covered.to_be_bytes());
+    hasher.update(bytes);
+    *hasher.finalize().as_bytes()
+}
+
+/// What a stored projection snapshot is worth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// Its checksum holds and it is bound to the chain head it covers: reads use it.
+    Bound,
+    /// Written before snapshots were bound to the chain (format 1): reads ignore it.
+    Unbound,
+    /// Its checksum, its head or its position does not hold: reads ignore it, and `audit`
+    /// reports it (it was altered, or written by something other than the ledger).
+    Damaged(String),
+}
+
+/// A stored projection snapshot, as [`Store::snapshots`] reads it.
+#[derive(Clone, Debug)]
+pub struct StoredSnapshot {
+    /// The log position it reflects: every record before it.
+    pub covered: u64,
+    pub state: SnapshotState,
+    /// The head hash it names (bound snapshots).
+    pub head_hash: Option<[u8; 32]>,
+    /// Its payload as stored (the projection bytes), whatever its state.
+    pub bytes: Vec<u8>,
+}
+
 /// The ledger's event log: one sled database in `dir`, held by one process at a time.
 pub struct Store {
     dir: PathBuf,
@@ -63,6 +105,8 @@ pub struct Store {
     /// written one.
     blobs: Mutex<BlobSync>,
     owner_line: String,
+    /// Every sled write goes through it, with a watchdog.
+    writer: Writer,
     /// Dropped last, after the database.
     _held: HeldDir,
 }
@@ -206,6 +250,7 @@ impl Store {
             head: Mutex::new(head),
             blobs: Mutex::new(BlobSync::default()),
             owner_line,
+            writer: Writer::from_env(),
             _held: held,
         })
     }
@@ -223,6 +268,39 @@ impl Store {
             dir: self.dir.clone(),
             source,
         }
+    }
+
+    /// Run a sled write on the writer thread, waiting at most the stall limit; `head` is what
+    /// is recorded for sure if it stalls.
+    fn write(
+        &self,
+        what: &'static str,
+        head: Head,
+        job: impl FnOnce() -> Result<(), sled::Error> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        match self.writer.run(job) {
+            Ok(result) => result.map_err(|e| self.sled_err(e)),
+            Err(Stalled { limit }) => Err(StoreError::Stalled {
+                dir: self.dir.clone(),
+                what,
+                seconds: limit.as_secs_f64(),
+                records: head.next_seq,
+                head: head.hash_hex(),
+            }),
+        }
+    }
+
+    /// How long a sled write may make no progress before the command stops
+    /// ([`StoreError::Stalled`]); `LEDGER_STALL_SECONDS` sets it, 60 s by default.
+    pub fn set_stall_limit(&self, limit: Duration) {
+        self.writer.set_limit(limit);
+    }
+
+    /// Block the `nth_write`-th sled write of this store forever, as sled's deadlock does
+    /// (`LEDGER_FAULT_STALL=N` does the same). For the watchdog's tests only.
+    #[doc(hidden)]
+    pub fn inject_stall(&self, nth_write: u64) {
+        self.writer.inject_stall(nth_write);
     }
 
     /// Append records atomically: one sled batch with the head meta key, so after a crash
@@ -284,7 +362,8 @@ impl Store {
             };
         }
         batch.insert(&HEAD_KEY, &encode_head(&next)[..]);
-        self.log.apply_batch(batch).map_err(|e| self.sled_err(e))?;
+        let log = self.log.clone();
+        self.write("appending", *head, move || log.apply_batch(batch))?;
         *head = next;
         Ok(())
     }
@@ -295,7 +374,8 @@ impl Store {
     /// several chunks does not), then sled's flush of its main log (`sync_file_range`).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.sync_blobs()?;
-        self.db.flush().map_err(|e| self.sled_err(e))?;
+        let db = self.db.clone();
+        self.write("flushing", self.head(), move || db.flush().map(|_| ()))?;
         self.sync_blobs()
     }
 
@@ -331,8 +411,8 @@ impl Store {
         Ok(())
     }
 
-    /// Store a snapshot that reflects the records before `next_seq_covered`, keep the newest
-    /// [`SNAPSHOTS_KEPT`], and flush. The value carries a blake3 checksum.
+    /// Store a snapshot that reflects the records before `next_seq_covered`, bound to the
+    /// chain head it covers, keep the newest [`SNAPSHOTS_KEPT`], and flush.
     pub fn put_snapshot(&self, next_seq_covered: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let head = self.head();
         if next_seq_covered > head.next_seq {
@@ -344,50 +424,165 @@ impl Store {
                 ),
             ));
         }
-        let mut value = Vec::with_capacity(33 + bytes.len());
+        let covered_head = self.head_before(next_seq_covered)?.last_hash;
+        let mut value = Vec::with_capacity(SNAPSHOT_HEADER + bytes.len());
         value.push(SNAPSHOT_FORMAT);
-        value.extend_from_slice(blake3::hash(bytes).as_bytes());
+        value.extend_from_slice(&snapshot_checksum(next_seq_covered, &covered_head, bytes));
+        value.extend_from_slice(&covered_head);
         value.extend_from_slice(bytes);
-        self.snapshots
-            .insert(seq_key(next_seq_covered), value)
-            .map_err(|e| self.sled_err(e))?;
-        let keys: Vec<sled::IVec> = self
-            .snapshots
-            .iter()
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sled_err(e))?;
-        if keys.len() > SNAPSHOTS_KEPT {
-            for key in &keys[..keys.len() - SNAPSHOTS_KEPT] {
-                self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
+        let snapshots = self.snapshots.clone();
+        self.write("storing a snapshot", head, move || {
+            snapshots.insert(seq_key(next_seq_covered), value)?;
+            let keys: Vec<sled::IVec> = snapshots.iter().keys().collect::<Result<_, _>>()?;
+            if keys.len() > SNAPSHOTS_KEPT {
+                for key in &keys[..keys.len() - SNAPSHOTS_KEPT] {
+                    snapshots.remove(key)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         self.flush()
     }
 
-    /// The newest intact snapshot, as `(next_seq_covered, bytes)`. A damaged snapshot (bad
-    /// checksum, or one beyond the log's end) is skipped with a warning in favour of an
-    /// older one: snapshots are derived data, the log is the truth.
+    /// The newest bound, intact snapshot, as `(next_seq_covered, bytes)`. Any other (bad
+    /// checksum, bound to another head, beyond the log's end, or unbound) is skipped with a
+    /// warning in favour of an older one: snapshots are derived data, the log is the truth.
     pub fn latest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        let head = self.head();
         for item in self.snapshots.iter().rev() {
             let (key, value) = item.map_err(|e| self.sled_err(e))?;
-            let Ok(key) = <[u8; 8]>::try_from(key.as_ref()) else {
-                tracing::warn!(dir = %self.dir.display(), "skipping a snapshot with a malformed key");
-                continue;
-            };
-            let covered = u64::from_be_bytes(key);
-            let intact = value.len() >= 33
-                && value[0] == SNAPSHOT_FORMAT
-                && blake3::hash(&value[33..]).as_bytes() == &value[1..33]
-                && covered <= head.next_seq;
-            if !intact {
-                tracing::warn!(dir = %self.dir.display(), covered, "skipping a damaged snapshot; an older one or a full replay is used instead");
-                continue;
+            let snapshot = self.check_snapshot(&key, &value)?;
+            match snapshot.state {
+                SnapshotState::Bound => return Ok(Some((snapshot.covered, snapshot.bytes))),
+                SnapshotState::Unbound => {
+                    tracing::warn!(dir = %self.dir.display(), covered = snapshot.covered, "skipping a snapshot written before snapshots were bound to the log; the log is folded instead");
+                }
+                SnapshotState::Damaged(why) => {
+                    tracing::warn!(dir = %self.dir.display(), covered = snapshot.covered, "skipping a damaged snapshot ({why}); an older one or a full replay is used instead");
+                }
             }
-            return Ok(Some((covered, value[33..].to_vec())));
         }
         Ok(None)
+    }
+
+    /// Every stored snapshot, oldest first, each with what it is worth (for `audit`).
+    pub fn snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.snapshots.iter() {
+            let (key, value) = item.map_err(|e| self.sled_err(e))?;
+            out.push(self.check_snapshot(&key, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// Judge one stored snapshot value against the log.
+    fn check_snapshot(&self, key: &[u8], value: &[u8]) -> Result<StoredSnapshot, StoreError> {
+        let covered = <[u8; 8]>::try_from(key)
+            .map(u64::from_be_bytes)
+            .unwrap_or(u64::MAX);
+        let damaged = |why: String, head_hash, bytes: &[u8]| StoredSnapshot {
+            covered,
+            state: SnapshotState::Damaged(why),
+            head_hash,
+            bytes: bytes.to_vec(),
+        };
+        if covered == u64::MAX {
+            return Ok(damaged("its key is malformed".into(), None, &[]));
+        }
+        if value.first() == Some(&SNAPSHOT_FORMAT_UNBOUND) && value.len() >= 33 {
+            return Ok(StoredSnapshot {
+                covered,
+                state: SnapshotState::Unbound,
+                head_hash: None,
+                bytes: value[33..].to_vec(),
+            });
+        }
+        if value.first() != Some(&SNAPSHOT_FORMAT) || value.len() < SNAPSHOT_HEADER {
+            return Ok(damaged(
+                "its format byte or length is not a snapshot's".into(),
+                None,
+                value.get(1..).unwrap_or(&[]),
+            ));
+        }
+        let checksum = &value[1..33];
+        let head_hash: [u8; 32] = value[33..SNAPSHOT_HEADER].try_into().expect("32 bytes");
+        let bytes = &value[SNAPSHOT_HEADER..];
+        if snapshot_checksum(covered, &head_hash, bytes) != checksum {
+            return Ok(damaged(
+                format!("its checksum does not match its contents for record {covered} and the head it names"),
+                Some(head_hash),
+                bytes,
+            ));
+        }
+        if covered > self.head().next_seq {
+            return Ok(damaged(
+                format!(
+                    "it covers {covered} records but the log has {}",
+                    self.head().next_seq
+                ),
+                Some(head_hash),
+                bytes,
+            ));
+        }
+        let why = match self.head_before(covered) {
+            Ok(head) if head.last_hash == head_hash => None,
+            Ok(_) => Some(format!(
+                "the head it names is not the hash of record {}",
+                covered as i128 - 1
+            )),
+            Err(e) => Some(format!("its head cannot be checked: {e}")),
+        };
+        if let Some(why) = why {
+            return Ok(damaged(why, Some(head_hash), bytes));
+        }
+        Ok(StoredSnapshot {
+            covered,
+            state: SnapshotState::Bound,
+            head_hash: Some(head_hash),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Cut the log after `next_seq` records as an attacker with the files would: remove the
+    /// later records and the snapshots beyond, and rewrite the head to the record before. For
+    /// tamper tests only.
+    #[doc(hidden)]
+    pub fn raw_truncate(&self, next_seq: u64) -> Result<(), StoreError> {
+        let new_head = self.head_before(next_seq)?;
+        let mut head = self.head.lock().expect("head lock");
+        for seq in next_seq..head.next_seq {
+            self.log
+                .remove(seq_key(seq))
+                .map_err(|e| self.sled_err(e))?;
+        }
+        self.log
+            .insert(HEAD_KEY, &encode_head(&new_head)[..])
+            .map_err(|e| self.sled_err(e))?;
+        for key in self.snapshots.range(seq_key(next_seq + 1)..).keys() {
+            let key = key.map_err(|e| self.sled_err(e))?;
+            self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
+        }
+        *head = new_head;
+        Ok(())
+    }
+
+    /// The stored value of the snapshot at `covered`, as is. For tamper tests.
+    #[doc(hidden)]
+    pub fn raw_snapshot_get(&self, covered: u64) -> Option<Vec<u8>> {
+        self.snapshots
+            .get(seq_key(covered))
+            .ok()
+            .flatten()
+            .map(|v| v.to_vec())
+    }
+
+    /// Overwrite the stored value of the snapshot at `covered` without any check. For tamper
+    /// tests only.
+    #[doc(hidden)]
+    pub fn raw_snapshot_put(&self, covered: u64, value: &[u8]) -> Result<(), StoreError> {
+        self.snapshots
+            .insert(seq_key(covered), value)
+            .map_err(|e| self.sled_err(e))?;
+        Ok(())
     }
 
     /// Read the log from `options.from_seq` (which must be the first record of a fact: 0, or
@@ -491,7 +686,12 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Err(e) = self.db.flush() {
+        if self.writer.stalled() {
+            // sled flushes when its last handle to a tree goes, and that flush would wait on
+            // the lock the stalled write holds: keep the handles for the life of the process
+            // (it is about to exit) and leave recovery to the next open.
+            std::mem::forget((self.db.clone(), self.log.clone(), self.snapshots.clone()));
+        } else if let Err(e) = self.db.flush() {
             tracing::warn!(dir = %self.dir.display(), error = %e, "flush on close failed");
         }
         let owner_path = self.dir.join(OWNER_FILE);

@@ -11,7 +11,8 @@ use ledger_core::{
 };
 use ledger_store::{
     agreement_content_hash, decode_blob, encode_blob, encode_events, invoice_content_hash,
-    Appender, EncodedRecord, Head, LogEntry, ReadOptions, Spill, Store, StoreError, CHUNK_LINES,
+    Appender, EncodedRecord, Head, LogEntry, ReadOptions, SnapshotState, Spill, Store, StoreError,
+    CHUNK_LINES,
 };
 use proptest::prelude::*;
 
@@ -608,6 +609,85 @@ fn snapshots_keep_the_newest() {
     drop(store);
     let store = Store::open_existing(dir.path(), "replay").unwrap();
     assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(3));
+}
+
+#[test]
+fn a_snapshot_is_bound_to_the_head_it_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, groups) = filled(dir.path());
+    let at = |i: usize| groups[i].last().unwrap().seq + 1;
+    store.put_snapshot(at(0), b"older").unwrap();
+    store.put_snapshot(at(1), b"newer").unwrap();
+    let value = store.raw_snapshot_get(at(1)).unwrap();
+    // Binding: the head of the log at that position is in the value.
+    assert_eq!(&value[33..65], &store.head_before(at(1)).unwrap().last_hash);
+    assert_eq!(store.snapshots().unwrap()[1].state, SnapshotState::Bound);
+
+    // Edited, with the checksum recomputed without the key: skipped for the older one.
+    let mut edited = value[..65].to_vec();
+    edited[1..33].copy_from_slice(blake3::hash(b"forged").as_bytes());
+    edited.extend_from_slice(b"forged");
+    store.raw_snapshot_put(at(1), &edited).unwrap();
+    assert_eq!(
+        store.latest_snapshot().unwrap(),
+        Some((at(0), b"older".to_vec()))
+    );
+    assert!(matches!(
+        store.snapshots().unwrap()[1].state,
+        SnapshotState::Damaged(_)
+    ));
+
+    // The unbound first format is ignored by reads.
+    let mut unbound = vec![1u8];
+    unbound.extend_from_slice(blake3::hash(b"forged").as_bytes());
+    unbound.extend_from_slice(b"forged");
+    store.raw_snapshot_put(at(1), &unbound).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(0));
+    assert_eq!(store.snapshots().unwrap()[1].state, SnapshotState::Unbound);
+
+    // An intact snapshot moved to another position names another head.
+    store.raw_snapshot_put(at(1), &value).unwrap();
+    store.raw_snapshot_put(at(2), &value).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap().unwrap().0, at(1));
+    assert!(matches!(
+        store.snapshots().unwrap()[2].state,
+        SnapshotState::Damaged(_)
+    ));
+}
+
+#[test]
+fn a_write_that_makes_no_progress_stops_with_a_clear_error_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let facts = all_facts();
+    record(&store, &facts[0]);
+    let recorded = store.head();
+    // The next sled write blocks forever, as sled 0.34's deadlock does.
+    store.set_stall_limit(std::time::Duration::from_millis(300));
+    store.inject_stall(2);
+    let mut appender = Appender::new(store.head());
+    let mut records = Vec::new();
+    appender.fact(&facts[1], &mut records).unwrap();
+    appender
+        .decisions(facts[1].account(), 1, records[0].seq, &[], &mut records)
+        .unwrap();
+    let err = store.append(&records).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, StoreError::Stalled { records, .. } if records == recorded.next_seq),
+        "{message}"
+    );
+    for needed in [
+        "made no progress",
+        "Run the same command again",
+        &recorded.hash_hex(),
+    ] {
+        assert!(message.contains(needed), "{message}");
+    }
+    // The head is what was recorded; later writes refuse at once, and closing does not hang.
+    assert_eq!(store.head(), recorded);
+    assert!(matches!(store.flush(), Err(StoreError::Stalled { .. })));
+    drop(store);
 }
 
 #[test]

@@ -476,3 +476,186 @@ fn audit_trace_portions_add_up_to_every_decrement_and_credit_application() {
     }
     assert!(decrements >= 5, "too few decrements traced: {decrements}");
 }
+
+/// The newest stored projection snapshot of the (closed) ledger: its position and value as
+/// stored.
+fn stored_snapshot(ledger: &Ledger) -> (u64, Vec<u8>) {
+    let store = open(ledger);
+    let covered = store
+        .latest_snapshot()
+        .expect("snapshots read")
+        .expect("an ingest leaves a projection snapshot")
+        .0;
+    let value = store.raw_snapshot_get(covered).expect("the stored value");
+    (covered, value)
+}
+
+/// Alter the figures a read shows: the first MACC's balance, in the snapshot's projections.
+fn altered_projections(payload: &[u8]) -> Vec<u8> {
+    let mut projections: ledger_replay::Projections =
+        ledger_store::decode_blob(payload).expect("the snapshot decodes");
+    let account = projections
+        .ledger
+        .accounts
+        .values_mut()
+        .next()
+        .expect("an account");
+    let macc = account.maccs.first_mut().expect("a MACC");
+    macc.balance = Money::parse("123.45").unwrap();
+    ledger_store::encode_blob(&projections)
+}
+
+/// The payload of a stored snapshot value (`[format][checksum 32][head 32][bytes]`).
+fn snapshot_payload(value: &[u8]) -> &[u8] {
+    assert_eq!(value[0], 2, "a snapshot bound to the chain");
+    &value[65..]
+}
+
+/// `ledger audit` on a ledger whose stored projections were altered: exit 1, a
+/// `projections` finding, and `projections.checked` false in the JSON.
+fn assert_audit_catches_projections(ledger: &Ledger, what: &str) {
+    let (_, kind, stderr) = audit_finding(ledger);
+    assert_eq!(kind, "projections", "{what}: {stderr}");
+    assert_mentions(&stderr, &["audit failed", "projection snapshot"]);
+}
+
+#[test]
+fn an_edited_projection_snapshot_fails_audit_and_reads_rebuild_from_the_log() {
+    let pristine = generated();
+    let honest_lots = pristine.ok(&["lots", "--json"]);
+    let report = pristine.json(&["audit"]);
+    assert_eq!(report["projections"]["checked"], true, "{report}");
+    assert_eq!(
+        report["projections"]["head"], report["headHash"],
+        "{report}"
+    );
+    let (covered, value) = stored_snapshot(&pristine);
+    let forged = altered_projections(snapshot_payload(&value));
+
+    // 1. The attacker keeps the layout and recomputes a plain (unkeyed) checksum of the edit.
+    let unkeyed = copy_of(&pristine);
+    {
+        let mut v = value[..65].to_vec();
+        v[1..33].copy_from_slice(blake3::hash(&forged).as_bytes());
+        v.extend_from_slice(&forged);
+        open(&unkeyed).raw_snapshot_put(covered, &v).unwrap();
+    }
+    assert_audit_catches_projections(&unkeyed, "an unkeyed checksum");
+    assert_eq!(
+        unkeyed.ok(&["lots", "--json"]),
+        honest_lots,
+        "a read must not show the edited snapshot's figures"
+    );
+
+    // 2. The attacker writes it in the first, unbound format with its checksum.
+    let downgraded = copy_of(&pristine);
+    {
+        let mut v = vec![1u8];
+        v.extend_from_slice(blake3::hash(&forged).as_bytes());
+        v.extend_from_slice(&forged);
+        open(&downgraded).raw_snapshot_put(covered, &v).unwrap();
+    }
+    assert_audit_catches_projections(&downgraded, "an unbound snapshot");
+    assert_eq!(downgraded.ok(&["lots", "--json"]), honest_lots);
+
+    // 3. The attacker moves an honest snapshot to another position (bound to another head).
+    let moved = copy_of(&pristine);
+    {
+        let store = open(&moved);
+        let earlier = covered - 2;
+        store.raw_snapshot_put(earlier, &value).unwrap();
+    }
+    assert_audit_catches_projections(&moved, "a snapshot moved to another position");
+    assert_eq!(moved.ok(&["lots", "--json"]), honest_lots);
+}
+
+#[test]
+fn a_forged_snapshot_with_a_recomputed_binding_still_fails_audit() {
+    let pristine = generated();
+    let (covered, value) = stored_snapshot(&pristine);
+    let forged = altered_projections(snapshot_payload(&value));
+    let head: [u8; 32] = value[33..65].try_into().unwrap();
+    let mut hasher = blake3::Hasher::new_keyed(&head);
+    hasher.update(&covered.to_be_bytes());
+    hasher.update(&forged);
+    let mut v = vec![2u8];
+    v.extend_from_slice(hasher.finalize().as_bytes());
+    v.extend_from_slice(&head);
+    v.extend_from_slice(&forged);
+    open(&pristine).raw_snapshot_put(covered, &v).unwrap();
+    // Whoever knows the binding can make reads use the edit; audit compares the figures.
+    let (seq, kind, stderr) = audit_finding(&pristine);
+    assert_eq!((seq, kind.as_str()), (covered, "projections"), "{stderr}");
+    assert_mentions(&stderr, &["differs from the fold of the log", "123.45"]);
+}
+
+/// The head a writing command printed: `Log head: 1,234 records, hash 3f1c…`.
+fn printed_head(said: &str) -> (u64, String) {
+    let line = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Log head: "))
+        .unwrap_or_else(|| panic!("no `Log head:` line in:\n{said}"));
+    let (records, hash) = line
+        .split_once(" records, hash ")
+        .unwrap_or_else(|| panic!("a head line of another shape: {line}"));
+    (
+        records.replace(',', "").parse().expect("a record count"),
+        hash.to_string(),
+    )
+}
+
+#[test]
+fn writers_print_the_head_and_audit_expect_head_catches_a_dropped_tail() {
+    let ledger = Ledger::new();
+    let (charges, agreements) = generate(&ledger, "charges.csv", 20_000, 1);
+    let agreement = agreements[0].display().to_string();
+    let (agreement_records, agreement_head) =
+        printed_head(&ledger.ok(&["agreement", agreement.as_str()]));
+    let ingested = ledger.json(&["ingest", &charges.display().to_string()]);
+    let records = ingested["head"]["records"].as_u64().expect("head.records");
+    let head = ingested["head"]["hash"]
+        .as_str()
+        .expect("head.hash")
+        .to_string();
+    assert!(records > agreement_records, "{ingested}");
+    let report = ledger.json(&["audit"]);
+    assert_eq!(
+        (report["records"].as_u64(), report["headHash"].as_str()),
+        (Some(records), Some(head.as_str()))
+    );
+
+    // The head printed now, and an earlier one: both are in the log.
+    let passed = ledger.json(&["audit", "--expect-head", &head]);
+    assert_eq!(passed["expectedHead"]["records"], records, "{passed}");
+    let passed = ledger.ok(&["audit", "--expect-head", &agreement_head]);
+    assert_mentions(&passed, &["expected head", &agreement_head]);
+    ledger.usage_error(&["audit", "--expect-head", "not-a-hash"]);
+
+    // Drop the last invoices and rewrite the head: the log is whole again, audit alone passes,
+    // the kept anchor does not.
+    let cut = copy_of(&ledger);
+    let cut_at = {
+        let store = open(&cut);
+        let keep = entries(&store)
+            .iter()
+            .rev()
+            .nth(2)
+            .expect("several invoices")
+            .last_seq
+            + 1;
+        store.raw_truncate(keep).unwrap();
+        keep
+    };
+    assert!(cut_at < records);
+    cut.ok(&["audit"]);
+    let out = cut.run(&["audit", "--json", "--expect-head", &head]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["finding"]["kind"], "head", "{report}");
+    assert_mentions(
+        &text(&out.stderr),
+        &["does not contain the expected head", &head],
+    );
+    // The anchor from before the cut still holds.
+    cut.ok(&["audit", "--expect-head", &agreement_head]);
+}

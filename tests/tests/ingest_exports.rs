@@ -120,7 +120,15 @@ fn multi_cloud_focus_sample_settles_microsofts_rows_and_counts_the_others() {
         &sample("focus-sample-data/focus_sample.csv"),
         "focus_sample.csv",
     );
-    let summary = ledger.ok(&["ingest", "focus_sample.csv"]);
+    let said = ledger.ok(&["ingest", "focus_sample.csv"]);
+    // The file's summary, then the log's head.
+    let summary = said.lines().next().unwrap_or_default();
+    assert!(
+        said.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("Log head: ")),
+        "{said}"
+    );
     assert_eq!(
         summary.trim(),
         format!(
@@ -190,9 +198,9 @@ fn a_wrong_format_or_a_header_only_file_is_said_plainly() {
     let empty = sample("finops-toolkit/EA_NoRows.csv");
     let out = ledger.ok(&["ingest", empty.to_str().unwrap()]);
     assert!(
-        out.ends_with(
-            "EA_NoRows.csv (Azure cost details): 0 rows, no charge lines; nothing to settle\n"
-        ),
+        out.lines().next().is_some_and(|l| l.ends_with(
+            "EA_NoRows.csv (Azure cost details): 0 rows, no charge lines; nothing to settle"
+        )),
         "{out}"
     );
     // A SaaS vendor's own bill (FOCUS spec example): every row another provider's.

@@ -108,10 +108,11 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger replay\n  ledger replay --json")]
     Replay(JsonArgs),
 
-    /// Verify the hash chain and re-derive every decision from the recorded facts, byte for
-    /// byte. Exits 1 naming the first broken or differing record.
+    /// Verify the hash chain, re-derive every decision from the recorded facts, byte for
+    /// byte, and compare the stored projections (what reads show) with their fold. Exits 1
+    /// naming the first broken or differing record.
     #[command(
-        after_help = "Examples:\n  ledger audit\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv"
+        after_help = "Examples:\n  ledger audit\n  ledger audit --expect-head 3f1c…(the 64-digit hash `ledger ingest` printed)\n  ledger audit trace --lot macc-2025\n  ledger audit trace --lot aco-1 --csv > aco-1.csv"
     )]
     Audit(AuditArgs),
 
@@ -246,6 +247,16 @@ pub struct AuditArgs {
     /// Print the audit report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Fail unless the log still contains this head (the hash `agreement`, `ingest` and
+    /// `close` print after appending), with nothing before it changed.
+    #[arg(long, value_name = "HASH", value_parser = parse_head_hash)]
+    pub expect_head: Option<[u8; 32]>,
+}
+
+/// A head hash as the writing commands print it: 64 hex digits.
+fn parse_head_hash(text: &str) -> Result<[u8; 32], String> {
+    ledger_app::store::Head::parse_hash(text)
+        .ok_or_else(|| "expected a head hash: 64 hex digits, as `ledger ingest` prints it".into())
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,6 +12,7 @@ use ledger_app::replay::views::{
 };
 use ledger_app::replay::{alerts, audit, replay, trace};
 use ledger_app::{agreement, close, ingest, reconcile, timeline, whatif, Failure, Session};
+use ledger_render::head::head_line;
 use ledger_render::ingest::{describe, group};
 use ledger_render::json::{self, to_text};
 use ledger_render::report::{ScenarioResult, MAX_SCENARIOS};
@@ -31,8 +32,12 @@ fn quiet() -> bool {
 
 /// `ledger agreement FILE...`.
 pub fn agreement(data: &Path, args: &AgreementArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    for recorded in agreement::record_files(data, &args.files)? {
-        writeln!(out, "{}", events::agreement_line(&recorded))?;
+    let recorded = agreement::record_files(data, &args.files)?;
+    for r in &recorded {
+        writeln!(out, "{}", events::agreement_line(r))?;
+    }
+    if let Some(last) = recorded.last() {
+        writeln!(out, "{}", head_line(&last.head))?;
     }
     Ok(())
 }
@@ -49,6 +54,9 @@ pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(),
         for outcome in &outcomes {
             writeln!(out, "{}", describe(outcome))?;
         }
+        if let Some(last) = outcomes.last() {
+            writeln!(out, "{}", head_line(&last.head))?;
+        }
     }
     Ok(())
 }
@@ -56,7 +64,8 @@ pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(),
 /// `ledger close --through DATE [--account A]`.
 pub fn close(data: &Path, args: &CloseArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let closed = close::close(data, args.through, args.account.as_deref())?;
-    out.write_all(events::close_text(args.through, &closed).as_bytes())?;
+    out.write_all(events::close_text(args.through, &closed.accounts).as_bytes())?;
+    writeln!(out, "{}", head_line(&closed.head))?;
     Ok(())
 }
 
@@ -308,7 +317,7 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
         return audit_trace(data, trace, out);
     }
     let session = Session::open_for_read(data, "audit")?;
-    let report = audit::audit(&session.store)?;
+    let report = audit::audit_expecting(&session.store, args.expect_head)?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::audit_document(&report)).expect("serializes");
@@ -316,15 +325,24 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
     } else if report.passed() {
         writeln!(
             out,
-            "Audit passed: {} records, {} facts, {} lines, {} decisions re-derived byte for byte in {:.3} s ({} lines/s).\nThe hash chain is whole; head {}.",
+            "Audit passed: {} records, {} facts, {} lines, {} decisions re-derived byte for byte in {:.3} s ({} lines/s).\nThe hash chain is whole; head {}.\n{}",
             group(report.records),
             group(report.facts),
             group(report.lines),
             group(report.events),
             report.seconds,
             group(report.lines_per_second as u64),
-            report.head_hash
+            report.head_hash,
+            projections_sentence(&report.projections)
         )?;
+        if let Some(anchor) = &report.expected_head {
+            writeln!(
+                out,
+                "The expected head {} is the log's head at record {}: nothing before it changed.",
+                anchor.hash,
+                group(anchor.records.unwrap_or(0))
+            )?;
+        }
     }
     match &report.finding {
         None => Ok(()),
@@ -334,6 +352,24 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
         ))
         .keeping_output()),
     }
+}
+
+/// What audit proved of the stored projections, in a sentence.
+fn projections_sentence(p: &ledger_app::replay::stored::ProjectionsAudit) -> String {
+    let snapshots = match p.snapshots.as_slice() {
+        [] => "no stored snapshot".to_string(),
+        [one] => format!("the snapshot at record {one}"),
+        many => format!(
+            "the snapshots at records {}",
+            many.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    };
+    format!(
+        "The stored projections ({snapshots}, and what a read shows) equal the fold of the log."
+    )
 }
 
 fn audit_trace(data: &Path, args: &TraceArgs, out: &mut dyn Write) -> Result<(), Failure> {

@@ -7,7 +7,7 @@ use ledger_core::event::Event;
 use ledger_core::{Agreement, Fact};
 use ledger_input::agreement::read_agreement;
 use ledger_replay::write::stage;
-use ledger_store::{agreement_content_hash, Appender};
+use ledger_store::{agreement_content_hash, Appender, Head};
 
 use crate::error::AppError;
 use crate::session::Session;
@@ -22,6 +22,8 @@ pub struct Recorded {
     /// The events the agreement decided; `None` when its content was already recorded
     /// (R-IDEM: nothing appended).
     pub events: Option<Vec<Event>>,
+    /// The log's head after this file.
+    pub head: Head,
 }
 
 /// Read and validate every file, then record them in order. Only a valid set of files opens
@@ -84,5 +86,6 @@ pub fn record(
         account,
         version,
         events,
+        head: session.store.head(),
     })
 }

@@ -26,7 +26,7 @@ use ledger_input::{
 use ledger_replay::write::{stage, StageError};
 
 use crate::conflict::{first_difference, native_file_line, settled_invoice};
-use ledger_store::{invoice_content_hash, Appender, Spill};
+use ledger_store::{invoice_content_hash, Appender, Head, Spill};
 
 use crate::error::AppError;
 use crate::session::Session;
@@ -56,6 +56,8 @@ pub struct FileOutcome {
     pub lines_settled: u64,
     pub seconds: f64,
     pub lines_per_second: f64,
+    /// The log's head once the file was recorded (the last file's head is the command's).
+    pub head: Head,
 }
 
 /// Lines of one kind in a file and their total in each currency (amounts of different
@@ -82,6 +84,7 @@ impl FileOutcome {
             already_settled: 0,
             lines_settled: 0,
             seconds: 0.0,
+            head: Head::EMPTY,
             lines_per_second: 0.0,
         }
     }
@@ -271,6 +274,7 @@ fn append_decided(
             started,
         } = d;
         append_invoices(session, spill, group_lines, quiet)?;
+        outcome.head = session.store.head();
         outcome.seconds = started.elapsed().as_secs_f64();
         outcomes.push(outcome);
     }

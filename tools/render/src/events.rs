@@ -78,7 +78,13 @@ pub fn close_text(through: Date, closed: &[Closed]) -> String {
     for c in closed {
         let evaluations: Vec<String> = c.events.iter().filter_map(evaluation).collect();
         let account = &c.account;
-        if evaluations.is_empty() {
+        if !c.recorded {
+            writeln!(
+                out,
+                "{account}: already closed through {through}; nothing was due, nothing recorded"
+            )
+            .unwrap();
+        } else if evaluations.is_empty() {
             writeln!(
                 out,
                 "{account}: closed through {through}; no deadline was due"

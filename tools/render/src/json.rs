@@ -678,7 +678,23 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
         seconds: f64,
         lines_per_second: f64,
         head_hash: &'a str,
+        projections: ProjectionsJson<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected_head: Option<ExpectedHeadJson<'a>>,
         finding: Option<FindingJson<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ExpectedHeadJson<'a> {
+        hash: &'a str,
+        records: Option<u64>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ProjectionsJson<'a> {
+        checked: bool,
+        head: &'a str,
+        snapshots: &'a [u64],
     }
     fn finding(f: &AuditFinding) -> FindingJson<'_> {
         FindingJson {
@@ -695,6 +711,15 @@ pub fn audit_document(r: &AuditReport) -> impl Serialize + '_ {
         seconds: r.seconds,
         lines_per_second: r.lines_per_second,
         head_hash: &r.head_hash,
+        projections: ProjectionsJson {
+            checked: r.projections.checked,
+            head: &r.projections.head,
+            snapshots: &r.projections.snapshots,
+        },
+        expected_head: r.expected_head.as_ref().map(|a| ExpectedHeadJson {
+            hash: &a.hash,
+            records: a.records,
+        }),
         finding: r.finding.as_ref().map(finding),
     }
 }
@@ -750,14 +775,17 @@ impl Serialize for KindJson<'_> {
     }
 }
 
-/// `ledger ingest --json`: `{"files": [...]}`, amounts exact.
+/// `ledger ingest --json`: `{"files": [...], "head": {"hash", "records"}}`, amounts exact.
 pub fn ingest_document(outcomes: &[FileOutcome]) -> impl Serialize + '_ {
     #[derive(serde::Serialize)]
     struct Files<'a> {
         files: Vec<FileOutcomeJson<'a>>,
+        /// The log's head after the last file.
+        head: Option<crate::head::HeadJson>,
     }
     Files {
         files: outcomes.iter().map(FileOutcomeJson).collect(),
+        head: outcomes.last().map(|o| (&o.head).into()),
     }
 }
 

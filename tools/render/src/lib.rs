@@ -2,7 +2,7 @@
 //!
 //! Every output of the ledger is decided here, from the typed results of `ledger-app` (and the
 //! read models it re-exports): aligned text tables ([`table`], [`text`]), INTERFACE.md's JSON
-//! with exact amounts ([`json`]), the Microsoft.BillingBenefits shapes ([`benefits`]), one sentence per decision ([`events`]), ingest summaries
+//! with exact amounts ([`json`]), the Microsoft.BillingBenefits shapes ([`benefits`]), one sentence per decision ([`events`]), the head a write leaves ([`head`]), ingest summaries
 //! ([`ingest`]), lot traces as text and CSV ([`trace`]), the what-if comparison and its
 //! consequences ([`whatif`]), reconciliations ([`reconcile`]) and the HTML burn-down report
 //! ([`report`]). Amounts look the same everywhere ([`amount`]).
@@ -15,6 +15,7 @@
 pub mod amount;
 pub mod benefits;
 pub mod events;
+pub mod head;
 pub mod ingest;
 pub mod json;
 pub mod reconcile;
