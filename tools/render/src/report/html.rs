@@ -19,8 +19,7 @@ use ledger_app::report::{
 };
 use rust_decimal::Decimal;
 
-use super::escape::{attr, esc};
-use super::svg::{self, milestone, to_f64, Frame, Svg};
+use super::svg::{self, escaped, milestone, to_f64, Frame, Svg};
 use crate::amount::{amount, amount_in, decimal, signed};
 
 const STYLE: &str = include_str!("style.css");
@@ -54,7 +53,7 @@ fn pill(status: &str) -> String {
     format!(
         "<span class=\"pill tone-{}\">{}</span>",
         tone(status),
-        esc(status)
+        escaped(status)
     )
 }
 
@@ -98,13 +97,13 @@ pub fn page(input: &PageInput) -> String {
          <meta name=\"generator\" content=\"ledger {}\">\
          <title>{}</title><style>{STYLE}</style></head>\n<body><div class=\"wrap\">",
         env!("CARGO_PKG_VERSION"),
-        esc(&title)
+        escaped(&title)
     );
     let _ = write!(
         out,
         "<header class=\"page\"><h1>Commitment burn-down</h1><p class=\"meta\">As of <time datetime=\"{d}\">{d}</time> ({}) · {} · log position {}</p>",
-        esc(input.as_of_source),
-        esc(&input.subject),
+        escaped(input.as_of_source),
+        escaped(&input.subject),
         input.log_position,
         d = input.as_of
     );
@@ -126,7 +125,7 @@ pub fn page(input: &PageInput) -> String {
                 "{}<span class=\"s{}\"><span class=\"swatch\"></span>{}</span>",
                 if i > 0 { ", " } else { "" },
                 i % MAX_SCENARIOS + 1,
-                esc(&s.name)
+                escaped(&s.name)
             );
         }
         out.push_str("</p>");
@@ -134,7 +133,7 @@ pub fn page(input: &PageInput) -> String {
     if input.accounts.len() > 1 {
         out.push_str("<nav class=\"accounts\" aria-label=\"Accounts\">");
         for (i, a) in input.accounts.iter().enumerate() {
-            let _ = write!(out, "<a href=\"#a{}\">{}</a>", i + 1, esc(a.name));
+            let _ = write!(out, "<a href=\"#a{}\">{}</a>", i + 1, escaped(a.name));
         }
         out.push_str("</nav>");
     }
@@ -171,9 +170,9 @@ fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Accoun
         out,
         "<section class=\"account\" id=\"{id}\" data-account=\"{}\" aria-labelledby=\"{id}-h\">\
          <div class=\"account-head\"><h2 id=\"{id}-h\">{}</h2><span class=\"muted\"><span class=\"nw\">billing account</span> · {} · <span class=\"nw\">{} invoice{}</span> · <span class=\"nw\">clock {}</span></span></div>",
-        attr(a.name),
-        esc(a.name),
-        esc(a.currency),
+        escaped(a.name),
+        escaped(a.name),
+        escaped(a.currency),
         a.invoices,
         if a.invoices == 1 { "" } else { "s" },
         a.clock.map(|c| c.to_string()).unwrap_or_else(|| "none yet".into())
@@ -191,8 +190,8 @@ fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Accoun
             "<div class=\"whatif s{}\" style=\"border-left-color: var(--s{})\" data-scenario=\"{}\"><h3>What-if: {}</h3>",
             k % MAX_SCENARIOS + 1,
             k % MAX_SCENARIOS + 1,
-            attr(&s.name),
-            esc(&s.name)
+            escaped(&s.name),
+            escaped(&s.name)
         );
         if lines.is_empty() {
             out.push_str(
@@ -201,7 +200,7 @@ fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Accoun
         } else {
             out.push_str("<ul>");
             for line in lines {
-                let _ = write!(out, "<li data-consequence>{}</li>", esc(line));
+                let _ = write!(out, "<li data-consequence>{}</li>", escaped(line));
             }
             out.push_str("</ul>");
         }
@@ -244,10 +243,10 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
             0.0
         };
         let state = match c.completed {
-            Some(d) => format!("{} <span class=\"nw\">{d}</span>", esc(c.status)),
+            Some(d) => format!("{} <span class=\"nw\">{d}</span>", escaped(c.status)),
             None => format!(
                 "{}, ends <span class=\"nw\">{}</span>",
-                esc(c.status),
+                escaped(c.status),
                 c.end
             ),
         };
@@ -257,10 +256,10 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
              <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
              <div class=\"bar\" role=\"img\" aria-label=\"{share:.0}% consumed\"><span style=\"width:{share:.1}%\"></span></div>\
              <div class=\"sub\">{share:.1}% of {} consumed · {}</div></div>",
-            attr(&c.id),
+            escaped(&c.id),
             if c.kind == "macc" { "MACC" } else { "CACO" },
-            esc(&c.id),
-            esc(a.currency),
+            escaped(&c.id),
+            escaped(a.currency),
             amount(c.remaining),
             amount(c.amount),
             state
@@ -276,7 +275,7 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
         "<div class=\"kpi\" data-kpi=\"credits\"><div class=\"label\">Credits available</div>\
          <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
          <div class=\"sub\">{} active of {} credit lot{}</div></div>",
-        esc(a.currency),
+        escaped(a.currency),
         amount(available),
         active.len(),
         a.credits.len(),
@@ -293,7 +292,7 @@ fn kpis(out: &mut String, input: &PageInput, a: &Account) {
                 "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
                  <div class=\"value\">{} <span class=\"cur\">in {} day{}</span></div>\
                  <div class=\"sub\">{} {}{} · risk {}</div></div>",
-                esc(&next.id),
+                escaped(&next.id),
                 next.days_left,
                 if next.days_left == 1 { "" } else { "s" },
                 alert_kind(next),
@@ -318,7 +317,7 @@ fn alert_kind(a: &Alert) -> String {
     match (a.kind, &a.parent) {
         ("macc", _) => "MACC ends".into(),
         ("caco", _) => "CACO ends".into(),
-        (_, Some(parent)) => format!("milestone of {} due", esc(parent)),
+        (_, Some(parent)) => format!("milestone of {} due", escaped(parent)),
         _ => "due".into(),
     }
 }
@@ -404,8 +403,8 @@ fn invoice_points(
             class,
             &format!(
                 " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
-                attr(series),
-                attr(&p.invoice),
+                escaped(series),
+                escaped(&p.invoice),
                 p.date,
                 p.remaining.to_plain_string()
             ),
@@ -428,8 +427,8 @@ fn commitment_panel(
         "<section class=\"panel\" data-kind=\"{}\" data-lot=\"{}\" aria-labelledby=\"{chart_id}-h\">\
          <div class=\"panel-head\"><h3 id=\"{chart_id}-h\">{label} {}</h3>{}<span class=\"facts\">{} · {} → {}{}</span></div>",
         c.kind,
-        attr(&c.id),
-        esc(&c.id),
+        escaped(&c.id),
+        escaped(&c.id),
         pill(c.status),
         amount_in(a.currency, c.amount),
         c.start,
@@ -472,7 +471,7 @@ fn commitment_chart(
         c.end,
         "deadline",
         Some("End"),
-        &format!(" data-deadline-line=\"{}\"", attr(&c.id)),
+        &format!(" data-deadline-line=\"{}\"", escaped(&c.id)),
         &format!("{} ends {}", c.id, c.end),
     );
     // The straight line to zero.
@@ -485,7 +484,7 @@ fn commitment_chart(
         &f,
         &steps(c, until),
         "actual",
-        &format!(" data-line=\"{}\"", attr(&c.id)),
+        &format!(" data-line=\"{}\"", escaped(&c.id)),
     );
     invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
     forecast_line(&mut s, &f, a, c);
@@ -595,7 +594,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
             let tooltip = format!("{days} days before {what}: {at}");
             let data = format!(
                 " data-mark=\"{days}\" data-deadline=\"{}\"",
-                attr(if *main { &c.id } else { name })
+                escaped(if *main { &c.id } else { name })
             );
             let xf = f.x(at);
             let x = svg::n(xf);
@@ -610,7 +609,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
                     s.out,
                     "<g class=\"mark\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>\
                      <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text></g>",
-                    esc(&tooltip),
+                    escaped(&tooltip),
                     svg::n(f.top + 14.0),
                     svg::n(f.bottom),
                     svg::n(f.top + 10.0)
@@ -629,7 +628,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
                 let _ = write!(
                     s.out,
                     "<g class=\"mark minor\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>{label}</g>",
-                    esc(&tooltip),
+                    escaped(&tooltip),
                     svg::n(f.top),
                     svg::n(f.top + 7.0)
                 );
@@ -651,12 +650,12 @@ fn scenario_lines(
         let Some(o) = other else { continue };
         let class = format!("s{}", si % MAX_SCENARIOS + 1);
         let until = Some(as_of.min(o.end.max(o.points.last().map_or(o.end, |p| p.date))));
-        let data = format!(" data-scenario-line=\"{}\"", attr(name));
+        let data = format!(" data-scenario-line=\"{}\"", escaped(name));
         let _ = write!(
             s.out,
             "<g data-scenario-series=\"{}\"><title>What-if {}: remaining after each invoice</title>",
-            attr(name),
-            esc(name)
+            escaped(name),
+            escaped(name)
         );
         s.step_path(f, &steps(o, until), &format!("scenario {class}"), &data);
         for p in &o.points {
@@ -666,9 +665,9 @@ fn scenario_lines(
                 &format!("scenario-point {class}"),
                 &format!(
                     " data-series=\"{}\" data-scenario=\"{}\" data-point data-invoice=\"{}\"",
-                    attr(&o.id),
-                    attr(name),
-                    attr(&p.invoice)
+                    escaped(&o.id),
+                    escaped(name),
+                    escaped(&p.invoice)
                 ),
                 &point_tooltip(a.currency, p, &format!("What-if {name}: ")),
             );
@@ -729,8 +728,8 @@ fn milestone_markers(s: &mut Svg, f: &Frame, a: &Account, c: &Commitment) {
         let label = format!("{} · {} · {}%", m.id, m.status, pct(m.percent));
         let data = format!(
             " data-milestone=\"{}\" data-status=\"{}\" data-progress=\"{}\"",
-            attr(&m.id),
-            attr(m.status),
+            escaped(&m.id),
+            escaped(m.status),
             pct(m.percent)
         );
         milestone(
@@ -806,7 +805,7 @@ fn key(out: &mut String, sample: &str, words: &str) {
     let _ = write!(
         out,
         "<span class=\"key\"><svg viewBox=\"0 0 26 12\" aria-hidden=\"true\">{sample}</svg>{}</span>",
-        esc(words)
+        escaped(words)
     );
 }
 
@@ -896,8 +895,8 @@ fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
             let _ = write!(
                 out,
                 "<p class=\"note muted\">No forecast: {} is {} with {} remaining.</p>",
-                esc(&c.id),
-                esc(&c.status.to_lowercase()),
+                escaped(&c.id),
+                escaped(&c.status.to_lowercase()),
                 amount_in(cur, c.remaining)
             );
         }
@@ -914,7 +913,7 @@ fn milestone_table(
     let mut scenario_heads = String::new();
     for (_, name, other) in others {
         if other.is_some() {
-            let _ = write!(scenario_heads, "<th>What-if: {}</th>", esc(name));
+            let _ = write!(scenario_heads, "<th>What-if: {}</th>", escaped(name));
         }
     }
     let _ = write!(
@@ -953,8 +952,8 @@ fn milestone_table(
         let _ = write!(
             out,
             "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td>{scenario_cells}</tr>",
-            attr(&m.id),
-            esc(&m.id),
+            escaped(&m.id),
+            escaped(&m.id),
             amount(m.target),
             amount(m.progress),
             pct(m.percent),
@@ -964,7 +963,7 @@ fn milestone_table(
     let _ = write!(
         out,
         "</tbody></table></div><p class=\"muted\" style=\"font-size:12.5px\">Amounts in {}. {}</p>",
-        esc(a.currency),
+        escaped(a.currency),
         if caco {
             "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
         } else {
@@ -984,7 +983,7 @@ fn chart_data(
         "<details><summary>Chart data: {} invoice{}</summary><div class=\"scroll\"><table data-table=\"chart-data\"><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change ({cur})</th><th class=\"num\">Remaining ({cur})</th></tr></thead><tbody>",
         c.points.len(),
         if c.points.len() == 1 { "" } else { "s" },
-        cur = esc(a.currency)
+        cur = escaped(a.currency)
     );
     let _ = write!(
         out,
@@ -997,7 +996,7 @@ fn chart_data(
             out,
             "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             p.date,
-            esc(&p.invoice),
+            escaped(&p.invoice),
             signed(p.change),
             amount(p.remaining)
         );
@@ -1008,14 +1007,14 @@ fn chart_data(
         let _ = write!(
             out,
             "<div class=\"scroll\"><table data-table=\"scenario-data\"><caption>What-if {}: remaining after each invoice</caption><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change</th><th class=\"num\">Remaining</th></tr></thead><tbody>",
-            esc(name)
+            escaped(name)
         );
         for p in o.points.iter().rev().take(MAX_TABLE_ROWS).rev() {
             let _ = write!(
                 out,
                 "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 p.date,
-                esc(&p.invoice),
+                escaped(&p.invoice),
                 signed(p.change),
                 amount(p.remaining)
             );
@@ -1039,15 +1038,15 @@ fn transactions(out: &mut String, a: &Account, c: &Commitment) {
             String::new()
         },
         if c.kind == "macc" { "MACC" } else { "CACO" },
-        cur = esc(a.currency)
+        cur = escaped(a.currency)
     );
     for t in &rows[rows.len() - shown..] {
         let _ = write!(
             out,
             "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             t.date,
-            esc(&t.description),
-            esc(&t.billing_profile),
+            escaped(&t.description),
+            escaped(&t.billing_profile),
             signed(t.change),
             amount(t.balance)
         );
@@ -1093,15 +1092,15 @@ fn credits_panel(out: &mut String, input: &PageInput, a: &Account, account_id: &
     let _ = write!(
         out,
         "<h4>Credit lots</h4><div class=\"scroll\"><table data-table=\"credits\"><thead><tr><th>Lot</th><th>Kind</th><th>Origin</th><th class=\"num\">Original ({cur})</th><th class=\"num\">Balance ({cur})</th><th>Start</th><th>Expires</th><th>Status</th></tr></thead><tbody>",
-        cur = esc(a.currency)
+        cur = escaped(a.currency)
     );
     for c in &a.credits {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"date\">{}</td><td>{}</td></tr>",
-            esc(&c.id),
+            escaped(&c.id),
             model::credit_kind_label(c.kind),
-            esc(&c.origin),
+            escaped(&c.origin),
             amount(c.original),
             amount(c.balance),
             c.start,
@@ -1127,17 +1126,17 @@ fn credits_panel(out: &mut String, input: &PageInput, a: &Account, account_id: &
         } else {
             String::new()
         },
-        cur = esc(a.currency)
+        cur = escaped(a.currency)
     );
     for e in &credit_events[credit_events.len() - shown..] {
         let _ = write!(
             out,
             "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             e.date,
-            esc(&e.description),
-            esc(e.billing_profile.as_deref().unwrap_or("")),
-            esc(&e.lot),
-            esc(&e.event_type),
+            escaped(&e.description),
+            escaped(e.billing_profile.as_deref().unwrap_or("")),
+            escaped(&e.lot),
+            escaped(&e.event_type),
             signed(e.charges),
             amount(e.closed_balance)
         );
@@ -1158,8 +1157,8 @@ fn credit_card(
         out,
         "<div class=\"credit\" data-kind=\"credit\" data-lot=\"{}\"><div class=\"head\"><span class=\"id\">{}</span>{}</div>\
          <div class=\"facts\">{} · {} of {} left · expires {}</div>",
-        attr(&c.id),
-        esc(&c.id),
+        escaped(&c.id),
+        escaped(&c.id),
         pill(c.status),
         model::credit_kind_label(c.kind),
         amount_in(a.currency, c.balance),
@@ -1223,7 +1222,7 @@ fn credit_card(
         &f,
         &line,
         "credit-line",
-        &format!(" data-line=\"{}\"", attr(&c.id)),
+        &format!(" data-line=\"{}\"", escaped(&c.id)),
     );
     invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "credit-point");
     s.vertical(
@@ -1245,7 +1244,11 @@ fn credit_card(
         );
     }
     let _ = write!(out, "<div class=\"scroll\">{}</div>", s.close());
-    let _ = write!(out, "<div class=\"facts\">{}</div></div>", esc(&c.origin));
+    let _ = write!(
+        out,
+        "<div class=\"facts\">{}</div></div>",
+        escaped(&c.origin)
+    );
 }
 
 fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
@@ -1266,11 +1269,11 @@ fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
         out,
         "<div class=\"scroll\"><table data-table=\"alerts\"><thead><tr><th>Deadline</th><th>Ends</th><th class=\"num\">Days left</th><th>Alert</th>\
          <th class=\"num\">Remaining ({cur})</th><th class=\"num\">Needed a month</th><th class=\"num\">Actual a month</th><th>Risk</th><th>Forecast zero</th><th class=\"num\">Forecast shortfall</th></tr></thead><tbody>",
-        cur = esc(a.currency)
+        cur = escaped(a.currency)
     );
     for al in &a.alerts {
         let kind = match (al.kind, &al.parent) {
-            ("milestone", Some(parent)) => format!("milestone of {}", esc(parent)),
+            ("milestone", Some(parent)) => format!("milestone of {}", escaped(parent)),
             (k, _) => k.to_uppercase(),
         };
         let level = match al.alert {
@@ -1283,8 +1286,8 @@ fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
         let _ = write!(
             out,
             "<tr data-alert=\"{}\"><td>{}<div class=\"muted small\">{kind}</div></td><td class=\"date\">{}</td><td class=\"num\">{}</td><td>{level}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td class=\"num\">{}</td></tr>",
-            attr(&al.id),
-            esc(&al.id),
+            escaped(&al.id),
+            escaped(&al.id),
             al.end,
             al.days_left,
             amount(al.remaining),
@@ -1296,15 +1299,4 @@ fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
         );
     }
     out.push_str("</tbody></table></div></section>");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping() {
-        assert_eq!(esc("a<b>&c"), "a&lt;b&gt;&amp;c");
-        assert_eq!(attr("x\"y'z"), "x&quot;y&#39;z");
-    }
 }
