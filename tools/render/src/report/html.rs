@@ -17,7 +17,7 @@ use ledger_app::replay::alerts::Alert;
 use ledger_app::report::{
     self as model, Account, Commitment, Credit, InvoicePoint, Milestone, Transaction,
 };
-use maud::{display, html, Markup, PreEscaped, Render as _};
+use maud::{display, html, Markup, PreEscaped, Render as _, DOCTYPE};
 use rust_decimal::Decimal;
 
 use super::svg::{self, escaped, milestone, to_f64, Frame, Svg};
@@ -79,72 +79,78 @@ pub struct PageInput<'a, 'p> {
 
 /// The whole page.
 pub fn page(input: &PageInput) -> String {
-    let mut out = String::with_capacity(64 * 1024);
     let title = format!(
         "Commitment burn-down · {} · as of {}",
         input.subject, input.as_of
     );
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"color-scheme\" content=\"light dark\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <meta name=\"generator\" content=\"ledger {}\">\
-         <title>{}</title><style>{STYLE}</style></head>\n<body><div class=\"wrap\">",
-        env!("CARGO_PKG_VERSION"),
-        escaped(&title)
-    );
-    let _ = write!(
-        out,
-        "<header class=\"page\"><h1>Commitment burn-down</h1><p class=\"meta\">As of <time datetime=\"{d}\">{d}</time> ({}) · {} · log position {}</p>",
-        escaped(input.as_of_source),
-        escaped(&input.subject),
-        input.log_position,
-        d = input.as_of
-    );
-    if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
-        let _ = write!(
-            out,
-            "<p class=\"meta\" data-note=\"as-of-before-clock\">The charts show every settled invoice up to the ledger clock ({clock}); \
-             alerts and forecasts take {} as today with the current balances, as <code>ledger alerts --as-of</code> does.</p>",
-            input.as_of
-        );
-    }
-    if !input.scenarios.is_empty() {
-        out.push_str(
-            "<p class=\"meta\">What-if scenarios, drawn dashed beside the recorded ledger: ",
-        );
-        for (i, s) in input.scenarios.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}<span class=\"s{}\"><span class=\"swatch\"></span>{}</span>",
-                if i > 0 { ", " } else { "" },
-                i % MAX_SCENARIOS + 1,
-                escaped(&s.name)
-            );
-        }
-        out.push_str("</p>");
-    }
-    if input.accounts.len() > 1 {
-        out.push_str("<nav class=\"accounts\" aria-label=\"Accounts\">");
-        for (i, a) in input.accounts.iter().enumerate() {
-            let _ = write!(out, "<a href=\"#a{}\">{}</a>", i + 1, escaped(a.name));
-        }
-        out.push_str("</nav>");
-    }
-    out.push_str("</header><main>");
-    if input.accounts.is_empty() {
-        out.push_str("<p class=\"empty\">This ledger has no billing accounts yet: record an agreement first (<code>ledger agreement FILE</code>).</p>");
-    }
+    let mut sections = String::with_capacity(64 * 1024);
     for (i, account) in input.accounts.iter().enumerate() {
-        account_section(&mut out, input, i, account);
+        account_section(&mut sections, input, i, account);
     }
-    out.push_str("</main>");
-    footer(&mut out, input);
-    out.push_str("</div></body></html>\n");
+    let mut end = String::new();
+    footer(&mut end, input);
+    let mut out = html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
+                meta name="referrer" content="no-referrer";
+                meta name="generator" content={ "ledger " (env!("CARGO_PKG_VERSION")) };
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            "\n"
+            body { div class="wrap" {
+                (page_header(input))
+                main {
+                    @if input.accounts.is_empty() {
+                        p class="empty" { "This ledger has no billing accounts yet: record an agreement first (" code { "ledger agreement FILE" } ")." }
+                    }
+                    (PreEscaped(sections))
+                }
+                (PreEscaped(end))
+            } }
+        }
+    }
+    .into_string();
+    out.push('\n');
     out
+}
+
+/// The page's header: what, as of when, the scenarios and the accounts.
+fn page_header(input: &PageInput) -> Markup {
+    let as_of = input.as_of.to_string();
+    html! {
+        header class="page" {
+            h1 { "Commitment burn-down" }
+            p class="meta" { "As of " time datetime=(as_of) { (as_of) } " (" (input.as_of_source) ") · " (input.subject) " · log position " (input.log_position) }
+            @if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
+                p class="meta" data-note="as-of-before-clock" {
+                    "The charts show every settled invoice up to the ledger clock (" (display(clock)) "); "
+                    "alerts and forecasts take " (as_of) " as today with the current balances, as " code { "ledger alerts --as-of" } " does."
+                }
+            }
+            @if !input.scenarios.is_empty() {
+                p class="meta" {
+                    "What-if scenarios, drawn dashed beside the recorded ledger: "
+                    @for (i, s) in input.scenarios.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        span class={ "s" (i % MAX_SCENARIOS + 1) } { span class="swatch" {} (s.name) }
+                    }
+                }
+            }
+            @if input.accounts.len() > 1 {
+                nav class="accounts" aria-label="Accounts" {
+                    @for (i, a) in input.accounts.iter().enumerate() {
+                        a href={ "#a" (i + 1) } { (a.name) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn footer(out: &mut String, input: &PageInput) {
