@@ -862,48 +862,35 @@ fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Comm
 
 fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
     let cur = a.currency;
-    match (&c.forecast, c.completed) {
-        (_, Some(done)) => {
-            let _ = write!(
-                out,
-                "<p class=\"note\"><strong>Completed {done}</strong>: the whole {} was consumed.</p>",
-                amount_in(cur, c.amount)
-            );
-        }
-        (Some(fc), None) => {
-            let outcome = match fc.completion {
-                Some(d) if d <= c.end => format!("reaches zero by <strong>{d}</strong>, before the end ({})", c.end),
-                Some(d) => format!(
-                    "would reach zero only on {d}, after the end: <strong>forecast shortfall {} {}</strong>",
-                    cur,
-                    decimal(fc.shortfall)
-                ),
-                None => format!(
-                    "is not burning down: <strong>forecast shortfall {} {}</strong> at the end",
-                    cur,
-                    decimal(fc.shortfall)
-                ),
-            };
-            let _ = write!(
-                out,
-                "<p class=\"note\">At the actual rate of {} {} a month (needed: {} {} a month), the remaining {} {outcome}. Risk {}.</p>",
-                cur,
-                decimal(fc.actual_monthly),
-                cur,
-                decimal(fc.required_monthly),
-                amount_in(cur, fc.remaining),
-                pill(fc.risk)
-            );
-        }
-        (None, None) => {
-            let _ = write!(
-                out,
-                "<p class=\"note muted\">No forecast: {} is {} with {} remaining.</p>",
-                escaped(&c.id),
-                escaped(&c.status.to_lowercase()),
-                amount_in(cur, c.remaining)
-            );
-        }
+    let note = match (&c.forecast, c.completed) {
+        (_, Some(done)) => html! {
+            p class="note" { strong { "Completed " (display(done)) } ": the whole " (amount_in(cur, c.amount)) " was consumed." }
+        },
+        (Some(fc), None) => html! {
+            p class="note" {
+                "At the actual rate of " (cur) " " (decimal(fc.actual_monthly)) " a month (needed: " (cur) " " (decimal(fc.required_monthly)) " a month), the remaining "
+                (amount_in(cur, fc.remaining)) " " (forecast_outcome(cur, c, fc)) ". Risk " (PreEscaped(pill(fc.risk))) "."
+            }
+        },
+        (None, None) => html! {
+            p class="note muted" { "No forecast: " (c.id) " is " (c.status.to_lowercase()) " with " (amount_in(cur, c.remaining)) " remaining." }
+        },
+    };
+    note.render_to(out);
+}
+
+/// Where the forecast at the actual rate ends: zero in time, zero too late, or never.
+fn forecast_outcome(cur: &str, c: &Commitment, fc: &model::Forecast) -> Markup {
+    match fc.completion {
+        Some(d) if d <= c.end => html! {
+            "reaches zero by " strong { (display(d)) } ", before the end (" (display(c.end)) ")"
+        },
+        Some(d) => html! {
+            "would reach zero only on " (display(d)) ", after the end: " strong { "forecast shortfall " (cur) " " (decimal(fc.shortfall)) }
+        },
+        None => html! {
+            "is not burning down: " strong { "forecast shortfall " (cur) " " (decimal(fc.shortfall)) } " at the end"
+        },
     }
 }
 
@@ -1053,93 +1040,95 @@ fn transactions(out: &mut String, a: &Account, c: &Commitment) {
 }
 
 fn credits_panel(out: &mut String, input: &PageInput, a: &Account, account_id: &str) {
-    let _ = write!(
-        out,
-        "<section class=\"panel\" data-kind=\"credits\" aria-labelledby=\"{account_id}-cr\"><div class=\"panel-head\"><h3 id=\"{account_id}-cr\">Credits</h3><span class=\"facts\">ACO, prepayment and shortfall credits: balance after each invoice, until expiry</span></div>"
-    );
-    if a.credits.is_empty() {
-        out.push_str("<p class=\"empty\">No credit lots.</p></section>");
-        return;
+    let mut cards = String::new();
+    if let (Some(first), Some(last)) = (
+        a.credits.iter().map(|c| c.opened.min(c.start)).min(),
+        a.credits
+            .iter()
+            .map(|c| c.expires.max(c.points.last().map_or(c.expires, |p| p.date)))
+            .max(),
+    ) {
+        for (k, c) in a.credits.iter().enumerate() {
+            credit_card(
+                &mut cards,
+                input,
+                a,
+                c,
+                &format!("{account_id}-l{}", k + 1),
+                first,
+                last,
+            );
+        }
     }
-    let first = a
-        .credits
-        .iter()
-        .map(|c| c.opened.min(c.start))
-        .min()
-        .unwrap_or(input.as_of);
-    let last = a
-        .credits
-        .iter()
-        .map(|c| c.expires.max(c.points.last().map_or(c.expires, |p| p.date)))
-        .max()
-        .unwrap_or(input.as_of);
-    out.push_str("<div class=\"credits\">");
-    for (k, c) in a.credits.iter().enumerate() {
-        credit_card(
-            out,
-            input,
-            a,
-            c,
-            &format!("{account_id}-l{}", k + 1),
-            first,
-            last,
-        );
+    html! {
+        section class="panel" data-kind="credits" aria-labelledby={ (account_id) "-cr" } {
+            div class="panel-head" { h3 id={ (account_id) "-cr" } { "Credits" } span class="facts" { "ACO, prepayment and shortfall credits: balance after each invoice, until expiry" } }
+            @if a.credits.is_empty() {
+                p class="empty" { "No credit lots." }
+            } @else {
+                div class="credits" { (PreEscaped(cards)) }
+                (credit_lots(a))
+                (credit_movements(a))
+            }
+        }
     }
-    out.push_str("</div>");
-    // The lots as a table.
-    let _ = write!(
-        out,
-        "<h4>Credit lots</h4><div class=\"scroll\"><table data-table=\"credits\"><thead><tr><th>Lot</th><th>Kind</th><th>Origin</th><th class=\"num\">Original ({cur})</th><th class=\"num\">Balance ({cur})</th><th>Start</th><th>Expires</th><th>Status</th></tr></thead><tbody>",
-        cur = escaped(a.currency)
-    );
-    for c in &a.credits {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"date\">{}</td><td>{}</td></tr>",
-            escaped(&c.id),
-            model::credit_kind_label(c.kind),
-            escaped(&c.origin),
-            amount(c.original),
-            amount(c.balance),
-            c.start,
-            c.expires,
-            pill(c.status)
-        );
+    .render_to(out);
+}
+
+/// The credit lots as a table.
+fn credit_lots(a: &Account) -> Markup {
+    let cur = a.currency;
+    html! {
+        h4 { "Credit lots" }
+        div class="scroll" { table data-table="credits" {
+            thead { tr {
+                th { "Lot" } th { "Kind" } th { "Origin" } th class="num" { "Original (" (cur) ")" } th class="num" { "Balance (" (cur) ")" }
+                th { "Start" } th { "Expires" } th { "Status" }
+            } }
+            tbody {
+                @for c in &a.credits {
+                    tr {
+                        td { (c.id) } td { (model::credit_kind_label(c.kind)) } td { (c.origin) }
+                        td class="num" { (amount(c.original)) } td class="num" { (amount(c.balance)) }
+                        td class="date" { (display(c.start)) } td class="date" { (display(c.expires)) } td { (PreEscaped(pill(c.status))) }
+                    }
+                }
+            }
+        } }
     }
-    out.push_str("</tbody></table></div>");
-    // Credit movements, as the Events API lists them.
-    let credit_events: Vec<_> = a
+}
+
+/// Credit movements, as the Events API lists them (the newest [`MAX_TABLE_ROWS`]).
+fn credit_movements(a: &Account) -> Markup {
+    let cur = a.currency;
+    let events: Vec<_> = a
         .events
         .iter()
         .filter(|e| a.credits.iter().any(|c| c.id == e.lot))
         .collect();
-    let shown = credit_events.len().min(MAX_TABLE_ROWS);
-    let _ = write!(
-        out,
-        "<details><summary>Credit movements: {} event{}{}</summary><div class=\"scroll\"><table data-table=\"credit-events\"><thead><tr><th>Date</th><th>Description</th><th>Billing profile</th><th>Lot</th><th>Event</th><th class=\"num\">Charges ({cur})</th><th class=\"num\">Balance ({cur})</th></tr></thead><tbody>",
-        credit_events.len(),
-        if credit_events.len() == 1 { "" } else { "s" },
-        if shown < credit_events.len() {
-            format!(", the newest {shown} shown (`ledger events` lists all)")
-        } else {
-            String::new()
-        },
-        cur = escaped(a.currency)
-    );
-    for e in &credit_events[credit_events.len() - shown..] {
-        let _ = write!(
-            out,
-            "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            e.date,
-            escaped(&e.description),
-            escaped(e.billing_profile.as_deref().unwrap_or("")),
-            escaped(&e.lot),
-            escaped(&e.event_type),
-            signed(e.charges),
-            amount(e.closed_balance)
-        );
+    let shown = events.len().min(MAX_TABLE_ROWS);
+    html! {
+        details {
+            summary {
+                "Credit movements: " (events.len()) " event" (plural(events.len()))
+                @if shown < events.len() { ", the newest " (shown) " shown (`ledger events` lists all)" }
+            }
+            div class="scroll" { table data-table="credit-events" {
+                thead { tr {
+                    th { "Date" } th { "Description" } th { "Billing profile" } th { "Lot" } th { "Event" }
+                    th class="num" { "Charges (" (cur) ")" } th class="num" { "Balance (" (cur) ")" }
+                } }
+                tbody {
+                    @for e in &events[events.len() - shown..] {
+                        tr {
+                            td class="date" { (display(e.date)) } td { (e.description) } td { (e.billing_profile.as_deref().unwrap_or("")) }
+                            td { (e.lot) } td { (e.event_type) } td class="num" { (signed(e.charges)) } td class="num" { (amount(e.closed_balance)) }
+                        }
+                    }
+                }
+            } }
+        }
     }
-    out.push_str("</tbody></table></div></details></section>");
 }
 
 fn credit_card(
