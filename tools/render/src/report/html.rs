@@ -170,45 +170,51 @@ fn footer(out: &mut String, input: &PageInput) {
 
 fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Account) {
     let id = format!("a{}", index + 1);
-    let _ = write!(
-        out,
-        "<section class=\"account\" id=\"{id}\" data-account=\"{}\" aria-labelledby=\"{id}-h\">\
-         <div class=\"account-head\"><h2 id=\"{id}-h\">{}</h2><span class=\"muted\"><span class=\"nw\">billing account</span> · {} · <span class=\"nw\">{} invoice{}</span> · <span class=\"nw\">clock {}</span></span></div>",
-        escaped(a.name),
-        escaped(a.name),
-        escaped(a.currency),
-        a.invoices,
-        if a.invoices == 1 { "" } else { "s" },
-        a.clock.map(|c| c.to_string()).unwrap_or_else(|| "none yet".into())
-    );
+    let mut panels = String::with_capacity(16 * 1024);
+    account_panels(&mut panels, input, a, &id);
+    html! {
+        section class="account" id=(id) data-account=(a.name) aria-labelledby={ (id) "-h" } {
+            div class="account-head" {
+                h2 id={ (id) "-h" } { (a.name) }
+                span class="muted" {
+                    span class="nw" { "billing account" } " · " (a.currency) " · "
+                    span class="nw" { (a.invoices) " invoice" (if a.invoices == 1 { "" } else { "s" }) } " · "
+                    span class="nw" { "clock " @match a.clock { Some(c) => { (display(c)) } None => { "none yet" } } }
+                }
+            }
+            (PreEscaped(panels))
+        }
+    }
+    .render_to(out);
+}
+
+/// What a scenario changes for this account.
+fn whatif(out: &mut String, a: &Account, k: usize, s: &ScenarioView) {
+    let lines = s
+        .consequences
+        .iter()
+        .find(|(name, _)| name == a.name)
+        .map(|(_, lines)| lines.as_slice())
+        .unwrap_or(&[]);
+    let n = k % MAX_SCENARIOS + 1;
+    html! {
+        div class={ "whatif s" (n) } style={ "border-left-color: var(--s" (n) ")" } data-scenario=(s.name) {
+            h3 { "What-if: " (s.name) }
+            @if lines.is_empty() {
+                p class="muted" { "No change to anything this report shows for this account." }
+            } @else {
+                ul { @for line in lines { li data-consequence { (line) } } }
+            }
+        }
+    }
+    .render_to(out);
+}
+
+/// The account's headline figures, scenarios, commitments, credits and alerts.
+fn account_panels(out: &mut String, input: &PageInput, a: &Account, id: &str) {
     kpis(out, input, a);
     for (k, s) in input.scenarios.iter().enumerate() {
-        let lines = s
-            .consequences
-            .iter()
-            .find(|(name, _)| name == a.name)
-            .map(|(_, lines)| lines.as_slice())
-            .unwrap_or(&[]);
-        let _ = write!(
-            out,
-            "<div class=\"whatif s{}\" style=\"border-left-color: var(--s{})\" data-scenario=\"{}\"><h3>What-if: {}</h3>",
-            k % MAX_SCENARIOS + 1,
-            k % MAX_SCENARIOS + 1,
-            escaped(&s.name),
-            escaped(&s.name)
-        );
-        if lines.is_empty() {
-            out.push_str(
-                "<p class=\"muted\">No change to anything this report shows for this account.</p>",
-            );
-        } else {
-            out.push_str("<ul>");
-            for line in lines {
-                let _ = write!(out, "<li data-consequence>{}</li>", escaped(line));
-            }
-            out.push_str("</ul>");
-        }
-        out.push_str("</div>");
+        whatif(out, a, k, s);
     }
     for (k, c) in a.maccs.iter().chain(&a.cacos).enumerate() {
         let chart_id = format!("{id}-c{}", k + 1);
@@ -232,96 +238,76 @@ fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Accoun
             .collect();
         commitment_panel(out, input, a, c, &chart_id, &others);
     }
-    credits_panel(out, input, a, &id);
+    credits_panel(out, input, a, id);
     alerts_panel(out, input, a);
-    out.push_str("</section>");
 }
 
 fn kpis(out: &mut String, input: &PageInput, a: &Account) {
-    out.push_str("<div class=\"kpis\">");
-    for c in a.maccs.iter().chain(&a.cacos) {
-        let consumed = c.amount.checked_sub(c.remaining).unwrap_or(Money::ZERO);
-        let share = if c.amount.is_positive() {
-            (to_f64(consumed) / to_f64(c.amount) * 100.0).clamp(0.0, 100.0)
-        } else {
-            0.0
-        };
-        let state = match c.completed {
-            Some(d) => format!("{} <span class=\"nw\">{d}</span>", escaped(c.status)),
-            None => format!(
-                "{}, ends <span class=\"nw\">{}</span>",
-                escaped(c.status),
-                c.end
-            ),
-        };
-        let _ = write!(
-            out,
-            "<div class=\"kpi\" data-kpi=\"{}\"><div class=\"label\">{} {} · remaining</div>\
-             <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
-             <div class=\"bar\" role=\"img\" aria-label=\"{share:.0}% consumed\"><span style=\"width:{share:.1}%\"></span></div>\
-             <div class=\"sub\">{share:.1}% of {} consumed · {}</div></div>",
-            escaped(&c.id),
-            if c.kind == "macc" { "MACC" } else { "CACO" },
-            escaped(&c.id),
-            escaped(a.currency),
-            amount(c.remaining),
-            amount(c.amount),
-            state
-        );
-    }
     let active: Vec<&Credit> = a.credits.iter().filter(|c| c.status == "Active").collect();
     let available = active
         .iter()
         .try_fold(Money::ZERO, |acc, c| acc.checked_add(c.balance))
         .unwrap_or(Money::ZERO);
-    let _ = write!(
-        out,
-        "<div class=\"kpi\" data-kpi=\"credits\"><div class=\"label\">Credits available</div>\
-         <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
-         <div class=\"sub\">{} active of {} credit lot{}</div></div>",
-        escaped(a.currency),
-        amount(available),
-        active.len(),
-        a.credits.len(),
-        if a.credits.len() == 1 { "" } else { "s" }
-    );
-    match a.alerts.first() {
-        Some(next) => {
-            let level = next
-                .alert
-                .map(|l| format!(" · {l}-day alert"))
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
-                 <div class=\"value\">{} <span class=\"cur\">in {} day{}</span></div>\
-                 <div class=\"sub\">{} {}{} · risk {}</div></div>",
-                escaped(&next.id),
-                next.days_left,
-                if next.days_left == 1 { "" } else { "s" },
-                alert_kind(next),
-                next.end,
-                level,
-                pill(next.risk.name())
-            );
-        }
-        None => {
-            let _ = write!(
-                out,
-                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
-                 <div class=\"value\">None open</div><div class=\"sub\">as of {}</div></div>",
-                input.as_of
-            );
+    html! {
+        div class="kpis" {
+            @for c in a.maccs.iter().chain(&a.cacos) { (commitment_kpi(a, c)) }
+            div class="kpi" data-kpi="credits" {
+                div class="label" { "Credits available" }
+                div class="value" { span class="cur" { (a.currency) } (amount(available)) }
+                div class="sub" { (active.len()) " active of " (a.credits.len()) " credit lot" (plural(a.credits.len())) }
+            }
+            div class="kpi" data-kpi="next-deadline" {
+                div class="label" { "Next deadline" }
+                @match a.alerts.first() {
+                    Some(next) => {
+                        div class="value" { (next.id) " " span class="cur" { "in " (next.days_left) " day" (if next.days_left == 1 { "" } else { "s" }) } }
+                        div class="sub" {
+                            (alert_kind(next)) " " (display(next.end))
+                            @if let Some(l) = next.alert { " · " (l) "-day alert" }
+                            " · risk " (PreEscaped(pill(next.risk.name())))
+                        }
+                    }
+                    None => {
+                        div class="value" { "None open" }
+                        div class="sub" { "as of " (display(input.as_of)) }
+                    }
+                }
+            }
         }
     }
-    out.push_str("</div>");
+    .render_to(out);
 }
 
+/// A commitment's headline: what remains, and how much of it is consumed.
+fn commitment_kpi(a: &Account, c: &Commitment) -> Markup {
+    let consumed = c.amount.checked_sub(c.remaining).unwrap_or(Money::ZERO);
+    let share = if c.amount.is_positive() {
+        (to_f64(consumed) / to_f64(c.amount) * 100.0).clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    html! {
+        div class="kpi" data-kpi=(c.id) {
+            div class="label" { (if c.kind == "macc" { "MACC" } else { "CACO" }) " " (c.id) " · remaining" }
+            div class="value" { span class="cur" { (a.currency) } (amount(c.remaining)) }
+            div class="bar" role="img" aria-label={ (format!("{share:.0}")) "% consumed" } { span style={ "width:" (format!("{share:.1}")) "%" } {} }
+            div class="sub" {
+                (format!("{share:.1}")) "% of " (amount(c.amount)) " consumed · " (c.status)
+                @match c.completed {
+                    Some(d) => { " " span class="nw" { (display(d)) } }
+                    None => { ", ends " span class="nw" { (display(c.end)) } }
+                }
+            }
+        }
+    }
+}
+
+/// What an alert's deadline is: the end of a MACC or CACO, or a milestone's due date.
 fn alert_kind(a: &Alert) -> String {
     match (a.kind, &a.parent) {
         ("macc", _) => "MACC ends".into(),
         ("caco", _) => "CACO ends".into(),
-        (_, Some(parent)) => format!("milestone of {} due", escaped(parent)),
+        (_, Some(parent)) => format!("milestone of {parent} due"),
         _ => "due".into(),
     }
 }
