@@ -412,33 +412,31 @@ fn commitment_panel(
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
     let label = if c.kind == "macc" { "MACC" } else { "CACO" };
-    let _ = write!(
-        out,
-        "<section class=\"panel\" data-kind=\"{}\" data-lot=\"{}\" aria-labelledby=\"{chart_id}-h\">\
-         <div class=\"panel-head\"><h3 id=\"{chart_id}-h\">{label} {}</h3>{}<span class=\"facts\">{} · {} → {}{}</span></div>",
-        c.kind,
-        escaped(&c.id),
-        escaped(&c.id),
-        pill(c.status),
-        amount_in(a.currency, c.amount),
-        c.start,
-        c.end,
-        c.basis.map(|b| format!(" · {b} basis")).unwrap_or_default()
-    );
     let chart = commitment_chart(input, a, c, chart_id, others);
-    let _ = write!(
-        out,
-        "<figure class=\"chart\"><div class=\"scroll\">{chart}</div>"
-    );
-    legend(out, c, others);
-    out.push_str("</figure>");
-    forecast_note(out, a, c);
+    let mut keys = String::new();
+    legend(&mut keys, c, others);
+    let mut below = String::with_capacity(16 * 1024);
+    forecast_note(&mut below, a, c);
     if !c.milestones.is_empty() {
-        milestone_table(out, a, c, others);
+        milestone_table(&mut below, a, c, others);
     }
-    chart_data(out, a, c, others);
-    transactions(out, a, c);
-    out.push_str("</section>");
+    chart_data(&mut below, a, c, others);
+    transactions(&mut below, a, c);
+    html! {
+        section class="panel" data-kind=(c.kind) data-lot=(c.id) aria-labelledby={ (chart_id) "-h" } {
+            div class="panel-head" {
+                h3 id={ (chart_id) "-h" } { (label) " " (c.id) }
+                (PreEscaped(pill(c.status)))
+                span class="facts" {
+                    (amount_in(a.currency, c.amount)) " · " (display(c.start)) " → " (display(c.end))
+                    @if let Some(b) = c.basis { " · " (b) " basis" }
+                }
+            }
+            figure class="chart" { div class="scroll" { (PreEscaped(chart)) } (PreEscaped(keys)) }
+            (PreEscaped(below))
+        }
+    }
+    .render_to(out);
 }
 
 fn commitment_chart(
@@ -792,15 +790,15 @@ fn milestone_tooltip(currency: &str, m: &Milestone) -> String {
 
 /// A legend key: a small line sample and its words.
 fn key(out: &mut String, sample: &str, words: &str) {
-    let _ = write!(
-        out,
-        "<span class=\"key\"><svg viewBox=\"0 0 26 12\" aria-hidden=\"true\">{sample}</svg>{}</span>",
-        escaped(words)
-    );
+    html! {
+        span class="key" { svg viewBox="0 0 26 12" aria-hidden="true" { (PreEscaped(sample)) } (words) }
+    }
+    .render_to(out);
 }
 
-fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
-    out.push_str("<figcaption class=\"legend\">");
+fn legend(figure: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
+    let mut out = String::new();
+    let out = &mut out;
     key(
         out,
         "<path class=\"actual\" d=\"M1 4H13V9H25\"/><circle class=\"actual-point\" cx=\"13\" cy=\"9\" r=\"3\"/>",
@@ -843,7 +841,7 @@ fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Comm
             );
         }
     }
-    out.push_str("</figcaption>");
+    html! { figcaption class="legend" { (PreEscaped(out.as_str())) } }.render_to(figure);
 }
 
 fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
