@@ -885,66 +885,57 @@ fn milestone_table(
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
     let caco = c.kind == "caco";
-    let mut scenario_heads = String::new();
-    for (_, name, other) in others {
-        if other.is_some() {
-            let _ = write!(scenario_heads, "<th>What-if: {}</th>", escaped(name));
+    html! {
+        h4 { "Milestones" }
+        div class="scroll" { table data-table="milestones" {
+            thead { tr {
+                th { "Milestone" } th { (if caco { "Window" } else { "Due" }) }
+                th class="num" { "Target" } th class="num" { "Progress" } th class="num" { "%" } th { "Status" }
+                th class="num" { (if caco { "ACO award" } else { "Shortfall" }) }
+                @for (_, name, other) in others { @if other.is_some() { th { "What-if: " (name) } } }
+            } }
+            tbody { @for m in &c.milestones { (milestone_row(caco, m, others)) } }
+        } }
+        p class="muted" style="font-size:12.5px" {
+            "Amounts in " (a.currency) ". "
+            (if caco {
+                "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
+            } else {
+                "Targets are cumulative decrements by the due date (R-MACC-5); the marker sits where the remaining commitment must be by then."
+            })
         }
     }
-    let _ = write!(
-        out,
-        "<h4>Milestones</h4><div class=\"scroll\"><table data-table=\"milestones\"><thead><tr><th>Milestone</th><th>{}</th>\
-         <th class=\"num\">Target</th><th class=\"num\">Progress</th><th class=\"num\">%</th><th>Status</th><th class=\"num\">{}</th>{scenario_heads}</tr></thead><tbody>",
-        if caco { "Window" } else { "Due" },
-        if caco { "ACO award" } else { "Shortfall" }
-    );
-    for m in &c.milestones {
-        let when = match m.start {
-            Some(s) => format!("{s} → {}", m.due),
-            None => m.due.to_string(),
-        };
-        let last = if caco {
-            m.award.map(amount).unwrap_or_default()
-        } else {
-            m.shortfall.map(amount).unwrap_or_else(|| "—".into())
-        };
-        // Each scenario's outcome of the same milestone: its status and progress.
-        let mut scenario_cells = String::new();
-        for (_, _, other) in others {
-            let Some(o) = other else { continue };
-            match o.milestones.iter().find(|om| om.id == m.id) {
-                Some(om) => {
-                    let _ = write!(
-                        scenario_cells,
-                        "<td>{} <span class=\"muted small\">{}%</span></td>",
-                        pill(om.status),
-                        pct(om.percent)
-                    );
+    .render_to(out);
+}
+
+/// A milestone's row, with each scenario's outcome of it (its status and progress).
+fn milestone_row(
+    caco: bool,
+    m: &Milestone,
+    others: &[(usize, &str, Option<&Commitment>)],
+) -> Markup {
+    let last = if caco {
+        m.award.map(amount).unwrap_or_default()
+    } else {
+        m.shortfall.map(amount).unwrap_or_else(|| "—".into())
+    };
+    html! {
+        tr data-milestone-row=(m.id) {
+            td { (m.id) }
+            td class="date" { @if let Some(s) = m.start { (display(s)) " → " } (display(m.due)) }
+            td class="num" { (amount(m.target)) } td class="num" { (amount(m.progress)) } td class="num" { (pct(m.percent)) }
+            td { (PreEscaped(pill(m.status))) }
+            td class="num" { (last) }
+            @for (_, _, other) in others {
+                @if let Some(o) = other {
+                    @match o.milestones.iter().find(|om| om.id == m.id) {
+                        Some(om) => { td { (PreEscaped(pill(om.status))) " " span class="muted small" { (pct(om.percent)) "%" } } }
+                        None => { td class="muted" { "not in the scenario" } }
+                    }
                 }
-                None => scenario_cells.push_str("<td class=\"muted\">not in the scenario</td>"),
             }
         }
-        let _ = write!(
-            out,
-            "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td>{scenario_cells}</tr>",
-            escaped(&m.id),
-            escaped(&m.id),
-            amount(m.target),
-            amount(m.progress),
-            pct(m.percent),
-            pill(m.status)
-        );
     }
-    let _ = write!(
-        out,
-        "</tbody></table></div><p class=\"muted\" style=\"font-size:12.5px\">Amounts in {}. {}</p>",
-        escaped(a.currency),
-        if caco {
-            "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
-        } else {
-            "Targets are cumulative decrements by the due date (R-MACC-5); the marker sits where the remaining commitment must be by then."
-        }
-    );
 }
 
 fn chart_data(
@@ -1124,18 +1115,6 @@ fn credit_card(
     first: Date,
     last: Date,
 ) {
-    let _ = write!(
-        out,
-        "<div class=\"credit\" data-kind=\"credit\" data-lot=\"{}\"><div class=\"head\"><span class=\"id\">{}</span>{}</div>\
-         <div class=\"facts\">{} · {} of {} left · expires {}</div>",
-        escaped(&c.id),
-        escaped(&c.id),
-        pill(c.status),
-        model::credit_kind_label(c.kind),
-        amount_in(a.currency, c.balance),
-        amount(c.original),
-        c.expires
-    );
     let span = first.days_until(last).max(1);
     let f = Frame::new(
         first,
@@ -1214,12 +1193,17 @@ fn credit_card(
             &format!("{} unused", amount(unused)),
         );
     }
-    let _ = write!(out, "<div class=\"scroll\">{}</div>", s.close());
-    let _ = write!(
-        out,
-        "<div class=\"facts\">{}</div></div>",
-        escaped(&c.origin)
-    );
+    html! {
+        div class="credit" data-kind="credit" data-lot=(c.id) {
+            div class="head" { span class="id" { (c.id) } (PreEscaped(pill(c.status))) }
+            div class="facts" {
+                (model::credit_kind_label(c.kind)) " · " (amount_in(a.currency, c.balance)) " of " (amount(c.original)) " left · expires " (display(c.expires))
+            }
+            div class="scroll" { (PreEscaped(s.close())) }
+            div class="facts" { (c.origin) }
+        }
+    }
+    .render_to(out);
 }
 
 fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
