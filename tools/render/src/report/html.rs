@@ -1,5 +1,7 @@
 //! The report page: one self-contained HTML document (inline CSS, inline SVG, no script, no
-//! URL but `#fragment` links), written as text from the [`model`](super::model).
+//! URL but `#fragment` links) built from `ledger_app::report`'s data by maud's `html!`, which
+//! escapes every interpolated value; the charts' SVG is written as text by [`svg`], its values
+//! escaped by maud's escaper too ([`svg::escaped`]).
 //!
 //! The DOM is part of the contract tests rely on:
 //! - every burn-down point is `<circle data-series="{lot}" data-point data-invoice=…>`, one per
