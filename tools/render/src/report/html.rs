@@ -1,5 +1,7 @@
 //! The report page: one self-contained HTML document (inline CSS, inline SVG, no script, no
-//! URL but `#fragment` links), written as text from the [`model`](super::model).
+//! URL but `#fragment` links) built from `ledger_app::report`'s data by maud's `html!`, which
+//! escapes every interpolated value; the charts' SVG is written as text by [`svg`], its values
+//! escaped by maud's escaper too ([`svg::escaped`]).
 //!
 //! The DOM is part of the contract tests rely on:
 //! - every burn-down point is `<circle data-series="{lot}" data-point data-invoice=…>`, one per
@@ -17,10 +19,10 @@ use ledger_app::replay::alerts::Alert;
 use ledger_app::report::{
     self as model, Account, Commitment, Credit, InvoicePoint, Milestone, Transaction,
 };
+use maud::{display, html, Markup, PreEscaped, Render as _, DOCTYPE};
 use rust_decimal::Decimal;
 
-use super::escape::{attr, esc};
-use super::svg::{self, milestone, to_f64, Frame, Svg};
+use super::svg::{self, escaped, milestone, to_f64, Frame, Svg};
 use crate::amount::{amount, amount_in, decimal, signed};
 
 const STYLE: &str = include_str!("style.css");
@@ -51,11 +53,7 @@ pub fn tone(status: &str) -> &'static str {
 }
 
 fn pill(status: &str) -> String {
-    format!(
-        "<span class=\"pill tone-{}\">{}</span>",
-        tone(status),
-        esc(status)
-    )
+    html! { span class={ "pill tone-" (tone(status)) } { (status) } }.into_string()
 }
 
 /// One what-if scenario drawn beside the baseline.
@@ -83,129 +81,142 @@ pub struct PageInput<'a, 'p> {
 
 /// The whole page.
 pub fn page(input: &PageInput) -> String {
-    let mut out = String::with_capacity(64 * 1024);
     let title = format!(
         "Commitment burn-down · {} · as of {}",
         input.subject, input.as_of
     );
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"color-scheme\" content=\"light dark\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <meta name=\"generator\" content=\"ledger {}\">\
-         <title>{}</title><style>{STYLE}</style></head>\n<body><div class=\"wrap\">",
-        env!("CARGO_PKG_VERSION"),
-        esc(&title)
-    );
-    let _ = write!(
-        out,
-        "<header class=\"page\"><h1>Commitment burn-down</h1><p class=\"meta\">As of <time datetime=\"{d}\">{d}</time> ({}) · {} · log position {}</p>",
-        esc(input.as_of_source),
-        esc(&input.subject),
-        input.log_position,
-        d = input.as_of
-    );
-    if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
-        let _ = write!(
-            out,
-            "<p class=\"meta\" data-note=\"as-of-before-clock\">The charts show every settled invoice up to the ledger clock ({clock}); \
-             alerts and forecasts take {} as today with the current balances, as <code>ledger alerts --as-of</code> does.</p>",
-            input.as_of
-        );
-    }
-    if !input.scenarios.is_empty() {
-        out.push_str(
-            "<p class=\"meta\">What-if scenarios, drawn dashed beside the recorded ledger: ",
-        );
-        for (i, s) in input.scenarios.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}<span class=\"s{}\"><span class=\"swatch\"></span>{}</span>",
-                if i > 0 { ", " } else { "" },
-                i % MAX_SCENARIOS + 1,
-                esc(&s.name)
-            );
-        }
-        out.push_str("</p>");
-    }
-    if input.accounts.len() > 1 {
-        out.push_str("<nav class=\"accounts\" aria-label=\"Accounts\">");
-        for (i, a) in input.accounts.iter().enumerate() {
-            let _ = write!(out, "<a href=\"#a{}\">{}</a>", i + 1, esc(a.name));
-        }
-        out.push_str("</nav>");
-    }
-    out.push_str("</header><main>");
-    if input.accounts.is_empty() {
-        out.push_str("<p class=\"empty\">This ledger has no billing accounts yet: record an agreement first (<code>ledger agreement FILE</code>).</p>");
-    }
+    let mut sections = String::with_capacity(64 * 1024);
     for (i, account) in input.accounts.iter().enumerate() {
-        account_section(&mut out, input, i, account);
+        account_section(&mut sections, input, i, account);
     }
-    out.push_str("</main>");
-    footer(&mut out, input);
-    out.push_str("</div></body></html>\n");
+    let mut end = String::new();
+    footer(&mut end, input);
+    let mut out = html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
+                meta name="referrer" content="no-referrer";
+                meta name="generator" content={ "ledger " (env!("CARGO_PKG_VERSION")) };
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            "\n"
+            body { div class="wrap" {
+                (page_header(input))
+                main {
+                    @if input.accounts.is_empty() {
+                        p class="empty" { "This ledger has no billing accounts yet: record an agreement first (" code { "ledger agreement FILE" } ")." }
+                    }
+                    (PreEscaped(sections))
+                }
+                (PreEscaped(end))
+            } }
+        }
+    }
+    .into_string();
+    out.push('\n');
     out
 }
 
+/// The page's header: what, as of when, the scenarios and the accounts.
+fn page_header(input: &PageInput) -> Markup {
+    let as_of = input.as_of.to_string();
+    html! {
+        header class="page" {
+            h1 { "Commitment burn-down" }
+            p class="meta" { "As of " time datetime=(as_of) { (as_of) } " (" (input.as_of_source) ") · " (input.subject) " · log position " (input.log_position) }
+            @if let Some(clock) = input.clock.filter(|c| *c > input.as_of) {
+                p class="meta" data-note="as-of-before-clock" {
+                    "The charts show every settled invoice up to the ledger clock (" (display(clock)) "); "
+                    "alerts and forecasts take " (as_of) " as today with the current balances, as " code { "ledger alerts --as-of" } " does."
+                }
+            }
+            @if !input.scenarios.is_empty() {
+                p class="meta" {
+                    "What-if scenarios, drawn dashed beside the recorded ledger: "
+                    @for (i, s) in input.scenarios.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        span class={ "s" (i % MAX_SCENARIOS + 1) } { span class="swatch" {} (s.name) }
+                    }
+                }
+            }
+            @if input.accounts.len() > 1 {
+                nav class="accounts" aria-label="Accounts" {
+                    @for (i, a) in input.accounts.iter().enumerate() {
+                        a href={ "#a" (i + 1) } { (a.name) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn footer(out: &mut String, input: &PageInput) {
-    let _ = write!(
-        out,
-        "<footer><p>Amounts are exact in the ledger and rounded to the cent for display; charts are drawn from the same figures, and each chart's data is in the table under it.</p>\
-         <p>Remaining commitment: one point per invoice that changed it (R-SETTLE step 6). Straight line: from the commitment at its start to zero at its end. \
-         Forecast (R-ALERT-3): from the as-of date at the actual monthly rate, the decrements of the six calendar months before {} (fewer if the commitment started later), to zero or to the shortfall left at the end. \
-         Marks at 90, 60 and 30 days before each deadline (R-ALERT-1). Alerts and forecasts use the ledger's current balances.</p>\
-         <p>Generated by <code>ledger report</code> {} from log position {}. This file makes no network requests.</p></footer>",
-        input.as_of.month_start(),
-        env!("CARGO_PKG_VERSION"),
-        input.log_position
-    );
+    html! {
+        footer {
+            p { "Amounts are exact in the ledger and rounded to the cent for display; charts are drawn from the same figures, and each chart's data is in the table under it." }
+            p {
+                "Remaining commitment: one point per invoice that changed it (R-SETTLE step 6). Straight line: from the commitment at its start to zero at its end. "
+                "Forecast (R-ALERT-3): from the as-of date at the actual monthly rate, the decrements of the six calendar months before " (display(input.as_of.month_start())) " (fewer if the commitment started later), to zero or to the shortfall left at the end. "
+                "Marks at 90, 60 and 30 days before each deadline (R-ALERT-1). Alerts and forecasts use the ledger's current balances."
+            }
+            p { "Generated by " code { "ledger report" } " " (env!("CARGO_PKG_VERSION")) " from log position " (input.log_position) ". This file makes no network requests." }
+        }
+    }
+    .render_to(out);
 }
 
 fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Account) {
     let id = format!("a{}", index + 1);
-    let _ = write!(
-        out,
-        "<section class=\"account\" id=\"{id}\" data-account=\"{}\" aria-labelledby=\"{id}-h\">\
-         <div class=\"account-head\"><h2 id=\"{id}-h\">{}</h2><span class=\"muted\"><span class=\"nw\">billing account</span> · {} · <span class=\"nw\">{} invoice{}</span> · <span class=\"nw\">clock {}</span></span></div>",
-        attr(a.name),
-        esc(a.name),
-        esc(a.currency),
-        a.invoices,
-        if a.invoices == 1 { "" } else { "s" },
-        a.clock.map(|c| c.to_string()).unwrap_or_else(|| "none yet".into())
-    );
+    let mut panels = String::with_capacity(16 * 1024);
+    account_panels(&mut panels, input, a, &id);
+    html! {
+        section class="account" id=(id) data-account=(a.name) aria-labelledby={ (id) "-h" } {
+            div class="account-head" {
+                h2 id={ (id) "-h" } { (a.name) }
+                span class="muted" {
+                    span class="nw" { "billing account" } " · " (a.currency) " · "
+                    span class="nw" { (a.invoices) " invoice" (if a.invoices == 1 { "" } else { "s" }) } " · "
+                    span class="nw" { "clock " @match a.clock { Some(c) => { (display(c)) } None => { "none yet" } } }
+                }
+            }
+            (PreEscaped(panels))
+        }
+    }
+    .render_to(out);
+}
+
+/// What a scenario changes for this account.
+fn whatif(out: &mut String, a: &Account, k: usize, s: &ScenarioView) {
+    let lines = s
+        .consequences
+        .iter()
+        .find(|(name, _)| name == a.name)
+        .map(|(_, lines)| lines.as_slice())
+        .unwrap_or(&[]);
+    let n = k % MAX_SCENARIOS + 1;
+    html! {
+        div class={ "whatif s" (n) } style={ "border-left-color: var(--s" (n) ")" } data-scenario=(s.name) {
+            h3 { "What-if: " (s.name) }
+            @if lines.is_empty() {
+                p class="muted" { "No change to anything this report shows for this account." }
+            } @else {
+                ul { @for line in lines { li data-consequence { (line) } } }
+            }
+        }
+    }
+    .render_to(out);
+}
+
+/// The account's headline figures, scenarios, commitments, credits and alerts.
+fn account_panels(out: &mut String, input: &PageInput, a: &Account, id: &str) {
     kpis(out, input, a);
     for (k, s) in input.scenarios.iter().enumerate() {
-        let lines = s
-            .consequences
-            .iter()
-            .find(|(name, _)| name == a.name)
-            .map(|(_, lines)| lines.as_slice())
-            .unwrap_or(&[]);
-        let _ = write!(
-            out,
-            "<div class=\"whatif s{}\" style=\"border-left-color: var(--s{})\" data-scenario=\"{}\"><h3>What-if: {}</h3>",
-            k % MAX_SCENARIOS + 1,
-            k % MAX_SCENARIOS + 1,
-            attr(&s.name),
-            esc(&s.name)
-        );
-        if lines.is_empty() {
-            out.push_str(
-                "<p class=\"muted\">No change to anything this report shows for this account.</p>",
-            );
-        } else {
-            out.push_str("<ul>");
-            for line in lines {
-                let _ = write!(out, "<li data-consequence>{}</li>", esc(line));
-            }
-            out.push_str("</ul>");
-        }
-        out.push_str("</div>");
+        whatif(out, a, k, s);
     }
     for (k, c) in a.maccs.iter().chain(&a.cacos).enumerate() {
         let chart_id = format!("{id}-c{}", k + 1);
@@ -229,96 +240,76 @@ fn account_section(out: &mut String, input: &PageInput, index: usize, a: &Accoun
             .collect();
         commitment_panel(out, input, a, c, &chart_id, &others);
     }
-    credits_panel(out, input, a, &id);
+    credits_panel(out, input, a, id);
     alerts_panel(out, input, a);
-    out.push_str("</section>");
 }
 
 fn kpis(out: &mut String, input: &PageInput, a: &Account) {
-    out.push_str("<div class=\"kpis\">");
-    for c in a.maccs.iter().chain(&a.cacos) {
-        let consumed = c.amount.checked_sub(c.remaining).unwrap_or(Money::ZERO);
-        let share = if c.amount.is_positive() {
-            (to_f64(consumed) / to_f64(c.amount) * 100.0).clamp(0.0, 100.0)
-        } else {
-            0.0
-        };
-        let state = match c.completed {
-            Some(d) => format!("{} <span class=\"nw\">{d}</span>", esc(c.status)),
-            None => format!(
-                "{}, ends <span class=\"nw\">{}</span>",
-                esc(c.status),
-                c.end
-            ),
-        };
-        let _ = write!(
-            out,
-            "<div class=\"kpi\" data-kpi=\"{}\"><div class=\"label\">{} {} · remaining</div>\
-             <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
-             <div class=\"bar\" role=\"img\" aria-label=\"{share:.0}% consumed\"><span style=\"width:{share:.1}%\"></span></div>\
-             <div class=\"sub\">{share:.1}% of {} consumed · {}</div></div>",
-            attr(&c.id),
-            if c.kind == "macc" { "MACC" } else { "CACO" },
-            esc(&c.id),
-            esc(a.currency),
-            amount(c.remaining),
-            amount(c.amount),
-            state
-        );
-    }
     let active: Vec<&Credit> = a.credits.iter().filter(|c| c.status == "Active").collect();
     let available = active
         .iter()
         .try_fold(Money::ZERO, |acc, c| acc.checked_add(c.balance))
         .unwrap_or(Money::ZERO);
-    let _ = write!(
-        out,
-        "<div class=\"kpi\" data-kpi=\"credits\"><div class=\"label\">Credits available</div>\
-         <div class=\"value\"><span class=\"cur\">{}</span>{}</div>\
-         <div class=\"sub\">{} active of {} credit lot{}</div></div>",
-        esc(a.currency),
-        amount(available),
-        active.len(),
-        a.credits.len(),
-        if a.credits.len() == 1 { "" } else { "s" }
-    );
-    match a.alerts.first() {
-        Some(next) => {
-            let level = next
-                .alert
-                .map(|l| format!(" · {l}-day alert"))
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
-                 <div class=\"value\">{} <span class=\"cur\">in {} day{}</span></div>\
-                 <div class=\"sub\">{} {}{} · risk {}</div></div>",
-                esc(&next.id),
-                next.days_left,
-                if next.days_left == 1 { "" } else { "s" },
-                alert_kind(next),
-                next.end,
-                level,
-                pill(next.risk.name())
-            );
-        }
-        None => {
-            let _ = write!(
-                out,
-                "<div class=\"kpi\" data-kpi=\"next-deadline\"><div class=\"label\">Next deadline</div>\
-                 <div class=\"value\">None open</div><div class=\"sub\">as of {}</div></div>",
-                input.as_of
-            );
+    html! {
+        div class="kpis" {
+            @for c in a.maccs.iter().chain(&a.cacos) { (commitment_kpi(a, c)) }
+            div class="kpi" data-kpi="credits" {
+                div class="label" { "Credits available" }
+                div class="value" { span class="cur" { (a.currency) } (amount(available)) }
+                div class="sub" { (active.len()) " active of " (a.credits.len()) " credit lot" (plural(a.credits.len())) }
+            }
+            div class="kpi" data-kpi="next-deadline" {
+                div class="label" { "Next deadline" }
+                @match a.alerts.first() {
+                    Some(next) => {
+                        div class="value" { (next.id) " " span class="cur" { "in " (next.days_left) " day" (if next.days_left == 1 { "" } else { "s" }) } }
+                        div class="sub" {
+                            (alert_kind(next)) " " (display(next.end))
+                            @if let Some(l) = next.alert { " · " (l) "-day alert" }
+                            " · risk " (PreEscaped(pill(next.risk.name())))
+                        }
+                    }
+                    None => {
+                        div class="value" { "None open" }
+                        div class="sub" { "as of " (display(input.as_of)) }
+                    }
+                }
+            }
         }
     }
-    out.push_str("</div>");
+    .render_to(out);
 }
 
+/// A commitment's headline: what remains, and how much of it is consumed.
+fn commitment_kpi(a: &Account, c: &Commitment) -> Markup {
+    let consumed = c.amount.checked_sub(c.remaining).unwrap_or(Money::ZERO);
+    let share = if c.amount.is_positive() {
+        (to_f64(consumed) / to_f64(c.amount) * 100.0).clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    html! {
+        div class="kpi" data-kpi=(c.id) {
+            div class="label" { (if c.kind == "macc" { "MACC" } else { "CACO" }) " " (c.id) " · remaining" }
+            div class="value" { span class="cur" { (a.currency) } (amount(c.remaining)) }
+            div class="bar" role="img" aria-label={ (format!("{share:.0}")) "% consumed" } { span style={ "width:" (format!("{share:.1}")) "%" } {} }
+            div class="sub" {
+                (format!("{share:.1}")) "% of " (amount(c.amount)) " consumed · " (c.status)
+                @match c.completed {
+                    Some(d) => { " " span class="nw" { (display(d)) } }
+                    None => { ", ends " span class="nw" { (display(c.end)) } }
+                }
+            }
+        }
+    }
+}
+
+/// What an alert's deadline is: the end of a MACC or CACO, or a milestone's due date.
 fn alert_kind(a: &Alert) -> String {
     match (a.kind, &a.parent) {
         ("macc", _) => "MACC ends".into(),
         ("caco", _) => "CACO ends".into(),
-        (_, Some(parent)) => format!("milestone of {} due", esc(parent)),
+        (_, Some(parent)) => format!("milestone of {parent} due"),
         _ => "due".into(),
     }
 }
@@ -404,8 +395,8 @@ fn invoice_points(
             class,
             &format!(
                 " data-series=\"{}\" data-point data-invoice=\"{}\" data-date=\"{}\" data-remaining=\"{}\"",
-                attr(series),
-                attr(&p.invoice),
+                escaped(series),
+                escaped(&p.invoice),
                 p.date,
                 p.remaining.to_plain_string()
             ),
@@ -423,33 +414,31 @@ fn commitment_panel(
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
     let label = if c.kind == "macc" { "MACC" } else { "CACO" };
-    let _ = write!(
-        out,
-        "<section class=\"panel\" data-kind=\"{}\" data-lot=\"{}\" aria-labelledby=\"{chart_id}-h\">\
-         <div class=\"panel-head\"><h3 id=\"{chart_id}-h\">{label} {}</h3>{}<span class=\"facts\">{} · {} → {}{}</span></div>",
-        c.kind,
-        attr(&c.id),
-        esc(&c.id),
-        pill(c.status),
-        amount_in(a.currency, c.amount),
-        c.start,
-        c.end,
-        c.basis.map(|b| format!(" · {b} basis")).unwrap_or_default()
-    );
     let chart = commitment_chart(input, a, c, chart_id, others);
-    let _ = write!(
-        out,
-        "<figure class=\"chart\"><div class=\"scroll\">{chart}</div>"
-    );
-    legend(out, c, others);
-    out.push_str("</figure>");
-    forecast_note(out, a, c);
+    let mut keys = String::new();
+    legend(&mut keys, c, others);
+    let mut below = String::with_capacity(16 * 1024);
+    forecast_note(&mut below, a, c);
     if !c.milestones.is_empty() {
-        milestone_table(out, a, c, others);
+        milestone_table(&mut below, a, c, others);
     }
-    chart_data(out, a, c, others);
-    transactions(out, a, c);
-    out.push_str("</section>");
+    chart_data(&mut below, a, c, others);
+    transactions(&mut below, a, c);
+    html! {
+        section class="panel" data-kind=(c.kind) data-lot=(c.id) aria-labelledby={ (chart_id) "-h" } {
+            div class="panel-head" {
+                h3 id={ (chart_id) "-h" } { (label) " " (c.id) }
+                (PreEscaped(pill(c.status)))
+                span class="facts" {
+                    (amount_in(a.currency, c.amount)) " · " (display(c.start)) " → " (display(c.end))
+                    @if let Some(b) = c.basis { " · " (b) " basis" }
+                }
+            }
+            figure class="chart" { div class="scroll" { (PreEscaped(chart)) } (PreEscaped(keys)) }
+            (PreEscaped(below))
+        }
+    }
+    .render_to(out);
 }
 
 fn commitment_chart(
@@ -472,7 +461,7 @@ fn commitment_chart(
         c.end,
         "deadline",
         Some("End"),
-        &format!(" data-deadline-line=\"{}\"", attr(&c.id)),
+        &format!(" data-deadline-line=\"{}\"", escaped(&c.id)),
         &format!("{} ends {}", c.id, c.end),
     );
     // The straight line to zero.
@@ -485,7 +474,7 @@ fn commitment_chart(
         &f,
         &steps(c, until),
         "actual",
-        &format!(" data-line=\"{}\"", attr(&c.id)),
+        &format!(" data-line=\"{}\"", escaped(&c.id)),
     );
     invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
     forecast_line(&mut s, &f, a, c);
@@ -595,7 +584,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
             let tooltip = format!("{days} days before {what}: {at}");
             let data = format!(
                 " data-mark=\"{days}\" data-deadline=\"{}\"",
-                attr(if *main { &c.id } else { name })
+                escaped(if *main { &c.id } else { name })
             );
             let xf = f.x(at);
             let x = svg::n(xf);
@@ -610,7 +599,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
                     s.out,
                     "<g class=\"mark\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>\
                      <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text></g>",
-                    esc(&tooltip),
+                    escaped(&tooltip),
                     svg::n(f.top + 14.0),
                     svg::n(f.bottom),
                     svg::n(f.top + 10.0)
@@ -629,7 +618,7 @@ fn deadline_marks(s: &mut Svg, f: &Frame, c: &Commitment) {
                 let _ = write!(
                     s.out,
                     "<g class=\"mark minor\"{data}><title>{}</title><line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>{label}</g>",
-                    esc(&tooltip),
+                    escaped(&tooltip),
                     svg::n(f.top),
                     svg::n(f.top + 7.0)
                 );
@@ -651,12 +640,12 @@ fn scenario_lines(
         let Some(o) = other else { continue };
         let class = format!("s{}", si % MAX_SCENARIOS + 1);
         let until = Some(as_of.min(o.end.max(o.points.last().map_or(o.end, |p| p.date))));
-        let data = format!(" data-scenario-line=\"{}\"", attr(name));
+        let data = format!(" data-scenario-line=\"{}\"", escaped(name));
         let _ = write!(
             s.out,
             "<g data-scenario-series=\"{}\"><title>What-if {}: remaining after each invoice</title>",
-            attr(name),
-            esc(name)
+            escaped(name),
+            escaped(name)
         );
         s.step_path(f, &steps(o, until), &format!("scenario {class}"), &data);
         for p in &o.points {
@@ -666,9 +655,9 @@ fn scenario_lines(
                 &format!("scenario-point {class}"),
                 &format!(
                     " data-series=\"{}\" data-scenario=\"{}\" data-point data-invoice=\"{}\"",
-                    attr(&o.id),
-                    attr(name),
-                    attr(&p.invoice)
+                    escaped(&o.id),
+                    escaped(name),
+                    escaped(&p.invoice)
                 ),
                 &point_tooltip(a.currency, p, &format!("What-if {name}: ")),
             );
@@ -729,8 +718,8 @@ fn milestone_markers(s: &mut Svg, f: &Frame, a: &Account, c: &Commitment) {
         let label = format!("{} · {} · {}%", m.id, m.status, pct(m.percent));
         let data = format!(
             " data-milestone=\"{}\" data-status=\"{}\" data-progress=\"{}\"",
-            attr(&m.id),
-            attr(m.status),
+            escaped(&m.id),
+            escaped(m.status),
             pct(m.percent)
         );
         milestone(
@@ -803,15 +792,15 @@ fn milestone_tooltip(currency: &str, m: &Milestone) -> String {
 
 /// A legend key: a small line sample and its words.
 fn key(out: &mut String, sample: &str, words: &str) {
-    let _ = write!(
-        out,
-        "<span class=\"key\"><svg viewBox=\"0 0 26 12\" aria-hidden=\"true\">{sample}</svg>{}</span>",
-        esc(words)
-    );
+    html! {
+        span class="key" { svg viewBox="0 0 26 12" aria-hidden="true" { (PreEscaped(sample)) } (words) }
+    }
+    .render_to(out);
 }
 
-fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
-    out.push_str("<figcaption class=\"legend\">");
+fn legend(figure: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
+    let mut out = String::new();
+    let out = &mut out;
     key(
         out,
         "<path class=\"actual\" d=\"M1 4H13V9H25\"/><circle class=\"actual-point\" cx=\"13\" cy=\"9\" r=\"3\"/>",
@@ -854,53 +843,40 @@ fn legend(out: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Comm
             );
         }
     }
-    out.push_str("</figcaption>");
+    html! { figcaption class="legend" { (PreEscaped(out.as_str())) } }.render_to(figure);
 }
 
 fn forecast_note(out: &mut String, a: &Account, c: &Commitment) {
     let cur = a.currency;
-    match (&c.forecast, c.completed) {
-        (_, Some(done)) => {
-            let _ = write!(
-                out,
-                "<p class=\"note\"><strong>Completed {done}</strong>: the whole {} was consumed.</p>",
-                amount_in(cur, c.amount)
-            );
-        }
-        (Some(fc), None) => {
-            let outcome = match fc.completion {
-                Some(d) if d <= c.end => format!("reaches zero by <strong>{d}</strong>, before the end ({})", c.end),
-                Some(d) => format!(
-                    "would reach zero only on {d}, after the end: <strong>forecast shortfall {} {}</strong>",
-                    cur,
-                    decimal(fc.shortfall)
-                ),
-                None => format!(
-                    "does not reach zero at this rate: <strong>forecast shortfall {} {}</strong> at the end",
-                    cur,
-                    decimal(fc.shortfall)
-                ),
-            };
-            let _ = write!(
-                out,
-                "<p class=\"note\">At the actual rate of {} {} a month (needed: {} {} a month), the remaining {} {outcome}. Risk {}.</p>",
-                cur,
-                decimal(fc.actual_monthly),
-                cur,
-                decimal(fc.required_monthly),
-                amount_in(cur, fc.remaining),
-                pill(fc.risk)
-            );
-        }
-        (None, None) => {
-            let _ = write!(
-                out,
-                "<p class=\"note muted\">No forecast: {} is {} with {} remaining.</p>",
-                esc(&c.id),
-                esc(&c.status.to_lowercase()),
-                amount_in(cur, c.remaining)
-            );
-        }
+    let note = match (&c.forecast, c.completed) {
+        (_, Some(done)) => html! {
+            p class="note" { strong { "Completed " (display(done)) } ": the whole " (amount_in(cur, c.amount)) " was consumed." }
+        },
+        (Some(fc), None) => html! {
+            p class="note" {
+                "At the actual rate of " (cur) " " (decimal(fc.actual_monthly)) " a month (needed: " (cur) " " (decimal(fc.required_monthly)) " a month), the remaining "
+                (amount_in(cur, fc.remaining)) " " (forecast_outcome(cur, c, fc)) ". Risk " (PreEscaped(pill(fc.risk))) "."
+            }
+        },
+        (None, None) => html! {
+            p class="note muted" { "No forecast: " (c.id) " is " (c.status.to_lowercase()) " with " (amount_in(cur, c.remaining)) " remaining." }
+        },
+    };
+    note.render_to(out);
+}
+
+/// Where the forecast at the actual rate ends: zero in time, zero too late, or never.
+fn forecast_outcome(cur: &str, c: &Commitment, fc: &model::Forecast) -> Markup {
+    match fc.completion {
+        Some(d) if d <= c.end => html! {
+            "reaches zero by " strong { (display(d)) } ", before the end (" (display(c.end)) ")"
+        },
+        Some(d) => html! {
+            "would reach zero only on " (display(d)) ", after the end: " strong { "forecast shortfall " (cur) " " (decimal(fc.shortfall)) }
+        },
+        None => html! {
+            "does not reach zero at this rate: " strong { "forecast shortfall " (cur) " " (decimal(fc.shortfall)) } " at the end"
+        },
     }
 }
 
@@ -911,66 +887,57 @@ fn milestone_table(
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
     let caco = c.kind == "caco";
-    let mut scenario_heads = String::new();
-    for (_, name, other) in others {
-        if other.is_some() {
-            let _ = write!(scenario_heads, "<th>What-if: {}</th>", esc(name));
+    html! {
+        h4 { "Milestones" }
+        div class="scroll" { table data-table="milestones" {
+            thead { tr {
+                th { "Milestone" } th { (if caco { "Window" } else { "Due" }) }
+                th class="num" { "Target" } th class="num" { "Progress" } th class="num" { "%" } th { "Status" }
+                th class="num" { (if caco { "ACO award" } else { "Shortfall" }) }
+                @for (_, name, other) in others { @if other.is_some() { th { "What-if: " (name) } } }
+            } }
+            tbody { @for m in &c.milestones { (milestone_row(caco, m, others)) } }
+        } }
+        p class="muted" style="font-size:12.5px" {
+            "Amounts in " (a.currency) ". "
+            (if caco {
+                "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
+            } else {
+                "Targets are cumulative decrements by the due date (R-MACC-5); the marker sits where the remaining commitment must be by then."
+            })
         }
     }
-    let _ = write!(
-        out,
-        "<h4>Milestones</h4><div class=\"scroll\"><table data-table=\"milestones\"><thead><tr><th>Milestone</th><th>{}</th>\
-         <th class=\"num\">Target</th><th class=\"num\">Progress</th><th class=\"num\">%</th><th>Status</th><th class=\"num\">{}</th>{scenario_heads}</tr></thead><tbody>",
-        if caco { "Window" } else { "Due" },
-        if caco { "ACO award" } else { "Shortfall" }
-    );
-    for m in &c.milestones {
-        let when = match m.start {
-            Some(s) => format!("{s} → {}", m.due),
-            None => m.due.to_string(),
-        };
-        let last = if caco {
-            m.award.map(amount).unwrap_or_default()
-        } else {
-            m.shortfall.map(amount).unwrap_or_else(|| "—".into())
-        };
-        // Each scenario's outcome of the same milestone: its status and progress.
-        let mut scenario_cells = String::new();
-        for (_, _, other) in others {
-            let Some(o) = other else { continue };
-            match o.milestones.iter().find(|om| om.id == m.id) {
-                Some(om) => {
-                    let _ = write!(
-                        scenario_cells,
-                        "<td>{} <span class=\"muted small\">{}%</span></td>",
-                        pill(om.status),
-                        pct(om.percent)
-                    );
+    .render_to(out);
+}
+
+/// A milestone's row, with each scenario's outcome of it (its status and progress).
+fn milestone_row(
+    caco: bool,
+    m: &Milestone,
+    others: &[(usize, &str, Option<&Commitment>)],
+) -> Markup {
+    let last = if caco {
+        m.award.map(amount).unwrap_or_default()
+    } else {
+        m.shortfall.map(amount).unwrap_or_else(|| "—".into())
+    };
+    html! {
+        tr data-milestone-row=(m.id) {
+            td { (m.id) }
+            td class="date" { @if let Some(s) = m.start { (display(s)) " → " } (display(m.due)) }
+            td class="num" { (amount(m.target)) } td class="num" { (amount(m.progress)) } td class="num" { (pct(m.percent)) }
+            td { (PreEscaped(pill(m.status))) }
+            td class="num" { (last) }
+            @for (_, _, other) in others {
+                @if let Some(o) = other {
+                    @match o.milestones.iter().find(|om| om.id == m.id) {
+                        Some(om) => { td { (PreEscaped(pill(om.status))) " " span class="muted small" { (pct(om.percent)) "%" } } }
+                        None => { td class="muted" { "not in the scenario" } }
+                    }
                 }
-                None => scenario_cells.push_str("<td class=\"muted\">not in the scenario</td>"),
             }
         }
-        let _ = write!(
-            out,
-            "<tr data-milestone-row=\"{}\"><td>{}</td><td class=\"date\">{when}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{last}</td>{scenario_cells}</tr>",
-            attr(&m.id),
-            esc(&m.id),
-            amount(m.target),
-            amount(m.progress),
-            pct(m.percent),
-            pill(m.status)
-        );
     }
-    let _ = write!(
-        out,
-        "</tbody></table></div><p class=\"muted\" style=\"font-size:12.5px\">Amounts in {}. {}</p>",
-        esc(a.currency),
-        if caco {
-            "Progress is CACO-eligible spend in the milestone's window (R-CACO-2); the marker sits where the remaining commitment must be by the window's end."
-        } else {
-            "Targets are cumulative decrements by the due date (R-MACC-5); the marker sits where the remaining commitment must be by then."
-        }
-    );
 }
 
 fn chart_data(
@@ -979,170 +946,166 @@ fn chart_data(
     c: &Commitment,
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
-    let _ = write!(
-        out,
-        "<details><summary>Chart data: {} invoice{}</summary><div class=\"scroll\"><table data-table=\"chart-data\"><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change ({cur})</th><th class=\"num\">Remaining ({cur})</th></tr></thead><tbody>",
-        c.points.len(),
-        if c.points.len() == 1 { "" } else { "s" },
-        cur = esc(a.currency)
-    );
-    let _ = write!(
-        out,
-        "<tr><td class=\"date\">{}</td><td class=\"muted\">start</td><td class=\"num\"></td><td class=\"num\">{}</td></tr>",
-        c.start,
-        amount(c.amount)
-    );
-    for p in c.points.iter().rev().take(MAX_TABLE_ROWS).rev() {
-        let _ = write!(
-            out,
-            "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            p.date,
-            esc(&p.invoice),
-            signed(p.change),
-            amount(p.remaining)
-        );
-    }
-    out.push_str("</tbody></table></div>");
-    for (_, name, other) in others {
-        let Some(o) = other else { continue };
-        let _ = write!(
-            out,
-            "<div class=\"scroll\"><table data-table=\"scenario-data\"><caption>What-if {}: remaining after each invoice</caption><thead><tr><th>Date</th><th>Invoice</th><th class=\"num\">Change</th><th class=\"num\">Remaining</th></tr></thead><tbody>",
-            esc(name)
-        );
-        for p in o.points.iter().rev().take(MAX_TABLE_ROWS).rev() {
-            let _ = write!(
-                out,
-                "<tr><td class=\"date\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                p.date,
-                esc(&p.invoice),
-                signed(p.change),
-                amount(p.remaining)
-            );
+    let cur = a.currency;
+    html! {
+        details {
+            summary { "Chart data: " (c.points.len()) " invoice" (plural(c.points.len())) }
+            div class="scroll" { table data-table="chart-data" {
+                thead { tr { th { "Date" } th { "Invoice" } th class="num" { "Change (" (cur) ")" } th class="num" { "Remaining (" (cur) ")" } } }
+                tbody {
+                    tr { td class="date" { (display(c.start)) } td class="muted" { "start" } td class="num" {} td class="num" { (amount(c.amount)) } }
+                    (point_rows(&c.points))
+                }
+            } }
+            @for (_, name, other) in others {
+                @if let Some(o) = other {
+                    div class="scroll" { table data-table="scenario-data" {
+                        caption { "What-if " (name) ": remaining after each invoice" }
+                        thead { tr { th { "Date" } th { "Invoice" } th class="num" { "Change" } th class="num" { "Remaining" } } }
+                        tbody { (point_rows(&o.points)) }
+                    } }
+                }
+            }
         }
-        out.push_str("</tbody></table></div>");
     }
-    out.push_str("</details>");
+    .render_to(out);
+}
+
+/// "s" unless there is one.
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// A row per invoice point (the newest [`MAX_TABLE_ROWS`]).
+fn point_rows(points: &[InvoicePoint]) -> Markup {
+    html! {
+        @for p in points.iter().rev().take(MAX_TABLE_ROWS).rev() {
+            tr { td class="date" { (display(p.date)) } td { (p.invoice) } td class="num" { (signed(p.change)) } td class="num" { (amount(p.remaining)) } }
+        }
+    }
 }
 
 fn transactions(out: &mut String, a: &Account, c: &Commitment) {
     let rows: &[Transaction] = &c.transactions;
     let shown = rows.len().min(MAX_TABLE_ROWS);
-    let _ = write!(
-        out,
-        "<details><summary>Transactions: {} decrement event{}{}</summary><div class=\"scroll\"><table data-table=\"transactions\"><thead><tr><th>Date</th><th>Description</th><th>Billing profile</th><th class=\"num\">{} decrement ({cur})</th><th class=\"num\">Remaining ({cur})</th></tr></thead><tbody>",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
-        if shown < rows.len() {
-            format!(", the newest {shown} shown (`ledger events` lists all)")
-        } else {
-            String::new()
-        },
-        if c.kind == "macc" { "MACC" } else { "CACO" },
-        cur = esc(a.currency)
-    );
-    for t in &rows[rows.len() - shown..] {
-        let _ = write!(
-            out,
-            "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            t.date,
-            esc(&t.description),
-            esc(&t.billing_profile),
-            signed(t.change),
-            amount(t.balance)
-        );
+    let cur = a.currency;
+    html! {
+        details {
+            summary {
+                "Transactions: " (rows.len()) " decrement event" (plural(rows.len()))
+                @if shown < rows.len() { ", the newest " (shown) " shown (`ledger events` lists all)" }
+            }
+            div class="scroll" { table data-table="transactions" {
+                thead { tr {
+                    th { "Date" } th { "Description" } th { "Billing profile" }
+                    th class="num" { (if c.kind == "macc" { "MACC" } else { "CACO" }) " decrement (" (cur) ")" }
+                    th class="num" { "Remaining (" (cur) ")" }
+                } }
+                tbody {
+                    @for t in &rows[rows.len() - shown..] {
+                        tr { td class="date" { (display(t.date)) } td { (t.description) } td { (t.billing_profile) } td class="num" { (signed(t.change)) } td class="num" { (amount(t.balance)) } }
+                    }
+                }
+            } }
+        }
     }
-    out.push_str("</tbody></table></div></details>");
+    .render_to(out);
 }
 
 fn credits_panel(out: &mut String, input: &PageInput, a: &Account, account_id: &str) {
-    let _ = write!(
-        out,
-        "<section class=\"panel\" data-kind=\"credits\" aria-labelledby=\"{account_id}-cr\"><div class=\"panel-head\"><h3 id=\"{account_id}-cr\">Credits</h3><span class=\"facts\">ACO, prepayment and shortfall credits: balance after each invoice, until expiry</span></div>"
-    );
-    if a.credits.is_empty() {
-        out.push_str("<p class=\"empty\">No credit lots.</p></section>");
-        return;
+    let mut cards = String::new();
+    if let (Some(first), Some(last)) = (
+        a.credits.iter().map(|c| c.opened.min(c.start)).min(),
+        a.credits
+            .iter()
+            .map(|c| c.expires.max(c.points.last().map_or(c.expires, |p| p.date)))
+            .max(),
+    ) {
+        for (k, c) in a.credits.iter().enumerate() {
+            credit_card(
+                &mut cards,
+                input,
+                a,
+                c,
+                &format!("{account_id}-l{}", k + 1),
+                first,
+                last,
+            );
+        }
     }
-    let first = a
-        .credits
-        .iter()
-        .map(|c| c.opened.min(c.start))
-        .min()
-        .unwrap_or(input.as_of);
-    let last = a
-        .credits
-        .iter()
-        .map(|c| c.expires.max(c.points.last().map_or(c.expires, |p| p.date)))
-        .max()
-        .unwrap_or(input.as_of);
-    out.push_str("<div class=\"credits\">");
-    for (k, c) in a.credits.iter().enumerate() {
-        credit_card(
-            out,
-            input,
-            a,
-            c,
-            &format!("{account_id}-l{}", k + 1),
-            first,
-            last,
-        );
+    html! {
+        section class="panel" data-kind="credits" aria-labelledby={ (account_id) "-cr" } {
+            div class="panel-head" { h3 id={ (account_id) "-cr" } { "Credits" } span class="facts" { "ACO, prepayment and shortfall credits: balance after each invoice, until expiry" } }
+            @if a.credits.is_empty() {
+                p class="empty" { "No credit lots." }
+            } @else {
+                div class="credits" { (PreEscaped(cards)) }
+                (credit_lots(a))
+                (credit_movements(a))
+            }
+        }
     }
-    out.push_str("</div>");
-    // The lots as a table.
-    let _ = write!(
-        out,
-        "<h4>Credit lots</h4><div class=\"scroll\"><table data-table=\"credits\"><thead><tr><th>Lot</th><th>Kind</th><th>Origin</th><th class=\"num\">Original ({cur})</th><th class=\"num\">Balance ({cur})</th><th>Start</th><th>Expires</th><th>Status</th></tr></thead><tbody>",
-        cur = esc(a.currency)
-    );
-    for c in &a.credits {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"date\">{}</td><td>{}</td></tr>",
-            esc(&c.id),
-            model::credit_kind_label(c.kind),
-            esc(&c.origin),
-            amount(c.original),
-            amount(c.balance),
-            c.start,
-            c.expires,
-            pill(c.status)
-        );
+    .render_to(out);
+}
+
+/// The credit lots as a table.
+fn credit_lots(a: &Account) -> Markup {
+    let cur = a.currency;
+    html! {
+        h4 { "Credit lots" }
+        div class="scroll" { table data-table="credits" {
+            thead { tr {
+                th { "Lot" } th { "Kind" } th { "Origin" } th class="num" { "Original (" (cur) ")" } th class="num" { "Balance (" (cur) ")" }
+                th { "Start" } th { "Expires" } th { "Status" }
+            } }
+            tbody {
+                @for c in &a.credits {
+                    tr {
+                        td { (c.id) } td { (model::credit_kind_label(c.kind)) } td { (c.origin) }
+                        td class="num" { (amount(c.original)) } td class="num" { (amount(c.balance)) }
+                        td class="date" { (display(c.start)) } td class="date" { (display(c.expires)) } td { (PreEscaped(pill(c.status))) }
+                    }
+                }
+            }
+        } }
     }
-    out.push_str("</tbody></table></div>");
-    // Credit movements, as the Events API lists them.
-    let credit_events: Vec<_> = a
+}
+
+/// Credit movements, as the Events API lists them (the newest [`MAX_TABLE_ROWS`]).
+fn credit_movements(a: &Account) -> Markup {
+    let cur = a.currency;
+    let events: Vec<_> = a
         .events
         .iter()
         .filter(|e| a.credits.iter().any(|c| c.id == e.lot))
         .collect();
-    let shown = credit_events.len().min(MAX_TABLE_ROWS);
-    let _ = write!(
-        out,
-        "<details><summary>Credit movements: {} event{}{}</summary><div class=\"scroll\"><table data-table=\"credit-events\"><thead><tr><th>Date</th><th>Description</th><th>Billing profile</th><th>Lot</th><th>Event</th><th class=\"num\">Charges ({cur})</th><th class=\"num\">Balance ({cur})</th></tr></thead><tbody>",
-        credit_events.len(),
-        if credit_events.len() == 1 { "" } else { "s" },
-        if shown < credit_events.len() {
-            format!(", the newest {shown} shown (`ledger events` lists all)")
-        } else {
-            String::new()
-        },
-        cur = esc(a.currency)
-    );
-    for e in &credit_events[credit_events.len() - shown..] {
-        let _ = write!(
-            out,
-            "<tr><td class=\"date\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            e.date,
-            esc(&e.description),
-            esc(e.billing_profile.as_deref().unwrap_or("")),
-            esc(&e.lot),
-            esc(&e.event_type),
-            signed(e.charges),
-            amount(e.closed_balance)
-        );
+    let shown = events.len().min(MAX_TABLE_ROWS);
+    html! {
+        details {
+            summary {
+                "Credit movements: " (events.len()) " event" (plural(events.len()))
+                @if shown < events.len() { ", the newest " (shown) " shown (`ledger events` lists all)" }
+            }
+            div class="scroll" { table data-table="credit-events" {
+                thead { tr {
+                    th { "Date" } th { "Description" } th { "Billing profile" } th { "Lot" } th { "Event" }
+                    th class="num" { "Charges (" (cur) ")" } th class="num" { "Balance (" (cur) ")" }
+                } }
+                tbody {
+                    @for e in &events[events.len() - shown..] {
+                        tr {
+                            td class="date" { (display(e.date)) } td { (e.description) } td { (e.billing_profile.as_deref().unwrap_or("")) }
+                            td { (e.lot) } td { (e.event_type) } td class="num" { (signed(e.charges)) } td class="num" { (amount(e.closed_balance)) }
+                        }
+                    }
+                }
+            } }
+        }
     }
-    out.push_str("</tbody></table></div></details></section>");
 }
 
 fn credit_card(
@@ -1154,18 +1117,6 @@ fn credit_card(
     first: Date,
     last: Date,
 ) {
-    let _ = write!(
-        out,
-        "<div class=\"credit\" data-kind=\"credit\" data-lot=\"{}\"><div class=\"head\"><span class=\"id\">{}</span>{}</div>\
-         <div class=\"facts\">{} · {} of {} left · expires {}</div>",
-        attr(&c.id),
-        esc(&c.id),
-        pill(c.status),
-        model::credit_kind_label(c.kind),
-        amount_in(a.currency, c.balance),
-        amount(c.original),
-        c.expires
-    );
     let span = first.days_until(last).max(1);
     let f = Frame::new(
         first,
@@ -1223,7 +1174,7 @@ fn credit_card(
         &f,
         &line,
         "credit-line",
-        &format!(" data-line=\"{}\"", attr(&c.id)),
+        &format!(" data-line=\"{}\"", escaped(&c.id)),
     );
     invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "credit-point");
     s.vertical(
@@ -1244,67 +1195,72 @@ fn credit_card(
             &format!("{} unused", amount(unused)),
         );
     }
-    let _ = write!(out, "<div class=\"scroll\">{}</div>", s.close());
-    let _ = write!(out, "<div class=\"facts\">{}</div></div>", esc(&c.origin));
+    html! {
+        div class="credit" data-kind="credit" data-lot=(c.id) {
+            div class="head" { span class="id" { (c.id) } (PreEscaped(pill(c.status))) }
+            div class="facts" {
+                (model::credit_kind_label(c.kind)) " · " (amount_in(a.currency, c.balance)) " of " (amount(c.original)) " left · expires " (display(c.expires))
+            }
+            div class="scroll" { (PreEscaped(s.close())) }
+            div class="facts" { (c.origin) }
+        }
+    }
+    .render_to(out);
 }
 
 fn alerts_panel(out: &mut String, input: &PageInput, a: &Account) {
-    let _ = write!(
-        out,
-        "<section class=\"panel\" data-kind=\"alerts\"><div class=\"panel-head\"><h3>Alerts as of {}</h3><span class=\"facts\">every MACC, CACO and milestone not yet met and not ended (R-ALERT)</span></div>",
-        input.as_of
-    );
-    if a.alerts.is_empty() {
-        let _ = write!(
-            out,
-            "<p class=\"empty\">No open deadlines as of {}: every commitment and milestone has been met or has ended.</p></section>",
-            input.as_of
-        );
-        return;
+    let as_of = display(input.as_of);
+    html! {
+        section class="panel" data-kind="alerts" {
+            div class="panel-head" { h3 { "Alerts as of " (as_of) } span class="facts" { "every MACC, CACO and milestone not yet met and not ended (R-ALERT)" } }
+            @if a.alerts.is_empty() {
+                p class="empty" { "No open deadlines as of " (as_of) ": every commitment and milestone has been met or has ended." }
+            } @else {
+                div class="scroll" { table data-table="alerts" {
+                    thead { tr {
+                        th { "Deadline" } th { "Ends" } th class="num" { "Days left" } th { "Alert" }
+                        th class="num" { "Remaining (" (a.currency) ")" } th class="num" { "Needed a month" } th class="num" { "Actual a month" } th { "Risk" } th { "Forecast zero" } th class="num" { "Forecast shortfall" }
+                    } }
+                    tbody { @for al in &a.alerts { (alert_row(al)) } }
+                } }
+            }
+        }
     }
-    let _ = write!(
-        out,
-        "<div class=\"scroll\"><table data-table=\"alerts\"><thead><tr><th>Deadline</th><th>Ends</th><th class=\"num\">Days left</th><th>Alert</th>\
-         <th class=\"num\">Remaining ({cur})</th><th class=\"num\">Needed a month</th><th class=\"num\">Actual a month</th><th>Risk</th><th>Forecast zero</th><th class=\"num\">Forecast shortfall</th></tr></thead><tbody>",
-        cur = esc(a.currency)
-    );
-    for al in &a.alerts {
-        let kind = match (al.kind, &al.parent) {
-            ("milestone", Some(parent)) => format!("milestone of {}", esc(parent)),
-            (k, _) => k.to_uppercase(),
-        };
-        let level = match al.alert {
-            Some(l) => format!(
-                "<span class=\"pill tone-{}\">{l} days</span>",
-                if l == 30 { "bad" } else { "warn" }
-            ),
-            None => "<span class=\"muted\">—</span>".into(),
-        };
-        let _ = write!(
-            out,
-            "<tr data-alert=\"{}\"><td>{}<div class=\"muted small\">{kind}</div></td><td class=\"date\">{}</td><td class=\"num\">{}</td><td>{level}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"date\">{}</td><td class=\"num\">{}</td></tr>",
-            attr(&al.id),
-            esc(&al.id),
-            al.end,
-            al.days_left,
-            amount(al.remaining),
-            decimal(al.required_monthly_rate),
-            decimal(al.actual_monthly_rate),
-            pill(al.risk.name()),
-            al.forecast_completion.map(|d| d.to_string()).unwrap_or_else(|| "not at this rate".into()),
-            decimal(al.forecast_shortfall)
-        );
-    }
-    out.push_str("</tbody></table></div></section>");
+    .render_to(out);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping() {
-        assert_eq!(esc("a<b>&c"), "a&lt;b&gt;&amp;c");
-        assert_eq!(attr("x\"y'z"), "x&quot;y&#39;z");
+/// One open deadline of the alerts table.
+fn alert_row(al: &Alert) -> Markup {
+    html! {
+        tr data-alert=(al.id) {
+            td {
+                (al.id)
+                div class="muted small" {
+                    @match (al.kind, &al.parent) {
+                        ("milestone", Some(parent)) => { "milestone of " (parent) }
+                        (k, _) => { (k.to_uppercase()) }
+                    }
+                }
+            }
+            td class="date" { (display(al.end)) }
+            td class="num" { (al.days_left) }
+            td {
+                @match al.alert {
+                    Some(l) => { span class={ "pill tone-" (if l == 30 { "bad" } else { "warn" }) } { (l) " days" } }
+                    None => { span class="muted" { "—" } }
+                }
+            }
+            td class="num" { (amount(al.remaining)) }
+            td class="num" { (decimal(al.required_monthly_rate)) }
+            td class="num" { (decimal(al.actual_monthly_rate)) }
+            td { (PreEscaped(pill(al.risk.name()))) }
+            td class="date" {
+                @match al.forecast_completion {
+                    Some(d) => { (display(d)) }
+                    None => { "not at this rate" }
+                }
+            }
+            td class="num" { (decimal(al.forecast_shortfall)) }
+        }
     }
 }

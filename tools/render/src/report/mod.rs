@@ -9,7 +9,6 @@
 //! fetch even if one slipped in. Its size grows with invoices and events, not with charge
 //! lines: a 1M-line ledger's report is a few hundred kilobytes.
 
-mod escape;
 pub mod html;
 pub mod svg;
 

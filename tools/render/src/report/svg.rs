@@ -11,12 +11,19 @@ use std::fmt::Write as _;
 use ledger_app::core::{Date, Money};
 use rust_decimal::prelude::ToPrimitive;
 
-use super::escape::{attr, esc};
+use maud::Render as _;
 
 /// Width and height of a full chart's `viewBox`.
 pub const WIDE: (f64, f64) = (720.0, 300.0);
 /// Width and height of a small chart (one credit lot).
 pub const SMALL: (f64, f64) = (360.0, 132.0);
+
+/// Text made safe for element content or a double-quoted attribute value, by maud's escaper
+/// (`&`, `<`, `>`, `"`): for the SVG written as text, whose `<line/>`-style empty elements
+/// `html!` would not write.
+pub fn escaped(text: &str) -> String {
+    text.render().into_string()
+}
 
 /// An amount as a plotting coordinate (display only).
 pub fn to_f64(m: Money) -> f64 {
@@ -147,11 +154,11 @@ impl Svg {
             "<svg class=\"{}\" viewBox=\"0 0 {} {}\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" \
              preserveAspectRatio=\"xMidYMid meet\">\
              <title id=\"{id}-t\">{}</title><desc id=\"{id}-d\">{}</desc>",
-            attr(class),
+            escaped(class),
             n(size.0),
             n(size.1),
-            esc(title),
-            esc(desc)
+            escaped(title),
+            escaped(desc)
         );
         Svg { out }
     }
@@ -194,7 +201,7 @@ impl Svg {
                 "<text class=\"tick unit\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
                 n(f.left - 6.0),
                 n(f.top - 10.0),
-                esc(currency)
+                escaped(currency)
             );
         }
     }
@@ -288,7 +295,7 @@ impl Svg {
         let _ = write!(
             self.out,
             "<path class=\"{}\" d=\"{d}\"{extra}/>",
-            attr(class)
+            escaped(class)
         );
     }
 
@@ -297,7 +304,7 @@ impl Svg {
         let _ = write!(
             self.out,
             "<line class=\"{}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
-            attr(class),
+            escaped(class),
             n(f.x(from.0)),
             n(f.y(from.1)),
             n(f.x(to.0)),
@@ -319,8 +326,8 @@ impl Svg {
         let _ = write!(
             self.out,
             "<g class=\"{}\"{data}><title>{}</title><line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>",
-            attr(class),
-            esc(tooltip),
+            escaped(class),
+            escaped(tooltip),
             n(x),
             n(x),
             n(f.top),
@@ -339,7 +346,7 @@ impl Svg {
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 n(x + dx),
                 n(f.top - 6.0),
-                esc(label)
+                escaped(label)
             );
         }
         self.out.push_str("</g>");
@@ -350,10 +357,10 @@ impl Svg {
         let _ = write!(
             self.out,
             "<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\"{data}><title>{}</title></circle>",
-            attr(class),
+            escaped(class),
             n(f.x(at.0)),
             n(f.y(at.1)),
-            esc(tooltip)
+            escaped(tooltip)
         );
     }
 
@@ -362,10 +369,10 @@ impl Svg {
         let _ = write!(
             self.out,
             "<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"6\" height=\"6\"{data}><title>{}</title></rect>",
-            attr(class),
+            escaped(class),
             n(f.x(at.0) - 3.0),
             n(f.y(at.1) - 3.0),
-            esc(tooltip)
+            escaped(tooltip)
         );
     }
 
@@ -374,10 +381,10 @@ impl Svg {
         let _ = write!(
             self.out,
             "<text class=\"{}\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
-            attr(class),
+            escaped(class),
             n(x),
             n(y),
-            esc(text)
+            escaped(text)
         );
     }
 }
@@ -437,8 +444,8 @@ pub fn milestone(svg: &mut Svg, f: &Frame, m: &Marker<'_>) {
         svg.out,
         "<g class=\"{}\"{data}><title>{}</title>\
          <path class=\"marker\" d=\"M{} {}L{} {}L{} {}L{} {}Z\"/>",
-        attr(class),
-        esc(tooltip),
+        escaped(class),
+        escaped(tooltip),
         n(x),
         n(y - r),
         n(x + r),
@@ -480,13 +487,19 @@ pub fn milestone(svg: &mut Svg, f: &Frame, m: &Marker<'_>) {
         "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text></g>",
         n(x),
         n(ly),
-        esc(label)
+        escaped(label)
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escaped("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(escaped("x\"y"), "x&quot;y");
+    }
 
     #[test]
     fn ticks_and_labels() {
