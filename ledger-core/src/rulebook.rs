@@ -16,10 +16,27 @@ pub struct EligCell {
     pub rule: &'static str,
 }
 
+/// How settlement orders and bounds what one invoice decides (R-SETTLE, R-ADJ, R-MACC-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Settlement {
+    /// Version 1, kept so that ledgers recorded under it re-derive: a refund line may raise a
+    /// MACC that a line before it in the same invoice completed, the head a refund corrects
+    /// is the head when the invoice began, and an invoice's adjustments are listed before its
+    /// credit applications and decrements.
+    AdjustFirst,
+    /// Version 2: settlement in decision order. A commitment that reaches zero on a line is
+    /// completed there (fine point 7: a later refund cannot raise it; a refund naming no lot
+    /// corrects the head at its own line), and each lot's events are listed in the order they
+    /// were decided, so every balance after = the one before + its charges, within 0..=original.
+    InDecisionOrder,
+}
+
 /// One published version of the rules.
 #[derive(Debug)]
 pub struct Rulebook {
     pub version: u16,
+    /// How an invoice's decisions are ordered and bounded.
+    pub settlement: Settlement,
     /// `elig[kind][payer]`.
     pub elig: [[EligCell; Payer::COUNT]; ChargeKind::COUNT],
     /// Which charge kinds each credit kind may cover by default (`cover[credit kind]`).
@@ -67,6 +84,7 @@ const N: bool = false;
 /// `covers`) counts nowhere and cites `R-ELIG {kind}/{payer} (not applicable)`.
 pub static V1: Rulebook = Rulebook {
     version: 1,
+    settlement: Settlement::AdjustFirst,
     elig: [
         // usage
         [

@@ -251,22 +251,22 @@ proptest! {
             let id = &macc.terms.id;
             let dec = sum(&|e| match e { Event::Decremented { commitment, kind: CommitmentKind::Macc, amount, .. } if commitment == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Macc, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(macc.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), macc.balance);
-            prop_assert!(!macc.balance.is_negative() && macc.balance <= macc.terms.amount);
+            prop_assert_eq!(macc.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), macc.amounts.balance);
+            prop_assert!(!macc.amounts.balance.is_negative() && macc.amounts.balance <= macc.terms.amount);
         }
         for lot in &acct.lots {
             let id = &lot.terms.id;
             let dec = sum(&|e| match e { Event::CreditApplied { lot, amount, .. } if lot == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Credit, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(lot.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), lot.balance);
-            prop_assert!(!lot.balance.is_negative() && lot.balance <= lot.terms.amount);
+            prop_assert_eq!(lot.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), lot.amounts.balance);
+            prop_assert!(!lot.amounts.balance.is_negative() && lot.amounts.balance <= lot.terms.amount);
         }
         for caco in &acct.cacos {
             let id = &caco.terms.id;
             let dec = sum(&|e| match e { Event::Decremented { commitment, kind: CommitmentKind::Caco, amount, .. } if commitment == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Caco, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(caco.commitment.checked_sub(dec).unwrap().checked_add(adj).unwrap(), caco.remaining);
-            prop_assert!(!caco.remaining.is_negative());
+            prop_assert_eq!(caco.commitment.checked_sub(dec).unwrap().checked_add(adj).unwrap(), caco.amounts.balance);
+            prop_assert!(!caco.amounts.balance.is_negative());
         }
     }
 

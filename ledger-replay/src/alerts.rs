@@ -93,23 +93,27 @@ pub fn rate_window(as_of: Date, start: Date) -> (Date, Date, i32) {
     (first, end, months)
 }
 
+/// What [`evaluate`] finds for one commitment as of a date (R-ALERT-1..3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub days_left: i32,
+    /// 90, 60 or 30 (R-ALERT-1), if within 90 days.
+    pub alert: Option<u32>,
+    pub required: Decimal,
+    pub actual: Decimal,
+    pub risk: Risk,
+    pub forecast_completion: Option<Date>,
+    pub forecast_shortfall: Decimal,
+}
+
 /// Compute one alert from its remaining amount, end, start and dated decrements.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     as_of: Date,
     end: Date,
     start: Date,
     remaining: Money,
     history: impl Iterator<Item = (Date, Money)>,
-) -> (
-    i32,
-    Option<u32>,
-    Decimal,
-    Decimal,
-    Risk,
-    Option<Date>,
-    Decimal,
-) {
+) -> Evaluation {
     let days_left = as_of.days_until(end);
     let days = Decimal::from(days_left.max(1));
     let remaining_d = remaining.to_decimal();
@@ -157,15 +161,15 @@ pub fn evaluate(
     };
     let months_left = days / per_month;
     let shortfall = (remaining_d - actual * months_left).max(Decimal::ZERO);
-    (
+    Evaluation {
         days_left,
-        alert_level(days_left),
+        alert: alert_level(days_left),
         required,
         actual,
         risk,
         forecast_completion,
-        shortfall,
-    )
+        forecast_shortfall: shortfall,
+    }
 }
 
 /// Every alert as of `as_of`, ordered by end date, kind, id.
@@ -201,8 +205,15 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
             if as_of > end || !remaining.is_positive() {
                 return;
             }
-            let (days_left, alert, required, actual, risk, forecast_completion, forecast_shortfall) =
-                evaluate(as_of, end, start, remaining, history.into_iter());
+            let Evaluation {
+                days_left,
+                alert,
+                required,
+                actual,
+                risk,
+                forecast_completion,
+                forecast_shortfall,
+            } = evaluate(as_of, end, start, remaining, history.into_iter());
             out.push(Alert {
                 account: name.clone(),
                 currency: acct.currency.clone(),
@@ -231,13 +242,13 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
                 None,
                 macc.terms.start,
                 macc.terms.end,
-                macc.balance,
+                macc.amounts.balance,
                 history.clone(),
             );
             let cumulative = macc
                 .terms
                 .amount
-                .checked_sub(macc.balance)
+                .checked_sub(macc.amounts.balance)
                 .unwrap_or(Money::ZERO);
             for (k, ms) in macc.terms.milestones.iter().enumerate() {
                 if macc.milestone_outcomes[k].is_some() {
@@ -274,7 +285,7 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
                     None,
                     caco.terms.start,
                     caco.terms.end(),
-                    caco.remaining,
+                    caco.amounts.balance,
                     history,
                 );
             }
@@ -343,7 +354,7 @@ pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> V
         }
         for lot in &acct.lots {
             let live = lot.state == LotState::Open && lot.terms.start <= as_of;
-            if !live || as_of > lot.terms.expires || !lot.balance.is_positive() {
+            if !live || as_of > lot.terms.expires || !lot.amounts.balance.is_positive() {
                 continue;
             }
             let days_left = as_of.days_until(lot.terms.expires);
@@ -354,7 +365,7 @@ pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> V
                 expires: lot.terms.expires,
                 days_left,
                 alert: alert_level(days_left),
-                balance: lot.balance,
+                balance: lot.amounts.balance,
             });
         }
     }
@@ -389,7 +400,11 @@ mod tests {
         // Through `evaluate`: days left counted from the as-of date to the end.
         let as_of = d("2025-01-01");
         for (days, level) in cases {
-            let (left, alert, ..) = evaluate(
+            let Evaluation {
+                days_left: left,
+                alert,
+                ..
+            } = evaluate(
                 as_of,
                 as_of.add_days(days),
                 d("2024-01-01"),
@@ -404,7 +419,7 @@ mod tests {
     fn r_alert_2_required_rate_and_zero_days_counts_as_one() {
         // 122 remaining over 61 days (2 days a unit): 2 × 30.4375 = 60.875 a month.
         let as_of = d("2025-01-01");
-        let (_, _, required, ..) = evaluate(
+        let Evaluation { required, .. } = evaluate(
             as_of,
             as_of.add_days(61),
             d("2024-01-01"),
@@ -412,7 +427,7 @@ mod tests {
             std::iter::empty(),
         );
         assert_eq!(required, Decimal::new(60875, 3));
-        let (_, _, required, ..) =
+        let Evaluation { required, .. } =
             evaluate(as_of, as_of, d("2024-01-01"), m("10"), std::iter::empty());
         assert_eq!(
             required,
@@ -430,16 +445,13 @@ mod tests {
             (d("2025-06-30"), m("60")),
             (d("2025-07-01"), m("999")), // the as-of month: not counted
         ];
-        let (.., actual, _, _, _) = {
-            let r = evaluate(
-                as_of,
-                d("2025-12-31"),
-                d("2024-01-01"),
-                m("1000"),
-                history.clone().into_iter(),
-            );
-            (r.0, r.1, r.2, r.3, r.4, r.5, r.6)
-        };
+        let Evaluation { actual, .. } = evaluate(
+            as_of,
+            d("2025-12-31"),
+            d("2024-01-01"),
+            m("1000"),
+            history.clone().into_iter(),
+        );
         assert_eq!(actual, Decimal::new(20, 0), "120 over 6 months");
         // A lot that started in April has only April..June: 3 months.
         let r = evaluate(
@@ -450,7 +462,7 @@ mod tests {
             history.into_iter(),
         );
         assert_eq!(
-            r.3,
+            r.actual,
             Decimal::new(20, 0),
             "only June's 60 falls in April..June: 60 over 3 months"
         );
@@ -468,7 +480,7 @@ mod tests {
         let as_of = d("2025-07-01");
         let end = as_of.add_days(487);
         let remaining = m("1600");
-        let (_, _, required, ..) =
+        let Evaluation { required, .. } =
             evaluate(as_of, end, d("2024-01-01"), remaining, std::iter::empty());
         assert_eq!(required, Decimal::from(100));
         // Actual: the 6 months before July, one decrement of `monthly` in each.
@@ -485,7 +497,7 @@ mod tests {
                 remaining,
                 history(monthly).into_iter(),
             )
-            .4
+            .risk
         };
         assert_eq!(risk("90"), Risk::Medium, "exactly 0.9×");
         assert_eq!(risk("89.99"), Risk::High);
@@ -506,15 +518,21 @@ mod tests {
             m("300"),
             history.clone(),
         );
-        assert_eq!(r.5, Some(as_of.add_days(92)));
-        assert_eq!(r.6, Decimal::ZERO);
+        assert_eq!(r.forecast_completion, Some(as_of.add_days(92)));
+        assert_eq!(r.forecast_shortfall, Decimal::ZERO);
         // 1000 remaining, end in 91.3125/… days: shortfall = 1000 − 100 × months left.
         let end = as_of.add_days(61);
         let r = evaluate(as_of, end, d("2024-01-01"), m("1000"), history);
         let months_left = Decimal::from(61) / days_per_month();
-        assert_eq!(r.6, Decimal::from(1000) - Decimal::from(100) * months_left);
+        assert_eq!(
+            r.forecast_shortfall,
+            Decimal::from(1000) - Decimal::from(100) * months_left
+        );
         // Nothing burned: no completion date, the whole remaining is the shortfall.
         let r = evaluate(as_of, end, d("2024-01-01"), m("1000"), std::iter::empty());
-        assert_eq!((r.5, r.6), (None, Decimal::from(1000)));
+        assert_eq!(
+            (r.forecast_completion, r.forecast_shortfall),
+            (None, Decimal::from(1000))
+        );
     }
 }

@@ -223,7 +223,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} MACC {}: stored balance {} ({:?}), rebuilt {} ({:?})",
-                    x.terms.id, x.balance, x.state, y.balance, y.state
+                    x.terms.id, x.amounts.balance, x.state, y.amounts.balance, y.state
                 ));
             }
         }
@@ -231,7 +231,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} credit {}: stored balance {} ({:?}), rebuilt {} ({:?})",
-                    x.terms.id, x.balance, x.state, y.balance, y.state
+                    x.terms.id, x.amounts.balance, x.state, y.amounts.balance, y.state
                 ));
             }
         }
@@ -239,7 +239,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} CACO {}: stored remaining {}, rebuilt {}",
-                    x.terms.id, x.remaining, y.remaining
+                    x.terms.id, x.amounts.balance, y.amounts.balance
                 ));
             }
         }

@@ -1078,14 +1078,14 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
         maccs.push(MaccFigures {
             id: m.terms.id.clone(),
             amount: m.terms.amount,
-            remaining: m.balance,
+            remaining: m.amounts.balance,
             status: macc_status_name(acct.macc_status(i)),
             completed: match &m.state {
                 MaccState::Completed { date, .. } => Some(*date),
                 _ => None,
             },
             shortfall: match m.state {
-                MaccState::Expired { .. } => m.balance,
+                MaccState::Expired { .. } => m.amounts.balance,
                 _ => Money::ZERO,
             },
         });
@@ -1129,7 +1129,7 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
         }
         cacos.push(CacoFigures {
             id: c.terms.id.clone(),
-            remaining: c.remaining,
+            remaining: c.amounts.balance,
             status: acct.caco_status(i).name(),
             awards_granted: granted,
             awards_forfeited: forfeited,
@@ -1143,7 +1143,7 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
             id: l.terms.id.clone(),
             kind: l.terms.kind.name(),
             original: l.terms.amount,
-            balance: l.balance,
+            balance: l.amounts.balance,
             status: acct.credit_status(i).name(),
         })
         .collect();

@@ -272,7 +272,7 @@ impl World {
     }
     pub fn macc_balance(&self, id: &str) -> Money {
         let a = self.acct();
-        a.maccs[a.macc_index(id).unwrap()].balance
+        a.maccs[a.macc_index(id).unwrap()].amounts.balance
     }
     pub fn macc_status(&self, id: &str) -> LotStatus {
         let a = self.acct();
@@ -280,7 +280,9 @@ impl World {
     }
     pub fn lot_balance(&self, id: &str) -> Money {
         let a = self.acct();
-        a.lots[a.credit_index(id).unwrap_or_else(|| panic!("no lot {id}"))].balance
+        a.lots[a.credit_index(id).unwrap_or_else(|| panic!("no lot {id}"))]
+            .amounts
+            .balance
     }
     pub fn lot_status(&self, id: &str) -> LotStatus {
         let a = self.acct();
@@ -288,7 +290,7 @@ impl World {
     }
     pub fn caco_remaining(&self, id: &str) -> Money {
         let a = self.acct();
-        a.cacos[a.caco_index(id).unwrap()].remaining
+        a.cacos[a.caco_index(id).unwrap()].amounts.balance
     }
     pub fn milestone_progress(&self, caco: &str, milestone: &str) -> Money {
         let a = self.acct();
