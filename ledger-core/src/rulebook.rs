@@ -57,18 +57,19 @@ impl Rulebook {
 }
 
 /// The version new agreements get.
-pub const CURRENT_VERSION: u16 = 1;
+pub const CURRENT_VERSION: u16 = 2;
 
 /// A published rulebook by version.
 pub fn rulebook(version: u16) -> Option<&'static Rulebook> {
     match version {
         1 => Some(&V1),
+        2 => Some(&V2),
         _ => None,
     }
 }
 
 /// Every published version, for messages.
-pub const KNOWN_VERSIONS: &[u16] = &[1];
+pub const KNOWN_VERSIONS: &[u16] = &[1, 2];
 
 const fn c(macc: bool, caco: bool, rule: &'static str) -> EligCell {
     EligCell { macc, caco, rule }
@@ -82,7 +83,17 @@ const N: bool = false;
 /// Columns: paid, prepayment, milestone shortfall credit, MACC shortfall credit, awarded credit.
 /// A "—" cell of docs/RULES.md (a payer that cannot cover that kind unless a lot widens its
 /// `covers`) counts nowhere and cites `R-ELIG {kind}/{payer} (not applicable)`.
-pub static V1: Rulebook = Rulebook {
+pub static V1: Rulebook = TABLES_V1;
+
+/// Rulebook version 2: the tables of version 1, settled in decision order
+/// ([`Settlement::InDecisionOrder`]: R-SETTLE 5–6, R-MACC-3, R-ADJ, fine point 7).
+pub static V2: Rulebook = Rulebook {
+    version: 2,
+    settlement: Settlement::InDecisionOrder,
+    ..TABLES_V1
+};
+
+const TABLES_V1: Rulebook = Rulebook {
     version: 1,
     settlement: Settlement::AdjustFirst,
     elig: [
@@ -432,7 +443,11 @@ mod tests {
             assert_eq!(ChargeKind::from_index(kind as u8), Some(kind));
         }
         assert_eq!(ChargeKind::parse("Usage"), None);
-        assert!(rulebook(1).is_some());
-        assert!(rulebook(2).is_none());
+        for &v in KNOWN_VERSIONS {
+            assert_eq!(rulebook(v).map(|r| r.version), Some(v));
+        }
+        assert!(rulebook(0).is_none());
+        assert!(rulebook(KNOWN_VERSIONS.len() as u16 + 1).is_none());
+        assert_eq!(V2.elig, V1.elig, "version 2 changes settlement, not R-ELIG");
     }
 }

@@ -327,6 +327,8 @@ struct Work<'a> {
     paid_usage: Money,
     /// The sink records portions: keep what each counted toward.
     tracing: bool,
+    /// The run of lines in progress (see [`Portion::run`]).
+    run: u32,
     /// Trace scratch (only touched when tracing).
     macc_parts: Vec<(&'a str, Money)>,
     caco_parts: Vec<(&'a str, Money)>,
@@ -375,6 +377,7 @@ impl<'a> Work<'a> {
             credits: Money::ZERO,
             paid_usage: Money::ZERO,
             tracing,
+            run: 0,
             macc_parts: Vec::new(),
             caco_parts: Vec::new(),
         }
@@ -527,6 +530,7 @@ impl<'a> Work<'a> {
             elig: share.elig,
             macc: &self.macc_parts,
             caco: &self.caco_parts,
+            run: self.run,
         });
     }
 
@@ -682,6 +686,7 @@ impl<'a> Work<'a> {
         if !done.is_empty() {
             self.steps.push(Step::Tally(done));
         }
+        self.run += 1;
     }
 
     /// The lot a refund corrects: the one it names, else the MACC head (fine point 7).

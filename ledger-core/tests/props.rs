@@ -3,7 +3,9 @@
 //! - per lot, original − decrements + adjustments = closed balance, never below zero
 //!   (recomputed from the events, not read from the state's own counters);
 //! - settling the same facts twice gives byte-identical event streams;
-//! - folding the recorded events (`evolve`) reaches exactly the state the decisions produced.
+//! - folding the recorded events (`evolve`) reaches exactly the state the decisions produced;
+//! - every lot's trail is coherent in the order it is listed, and a completed commitment is
+//!   never reopened (issue 11).
 
 mod common;
 
@@ -267,6 +269,18 @@ proptest! {
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Caco, applied, .. } if target == id => Some(*applied), _ => None });
             prop_assert_eq!(caco.commitment.checked_sub(dec).unwrap().checked_add(adj).unwrap(), caco.amounts.balance);
             prop_assert!(!caco.amounts.balance.is_negative());
+        }
+    }
+
+    /// Issue 11 (property): refunds placed anywhere in an invoice keep every lot's trail
+    /// coherent (balance after = balance before + charges, within 0..=original, listed in
+    /// decision order) and never reopen a Completed MACC or CACO.
+    #[test]
+    fn every_lots_trail_is_coherent_and_a_completed_commitment_stays_completed(spec in spec_strategy()) {
+        let (_, decisions, _) = run(&spec);
+        let events: Vec<Event> = decisions.into_iter().flat_map(|(_, e)| e).collect();
+        if let Err(breach) = check_trail(&events) {
+            prop_assert!(false, "{}", breach);
         }
     }
 
