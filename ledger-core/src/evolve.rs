@@ -165,7 +165,50 @@ impl AccountState {
                 self.advance_clock(*through);
                 Ok(())
             }
+            Event::Resettled {
+                target,
+                target_kind,
+                decremented,
+                adjusted,
+                balance_after,
+                ..
+            } => self.resettled(
+                target,
+                *target_kind,
+                *decremented,
+                *adjusted,
+                *balance_after,
+            ),
         }
+    }
+
+    /// A lot corrected to a newer rulebook's amounts: they must keep the invariant, and the
+    /// lot must still be open.
+    fn resettled(
+        &mut self,
+        target: &str,
+        kind: AdjustmentTarget,
+        decremented: Money,
+        adjusted: Money,
+        balance_after: Money,
+    ) -> Result<(), CoreError> {
+        let (amounts, original, open) = self.amounts_mut(kind, target)?;
+        if !open {
+            return Err(corrupt(format!(
+                "{} {target} resettled after it closed",
+                noun(kind)
+            )));
+        }
+        let corrected = Amounts {
+            balance: balance_after,
+            decremented,
+            adjusted,
+        };
+        if let Err(why) = corrected.check(original) {
+            return Err(corrupt(format!("{} {target} resettled: {why}", noun(kind))));
+        }
+        *amounts = corrected;
+        Ok(())
     }
 
     pub(crate) fn advance_clock(&mut self, date: Date) {

@@ -73,6 +73,15 @@ impl Ledger {
                 emit(acct, &mut events, Event::Closed { through: *through })?;
                 false
             }
+            Fact::Resettle {
+                account,
+                version,
+                corrections,
+            } => {
+                let acct = self.account_mut(account)?;
+                crate::resettle::apply_resettle(acct, *version, corrections, &mut events)?;
+                false
+            }
         };
         if let Some(acct) = self.accounts.get(&account) {
             acct.check_invariants()?;

@@ -25,6 +25,7 @@ pub mod fact;
 pub mod kind;
 pub mod ledger;
 pub mod money;
+pub mod resettle;
 pub mod rulebook;
 mod settle;
 pub mod state;

@@ -232,3 +232,114 @@ fn new_agreements_get_the_current_rulebook() {
         ledger_core::rulebook::CURRENT_VERSION
     );
 }
+
+// ------------------------------------------------------------------ resettle
+
+/// Every fact `w` applied, re-derived under `version`, and the corrections it calls for.
+fn resettle_fact(w: &World, facts: &[ledger_core::Fact], version: u16) -> ledger_core::Fact {
+    let mut re = ledger_core::resettle::Rederivation::new(ACCOUNT, version).unwrap();
+    for f in facts {
+        re.apply(f).unwrap();
+    }
+    let rederived = re.finish().unwrap();
+    let corrections = ledger_core::resettle::corrections(w.acct(), &rederived).unwrap();
+    ledger_core::Fact::Resettle {
+        account: ACCOUNT.into(),
+        version,
+        corrections,
+    }
+}
+
+#[test]
+fn resettle_corrects_a_ledger_recorded_under_rulebook_1_and_a_second_run_changes_nothing() {
+    let mut a = agreement()
+        .macc("m", "5000.00", "2025-01-01", "2025-12-31")
+        .macc("n", "5000.00", "2025-02-01", "2026-12-31");
+    a.0.terms.rulebook_version = 1;
+    let mut facts = vec![a.fact()];
+    let mut w = World::new(&a);
+    for f in [
+        invoice("INV-4", "2025-05-05")
+            .line("2025-04-10", Usage, "3310.61")
+            .fact(),
+        the_issue_invoice(),
+    ] {
+        w.apply(f.clone());
+        facts.push(f);
+    }
+    assert_eq!(w.macc_balance("m"), m("398.38"), "version 1 as recorded");
+    let recorded = w.events.len();
+
+    let fact = resettle_fact(&w, &facts, 2);
+    let events = w.apply(fact.clone());
+    facts.push(fact);
+    assert_eq!(w.acct().terms.rulebook_version, 2);
+    assert_eq!(w.macc_balance("m"), Money::ZERO);
+    assert_eq!(w.macc_status("m"), LotStatus::Complete);
+    assert_eq!(w.macc_balance("n"), m("5000.00"));
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "AccountTermsChanged",
+            "Resettled",
+            "MaccCompleted",
+            "Resettled"
+        ]
+    );
+    assert!(
+        matches!(&events[1], Event::Resettled { target, change, balance_after, .. }
+        if target == "m" && *change == m("-398.38") && balance_after.is_zero())
+    );
+    // History is kept: the version 1 decisions are still there, before the corrections.
+    assert_eq!(w.events.len(), recorded + events.len());
+    check_trail(&w.events).unwrap_or_else(|e| panic!("{e}"));
+
+    // Idempotent: a second resettle finds nothing to correct and decides nothing.
+    let again = resettle_fact(&w, &facts, 2);
+    assert!(
+        matches!(&again, ledger_core::Fact::Resettle { corrections, .. } if corrections.is_empty())
+    );
+    assert!(w.apply(again).is_empty());
+    // Later invoices settle under version 2.
+    w.apply(
+        invoice("INV-6", "2025-07-05")
+            .line("2025-06-10", Usage, "10")
+            .line("2025-06-11", Refund, "-4")
+            .line("2025-06-12", Usage, "1")
+            .fact(),
+    );
+    assert_eq!(w.macc_balance("n"), m("4993"));
+}
+
+#[test]
+fn resettle_refuses_what_a_correction_cannot_express() {
+    // Under version 1 the MACC stays open with 398.38 and then expires with a shortfall;
+    // under version 2 it completed: an expiry cannot be corrected into a completion.
+    let mut a = agreement().macc("m", "5000.00", "2025-01-01", "2025-06-30");
+    a.0.terms.rulebook_version = 1;
+    let mut facts = vec![a.fact()];
+    let mut w = World::new(&a);
+    for f in [
+        invoice("INV-4", "2025-05-05")
+            .line("2025-04-10", Usage, "3310.61")
+            .fact(),
+        the_issue_invoice(),
+        ledger_core::Fact::Close {
+            account: ACCOUNT.into(),
+            through: d("2025-12-31"),
+        },
+    ] {
+        w.apply(f.clone());
+        facts.push(f);
+    }
+    let mut re = ledger_core::resettle::Rederivation::new(ACCOUNT, 2).unwrap();
+    for f in &facts {
+        re.apply(f).unwrap();
+    }
+    let err = ledger_core::resettle::corrections(w.acct(), &re.finish().unwrap()).unwrap_err();
+    assert!(
+        matches!(err, ledger_core::CoreError::ResettleRefused { .. }),
+        "{err}"
+    );
+}

@@ -296,6 +296,13 @@ fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
             expires,
             balance,
         } if l == lot => Some(base(*expires, None, None, *balance, Some(*balance))),
+        Event::Resettled {
+            target,
+            date,
+            change,
+            balance_after,
+            ..
+        } if target == lot => Some(base(*date, None, None, *change, Some(*balance_after))),
         Event::MaccExpired {
             macc, end, balance, ..
         } if macc == lot => Some(base(*end, None, None, *balance, Some(*balance))),

@@ -438,7 +438,7 @@ fn fold(
         let due = match &recorded.fact {
             Fact::Invoice(inv) => Some((&inv.account, Due::DatedBefore(inv.date))),
             Fact::Close { account, through } => Some((account, Due::EndingBy(*through))),
-            Fact::Agreement { .. } => None,
+            Fact::Agreement { .. } | Fact::Resettle { .. } => None,
         };
         if let Some((account, due)) = due {
             if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
@@ -532,6 +532,9 @@ fn describe(fact: &Fact, seq: Option<u64>) -> String {
         }
         Fact::Invoice(inv) => format!("invoice {}", inv.id),
         Fact::Close { account, through } => format!("close of account {account} through {through}"),
+        Fact::Resettle {
+            account, version, ..
+        } => format!("resettle of account {account} under rulebook {version}"),
     };
     match seq {
         Some(seq) => format!("{what} (record {seq})"),
@@ -585,7 +588,8 @@ fn alter(
                 .map(|v| v.as_slice());
             Ok(alter_invoice(scenario, inv, adds, scratch)?.map(Fact::Invoice))
         }
-        Fact::Close { .. } => Ok(None),
+        // A recorded resettle applies its recorded corrections to the scenario too.
+        Fact::Close { .. } | Fact::Resettle { .. } => Ok(None),
     }
 }
 

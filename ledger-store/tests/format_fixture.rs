@@ -63,7 +63,12 @@ fn facts() -> Vec<Fact> {
     let agreement = Agreement {
         account: "contoso".into(),
         currency: "USD".into(),
-        terms: AccountTerms::default(),
+        // Written under rulebook 1 (the version new agreements got then); pinned, since the
+        // default has moved on and the fixture must not.
+        terms: AccountTerms {
+            rulebook_version: 1,
+            ..AccountTerms::default()
+        },
         maccs: vec![MaccTerms {
             id: "macc-2025".into(),
             amount: money("50000"),

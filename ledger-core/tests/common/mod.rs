@@ -434,6 +434,12 @@ pub fn check_trail(events: &[Event]) -> Result<(), String> {
                 balance_after,
                 ..
             } => (target, *applied, *balance_after, false),
+            Event::Resettled {
+                target,
+                change,
+                balance_after,
+                ..
+            } => (target, *change, *balance_after, false),
             Event::MaccCompleted { macc, .. } => (macc, Money::ZERO, Money::ZERO, true),
             Event::CacoCompleted { caco, .. } => (caco, Money::ZERO, Money::ZERO, true),
             _ => continue,
