@@ -13,7 +13,8 @@ use ledger_replay::resettle::plan;
 use ledger_replay::write::stage;
 use ledger_store::Appender;
 
-use crate::session::{Failure, Session};
+use crate::error::AppError;
+use crate::session::Session;
 
 /// What a resettle did to one account.
 #[derive(Clone, Debug)]
@@ -29,26 +30,23 @@ pub struct Resettled {
 
 /// Resettle `account` (every account when `None`) under the current rulebook. Every account
 /// is re-derived and checked before the first append: a refusal appends nothing.
-pub fn resettle(data: &Path, account: Option<&str>) -> Result<Vec<Resettled>, Failure> {
+pub fn resettle(data: &Path, account: Option<&str>) -> Result<Vec<Resettled>, AppError> {
     let mut session = Session::open_for_write(data, "resettle")?;
     let ledger = &session.projections.ledger;
     let accounts: Vec<String> = match account {
         Some(a) if ledger.account(a).is_none() => {
-            return Err(Failure::new(format!("no account '{a}' in this ledger")));
+            return Err(AppError::UnknownAccount(a.to_string()));
         }
         Some(a) => vec![a.to_string()],
         None => ledger.accounts.keys().cloned().collect(),
     };
     if accounts.is_empty() {
-        return Err(Failure::new(
-            "nothing to resettle: no agreement has been recorded",
-        ));
+        return Err(AppError::NothingToResettle);
     }
     let mut planned: Vec<(String, u16, Option<Fact>)> = Vec::with_capacity(accounts.len());
     for account in accounts {
         let current = ledger.account(&account).expect("listed above");
-        let fact = plan(&session.store, current, CURRENT_VERSION)
-            .map_err(|e| Failure::new(e.to_string()))?;
+        let fact = plan(&session.store, current, CURRENT_VERSION)?;
         planned.push((account, current.terms.rulebook_version, fact));
     }
     let mut done = Vec::with_capacity(planned.len());

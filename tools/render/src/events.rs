@@ -141,10 +141,10 @@ fn correction(event: &Event) -> Option<String> {
             let before = balance_after.checked_sub(*change).ok()?;
             format!(
                 "{target}: balance {} as recorded, {} corrected (decrements {}, adjustments {})",
-                money(before),
-                money(*balance_after),
-                money(*decremented),
-                money(*adjusted)
+                amount(before),
+                amount(*balance_after),
+                amount(*decremented),
+                amount(*adjusted)
             )
         }
         Event::MaccCompleted {
