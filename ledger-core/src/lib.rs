@@ -22,6 +22,7 @@ mod evaluate;
 pub mod event;
 mod evolve;
 pub mod fact;
+pub mod ident;
 pub mod kind;
 pub mod ledger;
 pub mod money;
