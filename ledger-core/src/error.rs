@@ -54,4 +54,6 @@ pub enum CoreError {
     Corrupt { message: String },
     #[error("invariant broken: {message}")]
     Invariant { message: String },
+    #[error("account '{account}' cannot be resettled: {message}; nothing was recorded")]
+    ResettleRefused { account: String, message: String },
 }

@@ -70,7 +70,7 @@ fn next_deadline(acct: &AccountState, limit: Date, inclusive: bool) -> Option<De
                 });
             }
         }
-        if macc.state == MaccState::Open && macc.balance.is_positive() {
+        if macc.state == MaccState::Open && macc.amounts.balance.is_positive() {
             consider(Deadline {
                 date: macc.terms.end,
                 rank: Rank::MaccEnd,
@@ -95,7 +95,7 @@ fn next_deadline(acct: &AccountState, limit: Date, inclusive: bool) -> Option<De
                 });
             }
         }
-        if caco.state == CacoState::Open && caco.remaining.is_positive() {
+        if caco.state == CacoState::Open && caco.amounts.balance.is_positive() {
             consider(Deadline {
                 date: caco.terms.end(),
                 rank: Rank::CacoEnd,
@@ -106,7 +106,7 @@ fn next_deadline(acct: &AccountState, limit: Date, inclusive: bool) -> Option<De
         }
     }
     for (l, lot) in acct.lots.iter().enumerate() {
-        if lot.state == LotState::Open && lot.balance.is_positive() {
+        if lot.state == LotState::Open && lot.amounts.balance.is_positive() {
             consider(Deadline {
                 date: lot.terms.expires,
                 rank: Rank::LotExpiry,
@@ -162,13 +162,13 @@ fn evaluate<S: TraceSink>(
         Target::MaccMilestone(m, k) => {
             let macc = &acct.maccs[m];
             let ms = &macc.terms.milestones[k];
-            let cumulative =
-                macc.terms
-                    .amount
-                    .checked_sub(macc.balance)
-                    .map_err(|_| CoreError::Overflow {
-                        context: "milestone".into(),
-                    })?;
+            let cumulative = macc
+                .terms
+                .amount
+                .checked_sub(macc.amounts.balance)
+                .map_err(|_| CoreError::Overflow {
+                    context: "milestone".into(),
+                })?;
             let shortfall = ms
                 .target
                 .checked_sub(cumulative)
@@ -213,7 +213,7 @@ fn evaluate<S: TraceSink>(
         Target::MaccEnd(m) => {
             let macc = &acct.maccs[m];
             let end = macc.terms.end;
-            let balance = macc.balance;
+            let balance = macc.amounts.balance;
             let conversion =
                 shortfall_conversion(end, macc.terms.enrollment_end, macc.terms.renewed).map_err(
                     |source| CoreError::DateOutOfRange {
@@ -301,7 +301,7 @@ fn evaluate<S: TraceSink>(
             let event = Event::CacoExpired {
                 caco: caco.terms.id.clone(),
                 end: caco.terms.end(),
-                remaining: caco.remaining,
+                remaining: caco.amounts.balance,
             };
             emit(acct, out, event)?;
         }
@@ -310,7 +310,7 @@ fn evaluate<S: TraceSink>(
             let event = Event::CreditLotExpired {
                 lot: lot.terms.id.clone(),
                 expires: lot.terms.expires,
-                balance: lot.balance,
+                balance: lot.amounts.balance,
             };
             emit(acct, out, event)?;
         }

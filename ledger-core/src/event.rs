@@ -261,6 +261,19 @@ pub enum Event {
     Closed {
         through: Date,
     },
+    /// `ledger resettle`: the lot's amounts as rulebook `version` derives them from every
+    /// recorded fact, replacing what an earlier version decided (history is kept; this event
+    /// corrects it). `change` = balance after − balance before.
+    Resettled {
+        target: String,
+        target_kind: AdjustmentTarget,
+        version: u16,
+        date: Date,
+        change: Money,
+        decremented: Money,
+        adjusted: Money,
+        balance_after: Money,
+    },
 }
 
 impl Event {
@@ -304,6 +317,7 @@ impl Event {
             Event::PecStarted { .. } => "R-CSP",
             Event::InvoiceSettled { .. } => "R-SETTLE-7",
             Event::Closed { .. } => "R-EVAL",
+            Event::Resettled { .. } => "R-SETTLE",
         }
     }
 
@@ -337,6 +351,7 @@ impl Event {
             Event::PecStarted { .. } => "PecStarted",
             Event::InvoiceSettled { .. } => "InvoiceSettled",
             Event::Closed { .. } => "Closed",
+            Event::Resettled { .. } => "Resettled",
         }
     }
 }

@@ -133,6 +133,14 @@ pub enum Fact {
     Invoice(Invoice),
     /// Evaluate every deadline up to and including `through` (R-EVAL).
     Close { account: String, through: Date },
+    /// Adopt rulebook `version` and correct each lot to what that version derives from every
+    /// fact recorded before this one (`ledger resettle`). The corrections are computed by
+    /// [`crate::resettle::corrections`]; the audit derives them again.
+    Resettle {
+        account: String,
+        version: u16,
+        corrections: Vec<crate::resettle::Correction>,
+    },
 }
 
 impl Fact {
@@ -141,6 +149,7 @@ impl Fact {
             Fact::Agreement { agreement, .. } => &agreement.account,
             Fact::Invoice(inv) => &inv.account,
             Fact::Close { account, .. } => account,
+            Fact::Resettle { account, .. } => account,
         }
     }
 }

@@ -73,6 +73,15 @@ impl Ledger {
                 emit(acct, &mut events, Event::Closed { through: *through })?;
                 false
             }
+            Fact::Resettle {
+                account,
+                version,
+                corrections,
+            } => {
+                let acct = self.account_mut(account)?;
+                crate::resettle::apply_resettle(acct, *version, corrections, &mut events)?;
+                false
+            }
         };
         if let Some(acct) = self.accounts.get(&account) {
             acct.check_invariants()?;
@@ -250,18 +259,23 @@ impl Ledger {
     }
 }
 
+/// An agreement credit's lot terms (R-COVER's default when it names no `covers`).
+fn credit_terms(credit: &CreditTerms, rb: &rulebook::Rulebook) -> LotTerms {
+    LotTerms {
+        id: credit.id.clone(),
+        kind: credit.kind,
+        amount: credit.amount,
+        start: credit.start,
+        expires: credit.expires,
+        covers: credit
+            .covers
+            .unwrap_or_else(|| rb.default_cover(credit.kind)),
+    }
+}
+
 fn credit_opened(credit: &CreditTerms, rb: &rulebook::Rulebook) -> Event {
     Event::CreditLotOpened {
-        lot: LotTerms {
-            id: credit.id.clone(),
-            kind: credit.kind,
-            amount: credit.amount,
-            start: credit.start,
-            expires: credit.expires,
-            covers: credit
-                .covers
-                .unwrap_or_else(|| rb.default_cover(credit.kind)),
-        },
+        lot: credit_terms(credit, rb),
         origin: LotOrigin::Agreement,
         date: credit.start,
         invoice: None,
@@ -273,7 +287,8 @@ fn refused(field: String, message: String) -> CoreError {
 }
 
 /// A changed agreement for an existing account: new items open, missing ones are canceled
-/// (milestones removed), changed ones are amended when the change is still possible.
+/// (milestones removed), changed ones are amended when the change is still possible. Every
+/// change is checked before anything is emitted, so a refused amendment changes nothing.
 fn amend(
     acct: &mut AccountState,
     agreement: &Agreement,
@@ -290,139 +305,9 @@ fn amend(
             ),
         ));
     }
-    // Check everything before emitting anything, so a refused amendment changes nothing.
-    for macc in &agreement.maccs {
-        match acct.lot_ref(&macc.id) {
-            None => {}
-            Some(LotRef::Macc(i)) => {
-                let current = &acct.maccs[i as usize];
-                if current.terms != *macc {
-                    if current.state != MaccState::Open {
-                        return Err(refused(
-                            format!("macc \"{}\"", macc.id),
-                            "is closed; its terms can no longer change".into(),
-                        ));
-                    }
-                    let consumed =
-                        current
-                            .decremented
-                            .checked_sub(current.adjusted)
-                            .map_err(|_| CoreError::Overflow {
-                                context: "amendment".into(),
-                            })?;
-                    if macc.amount <= consumed {
-                        return Err(refused(
-                            format!("macc \"{}\" amount", macc.id),
-                            format!(
-                                "{} is not above the {} already decremented; a MACC cannot complete without an invoice (remove it to cancel it)",
-                                macc.amount, consumed
-                            ),
-                        ));
-                    }
-                }
-            }
-            Some(_) => {
-                return Err(refused(
-                    format!("macc \"{}\"", macc.id),
-                    "that id already names another lot".into(),
-                ))
-            }
-        }
-    }
-    for caco in &agreement.cacos {
-        match acct.lot_ref(&caco.id) {
-            None => {}
-            Some(LotRef::Caco(i)) => {
-                let current = &acct.cacos[i as usize];
-                if current.terms != *caco {
-                    if current.state != CacoState::Open {
-                        return Err(refused(
-                            format!("caco \"{}\"", caco.id),
-                            "is closed; its terms can no longer change".into(),
-                        ));
-                    }
-                    let consumed =
-                        current
-                            .decremented
-                            .checked_sub(current.adjusted)
-                            .map_err(|_| CoreError::Overflow {
-                                context: "amendment".into(),
-                            })?;
-                    if caco.commitment_amount() < consumed {
-                        return Err(refused(
-                            format!("caco \"{}\"", caco.id),
-                            format!(
-                                "its commitment {} is below the {} already counted",
-                                caco.commitment_amount(),
-                                consumed
-                            ),
-                        ));
-                    }
-                    if caco.basis != current.terms.basis {
-                        return Err(refused(
-                            format!("caco \"{}\" basis", caco.id),
-                            "cannot change once recorded".into(),
-                        ));
-                    }
-                }
-            }
-            Some(_) => {
-                return Err(refused(
-                    format!("caco \"{}\"", caco.id),
-                    "that id already names another lot".into(),
-                ))
-            }
-        }
-    }
-    for credit in &agreement.credits {
-        match acct.lot_ref(&credit.id) {
-            None => {}
-            Some(LotRef::Credit(i)) => {
-                let current = &acct.lots[i as usize];
-                if current.origin != LotOrigin::Agreement {
-                    return Err(refused(
-                        format!("credit \"{}\"", credit.id),
-                        "that id names a lot the ledger opened itself".into(),
-                    ));
-                }
-                let desired = match credit_opened(credit, rb) {
-                    Event::CreditLotOpened { lot, .. } => lot,
-                    _ => unreachable!(),
-                };
-                if current.terms != desired {
-                    if current.state != LotState::Open {
-                        return Err(refused(
-                            format!("credit \"{}\"", credit.id),
-                            "is closed; its terms can no longer change".into(),
-                        ));
-                    }
-                    if current.terms.kind != desired.kind {
-                        return Err(refused(
-                            format!("credit \"{}\" kind", credit.id),
-                            "cannot change once recorded".into(),
-                        ));
-                    }
-                    let used = current.applied.checked_sub(current.adjusted).map_err(|_| {
-                        CoreError::Overflow {
-                            context: "amendment".into(),
-                        }
-                    })?;
-                    if desired.amount < used {
-                        return Err(refused(
-                            format!("credit \"{}\" amount", credit.id),
-                            format!("{} is below the {} already used", desired.amount, used),
-                        ));
-                    }
-                }
-            }
-            Some(_) => {
-                return Err(refused(
-                    format!("credit \"{}\"", credit.id),
-                    "that id already names another lot".into(),
-                ))
-            }
-        }
-    }
+    check_macc_changes(acct, agreement)?;
+    check_caco_changes(acct, agreement)?;
+    check_credit_changes(acct, agreement, rb)?;
 
     if agreement.terms != acct.terms {
         emit(
@@ -433,36 +318,158 @@ fn amend(
             },
         )?;
     }
-    // MACCs.
+    amend_maccs(acct, agreement, out)?;
+    amend_cacos(acct, agreement, out)?;
+    amend_credits(acct, agreement, rb, out)?;
+    let version = acct.agreement_version + 1;
+    emit(
+        acct,
+        out,
+        Event::AgreementRecorded {
+            version,
+            content_hash,
+        },
+    )
+}
+
+fn other_lot(what: &str, id: &str) -> CoreError {
+    refused(
+        format!("{what} \"{id}\""),
+        "that id already names another lot".into(),
+    )
+}
+
+fn closed(what: &str, id: &str) -> CoreError {
+    refused(
+        format!("{what} \"{id}\""),
+        "is closed; its terms can no longer change".into(),
+    )
+}
+
+/// A changed MACC must be open and keep an amount above what it already consumed.
+fn check_macc_changes(acct: &AccountState, agreement: &Agreement) -> Result<(), CoreError> {
     for macc in &agreement.maccs {
-        match acct.macc_index(&macc.id) {
-            None => emit(
-                acct,
-                out,
-                Event::MaccOpened {
-                    terms: macc.clone(),
-                },
-            )?,
-            Some(i) if acct.maccs[i].terms != *macc => {
-                let current = &acct.maccs[i];
-                let balance_after = macc
-                    .amount
-                    .checked_sub(current.decremented)
-                    .and_then(|b| b.checked_add(current.adjusted))
-                    .map_err(|_| CoreError::Overflow {
-                        context: "amendment".into(),
-                    })?;
-                emit(
-                    acct,
-                    out,
-                    Event::MaccAmended {
-                        terms: macc.clone(),
-                        balance_after,
-                    },
-                )?;
-            }
-            Some(_) => {}
+        let current = match acct.lot_ref(&macc.id) {
+            None => continue,
+            Some(LotRef::Macc(i)) => &acct.maccs[i as usize],
+            Some(_) => return Err(other_lot("macc", &macc.id)),
+        };
+        if current.terms == *macc {
+            continue;
         }
+        if current.state != MaccState::Open {
+            return Err(closed("macc", &macc.id));
+        }
+        let consumed = current.amounts.consumed()?;
+        if macc.amount <= consumed {
+            return Err(refused(
+                format!("macc \"{}\" amount", macc.id),
+                format!(
+                    "{} is not above the {} already decremented; a MACC cannot complete without an invoice (remove it to cancel it)",
+                    macc.amount, consumed
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A changed CACO must be open, keep its basis and a commitment not below what it counted.
+fn check_caco_changes(acct: &AccountState, agreement: &Agreement) -> Result<(), CoreError> {
+    for caco in &agreement.cacos {
+        let current = match acct.lot_ref(&caco.id) {
+            None => continue,
+            Some(LotRef::Caco(i)) => &acct.cacos[i as usize],
+            Some(_) => return Err(other_lot("caco", &caco.id)),
+        };
+        if current.terms == *caco {
+            continue;
+        }
+        if current.state != CacoState::Open {
+            return Err(closed("caco", &caco.id));
+        }
+        let consumed = current.amounts.consumed()?;
+        if caco.commitment_amount() < consumed {
+            return Err(refused(
+                format!("caco \"{}\"", caco.id),
+                format!(
+                    "its commitment {} is below the {} already counted",
+                    caco.commitment_amount(),
+                    consumed
+                ),
+            ));
+        }
+        if caco.basis != current.terms.basis {
+            return Err(refused(
+                format!("caco \"{}\" basis", caco.id),
+                "cannot change once recorded".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A changed agreement credit must be one the agreement opened, open, of the same kind, and
+/// not below what it already paid.
+fn check_credit_changes(
+    acct: &AccountState,
+    agreement: &Agreement,
+    rb: &rulebook::Rulebook,
+) -> Result<(), CoreError> {
+    for credit in &agreement.credits {
+        let current = match acct.lot_ref(&credit.id) {
+            None => continue,
+            Some(LotRef::Credit(i)) => &acct.lots[i as usize],
+            Some(_) => return Err(other_lot("credit", &credit.id)),
+        };
+        if current.origin != LotOrigin::Agreement {
+            return Err(refused(
+                format!("credit \"{}\"", credit.id),
+                "that id names a lot the ledger opened itself".into(),
+            ));
+        }
+        let desired = credit_terms(credit, rb);
+        if current.terms == desired {
+            continue;
+        }
+        if current.state != LotState::Open {
+            return Err(closed("credit", &credit.id));
+        }
+        if current.terms.kind != desired.kind {
+            return Err(refused(
+                format!("credit \"{}\" kind", credit.id),
+                "cannot change once recorded".into(),
+            ));
+        }
+        let used = current.amounts.consumed()?;
+        if desired.amount < used {
+            return Err(refused(
+                format!("credit \"{}\" amount", credit.id),
+                format!("{} is below the {} already used", desired.amount, used),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// New MACCs open, changed ones are amended, missing ones are canceled.
+fn amend_maccs(
+    acct: &mut AccountState,
+    agreement: &Agreement,
+    out: &mut Vec<Event>,
+) -> Result<(), CoreError> {
+    for macc in &agreement.maccs {
+        let event = match acct.macc_index(&macc.id) {
+            None => Event::MaccOpened {
+                terms: macc.clone(),
+            },
+            Some(i) if acct.maccs[i].terms != *macc => Event::MaccAmended {
+                terms: macc.clone(),
+                balance_after: acct.maccs[i].amounts.balance_for(macc.amount)?,
+            },
+            Some(_) => continue,
+        };
+        emit(acct, out, event)?;
     }
     let gone: Vec<String> = acct
         .maccs
@@ -475,16 +482,21 @@ fn amend(
     for macc in gone {
         emit(acct, out, Event::MaccCanceled { macc })?;
     }
-    // CACOs.
+    Ok(())
+}
+
+/// New CACOs open, changed ones are amended (milestones they no longer name are removed),
+/// missing ones are canceled.
+fn amend_cacos(
+    acct: &mut AccountState,
+    agreement: &Agreement,
+    out: &mut Vec<Event>,
+) -> Result<(), CoreError> {
     for caco in &agreement.cacos {
-        match acct.caco_index(&caco.id) {
-            None => emit(
-                acct,
-                out,
-                Event::CacoOpened {
-                    terms: caco.clone(),
-                },
-            )?,
+        let event = match acct.caco_index(&caco.id) {
+            None => Event::CacoOpened {
+                terms: caco.clone(),
+            },
             Some(i) if acct.cacos[i].terms != *caco => {
                 let current = &acct.cacos[i];
                 let removed: Vec<String> = current
@@ -493,25 +505,15 @@ fn amend(
                     .filter(|m| m.accrues() && !caco.milestones.iter().any(|n| n.id == m.terms.id))
                     .map(|m| m.terms.id.clone())
                     .collect();
-                let remaining_after = caco
-                    .commitment_amount()
-                    .checked_sub(current.decremented)
-                    .and_then(|b| b.checked_add(current.adjusted))
-                    .map_err(|_| CoreError::Overflow {
-                        context: "amendment".into(),
-                    })?;
-                emit(
-                    acct,
-                    out,
-                    Event::CacoAmended {
-                        terms: caco.clone(),
-                        removed,
-                        remaining_after,
-                    },
-                )?;
+                Event::CacoAmended {
+                    terms: caco.clone(),
+                    removed,
+                    remaining_after: current.amounts.balance_for(caco.commitment_amount())?,
+                }
             }
-            Some(_) => {}
-        }
+            Some(_) => continue,
+        };
+        emit(acct, out, event)?;
     }
     let gone: Vec<String> = acct
         .cacos
@@ -524,28 +526,30 @@ fn amend(
     for caco in gone {
         emit(acct, out, Event::CacoCanceled { caco })?;
     }
-    // Agreement credit lots.
+    Ok(())
+}
+
+/// New agreement credits open, changed ones are amended, missing ones are canceled.
+fn amend_credits(
+    acct: &mut AccountState,
+    agreement: &Agreement,
+    rb: &rulebook::Rulebook,
+    out: &mut Vec<Event>,
+) -> Result<(), CoreError> {
     for credit in &agreement.credits {
-        let desired = credit_opened(credit, rb);
-        match acct.credit_index(&credit.id) {
-            None => emit(acct, out, desired)?,
+        let event = match acct.credit_index(&credit.id) {
+            None => credit_opened(credit, rb),
             Some(i) => {
-                let Event::CreditLotOpened { lot, .. } = desired else {
-                    unreachable!()
-                };
+                let lot = credit_terms(credit, rb);
                 let current = &acct.lots[i];
-                if current.terms != lot {
-                    let balance_after = lot
-                        .amount
-                        .checked_sub(current.applied)
-                        .and_then(|b| b.checked_add(current.adjusted))
-                        .map_err(|_| CoreError::Overflow {
-                            context: "amendment".into(),
-                        })?;
-                    emit(acct, out, Event::CreditLotAmended { lot, balance_after })?;
+                if current.terms == lot {
+                    continue;
                 }
+                let balance_after = current.amounts.balance_for(lot.amount)?;
+                Event::CreditLotAmended { lot, balance_after }
             }
-        }
+        };
+        emit(acct, out, event)?;
     }
     let gone: Vec<String> = acct
         .lots
@@ -560,14 +564,5 @@ fn amend(
     for lot in gone {
         emit(acct, out, Event::CreditLotCanceled { lot })?;
     }
-    let version = acct.agreement_version + 1;
-    emit(
-        acct,
-        out,
-        Event::AgreementRecorded {
-            version,
-            content_hash,
-        },
-    )?;
     Ok(())
 }

@@ -15,15 +15,18 @@
 //! Start reading at [`ledger::Ledger::apply`], then `settle.rs`.
 
 pub mod agreement;
+pub mod amounts;
 pub mod date;
 pub mod error;
 mod evaluate;
 pub mod event;
+mod evolve;
 pub mod fact;
 pub mod ident;
 pub mod kind;
 pub mod ledger;
 pub mod money;
+pub mod resettle;
 pub mod rulebook;
 mod settle;
 pub mod state;
@@ -33,6 +36,7 @@ pub use agreement::{
     AccountTerms, Agreement, CacoBasis, CacoMilestoneTerms, CacoTerms, CreditOrder, CreditTerms,
     MaccMilestoneTerms, MaccTerms,
 };
+pub use amounts::Amounts;
 pub use date::{Date, DateRangeError};
 pub use error::CoreError;
 pub use evaluate::shortfall_conversion;

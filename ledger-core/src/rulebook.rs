@@ -16,10 +16,27 @@ pub struct EligCell {
     pub rule: &'static str,
 }
 
+/// How settlement orders and bounds what one invoice decides (R-SETTLE, R-ADJ, R-MACC-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Settlement {
+    /// Version 1, kept so that ledgers recorded under it re-derive: a refund line may raise a
+    /// MACC that a line before it in the same invoice completed, the head a refund corrects
+    /// is the head when the invoice began, and an invoice's adjustments are listed before its
+    /// credit applications and decrements.
+    AdjustFirst,
+    /// Version 2: settlement in decision order. A commitment that reaches zero on a line is
+    /// completed there (fine point 7: a later refund cannot raise it; a refund naming no lot
+    /// corrects the head at its own line), and each lot's events are listed in the order they
+    /// were decided, so every balance after = the one before + its charges, within 0..=original.
+    InDecisionOrder,
+}
+
 /// One published version of the rules.
 #[derive(Debug)]
 pub struct Rulebook {
     pub version: u16,
+    /// How an invoice's decisions are ordered and bounded.
+    pub settlement: Settlement,
     /// `elig[kind][payer]`.
     pub elig: [[EligCell; Payer::COUNT]; ChargeKind::COUNT],
     /// Which charge kinds each credit kind may cover by default (`cover[credit kind]`).
@@ -40,18 +57,19 @@ impl Rulebook {
 }
 
 /// The version new agreements get.
-pub const CURRENT_VERSION: u16 = 1;
+pub const CURRENT_VERSION: u16 = 2;
 
 /// A published rulebook by version.
 pub fn rulebook(version: u16) -> Option<&'static Rulebook> {
     match version {
         1 => Some(&V1),
+        2 => Some(&V2),
         _ => None,
     }
 }
 
 /// Every published version, for messages.
-pub const KNOWN_VERSIONS: &[u16] = &[1];
+pub const KNOWN_VERSIONS: &[u16] = &[1, 2];
 
 const fn c(macc: bool, caco: bool, rule: &'static str) -> EligCell {
     EligCell { macc, caco, rule }
@@ -65,8 +83,19 @@ const N: bool = false;
 /// Columns: paid, prepayment, milestone shortfall credit, MACC shortfall credit, awarded credit.
 /// A "—" cell of docs/RULES.md (a payer that cannot cover that kind unless a lot widens its
 /// `covers`) counts nowhere and cites `R-ELIG {kind}/{payer} (not applicable)`.
-pub static V1: Rulebook = Rulebook {
+pub static V1: Rulebook = TABLES_V1;
+
+/// Rulebook version 2: the tables of version 1, settled in decision order
+/// ([`Settlement::InDecisionOrder`]: R-SETTLE 5–6, R-MACC-3, R-ADJ, fine point 7).
+pub static V2: Rulebook = Rulebook {
+    version: 2,
+    settlement: Settlement::InDecisionOrder,
+    ..TABLES_V1
+};
+
+const TABLES_V1: Rulebook = Rulebook {
     version: 1,
+    settlement: Settlement::AdjustFirst,
     elig: [
         // usage
         [
@@ -414,7 +443,11 @@ mod tests {
             assert_eq!(ChargeKind::from_index(kind as u8), Some(kind));
         }
         assert_eq!(ChargeKind::parse("Usage"), None);
-        assert!(rulebook(1).is_some());
-        assert!(rulebook(2).is_none());
+        for &v in KNOWN_VERSIONS {
+            assert_eq!(rulebook(v).map(|r| r.version), Some(v));
+        }
+        assert!(rulebook(0).is_none());
+        assert!(rulebook(KNOWN_VERSIONS.len() as u16 + 1).is_none());
+        assert_eq!(V2.elig, V1.elig, "version 2 changes settlement, not R-ELIG");
     }
 }

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::agreement::{AccountTerms, CacoBasis, CacoMilestoneTerms, CacoTerms, MaccTerms};
+use crate::amounts::Amounts;
 use crate::date::Date;
 use crate::error::CoreError;
-use crate::event::{AdjustmentTarget, CommitmentKind, Event, InvoiceSummary, LotOrigin, LotTerms};
+use crate::event::{InvoiceSummary, LotOrigin, LotTerms};
 use crate::money::Money;
 
 /// Where a lot id points.
@@ -42,15 +43,18 @@ pub struct MaccMilestoneOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Macc {
     pub terms: MaccTerms,
-    /// Remaining commitment, the Lots API `closedBalance`.
-    pub balance: Money,
-    /// Sum of decrements.
-    pub decremented: Money,
-    /// Sum of refund adjustments (R-ADJ).
-    pub adjusted: Money,
+    /// Remaining commitment (the Lots API `closedBalance`), decrements, adjustments.
+    pub amounts: Amounts,
     pub state: MaccState,
     /// Aligned with `terms.milestones`.
     pub milestone_outcomes: Vec<Option<MaccMilestoneOutcome>>,
+}
+
+impl Macc {
+    /// The amount committed: the original of its [`Amounts`].
+    pub fn original(&self) -> Money {
+        self.terms.amount
+    }
 }
 
 /// Lifecycle of a CACO (R-CACO-7). `Scheduled` and `Active` are derived from the clock.
@@ -94,13 +98,20 @@ impl CacoMilestone {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caco {
     pub terms: CacoTerms,
+    /// The commitment amount (R-CACO-2): the original of `amounts`.
     pub commitment: Money,
-    pub remaining: Money,
-    pub decremented: Money,
-    pub adjusted: Money,
+    /// Remaining commitment (R-CACO-3), decrements, adjustments.
+    pub amounts: Amounts,
     pub state: CacoState,
     /// Every milestone ever agreed, removed ones included, in agreed order.
     pub milestones: Vec<CacoMilestone>,
+}
+
+impl Caco {
+    /// The commitment amount: the original of its [`Amounts`].
+    pub fn original(&self) -> Money {
+        self.commitment
+    }
 }
 
 /// Lifecycle of a credit lot. `Inactive`, `Active`, `Complete` are derived.
@@ -118,10 +129,16 @@ pub struct CreditLot {
     pub origin: LotOrigin,
     /// The date of its `NewCredit` event.
     pub opened: Date,
-    pub balance: Money,
-    pub applied: Money,
-    pub adjusted: Money,
+    /// Balance, credit applied (`decremented`), adjustments.
+    pub amounts: Amounts,
     pub state: LotState,
+}
+
+impl CreditLot {
+    /// The amount the lot opened with: the original of its [`Amounts`].
+    pub fn original(&self) -> Money {
+        self.terms.amount
+    }
 }
 
 /// Everything the ledger knows about one billing account.
@@ -139,8 +156,8 @@ pub struct AccountState {
     pub lots: Vec<CreditLot>,
     /// In settlement order.
     pub invoices: Vec<InvoiceSummary>,
-    invoice_index: BTreeMap<String, u32>,
-    lot_index: BTreeMap<String, LotRef>,
+    pub(crate) invoice_index: BTreeMap<String, u32>,
+    pub(crate) lot_index: BTreeMap<String, LotRef>,
     /// The ledger clock: newest settled invoice date or close date.
     pub clock: Option<Date>,
     /// R-CSP: partner earned credit is being earned.
@@ -217,36 +234,6 @@ impl MilestoneStatus {
     }
 }
 
-fn corrupt(message: String) -> CoreError {
-    CoreError::Corrupt { message }
-}
-
-fn add(a: Money, b: Money, what: &str) -> Result<Money, CoreError> {
-    a.checked_add(b).map_err(|_| CoreError::Overflow {
-        context: what.to_string(),
-    })
-}
-
-fn sub(a: Money, b: Money, what: &str) -> Result<Money, CoreError> {
-    a.checked_sub(b).map_err(|_| CoreError::Overflow {
-        context: what.to_string(),
-    })
-}
-
-fn expect_balance(what: &str, id: &str, actual: Money, recorded: Money) -> Result<(), CoreError> {
-    if actual != recorded {
-        return Err(corrupt(format!(
-            "{what} {id}: balance after is {actual} by the fold, {recorded} as recorded"
-        )));
-    }
-    if actual.is_negative() {
-        return Err(corrupt(format!(
-            "{what} {id}: balance would fall below zero ({actual})"
-        )));
-    }
-    Ok(())
-}
-
 impl AccountState {
     /// A new account with no commitments, as `AccountOpened` makes it.
     pub fn new(account: &str, currency: &str, terms: AccountTerms) -> AccountState {
@@ -305,551 +292,33 @@ impl AccountState {
         self.maccs.iter().position(|m| m.state == MaccState::Open)
     }
 
-    fn rebuild_lot_index(&mut self) {
-        let mut index = BTreeMap::new();
-        for (i, m) in self.maccs.iter().enumerate() {
-            index.insert(m.terms.id.clone(), LotRef::Macc(i as u32));
-        }
-        for (i, c) in self.cacos.iter().enumerate() {
-            index.insert(c.terms.id.clone(), LotRef::Caco(i as u32));
-        }
-        for (i, l) in self.lots.iter().enumerate() {
-            index.insert(l.terms.id.clone(), LotRef::Credit(i as u32));
-        }
-        self.lot_index = index;
-    }
-
-    fn ensure_new_id(&self, id: &str) -> Result<(), CoreError> {
-        if self.lot_index.contains_key(id) {
-            return Err(corrupt(format!("lot id {id} opened twice")));
-        }
-        Ok(())
-    }
-
-    fn macc_mut(&mut self, id: &str) -> Result<&mut Macc, CoreError> {
-        let i = self
-            .macc_index(id)
-            .ok_or_else(|| corrupt(format!("unknown MACC {id}")))?;
-        Ok(&mut self.maccs[i])
-    }
-
-    fn caco_mut(&mut self, id: &str) -> Result<&mut Caco, CoreError> {
-        let i = self
-            .caco_index(id)
-            .ok_or_else(|| corrupt(format!("unknown CACO {id}")))?;
-        Ok(&mut self.cacos[i])
-    }
-
-    fn lot_mut(&mut self, id: &str) -> Result<&mut CreditLot, CoreError> {
-        let i = self
-            .credit_index(id)
-            .ok_or_else(|| corrupt(format!("unknown credit lot {id}")))?;
-        Ok(&mut self.lots[i])
-    }
-
-    /// Fold one decision into the state. Fails (without a panic) on an event that cannot follow
-    /// from this state, which means the log is damaged or was written by other rules.
-    pub fn evolve(&mut self, event: &Event) -> Result<(), CoreError> {
-        match event {
-            Event::AccountOpened { .. } => {
-                return Err(corrupt(format!("account {} opened twice", self.account)));
-            }
-            Event::AccountTermsChanged { terms } => self.terms = terms.clone(),
-            Event::AgreementRecorded {
-                version,
-                content_hash,
-            } => {
-                if *version != self.agreement_version + 1 {
-                    return Err(corrupt(format!(
-                        "agreement version {version} follows version {}",
-                        self.agreement_version
-                    )));
-                }
-                self.agreement_version = *version;
-                self.agreement_hash = *content_hash;
-            }
-            Event::MaccOpened { terms } => {
-                self.ensure_new_id(&terms.id)?;
-                let macc = Macc {
-                    balance: terms.amount,
-                    decremented: Money::ZERO,
-                    adjusted: Money::ZERO,
-                    state: MaccState::Open,
-                    milestone_outcomes: vec![None; terms.milestones.len()],
-                    terms: terms.clone(),
-                };
-                let at = self
-                    .maccs
-                    .iter()
-                    .position(|m| (m.terms.start, &m.terms.id) > (terms.start, &terms.id))
-                    .unwrap_or(self.maccs.len());
-                self.maccs.insert(at, macc);
-                self.rebuild_lot_index();
-            }
-            Event::MaccAmended {
-                terms,
-                balance_after,
-            } => {
-                let macc = self.macc_mut(&terms.id)?;
-                if macc.state != MaccState::Open {
-                    return Err(corrupt(format!(
-                        "MACC {} amended after it closed",
-                        terms.id
-                    )));
-                }
-                let outcomes: Vec<Option<MaccMilestoneOutcome>> = terms
-                    .milestones
-                    .iter()
-                    .map(|m| {
-                        macc.terms
-                            .milestones
-                            .iter()
-                            .position(|old| old.id == m.id)
-                            .and_then(|i| macc.milestone_outcomes[i].clone())
-                    })
-                    .collect();
-                let expected = add(
-                    sub(terms.amount, macc.decremented, "MACC amendment")?,
-                    macc.adjusted,
-                    "MACC amendment",
-                )?;
-                expect_balance("MACC", &terms.id, expected, *balance_after)?;
-                macc.terms = terms.clone();
-                macc.balance = *balance_after;
-                macc.milestone_outcomes = outcomes;
-                self.maccs.sort_by(|a, b| {
-                    (a.terms.start, &a.terms.id).cmp(&(b.terms.start, &b.terms.id))
-                });
-                self.rebuild_lot_index();
-            }
-            Event::MaccCanceled { macc } => self.macc_mut(macc)?.state = MaccState::Canceled,
-            Event::CacoOpened { terms } => {
-                self.ensure_new_id(&terms.id)?;
-                let commitment = terms.commitment_amount();
-                self.cacos.push(Caco {
-                    commitment,
-                    remaining: commitment,
-                    decremented: Money::ZERO,
-                    adjusted: Money::ZERO,
-                    state: CacoState::Open,
-                    milestones: terms
-                        .milestones
-                        .iter()
-                        .map(|m| CacoMilestone {
-                            terms: m.clone(),
-                            progress: Money::ZERO,
-                            state: CacoMilestoneState::Open,
-                        })
-                        .collect(),
-                    terms: terms.clone(),
-                });
-                self.rebuild_lot_index();
-            }
-            Event::CacoAmended {
-                terms,
-                removed,
-                remaining_after,
-            } => {
-                let caco = self.caco_mut(&terms.id)?;
-                if caco.state != CacoState::Open {
-                    return Err(corrupt(format!(
-                        "CACO {} amended after it closed",
-                        terms.id
-                    )));
-                }
-                let commitment = terms.commitment_amount();
-                let expected = add(
-                    sub(commitment, caco.decremented, "CACO amendment")?,
-                    caco.adjusted,
-                    "CACO amendment",
-                )?;
-                expect_balance("CACO", &terms.id, expected, *remaining_after)?;
-                let mut milestones =
-                    Vec::with_capacity(caco.milestones.len() + terms.milestones.len());
-                for m in &terms.milestones {
-                    match caco.milestones.iter().find(|old| old.terms.id == m.id) {
-                        Some(old) => milestones.push(CacoMilestone {
-                            terms: m.clone(),
-                            ..old.clone()
-                        }),
-                        None => milestones.push(CacoMilestone {
-                            terms: m.clone(),
-                            progress: Money::ZERO,
-                            state: CacoMilestoneState::Open,
-                        }),
-                    }
-                }
-                for old in &caco.milestones {
-                    if !terms.milestones.iter().any(|m| m.id == old.terms.id) {
-                        let mut gone = old.clone();
-                        if removed.contains(&old.terms.id) {
-                            gone.state = CacoMilestoneState::Removed;
-                        }
-                        milestones.push(gone);
-                    }
-                }
-                caco.terms = terms.clone();
-                caco.commitment = commitment;
-                caco.remaining = *remaining_after;
-                caco.milestones = milestones;
-            }
-            Event::CacoCanceled { caco } => {
-                let caco = self.caco_mut(caco)?;
-                caco.state = CacoState::Canceled;
-                for m in &mut caco.milestones {
-                    if m.state == CacoMilestoneState::Open {
-                        m.state = CacoMilestoneState::Canceled;
-                    }
-                }
-            }
-            Event::CreditLotOpened {
-                lot, origin, date, ..
-            } => {
-                self.ensure_new_id(&lot.id)?;
-                if !lot.amount.is_positive() {
-                    return Err(corrupt(format!(
-                        "credit lot {} opened with {}",
-                        lot.id, lot.amount
-                    )));
-                }
-                self.lots.push(CreditLot {
-                    terms: lot.clone(),
-                    origin: origin.clone(),
-                    opened: *date,
-                    balance: lot.amount,
-                    applied: Money::ZERO,
-                    adjusted: Money::ZERO,
-                    state: LotState::Open,
-                });
-                self.rebuild_lot_index();
-            }
-            Event::CreditLotAmended { lot, balance_after } => {
-                let current = self.lot_mut(&lot.id)?;
-                if current.state != LotState::Open {
-                    return Err(corrupt(format!(
-                        "credit lot {} amended after it closed",
-                        lot.id
-                    )));
-                }
-                let expected = add(
-                    sub(lot.amount, current.applied, "lot amendment")?,
-                    current.adjusted,
-                    "lot amendment",
-                )?;
-                expect_balance("credit lot", &lot.id, expected, *balance_after)?;
-                current.terms = lot.clone();
-                current.balance = *balance_after;
-            }
-            Event::CreditLotCanceled { lot } => self.lot_mut(lot)?.state = LotState::Canceled,
-            Event::CreditApplied {
-                lot,
-                amount,
-                balance_after,
-                ..
-            } => {
-                let current = self.lot_mut(lot)?;
-                if current.state != LotState::Open || !amount.is_positive() {
-                    return Err(corrupt(format!("credit lot {lot} cannot pay {amount}")));
-                }
-                current.balance = sub(current.balance, *amount, "credit application")?;
-                current.applied = add(current.applied, *amount, "credit application")?;
-                expect_balance("credit lot", lot, current.balance, *balance_after)?;
-            }
-            Event::Decremented {
-                commitment,
-                kind,
-                amount,
-                balance_after,
-                ..
-            } => {
-                if !amount.is_positive() {
-                    return Err(corrupt(format!("{commitment} decremented by {amount}")));
-                }
-                match kind {
-                    CommitmentKind::Macc => {
-                        let macc = self.macc_mut(commitment)?;
-                        if macc.state != MaccState::Open {
-                            return Err(corrupt(format!(
-                                "MACC {commitment} decremented while closed"
-                            )));
-                        }
-                        macc.balance = sub(macc.balance, *amount, "MACC decrement")?;
-                        macc.decremented = add(macc.decremented, *amount, "MACC decrement")?;
-                        expect_balance("MACC", commitment, macc.balance, *balance_after)?;
-                    }
-                    CommitmentKind::Caco => {
-                        let caco = self.caco_mut(commitment)?;
-                        caco.remaining = sub(caco.remaining, *amount, "CACO decrement")?;
-                        caco.decremented = add(caco.decremented, *amount, "CACO decrement")?;
-                        expect_balance("CACO", commitment, caco.remaining, *balance_after)?;
-                    }
-                }
-            }
-            Event::MilestoneProgressed {
-                caco,
-                milestone,
-                amount,
-                progress_after,
-                ..
-            } => {
-                let caco_state = self.caco_mut(caco)?;
-                let m = caco_state
-                    .milestones
-                    .iter_mut()
-                    .find(|m| &m.terms.id == milestone)
-                    .ok_or_else(|| corrupt(format!("unknown milestone {caco}/{milestone}")))?;
-                m.progress = add(m.progress, *amount, "milestone progress")?;
-                expect_balance("milestone", milestone, m.progress, *progress_after)?;
-            }
-            Event::MaccCompleted {
-                macc,
-                date,
-                invoice,
-            } => {
-                let m = self.macc_mut(macc)?;
-                if !m.balance.is_zero() || m.state != MaccState::Open {
-                    return Err(corrupt(format!(
-                        "MACC {macc} completed with balance {}",
-                        m.balance
-                    )));
-                }
-                m.state = MaccState::Completed {
-                    date: *date,
-                    invoice: invoice.clone(),
-                };
-            }
-            Event::CacoMilestoneCompleted {
-                caco,
-                milestone,
-                date,
-                invoice,
-                ..
-            } => {
-                let c = self.caco_mut(caco)?;
-                let m = c
-                    .milestones
-                    .iter_mut()
-                    .find(|m| &m.terms.id == milestone)
-                    .ok_or_else(|| corrupt(format!("unknown milestone {caco}/{milestone}")))?;
-                if m.state != CacoMilestoneState::Open || m.progress < m.terms.target {
-                    return Err(corrupt(format!(
-                        "milestone {caco}/{milestone} cannot complete"
-                    )));
-                }
-                m.state = CacoMilestoneState::Completed {
-                    date: *date,
-                    invoice: invoice.clone(),
-                };
-            }
-            Event::CacoCompleted {
-                caco,
-                date,
-                invoice,
-            } => {
-                let c = self.caco_mut(caco)?;
-                if !c.remaining.is_zero() || c.state != CacoState::Open {
-                    return Err(corrupt(format!(
-                        "CACO {caco} completed with remaining {}",
-                        c.remaining
-                    )));
-                }
-                c.state = CacoState::Completed {
-                    date: *date,
-                    invoice: invoice.clone(),
-                };
-            }
-            Event::Adjusted {
-                target,
-                target_kind,
-                applied,
-                balance_after,
-                ..
-            } => {
-                if applied.is_negative() {
-                    return Err(corrupt(format!("adjustment of {target} by {applied}")));
-                }
-                match target_kind {
-                    AdjustmentTarget::Macc => {
-                        let m = self.macc_mut(target)?;
-                        m.balance = add(m.balance, *applied, "adjustment")?;
-                        m.adjusted = add(m.adjusted, *applied, "adjustment")?;
-                        expect_balance("MACC", target, m.balance, *balance_after)?;
-                    }
-                    AdjustmentTarget::Caco => {
-                        let c = self.caco_mut(target)?;
-                        c.remaining = add(c.remaining, *applied, "adjustment")?;
-                        c.adjusted = add(c.adjusted, *applied, "adjustment")?;
-                        expect_balance("CACO", target, c.remaining, *balance_after)?;
-                    }
-                    AdjustmentTarget::Credit => {
-                        let l = self.lot_mut(target)?;
-                        l.balance = add(l.balance, *applied, "adjustment")?;
-                        l.adjusted = add(l.adjusted, *applied, "adjustment")?;
-                        expect_balance("credit lot", target, l.balance, *balance_after)?;
-                    }
-                }
-            }
-            Event::MaccMilestoneEvaluated {
-                macc,
-                milestone,
-                cumulative,
-                shortfall,
-                ..
-            } => {
-                let m = self.macc_mut(macc)?;
-                let i = m
-                    .terms
-                    .milestones
-                    .iter()
-                    .position(|t| &t.id == milestone)
-                    .ok_or_else(|| corrupt(format!("unknown MACC milestone {macc}/{milestone}")))?;
-                if m.milestone_outcomes[i].is_some() {
-                    return Err(corrupt(format!(
-                        "MACC milestone {macc}/{milestone} evaluated twice"
-                    )));
-                }
-                m.milestone_outcomes[i] = Some(MaccMilestoneOutcome {
-                    cumulative: *cumulative,
-                    shortfall: *shortfall,
-                });
-            }
-            Event::MaccExpired {
-                macc, end, balance, ..
-            } => {
-                let m = self.macc_mut(macc)?;
-                if m.state != MaccState::Open || m.balance != *balance {
-                    return Err(corrupt(format!("MACC {macc} cannot expire with {balance}")));
-                }
-                m.state = MaccState::Expired { end: *end };
-            }
-            Event::CacoMilestoneMissed {
-                caco,
-                milestone,
-                end,
-                ..
-            } => {
-                let c = self.caco_mut(caco)?;
-                let m = c
-                    .milestones
-                    .iter_mut()
-                    .find(|m| &m.terms.id == milestone)
-                    .ok_or_else(|| corrupt(format!("unknown milestone {caco}/{milestone}")))?;
-                if m.state != CacoMilestoneState::Open {
-                    return Err(corrupt(format!(
-                        "milestone {caco}/{milestone} missed twice"
-                    )));
-                }
-                m.state = CacoMilestoneState::Missed { end: *end };
-            }
-            Event::CacoExpired {
-                caco,
-                end,
-                remaining,
-            } => {
-                let c = self.caco_mut(caco)?;
-                if c.state != CacoState::Open || c.remaining != *remaining {
-                    return Err(corrupt(format!(
-                        "CACO {caco} cannot expire with {remaining}"
-                    )));
-                }
-                c.state = CacoState::Expired { end: *end };
-            }
-            Event::CreditLotExpired {
-                lot,
-                expires,
-                balance,
-            } => {
-                let l = self.lot_mut(lot)?;
-                if l.state != LotState::Open || l.balance != *balance {
-                    return Err(corrupt(format!(
-                        "credit lot {lot} cannot expire with {balance}"
-                    )));
-                }
-                l.state = LotState::Expired {
-                    expires: *expires,
-                    balance: *balance,
-                };
-            }
-            Event::PecStarted { .. } => self.pec_earning = true,
-            Event::InvoiceSettled { summary } => {
-                if self.invoice_index.contains_key(&summary.id) {
-                    return Err(corrupt(format!("invoice {} settled twice", summary.id)));
-                }
-                let expected_billed = sub(summary.charges, summary.credits_applied, "invoice")?;
-                let expected_amount =
-                    sub(expected_billed, summary.partner_earned_credit, "invoice")?;
-                if expected_billed != summary.billed || expected_amount != summary.invoice_amount {
-                    return Err(corrupt(format!(
-                        "invoice {}: charges − credits ≠ billed",
-                        summary.id
-                    )));
-                }
-                self.invoice_index
-                    .insert(summary.id.clone(), self.invoices.len() as u32);
-                self.invoices.push(summary.clone());
-                self.advance_clock(summary.date);
-            }
-            Event::Closed { through } => self.advance_clock(*through),
-        }
-        Ok(())
-    }
-
-    fn advance_clock(&mut self, date: Date) {
-        self.clock = Some(self.clock.map_or(date, |c| c.max(date)));
-    }
-
     /// What must hold after every fact: for every lot, original − decrements + adjustments =
-    /// closed balance, and 0 <= balance <= original.
+    /// closed balance, and 0 <= balance <= original ([`Amounts::check`]); an open MACC has a
+    /// balance left; milestone progress is never negative.
     pub fn check_invariants(&self) -> Result<(), CoreError> {
         let fail = |m: String| Err(CoreError::Invariant { message: m });
         for m in &self.maccs {
-            let expected = add(
-                sub(m.terms.amount, m.decremented, "check")?,
-                m.adjusted,
-                "check",
-            )?;
-            if expected != m.balance || m.balance.is_negative() || m.balance > m.terms.amount {
-                return fail(format!(
-                    "MACC {}: original {} − decrements {} + adjustments {} ≠ balance {} (or out of range)",
-                    m.terms.id, m.terms.amount, m.decremented, m.adjusted, m.balance
-                ));
+            if let Err(why) = m.amounts.check(m.original()) {
+                return fail(format!("MACC {}: {why}", m.terms.id));
             }
-            if m.state == MaccState::Open && m.balance.is_zero() {
+            if m.state == MaccState::Open && m.amounts.balance.is_zero() {
                 return fail(format!("MACC {} is open with a zero balance", m.terms.id));
             }
         }
         for c in &self.cacos {
-            let expected = add(
-                sub(c.commitment, c.decremented, "check")?,
-                c.adjusted,
-                "check",
-            )?;
-            if expected != c.remaining || c.remaining.is_negative() || c.remaining > c.commitment {
-                return fail(format!(
-                    "CACO {}: commitment {} − decrements {} + adjustments {} ≠ remaining {}",
-                    c.terms.id, c.commitment, c.decremented, c.adjusted, c.remaining
-                ));
+            if let Err(why) = c.amounts.check(c.original()) {
+                return fail(format!("CACO {}: {why}", c.terms.id));
             }
-            for ms in &c.milestones {
-                if ms.progress.is_negative() {
-                    return fail(format!(
-                        "milestone {}/{} progress below zero",
-                        c.terms.id, ms.terms.id
-                    ));
-                }
+            if let Some(ms) = c.milestones.iter().find(|ms| ms.progress.is_negative()) {
+                return fail(format!(
+                    "milestone {}/{} progress below zero",
+                    c.terms.id, ms.terms.id
+                ));
             }
         }
         for l in &self.lots {
-            let expected = add(
-                sub(l.terms.amount, l.applied, "check")?,
-                l.adjusted,
-                "check",
-            )?;
-            if expected != l.balance || l.balance.is_negative() || l.balance > l.terms.amount {
-                return fail(format!(
-                    "credit lot {}: original {} − applied {} + adjustments {} ≠ balance {}",
-                    l.terms.id, l.terms.amount, l.applied, l.adjusted, l.balance
-                ));
+            if let Err(why) = l.amounts.check(l.original()) {
+                return fail(format!("credit lot {}: {why}", l.terms.id));
             }
         }
         Ok(())
@@ -884,7 +353,7 @@ impl AccountState {
         match l.state {
             LotState::Canceled => LotStatus::Canceled,
             LotState::Expired { .. } => LotStatus::Expired,
-            LotState::Open if l.balance.is_zero() => LotStatus::Complete,
+            LotState::Open if l.amounts.balance.is_zero() => LotStatus::Complete,
             LotState::Open if self.before(l.terms.start) => LotStatus::Inactive,
             LotState::Open => LotStatus::Active,
         }

@@ -27,6 +27,11 @@ pub struct Portion<'a> {
     /// CACO decrements this portion made: `(CACO id, amount)`; `amount` is the part that
     /// lowered the remaining commitment (it may be zero once the CACO is complete).
     pub caco: &'a [(&'a str, Money)],
+    /// Which run of the invoice's lines the portion belongs to. Settled in decision order
+    /// (rulebook 2), a refund with a target ends a run: the decrements and credit applications
+    /// of each run are separate events, listed before the refund's adjustment. Always 0 under
+    /// rulebook 1.
+    pub run: u32,
 }
 
 /// Receives the portions settlement produces.

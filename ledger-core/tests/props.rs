@@ -3,7 +3,9 @@
 //! - per lot, original − decrements + adjustments = closed balance, never below zero
 //!   (recomputed from the events, not read from the state's own counters);
 //! - settling the same facts twice gives byte-identical event streams;
-//! - folding the recorded events (`evolve`) reaches exactly the state the decisions produced.
+//! - folding the recorded events (`evolve`) reaches exactly the state the decisions produced;
+//! - every lot's trail is coherent in the order it is listed, and a completed commitment is
+//!   never reopened (issue 11).
 
 mod common;
 
@@ -251,22 +253,34 @@ proptest! {
             let id = &macc.terms.id;
             let dec = sum(&|e| match e { Event::Decremented { commitment, kind: CommitmentKind::Macc, amount, .. } if commitment == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Macc, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(macc.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), macc.balance);
-            prop_assert!(!macc.balance.is_negative() && macc.balance <= macc.terms.amount);
+            prop_assert_eq!(macc.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), macc.amounts.balance);
+            prop_assert!(!macc.amounts.balance.is_negative() && macc.amounts.balance <= macc.terms.amount);
         }
         for lot in &acct.lots {
             let id = &lot.terms.id;
             let dec = sum(&|e| match e { Event::CreditApplied { lot, amount, .. } if lot == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Credit, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(lot.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), lot.balance);
-            prop_assert!(!lot.balance.is_negative() && lot.balance <= lot.terms.amount);
+            prop_assert_eq!(lot.terms.amount.checked_sub(dec).unwrap().checked_add(adj).unwrap(), lot.amounts.balance);
+            prop_assert!(!lot.amounts.balance.is_negative() && lot.amounts.balance <= lot.terms.amount);
         }
         for caco in &acct.cacos {
             let id = &caco.terms.id;
             let dec = sum(&|e| match e { Event::Decremented { commitment, kind: CommitmentKind::Caco, amount, .. } if commitment == id => Some(*amount), _ => None });
             let adj = sum(&|e| match e { Event::Adjusted { target, target_kind: AdjustmentTarget::Caco, applied, .. } if target == id => Some(*applied), _ => None });
-            prop_assert_eq!(caco.commitment.checked_sub(dec).unwrap().checked_add(adj).unwrap(), caco.remaining);
-            prop_assert!(!caco.remaining.is_negative());
+            prop_assert_eq!(caco.commitment.checked_sub(dec).unwrap().checked_add(adj).unwrap(), caco.amounts.balance);
+            prop_assert!(!caco.amounts.balance.is_negative());
+        }
+    }
+
+    /// Issue 11 (property): refunds placed anywhere in an invoice keep every lot's trail
+    /// coherent (balance after = balance before + charges, within 0..=original, listed in
+    /// decision order) and never reopen a Completed MACC or CACO.
+    #[test]
+    fn every_lots_trail_is_coherent_and_a_completed_commitment_stays_completed(spec in spec_strategy()) {
+        let (_, decisions, _) = run(&spec);
+        let events: Vec<Event> = decisions.into_iter().flat_map(|(_, e)| e).collect();
+        if let Err(breach) = check_trail(&events) {
+            prop_assert!(false, "{}", breach);
         }
     }
 

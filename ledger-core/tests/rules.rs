@@ -481,7 +481,7 @@ fn r_macc_1_a_macc_opens_with_its_amount_and_dates() {
     let w = World::new(&agreement().macc("m", "50000.00", "2025-05-01", "2028-04-30"));
     let macc = &w.acct().maccs[0];
     assert_eq!(
-        (macc.balance, macc.terms.start, macc.terms.end),
+        (macc.amounts.balance, macc.terms.start, macc.terms.end),
         (m("50000"), d("2025-05-01"), d("2028-04-30"))
     );
     assert_eq!(w.macc_status("m"), LotStatus::Active);

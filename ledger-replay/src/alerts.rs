@@ -288,12 +288,12 @@ fn macc_subjects(acct: &AccountState) -> Vec<Subject> {
             counts: Counts::Macc,
             start: macc.terms.start,
             end: macc.terms.end,
-            remaining: macc.balance,
+            remaining: macc.amounts.balance,
         });
         let cumulative = macc
             .terms
             .amount
-            .checked_sub(macc.balance)
+            .checked_sub(macc.amounts.balance)
             .unwrap_or(Money::ZERO);
         for (k, ms) in macc.terms.milestones.iter().enumerate() {
             if macc.milestone_outcomes[k].is_some() {
@@ -329,7 +329,7 @@ fn caco_subjects(acct: &AccountState) -> Vec<Subject> {
                 counts: Counts::Caco,
                 start: caco.terms.start,
                 end: caco.terms.end(),
-                remaining: caco.remaining,
+                remaining: caco.amounts.balance,
             });
         }
         for ms in &caco.milestones {
@@ -415,7 +415,7 @@ pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> V
         }
         for lot in &acct.lots {
             let live = lot.state == LotState::Open && lot.terms.start <= as_of;
-            if !live || as_of > lot.terms.expires || !lot.balance.is_positive() {
+            if !live || as_of > lot.terms.expires || !lot.amounts.balance.is_positive() {
                 continue;
             }
             let days_left = as_of.days_until(lot.terms.expires);
@@ -427,7 +427,7 @@ pub fn credit_expiries(p: &Projections, as_of: Date, account: Option<&str>) -> V
                 expires: lot.terms.expires,
                 days_left,
                 alert: alert_level(days_left),
-                balance: lot.balance,
+                balance: lot.amounts.balance,
             });
         }
     }

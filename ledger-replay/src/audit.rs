@@ -138,6 +138,14 @@ pub fn audit_expecting(
                 break;
             };
             report.events += recorded.events.len() as u64;
+            if let Some(message) = check_resettle(store, &ledger, &entry.fact, entry.first_seq)? {
+                report.finding = Some(AuditFinding {
+                    seq: entry.first_seq,
+                    kind: "decisions".into(),
+                    message,
+                });
+                break;
+            }
             let applied = match ledger.apply(&entry.fact) {
                 Ok(applied) => applied,
                 Err(e) => {
@@ -188,7 +196,7 @@ pub fn audit_expecting(
                 });
                 break;
             }
-            report.finding = stored.fold(entry.last_seq, recorded);
+            report.finding = stored.fold(entry.last_seq, &entry.fact, recorded);
             if let Some(anchor) = &mut anchor {
                 anchor.see(entry.last_seq + 1, &entry.last_hash);
             }
@@ -226,7 +234,46 @@ fn describe_fact(fact: &Fact) -> String {
         Fact::Agreement { agreement, .. } => format!("agreement of account {}", agreement.account),
         Fact::Invoice(inv) => format!("invoice {} ({} lines)", inv.id, inv.lines.len()),
         Fact::Close { account, through } => format!("close of account {account} through {through}"),
+        Fact::Resettle {
+            account, version, ..
+        } => format!("resettle of account {account} under rulebook {version}"),
     }
+}
+
+/// A recorded resettle must carry exactly the corrections its rulebook derives from the facts
+/// recorded before it (`ledger resettle` computes them with the same code). `Some(why)` if not.
+fn check_resettle(
+    store: &Store,
+    ledger: &Ledger,
+    fact: &Fact,
+    seq: u64,
+) -> Result<Option<String>, StoreError> {
+    let Fact::Resettle {
+        account,
+        version,
+        corrections,
+    } = fact
+    else {
+        return Ok(None);
+    };
+    let Some(current) = ledger.account(account) else {
+        return Ok(None); // the core refuses it below: unknown account
+    };
+    let derived = match crate::resettle::corrections_for(store, current, *version, seq) {
+        Ok(derived) => derived,
+        Err(crate::resettle::ResettleError::Store(e)) => return Err(e),
+        Err(crate::resettle::ResettleError::Core(e)) => {
+            return Ok(Some(format!(
+                "the recorded resettle of account {account} cannot be derived again: {e}"
+            )))
+        }
+    };
+    if &derived != corrections {
+        return Ok(Some(format!(
+            "the recorded resettle of account {account} corrects {corrections:?}, but rulebook {version} derives {derived:?} from the facts before it"
+        )));
+    }
+    Ok(None)
 }
 
 /// The first event that differs, both sides shown.

@@ -4,7 +4,7 @@
 //! the read commands show; [`replay`] rebuilds it from the log alone; [`audit`] re-runs the
 //! core over the recorded facts and compares the decisions byte for byte; [`trace`] re-runs it
 //! with a sink that keeps the line portions behind one lot; [`write::stage`] is the decide
-//! path the writers share; [`whatif`] folds scenarios over altered facts; [`reconcile`] matches
+//! path the writers share; [`resettle`] re-derives an account under a newer rulebook; [`whatif`] folds scenarios over altered facts; [`reconcile`] matches
 //! Azure's reported figures with the ledger's; [`alerts`] judges deadlines, burn rates and
 //! expiring credits as of a date, and [`crossings`] what a write made newly worth telling.
 //!
@@ -23,6 +23,7 @@ pub mod load;
 pub mod projection;
 pub mod reconcile;
 pub mod replay;
+pub mod resettle;
 pub mod run_rate;
 pub mod stored;
 pub mod trace;

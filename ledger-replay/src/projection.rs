@@ -319,6 +319,48 @@ impl Projections {
                     seq,
                 }),
             },
+            Event::Resettled {
+                target,
+                target_kind,
+                version,
+                date,
+                change,
+                balance_after,
+                ..
+            } => {
+                let description = format!("Corrected under rulebook {version} (ledger resettle)");
+                if *target_kind == AdjustmentTarget::Caco {
+                    self.views
+                        .entry(account.to_string())
+                        .or_default()
+                        .caco_transactions
+                        .entry(target.clone())
+                        .or_default()
+                        .push(CacoTransaction {
+                            date: *date,
+                            description,
+                            billing_profile: String::new(),
+                            invoice: String::new(),
+                            decrement: negate(*change),
+                            remaining: *balance_after,
+                        });
+                    None
+                } else {
+                    Some(LotEvent {
+                        id: id(),
+                        date: *date,
+                        description,
+                        billing_profile: None,
+                        lot: target.clone(),
+                        lot_source: self.lot_source(account, target),
+                        charges: *change,
+                        closed_balance: *balance_after,
+                        event_type: "SettledCharges".into(),
+                        invoice: None,
+                        seq,
+                    })
+                }
+            }
             _ => None,
         };
         if let Some(entry) = entry {

@@ -233,7 +233,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} MACC {}: stored balance {} ({:?}), rebuilt {} ({:?})",
-                    x.terms.id, x.balance, x.state, y.balance, y.state
+                    x.terms.id, x.amounts.balance, x.state, y.amounts.balance, y.state
                 ));
             }
         }
@@ -241,7 +241,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} credit {}: stored balance {} ({:?}), rebuilt {} ({:?})",
-                    x.terms.id, x.balance, x.state, y.balance, y.state
+                    x.terms.id, x.amounts.balance, x.state, y.amounts.balance, y.state
                 ));
             }
         }
@@ -249,7 +249,7 @@ pub fn differences(stored: &Projections, rebuilt: &Projections) -> Vec<String> {
             if x != y {
                 out.push(format!(
                     "account {account} CACO {}: stored remaining {}, rebuilt {}",
-                    x.terms.id, x.remaining, y.remaining
+                    x.terms.id, x.amounts.balance, y.amounts.balance
                 ));
             }
         }

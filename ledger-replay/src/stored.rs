@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 
+use ledger_core::Fact;
 use ledger_store::{decode_blob, Decisions, SnapshotState, Store, StoreError, StoredSnapshot};
 
 use crate::audit::AuditFinding;
@@ -58,8 +59,14 @@ impl StoredCheck {
     }
 
     /// Fold the decisions of the entry ending at `last_seq` (already proven equal to what
-    /// the rules derive), then compare any snapshot taken right after it.
-    pub fn fold(&mut self, last_seq: u64, decisions: &Decisions) -> Option<AuditFinding> {
+    /// the rules derive from `fact`), then compare any snapshot taken right after it.
+    pub fn fold(
+        &mut self,
+        last_seq: u64,
+        fact: &Fact,
+        decisions: &Decisions,
+    ) -> Option<AuditFinding> {
+        self.rebuilt.note_fact(&decisions.account, fact);
         if let Err(error) = self
             .rebuilt
             .apply(&decisions.account, decisions.seq, &decisions.events)

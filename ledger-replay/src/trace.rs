@@ -65,10 +65,26 @@ pub enum TraceError {
     UnknownLot(String),
 }
 
-/// Keeps the portions of the current fact that touched the lot, keyed by (invoice, profile).
+/// Keeps the portions of the current fact that touched the lot, keyed by (invoice, profile,
+/// run): each run's portions are behind one decrement or credit application of the lot.
 struct Collector<'a> {
     lot: &'a str,
-    found: BTreeMap<(String, String), Vec<TracedPortion>>,
+    found: BTreeMap<(String, String, u32), Vec<TracedPortion>>,
+}
+
+impl Collector<'_> {
+    /// The portions behind the next decrement or credit application of (invoice, profile):
+    /// the earliest run that moved the lot. Runs that moved it by nothing have no event.
+    fn take(&mut self, invoice: &str, profile: &str) -> Vec<TracedPortion> {
+        let key = self
+            .found
+            .iter()
+            .find(|((i, p, _), portions)| {
+                i == invoice && p == profile && portions.iter().any(|x| !x.counted.is_zero())
+            })
+            .map(|(k, _)| k.clone());
+        key.and_then(|k| self.found.remove(&k)).unwrap_or_default()
+    }
 }
 
 impl TraceSink for Collector<'_> {
@@ -104,7 +120,7 @@ impl TraceSink for Collector<'_> {
         };
         let profile = p.invoice.profile_name(p.line).to_string();
         self.found
-            .entry((p.invoice.id.clone(), profile))
+            .entry((p.invoice.id.clone(), profile, p.run))
             .or_default()
             .push(portion);
     }
@@ -145,10 +161,7 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
                         event,
                         Event::Decremented { .. } | Event::CreditApplied { .. }
                     ) {
-                        traced.portions = collector
-                            .found
-                            .remove(&(invoice.clone(), profile.clone()))
-                            .unwrap_or_default();
+                        traced.portions = collector.take(invoice, profile);
                     }
                 }
                 if let (
@@ -283,6 +296,13 @@ fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
             expires,
             balance,
         } if l == lot => Some(base(*expires, None, None, *balance, Some(*balance))),
+        Event::Resettled {
+            target,
+            date,
+            change,
+            balance_after,
+            ..
+        } if target == lot => Some(base(*date, None, None, *change, Some(*balance_after))),
         Event::MaccExpired {
             macc, end, balance, ..
         } if macc == lot => Some(base(*end, None, None, *balance, Some(*balance))),

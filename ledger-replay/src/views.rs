@@ -58,7 +58,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 source: "ConsumptionCommitment",
                 status: acct.macc_status(i),
                 original: macc.terms.amount,
-                closed_balance: macc.balance,
+                closed_balance: macc.amounts.balance,
                 start: macc.terms.start,
                 expiration: macc.terms.end,
                 purchased: macc.terms.purchased,
@@ -75,7 +75,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 source: lot.terms.kind.lot_source(),
                 status: acct.credit_status(i),
                 original: lot.terms.amount,
-                closed_balance: lot.balance,
+                closed_balance: lot.amounts.balance,
                 start: lot.terms.start,
                 expiration: lot.terms.expires,
                 purchased: match lot.origin {
@@ -222,7 +222,7 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
                 start: caco.terms.start,
                 end: caco.terms.end(),
                 commitment: caco.commitment,
-                remaining: caco.remaining,
+                remaining: caco.amounts.balance,
                 award_months: caco.terms.award_months,
                 milestones,
                 transactions,
@@ -380,12 +380,14 @@ pub fn macc_rows<'a>(p: &'a Projections, account: &str) -> Vec<MaccRow<'a>> {
         .map(|(i, macc)| {
             let milestones = macc_milestone_rows(acct, i, &shortfall_lot);
             let shortfall = match macc.state {
-                MaccState::Expired { .. } if macc.balance.is_positive() => Some(ShortfallRow {
-                    amount: macc.balance,
-                    lot: shortfall_lot(&LotOrigin::MaccShortfall {
-                        macc: macc.terms.id.clone(),
-                    }),
-                }),
+                MaccState::Expired { .. } if macc.amounts.balance.is_positive() => {
+                    Some(ShortfallRow {
+                        amount: macc.amounts.balance,
+                        lot: shortfall_lot(&LotOrigin::MaccShortfall {
+                            macc: macc.terms.id.clone(),
+                        }),
+                    })
+                }
                 _ => None,
             };
             MaccRow {
@@ -394,7 +396,7 @@ pub fn macc_rows<'a>(p: &'a Projections, account: &str) -> Vec<MaccRow<'a>> {
                 id: &macc.terms.id,
                 status: acct.macc_status(i),
                 amount: macc.terms.amount,
-                balance: macc.balance,
+                balance: macc.amounts.balance,
                 start: macc.terms.start,
                 end: macc.terms.end,
                 purchased: macc.terms.purchased,
@@ -416,7 +418,7 @@ pub fn macc_milestone_rows(
     let so_far = macc
         .terms
         .amount
-        .checked_sub(macc.balance)
+        .checked_sub(macc.amounts.balance)
         .unwrap_or(Money::ZERO)
         .max(Money::ZERO);
     macc.terms

@@ -438,7 +438,7 @@ fn fold(
         let due = match &recorded.fact {
             Fact::Invoice(inv) => Some((&inv.account, Due::DatedBefore(inv.date))),
             Fact::Close { account, through } => Some((account, Due::EndingBy(*through))),
-            Fact::Agreement { .. } => None,
+            Fact::Agreement { .. } | Fact::Resettle { .. } => None,
         };
         if let Some((account, due)) = due {
             if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
@@ -533,6 +533,9 @@ fn describe(fact: &Fact, seq: Option<u64>) -> String {
         }
         Fact::Invoice(inv) => format!("invoice {}", inv.id),
         Fact::Close { account, through } => format!("close of account {account} through {through}"),
+        Fact::Resettle {
+            account, version, ..
+        } => format!("resettle of account {account} under rulebook {version}"),
     };
     match seq {
         Some(seq) => format!("{what} (record {seq})"),
@@ -586,7 +589,8 @@ fn alter(
                 .map(|v| v.as_slice());
             Ok(alter_invoice(scenario, inv, adds, scratch)?.map(Fact::Invoice))
         }
-        Fact::Close { .. } => Ok(None),
+        // A recorded resettle applies its recorded corrections to the scenario too.
+        Fact::Close { .. } | Fact::Resettle { .. } => Ok(None),
     }
 }
 
@@ -1079,14 +1083,14 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
         maccs.push(MaccFigures {
             id: m.terms.id.clone(),
             amount: m.terms.amount,
-            remaining: m.balance,
+            remaining: m.amounts.balance,
             status: macc_status_name(acct.macc_status(i)),
             completed: match &m.state {
                 MaccState::Completed { date, .. } => Some(*date),
                 _ => None,
             },
             shortfall: match m.state {
-                MaccState::Expired { .. } => m.balance,
+                MaccState::Expired { .. } => m.amounts.balance,
                 _ => Money::ZERO,
             },
         });
@@ -1130,7 +1134,7 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
         }
         cacos.push(CacoFigures {
             id: c.terms.id.clone(),
-            remaining: c.remaining,
+            remaining: c.amounts.balance,
             status: acct.caco_status(i).name(),
             awards_granted: granted,
             awards_forfeited: forfeited,
@@ -1144,7 +1148,7 @@ fn account_figures(acct: &AccountState) -> AccountFigures {
             id: l.terms.id.clone(),
             kind: l.terms.kind.name(),
             original: l.terms.amount,
-            balance: l.balance,
+            balance: l.amounts.balance,
             status: acct.credit_status(i).name(),
         })
         .collect();

@@ -89,6 +89,15 @@ fn ledger() -> (tempfile::TempDir, Store) {
                 line("2025-02-12", ChargeKind::Refund, "-30.25"),
             ],
         ),
+        invoice(
+            "INV-3",
+            "2025-04-05",
+            vec![
+                line("2025-03-10", ChargeKind::Usage, "7"),
+                line("2025-03-11", ChargeKind::Refund, "-2"),
+                line("2025-03-12", ChargeKind::Usage, "11"),
+            ],
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), "test").unwrap();
@@ -115,16 +124,26 @@ fn every_decrement_shows_the_line_portions_and_rules_behind_it() {
         .iter()
         .map(|e| (e.event.as_str(), e.amount))
         .collect();
-    // Within an invoice, adjustments come before decrements (they only raise balances, so no
-    // balance is ever transiently negative).
+    // Within an invoice, in decision order (issue 11 pt 2): INV-2's decrement of 5 (line 1)
+    // comes before the adjustment of its refund (line 2).
     assert_eq!(
         events,
         vec![
             ("Decremented", m("100.25")),
+            ("Decremented", m("5")),
             ("Adjusted", m("30.25")),
-            ("Decremented", m("5"))
+            ("Decremented", m("7")),
+            ("Adjusted", m("2")),
+            ("Decremented", m("11")),
         ]
     );
+    // A refund splits INV-3 in two runs: each decrement shows only its own line.
+    let inv3: Vec<(u32, Money)> = trace.events[3..]
+        .iter()
+        .map(|e| (e.portions[0].line_position, e.portions[0].counted))
+        .collect();
+    assert_eq!(inv3, vec![(1, m("7")), (2, m("2")), (3, m("11"))]);
+    assert!(trace.events[3..].iter().all(|e| e.portions.len() == 1));
     let first = &trace.events[0];
     assert_eq!(
         first.portions.len(),
@@ -152,7 +171,7 @@ fn a_refund_adjustment_shows_its_refund_line() {
     assert_eq!(p.elig_rule, "R-ADJ refund of usage");
     assert_eq!(
         adjusted.balance_after,
-        Some(m("930")),
-        "899.75 + 30.25, before INV-2's decrement of 5"
+        Some(m("925")),
+        "899.75 − 5 + 30.25: after INV-2's decrement of 5, decided first"
     );
 }

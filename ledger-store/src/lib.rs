@@ -48,6 +48,7 @@
 //! | 3 LineChunk | chunk_index, first_line, line_count, the strings it introduces, lines (format v1, ≤ [`CHUNK_LINES`]) |
 //! | 4 Close | `(account, through day number)` |
 //! | 5 Decisions | account, rulebook_version, fact_seq, events as [`encode_events`] bytes |
+//! | 6 Resettle | `(account, rulebook version, corrections)` in ledger-core's serde shapes |
 //!
 //! An entry is a fact's records followed by one Decisions record; [`Store::append`] accepts only
 //! whole entries, in one batch, so no fact is ever recorded without its decisions.

@@ -12,7 +12,7 @@ use crate::codec::{
 use crate::error::StoreError;
 use crate::record::{
     date_from, parse_envelope, record_hash, seq_key, AgreementIn, CloseIn, DecisionsIn, Head,
-    InvoiceHeaderIn, LineChunkIn, RecordKind, CHUNK_LINES, ENVELOPE_BYTES,
+    InvoiceHeaderIn, LineChunkIn, RecordKind, ResettleIn, CHUNK_LINES, ENVELOPE_BYTES,
 };
 
 /// Where to start reading and whether to verify the hash chain.
@@ -299,6 +299,10 @@ impl<'a> LogReader<'a> {
             RecordKind::Close => {
                 let (account, through): CloseIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
                 Fact::Close { account, through: date_from(through, seq, "the close date")? }
+            }
+            RecordKind::Resettle => {
+                let (account, version, corrections): ResettleIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
+                Fact::Resettle { account, version, corrections }
             }
             RecordKind::InvoiceHeader => {
                 let header: InvoiceHeaderIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;

@@ -29,6 +29,7 @@ pub enum RecordKind {
     LineChunk = 3,
     Close = 4,
     Decisions = 5,
+    Resettle = 6,
 }
 
 impl RecordKind {
@@ -39,6 +40,7 @@ impl RecordKind {
             3 => RecordKind::LineChunk,
             4 => RecordKind::Close,
             5 => RecordKind::Decisions,
+            6 => RecordKind::Resettle,
             _ => return None,
         })
     }
@@ -50,6 +52,7 @@ impl RecordKind {
             RecordKind::LineChunk => "line chunk",
             RecordKind::Close => "close",
             RecordKind::Decisions => "decisions",
+            RecordKind::Resettle => "resettle",
         }
     }
 
@@ -57,7 +60,10 @@ impl RecordKind {
     pub fn starts_fact(self) -> bool {
         matches!(
             self,
-            RecordKind::Agreement | RecordKind::InvoiceHeader | RecordKind::Close
+            RecordKind::Agreement
+                | RecordKind::InvoiceHeader
+                | RecordKind::Close
+                | RecordKind::Resettle
         )
     }
 }
@@ -177,6 +183,9 @@ fn envelope(kind: RecordKind, seq: u64, prev_hash: &[u8; 32], payload_hint: usiz
 
 /// Agreement fact: `(agreement, content_hash)` with ledger-core's serde shapes.
 pub(crate) type AgreementIn = (Agreement, [u8; 32]);
+
+/// Resettle fact: `(account, rulebook version, corrections)` in ledger-core's serde shapes.
+pub(crate) type ResettleIn = (String, u16, Vec<ledger_core::resettle::Correction>);
 
 /// InvoiceHeader fact: the invoice without its lines and strings.
 #[derive(Serialize)]
@@ -307,6 +316,16 @@ impl Appender {
                 staged.push((RecordKind::Close, payload));
             }
             Fact::Invoice(invoice) => encode_invoice(invoice, &mut staged)?,
+            Fact::Resettle {
+                account,
+                version,
+                corrections,
+            } => {
+                check_string("resettle account", account)?;
+                let mut payload = Vec::with_capacity(64 + 128 * corrections.len());
+                codec::encode_into(&mut payload, &(account.as_str(), *version, corrections));
+                staged.push((RecordKind::Resettle, payload));
+            }
         }
         let mut head = self.head;
         let start = out.len();

@@ -646,10 +646,7 @@ impl Store {
             let Ok(Some(value)) = self.log.get(seq_key(s)) else {
                 return false;
             };
-            matches!(
-                crate::record::parse_envelope(s, &value).map(|e| e.kind),
-                Ok(RecordKind::Agreement | RecordKind::InvoiceHeader | RecordKind::Close)
-            )
+            crate::record::parse_envelope(s, &value).is_ok_and(|e| e.kind.starts_fact())
         })
     }
 

@@ -63,7 +63,12 @@ fn facts() -> Vec<Fact> {
     let agreement = Agreement {
         account: "contoso".into(),
         currency: "USD".into(),
-        terms: AccountTerms::default(),
+        // Written under rulebook 1 (the version new agreements got then); pinned, since the
+        // default has moved on and the fixture must not.
+        terms: AccountTerms {
+            rulebook_version: 1,
+            ..AccountTerms::default()
+        },
         maccs: vec![MaccTerms {
             id: "macc-2025".into(),
             amount: money("50000"),
@@ -375,18 +380,18 @@ fn log_v1_fixture_reads_back_with_the_current_code() {
     let balances: Vec<(String, String)> = account
         .maccs
         .iter()
-        .map(|m| (m.terms.id.clone(), m.balance.to_string()))
+        .map(|m| (m.terms.id.clone(), m.amounts.balance.to_string()))
         .chain(
             account
                 .cacos
                 .iter()
-                .map(|c| (c.terms.id.clone(), c.remaining.to_string())),
+                .map(|c| (c.terms.id.clone(), c.amounts.balance.to_string())),
         )
         .chain(
             account
                 .lots
                 .iter()
-                .map(|l| (l.terms.id.clone(), l.balance.to_string())),
+                .map(|l| (l.terms.id.clone(), l.amounts.balance.to_string())),
         )
         .collect();
     let invoices: Vec<(String, String, String, String)> = account
@@ -483,13 +488,13 @@ fn write_log_v1_fixture() {
     }
     let account = ledger.account("contoso").unwrap();
     for m in &account.maccs {
-        println!("(\"{}\", \"{}\"),", m.terms.id, m.balance);
+        println!("(\"{}\", \"{}\"),", m.terms.id, m.amounts.balance);
     }
     for c in &account.cacos {
-        println!("(\"{}\", \"{}\"),", c.terms.id, c.remaining);
+        println!("(\"{}\", \"{}\"),", c.terms.id, c.amounts.balance);
     }
     for l in &account.lots {
-        println!("(\"{}\", \"{}\"),", l.terms.id, l.balance);
+        println!("(\"{}\", \"{}\"),", l.terms.id, l.amounts.balance);
     }
     for i in &account.invoices {
         println!(

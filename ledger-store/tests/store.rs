@@ -28,7 +28,11 @@ fn agreement() -> Agreement {
     Agreement {
         account: "contoso".into(),
         currency: "USD".into(),
-        terms: AccountTerms::default(),
+        // Rulebook 1, as when the frozen digests below were taken.
+        terms: AccountTerms {
+            rulebook_version: 1,
+            ..AccountTerms::default()
+        },
         maccs: vec![MaccTerms {
             id: "macc-2025".into(),
             amount: money("100000"),
@@ -145,6 +149,7 @@ fn events_for(fact: &Fact) -> Vec<Event> {
             content_hash: *content_hash,
         }],
         Fact::Close { through, .. } => vec![Event::Closed { through: *through }],
+        Fact::Resettle { .. } => vec![],
     }
 }
 
@@ -966,4 +971,33 @@ proptest! {
         let Fact::Invoice(back) = &entries[0].fact else { unreachable!() };
         prop_assert_eq!(invoice_content_hash(back), back.content_hash);
     }
+}
+
+/// The resettle record (kind 6) reads back as the fact it was written from, chain verified.
+#[test]
+fn a_resettle_record_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let facts = vec![
+        all_facts().remove(0),
+        Fact::Resettle {
+            account: "contoso".into(),
+            version: 2,
+            corrections: vec![ledger_core::resettle::Correction {
+                target: "macc-2025".into(),
+                target_kind: ledger_core::event::AdjustmentTarget::Macc,
+                decremented: money("100"),
+                adjusted: money("1.5"),
+                balance: money("99901.5"),
+                completed: Some((day("2025-06-05"), "INV-2".into())),
+            }],
+        },
+    ];
+    for fact in &facts {
+        record(&store, fact);
+    }
+    let entries = read_all(&store, true).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].fact, facts[1]);
+    assert_eq!(entries[1].record_count, 2, "the fact and its decisions");
 }

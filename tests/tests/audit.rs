@@ -387,7 +387,10 @@ fn audit_trace_portions_add_up_to_every_decrement_and_credit_application() {
             col("counted"),
             col("portion_amount"),
         );
-        let mut sums: BTreeMap<(u64, String, String), (Dec, Dec)> = BTreeMap::new();
+        let after = col("balance_after");
+        // One event per (invoice, profile) and run of lines: a refund ends a run (rulebook
+        // 2, issue 11 pt 2), so the balance after tells two events of one profile apart.
+        let mut sums: BTreeMap<(u64, String, String, String), (Dec, Dec)> = BTreeMap::new();
         for row in &rows[1..] {
             let added = match row[event].as_str() {
                 "Decremented" => &row[counted],
@@ -398,6 +401,7 @@ fn audit_trace_portions_add_up_to_every_decrement_and_credit_application() {
                 row[seq].parse().expect("a seq"),
                 row[invoice].clone(),
                 row[profile].clone(),
+                row[after].clone(),
             );
             let entry = sums
                 .entry(key)
@@ -409,7 +413,7 @@ fn audit_trace_portions_add_up_to_every_decrement_and_credit_application() {
             "lot {lot}: too few decrements or credit applications traced: {}",
             sums.len()
         );
-        for ((seq, invoice, profile), (amount, total)) in &sums {
+        for ((seq, invoice, profile, _), (amount, total)) in &sums {
             assert_eq!(total, amount, "lot {lot}, record {seq}, invoice {invoice}, profile {profile}: the portions add up to {total}, the event says {amount}");
         }
         // The same events as the Events API shows for the lot.
@@ -501,7 +505,7 @@ fn altered_projections(payload: &[u8]) -> Vec<u8> {
         .next()
         .expect("an account");
     let macc = account.maccs.first_mut().expect("a MACC");
-    macc.balance = Money::parse("123.45").unwrap();
+    macc.amounts.balance = Money::parse("123.45").unwrap();
     ledger_store::encode_blob(&projections)
 }
 

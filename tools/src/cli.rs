@@ -75,6 +75,12 @@ pub enum Command {
     #[command(after_help = "Example:\n  ledger close --through 2025-12-31")]
     Close(CloseArgs),
 
+    /// Correct accounts decided under an older rulebook to what the current one derives from
+    /// every recorded fact. Earlier decisions stay in the log; the corrections are appended
+    /// (and shown by `events` and `audit trace`). A second run appends nothing.
+    #[command(after_help = "Example:\n  ledger resettle\n  ledger resettle --account contoso")]
+    Resettle(ResettleArgs),
+
     /// MACC and credit lots in the Azure Lots API shape.
     #[command(
         after_help = "Example:\n  ledger lots\n  ledger lots --json --source ConsumptionCommitment"
@@ -326,6 +332,13 @@ pub struct CloseArgs {
     /// Evaluate deadlines on or before this date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub through: Date,
+    /// Only this billing account (default: every account).
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResettleArgs {
     /// Only this billing account (default: every account).
     #[arg(long)]
     pub account: Option<String>,

@@ -11,7 +11,9 @@ use ledger_app::replay::views::{
     caco_rows, event_rows, invoice_rows, lot_rows, EventFilter, LotFilter,
 };
 use ledger_app::replay::{alerts, audit, replay, trace};
-use ledger_app::{agreement, close, ingest, reconcile, timeline, whatif, Failure, Session};
+use ledger_app::{
+    agreement, close, ingest, reconcile, resettle, timeline, whatif, Failure, Session,
+};
 use ledger_render::head::head_line;
 use ledger_render::ingest::{describe, group};
 use ledger_render::json::{self, to_text};
@@ -20,8 +22,8 @@ use ledger_render::{events, text};
 
 use crate::cli::{
     AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs,
-    GenFormat, IngestArgs, JsonArgs, LotsArgs, ReadArgs, ReconcileArgs, ReportArgs, TraceArgs,
-    WhatifArgs,
+    GenFormat, IngestArgs, JsonArgs, LotsArgs, ReadArgs, ReconcileArgs, ReportArgs, ResettleArgs,
+    TraceArgs, WhatifArgs,
 };
 
 /// Whether progress bars may be drawn (stderr is a terminal and not in tests).
@@ -66,6 +68,13 @@ pub fn close(data: &Path, args: &CloseArgs, out: &mut dyn Write) -> Result<(), F
     let closed = close::close(data, args.through, args.account.as_deref())?;
     out.write_all(events::close_text(args.through, &closed.accounts).as_bytes())?;
     writeln!(out, "{}", head_line(&closed.head))?;
+    Ok(())
+}
+
+/// `ledger resettle [--account A]`.
+pub fn resettle(data: &Path, args: &ResettleArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let done = resettle::resettle(data, args.account.as_deref())?;
+    out.write_all(events::resettle_text(&done).as_bytes())?;
     Ok(())
 }
 

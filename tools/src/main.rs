@@ -57,6 +57,7 @@ fn run(data: &std::path::Path, command: &Command, out: &mut dyn Write) -> Result
         Command::Agreement(args) => commands::agreement(data, args, out),
         Command::Ingest(args) => commands::ingest(data, args, out),
         Command::Close(args) => commands::close(data, args, out),
+        Command::Resettle(args) => commands::resettle(data, args, out),
         Command::Lots(args) => commands::lots(data, args, out),
         Command::Events(args) => commands::events(data, args, out),
         Command::Caco(args) => commands::caco(data, args, out),

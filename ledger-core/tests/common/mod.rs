@@ -272,7 +272,7 @@ impl World {
     }
     pub fn macc_balance(&self, id: &str) -> Money {
         let a = self.acct();
-        a.maccs[a.macc_index(id).unwrap()].balance
+        a.maccs[a.macc_index(id).unwrap()].amounts.balance
     }
     pub fn macc_status(&self, id: &str) -> LotStatus {
         let a = self.acct();
@@ -280,7 +280,9 @@ impl World {
     }
     pub fn lot_balance(&self, id: &str) -> Money {
         let a = self.acct();
-        a.lots[a.credit_index(id).unwrap_or_else(|| panic!("no lot {id}"))].balance
+        a.lots[a.credit_index(id).unwrap_or_else(|| panic!("no lot {id}"))]
+            .amounts
+            .balance
     }
     pub fn lot_status(&self, id: &str) -> LotStatus {
         let a = self.acct();
@@ -288,7 +290,7 @@ impl World {
     }
     pub fn caco_remaining(&self, id: &str) -> Money {
         let a = self.acct();
-        a.cacos[a.caco_index(id).unwrap()].remaining
+        a.cacos[a.caco_index(id).unwrap()].amounts.balance
     }
     pub fn milestone_progress(&self, caco: &str, milestone: &str) -> Money {
         let a = self.acct();
@@ -365,4 +367,107 @@ impl World {
     pub fn has_event(&self, pred: impl Fn(&Event) -> bool) -> bool {
         self.events.iter().any(pred)
     }
+}
+
+/// Walk every lot's trail in the order its events are listed: each balance after = the one
+/// before + the event's charges, within 0..=original, and a Completed MACC or CACO is never
+/// decremented or raised again. Returns the first breach, naming the event.
+pub fn check_trail(events: &[Event]) -> Result<(), String> {
+    use std::collections::BTreeMap;
+    // id -> (balance, original, completed)
+    let mut lots: BTreeMap<String, (Money, Money, bool)> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let (id, before, after, completes) = match e {
+            Event::MaccOpened { terms } => {
+                lots.insert(terms.id.clone(), (terms.amount, terms.amount, false));
+                continue;
+            }
+            Event::CacoOpened { terms } => {
+                let c = terms.commitment_amount();
+                lots.insert(terms.id.clone(), (c, c, false));
+                continue;
+            }
+            Event::CreditLotOpened { lot, .. } => {
+                lots.insert(lot.id.clone(), (lot.amount, lot.amount, false));
+                continue;
+            }
+            Event::MaccAmended {
+                terms,
+                balance_after,
+            } => {
+                lots.insert(terms.id.clone(), (*balance_after, terms.amount, false));
+                continue;
+            }
+            Event::CacoAmended {
+                terms,
+                remaining_after,
+                ..
+            } => {
+                let c = terms.commitment_amount();
+                lots.insert(terms.id.clone(), (*remaining_after, c, false));
+                continue;
+            }
+            Event::CreditLotAmended { lot, balance_after } => {
+                lots.insert(lot.id.clone(), (*balance_after, lot.amount, false));
+                continue;
+            }
+            Event::CreditApplied {
+                lot,
+                amount,
+                balance_after,
+                ..
+            } => (lot, amount.checked_neg().unwrap(), *balance_after, false),
+            Event::Decremented {
+                commitment,
+                amount,
+                balance_after,
+                ..
+            } => (
+                commitment,
+                amount.checked_neg().unwrap(),
+                *balance_after,
+                false,
+            ),
+            Event::Adjusted {
+                target,
+                applied,
+                balance_after,
+                ..
+            } => (target, *applied, *balance_after, false),
+            Event::Resettled {
+                target,
+                change,
+                balance_after,
+                ..
+            } => (target, *change, *balance_after, false),
+            Event::MaccCompleted { macc, .. } => (macc, Money::ZERO, Money::ZERO, true),
+            Event::CacoCompleted { caco, .. } => (caco, Money::ZERO, Money::ZERO, true),
+            _ => continue,
+        };
+        let Some(lot) = lots.get_mut(id) else {
+            return Err(format!("event {i} ({}) names unknown lot {id}", e.name()));
+        };
+        let (balance, original, completed) = *lot;
+        if completed && !before.is_zero() {
+            return Err(format!(
+                "event {i}: {} changes {id} by {before} after it completed",
+                e.name()
+            ));
+        }
+        let expected = balance.checked_add(before).unwrap();
+        if expected != after {
+            return Err(format!(
+                "event {i}: {} of {id}: balance before {balance} + charges {before} = {expected}, shown {after}",
+                e.name()
+            ));
+        }
+        if after.is_negative() || after > original {
+            return Err(format!(
+                "event {i}: {} of {id}: balance after {after} outside 0..={original}",
+                e.name()
+            ));
+        }
+        *lot = (after, original, completed || completes);
+    }
+    Ok(())
 }

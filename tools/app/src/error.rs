@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ledger_input::InputError;
 use ledger_replay::load::ReplayError;
+use ledger_replay::resettle::ResettleError;
 use ledger_replay::trace::TraceError;
 use ledger_replay::whatif::WhatIfError;
 use ledger_replay::write::StageError;
@@ -29,6 +30,9 @@ pub enum AppError {
     WhatIf(#[from] WhatIfError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A resettle was refused (the core names what a correction cannot express).
+    #[error(transparent)]
+    Resettle(#[from] ResettleError),
     /// `--data` names no ledger (only `agreement` and `serve` create one).
     #[error("no ledger at {}: record an agreement first (`ledger agreement FILE`), or point --data / LEDGER_DATA at one", .dir.display())]
     NoLedger { dir: PathBuf },
@@ -38,6 +42,9 @@ pub enum AppError {
     /// `close` on a ledger with no agreement.
     #[error("nothing to close: no agreement has been recorded")]
     NothingToClose,
+    /// `resettle` on a ledger with no agreement.
+    #[error("nothing to resettle: no agreement has been recorded")]
+    NothingToResettle,
     /// The core refused an agreement file's agreement.
     #[error("{}: {source}", .file.display())]
     AgreementRefused {

@@ -2,7 +2,8 @@
 //!
 //! What a verb of `ledger` (or a request to `ledger serve`) does, without saying how its
 //! result looks: open a ledger ([`session`]), record agreements ([`agreement`]), ingest charge
-//! files in three phases ([`ingest`]), close through a date ([`close`]), replay scenarios
+//! files in three phases ([`ingest`]), close through a date ([`close`]), correct
+//! decisions of an older rulebook ([`resettle`]), replay scenarios
 //! ([`whatif`]), reconcile with Azure's figures ([`reconcile`]), the data of the burn-down
 //! report ([`report`]) and the decisions worth telling ([`timeline`]). `ledger-render` turns
 //! the results into text, JSON and HTML; the binary and the server choose which.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod ingest;
 pub mod reconcile;
 pub mod report;
+pub mod resettle;
 pub mod session;
 pub mod timeline;
 pub mod whatif;

@@ -272,7 +272,7 @@ fn macc_commitments(
             .flat_map(|f| f.macc_milestones.iter())
             .filter(|f| f.macc == m.terms.id)
             .collect();
-        let cumulative_now = less(m.terms.amount, m.balance);
+        let cumulative_now = less(m.terms.amount, m.amounts.balance);
         let milestones = m
             .terms
             .milestones
@@ -306,7 +306,7 @@ fn macc_commitments(
             id: m.terms.id.clone(),
             status,
             amount: m.terms.amount,
-            remaining: m.balance,
+            remaining: m.amounts.balance,
             start: m.terms.start,
             end: m.terms.end,
             completed: match &m.state {
@@ -438,7 +438,7 @@ fn credit_lots(acct: &AccountState, events: &[LotEvent]) -> Vec<Credit> {
                 source: lot.terms.kind.lot_source(),
                 status: acct.credit_status(i).name(),
                 original: lot.terms.amount,
-                balance: lot.balance,
+                balance: lot.amounts.balance,
                 start: lot.terms.start,
                 expires: lot.terms.expires,
                 opened: lot.opened,

@@ -435,8 +435,8 @@ fn describe(ledger: &Ledger, account: &str) -> String {
             "MACC {} amount {} remaining {} decremented {} state {:?}; milestones {:?}\n",
             m.terms.id,
             m.terms.amount.to_display(2),
-            m.balance.to_display(2),
-            m.decremented.to_display(2),
+            m.amounts.balance.to_display(2),
+            m.amounts.decremented.to_display(2),
             m.state,
             m.milestone_outcomes
                 .iter()
@@ -460,7 +460,7 @@ fn describe(ledger: &Ledger, account: &str) -> String {
             "CACO {} commitment {} remaining {} state {:?}\n",
             c.terms.id,
             c.commitment.to_display(2),
-            c.remaining.to_display(2),
+            c.amounts.balance.to_display(2),
             c.state
         );
         for ms in &c.milestones {
@@ -482,8 +482,8 @@ fn describe(ledger: &Ledger, account: &str) -> String {
             l.terms.id,
             l.terms.kind,
             l.terms.amount.to_display(2),
-            l.applied.to_display(2),
-            l.balance.to_display(2),
+            l.amounts.decremented.to_display(2),
+            l.amounts.balance.to_display(2),
             l.state
         );
     }
@@ -689,11 +689,14 @@ fn gen_settles_to_the_designed_outcomes() {
         // The agreement's ACO lot is consumed; the MACC is decremented.
         let aco = &a.lots[a.credit_index("aco-2024").unwrap()];
         assert!(
-            aco.balance.is_zero() && aco.applied == aco.terms.amount,
+            aco.amounts.balance.is_zero() && aco.amounts.decremented == aco.terms.amount,
             "seed {seed}\n{report}"
         );
         let macc = &a.maccs[0];
-        assert!(macc.decremented.is_positive(), "seed {seed}\n{report}");
+        assert!(
+            macc.amounts.decremented.is_positive(),
+            "seed {seed}\n{report}"
+        );
         let met: Vec<bool> = macc
             .milestone_outcomes
             .iter()
@@ -732,7 +735,7 @@ fn gen_settles_to_the_designed_outcomes() {
         assert!(
             a.lots
                 .iter()
-                .any(|l| l.terms.kind == CreditKind::Prepayment && l.balance.is_zero()),
+                .any(|l| l.terms.kind == CreditKind::Prepayment && l.amounts.balance.is_zero()),
             "seed {seed}\n{report}"
         );
     }

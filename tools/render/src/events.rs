@@ -7,6 +7,7 @@ use ledger_app::agreement::Recorded;
 use ledger_app::close::Closed;
 use ledger_app::core::event::{Event, ShortfallConversion};
 use ledger_app::core::Date;
+use ledger_app::resettle::Resettled;
 
 use crate::amount::amount;
 
@@ -98,6 +99,72 @@ pub fn close_text(through: Date, closed: &[Closed]) -> String {
         }
     }
     out
+}
+
+/// What `ledger resettle` prints: per account, each lot's balance as recorded and as
+/// corrected, or that nothing was appended.
+pub fn resettle_text(done: &[Resettled]) -> String {
+    let mut out = String::new();
+    for r in done {
+        let account = &r.account;
+        if r.events.is_empty() {
+            writeln!(
+                out,
+                "{account}: settles under rulebook {}; nothing to correct, nothing recorded",
+                r.to
+            )
+            .unwrap();
+            continue;
+        }
+        writeln!(
+            out,
+            "{account}: resettled under rulebook {} (decided under rulebook {} until now); earlier decisions are kept:",
+            r.to, r.from
+        )
+        .unwrap();
+        let corrections: Vec<String> = r.events.iter().filter_map(correction).collect();
+        if corrections.is_empty() {
+            writeln!(out, "  every balance was already right").unwrap();
+        }
+        for line in corrections {
+            writeln!(out, "  {line}").unwrap();
+        }
+    }
+    out
+}
+
+/// A sentence for a resettle's correction or completion, if the event is one.
+fn correction(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Resettled {
+            target,
+            change,
+            decremented,
+            adjusted,
+            balance_after,
+            ..
+        } => {
+            let before = balance_after.checked_sub(*change).ok()?;
+            format!(
+                "{target}: balance {} as recorded, {} corrected (decrements {}, adjustments {})",
+                amount(before),
+                amount(*balance_after),
+                amount(*decremented),
+                amount(*adjusted)
+            )
+        }
+        Event::MaccCompleted {
+            macc,
+            date,
+            invoice,
+        } => format!("{macc}: Completed on {date} by invoice {invoice}"),
+        Event::CacoCompleted {
+            caco,
+            date,
+            invoice,
+        } => format!("{caco}: Completed on {date} by invoice {invoice}"),
+        _ => return None,
+    })
 }
 
 /// A sentence for an evaluation decision (R-EVAL), if the event is one.

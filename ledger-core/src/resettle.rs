@@ -1,0 +1,330 @@
+//! Correcting recorded decisions (`ledger resettle`): an account adopts a newer rulebook, and
+//! each lot is corrected to what that version derives from every fact recorded before. The
+//! log keeps what the older version decided; the correction is new events after it.
+//!
+//! Three pieces, shared by the command that records a resettle and the audit that checks one:
+//! [`Rederivation`] folds an account's recorded facts under a given version, [`corrections`]
+//! compares the recorded state with the re-derived one, and [`Ledger::apply`] of
+//! [`Fact::Resettle`] turns the corrections into events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::date::Date;
+use crate::error::CoreError;
+use crate::event::{AdjustmentTarget, Event};
+use crate::fact::Fact;
+use crate::ledger::Ledger;
+use crate::money::Money;
+use crate::rulebook;
+use crate::settle::emit;
+use crate::state::{AccountState, CacoState, LotState, MaccState};
+use crate::Amounts;
+
+/// One lot's amounts as the newer version derives them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub target: String,
+    pub target_kind: AdjustmentTarget,
+    pub decremented: Money,
+    pub adjusted: Money,
+    pub balance: Money,
+    /// The commitment completes (R-MACC-4, R-CACO-7): on this invoice date, by this invoice.
+    pub completed: Option<(Date, String)>,
+}
+
+/// An account's recorded facts folded again under rulebook `version`.
+pub struct Rederivation {
+    ledger: Ledger,
+    account: String,
+    version: u16,
+}
+
+impl Rederivation {
+    /// Start re-deriving `account` under `version`.
+    pub fn new(account: &str, version: u16) -> Result<Rederivation, CoreError> {
+        if rulebook::rulebook(version).is_none() {
+            return Err(refused(account, format!("rulebook {version} is unknown")));
+        }
+        Ok(Rederivation {
+            ledger: Ledger::new(),
+            account: account.to_string(),
+            version,
+        })
+    }
+
+    /// Fold the next recorded fact (facts of other accounts are skipped). An agreement is read
+    /// as naming `version`; an earlier resettle changes nothing, since every fact is already
+    /// decided under `version`.
+    pub fn apply(&mut self, fact: &Fact) -> Result<(), CoreError> {
+        if fact.account() != self.account {
+            return Ok(());
+        }
+        match fact {
+            Fact::Resettle { .. } => Ok(()),
+            Fact::Agreement {
+                agreement,
+                content_hash,
+            } => {
+                let mut agreement = agreement.clone();
+                agreement.terms.rulebook_version = self.version;
+                let fact = Fact::Agreement {
+                    agreement,
+                    content_hash: *content_hash,
+                };
+                self.ledger.apply(&fact).map(drop)
+            }
+            other => self.ledger.apply(other).map(drop),
+        }
+    }
+
+    /// The account as `version` decides it, if any fact opened it.
+    pub fn finish(self) -> Option<AccountState> {
+        let Rederivation {
+            mut ledger,
+            account,
+            ..
+        } = self;
+        ledger.accounts.remove(&account)
+    }
+}
+
+fn refused(account: &str, message: String) -> CoreError {
+    CoreError::ResettleRefused {
+        account: account.to_string(),
+        message,
+    }
+}
+
+/// What must change so that `current` (as recorded) holds the amounts `rederived` (the same
+/// facts under a newer version) holds. Only what a correction can express is accepted:
+/// balances of open lots, and an open MACC or CACO that completes. Anything else (a MACC that
+/// expired as recorded but completes when re-derived, shortfall invoices, milestone outcomes)
+/// is refused, naming it.
+pub fn corrections(
+    current: &AccountState,
+    rederived: &AccountState,
+) -> Result<Vec<Correction>, CoreError> {
+    let account = &current.account;
+    let differs = |what: String| refused(account, format!("{what} differs when re-derived"));
+    if current.invoices != rederived.invoices {
+        return Err(differs(
+            "an invoice's totals (or the invoices the ledger made)".into(),
+        ));
+    }
+    if current.pec_earning != rederived.pec_earning {
+        return Err(differs("partner earned credit".into()));
+    }
+    let mut out = Vec::new();
+    if current.maccs.len() != rederived.maccs.len() {
+        return Err(differs("the set of MACCs".into()));
+    }
+    for (now, new) in current.maccs.iter().zip(&rederived.maccs) {
+        if now.terms != new.terms || now.milestone_outcomes != new.milestone_outcomes {
+            return Err(differs(format!("MACC {}'s milestones", now.terms.id)));
+        }
+        let completed = match (&now.state, &new.state) {
+            (a, b) if a == b => None,
+            (MaccState::Open, MaccState::Completed { date, invoice }) => {
+                Some((*date, invoice.clone()))
+            }
+            (a, b) => {
+                return Err(differs(format!(
+                    "MACC {} ({a:?} as recorded, {b:?} re-derived)",
+                    now.terms.id
+                )))
+            }
+        };
+        let id = &now.terms.id;
+        push(
+            &mut out,
+            account,
+            id,
+            AdjustmentTarget::Macc,
+            (now, new),
+            completed,
+        )?;
+    }
+    if current.cacos.len() != rederived.cacos.len() {
+        return Err(differs("the set of CACOs".into()));
+    }
+    for (now, new) in current.cacos.iter().zip(&rederived.cacos) {
+        if now.terms != new.terms || now.milestones != new.milestones {
+            return Err(differs(format!("CACO {}'s milestones", now.terms.id)));
+        }
+        let completed = match (&now.state, &new.state) {
+            (a, b) if a == b => None,
+            (CacoState::Open, CacoState::Completed { date, invoice }) => {
+                Some((*date, invoice.clone()))
+            }
+            (a, b) => {
+                return Err(differs(format!(
+                    "CACO {} ({a:?} as recorded, {b:?} re-derived)",
+                    now.terms.id
+                )))
+            }
+        };
+        let id = &now.terms.id;
+        push(
+            &mut out,
+            account,
+            id,
+            AdjustmentTarget::Caco,
+            (now, new),
+            completed,
+        )?;
+    }
+    if current.lots.len() != rederived.lots.len() {
+        return Err(differs("the set of credit lots".into()));
+    }
+    for (now, new) in current.lots.iter().zip(&rederived.lots) {
+        if now.terms != new.terms || now.state != new.state {
+            return Err(differs(format!("credit lot {}", now.terms.id)));
+        }
+        let id = &now.terms.id;
+        push(
+            &mut out,
+            account,
+            id,
+            AdjustmentTarget::Credit,
+            (now, new),
+            None,
+        )?;
+    }
+    Ok(out)
+}
+
+/// What [`corrections`] reads of any lot.
+trait HasAmounts {
+    fn amounts(&self) -> &Amounts;
+    fn open(&self) -> bool;
+}
+
+impl HasAmounts for crate::state::Macc {
+    fn amounts(&self) -> &Amounts {
+        &self.amounts
+    }
+    fn open(&self) -> bool {
+        self.state == MaccState::Open
+    }
+}
+
+impl HasAmounts for crate::state::Caco {
+    fn amounts(&self) -> &Amounts {
+        &self.amounts
+    }
+    fn open(&self) -> bool {
+        self.state == CacoState::Open
+    }
+}
+
+impl HasAmounts for crate::state::CreditLot {
+    fn amounts(&self) -> &Amounts {
+        &self.amounts
+    }
+    fn open(&self) -> bool {
+        self.state == LotState::Open
+    }
+}
+
+/// A correction of one lot, if its amounts differ; only an open lot may be corrected.
+fn push<L: HasAmounts>(
+    out: &mut Vec<Correction>,
+    account: &str,
+    id: &str,
+    kind: AdjustmentTarget,
+    (now, new): (&L, &L),
+    completed: Option<(Date, String)>,
+) -> Result<(), CoreError> {
+    if now.amounts() == new.amounts() && completed.is_none() {
+        return Ok(());
+    }
+    if !now.open() {
+        return Err(refused(
+            account,
+            format!("{id} is closed as recorded but its amounts differ when re-derived"),
+        ));
+    }
+    let a = new.amounts();
+    out.push(Correction {
+        target: id.to_string(),
+        target_kind: kind,
+        decremented: a.decremented,
+        adjusted: a.adjusted,
+        balance: a.balance,
+        completed,
+    });
+    Ok(())
+}
+
+/// The decisions of a [`Fact::Resettle`]: the account adopts `version`, then each correction
+/// becomes a `Resettled` event (and a completion, when the commitment completes).
+pub(crate) fn apply_resettle(
+    acct: &mut AccountState,
+    version: u16,
+    corrections: &[Correction],
+    out: &mut Vec<Event>,
+) -> Result<(), CoreError> {
+    if rulebook::rulebook(version).is_none() || version < acct.terms.rulebook_version {
+        return Err(refused(
+            &acct.account,
+            format!(
+                "rulebook {version} cannot replace rulebook {}",
+                acct.terms.rulebook_version
+            ),
+        ));
+    }
+    if version != acct.terms.rulebook_version {
+        let mut terms = acct.terms.clone();
+        terms.rulebook_version = version;
+        emit(acct, out, Event::AccountTermsChanged { terms })?;
+    }
+    let Some(date) = acct.clock else {
+        if corrections.is_empty() {
+            return Ok(());
+        }
+        return Err(refused(&acct.account, "nothing was settled yet".into()));
+    };
+    for c in corrections {
+        let (amounts, _, _) = acct.amounts_mut(c.target_kind, &c.target)?;
+        let change = c
+            .balance
+            .checked_sub(amounts.balance)
+            .map_err(|_| CoreError::Overflow {
+                context: "resettle".into(),
+            })?;
+        let event = Event::Resettled {
+            target: c.target.clone(),
+            target_kind: c.target_kind,
+            version,
+            date,
+            change,
+            decremented: c.decremented,
+            adjusted: c.adjusted,
+            balance_after: c.balance,
+        };
+        emit(acct, out, event)?;
+        if let Some((date, invoice)) = &c.completed {
+            let (date, invoice) = (*date, invoice.clone());
+            let completion = match c.target_kind {
+                AdjustmentTarget::Macc => Event::MaccCompleted {
+                    macc: c.target.clone(),
+                    date,
+                    invoice,
+                },
+                AdjustmentTarget::Caco => Event::CacoCompleted {
+                    caco: c.target.clone(),
+                    date,
+                    invoice,
+                },
+                AdjustmentTarget::Credit => {
+                    return Err(refused(
+                        &acct.account,
+                        format!("credit lot {} cannot complete", c.target),
+                    ))
+                }
+            };
+            emit(acct, out, completion)?;
+        }
+    }
+    Ok(())
+}
