@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agreement::Agreement;
 use crate::date::Date;
+use crate::event::AdjustmentTarget;
 use crate::kind::ChargeKind;
 use crate::money::Money;
 
@@ -135,11 +136,11 @@ pub enum Fact {
     Close { account: String, through: Date },
     /// Adopt rulebook `version` and correct each lot to what that version derives from every
     /// fact recorded before this one (`ledger resettle`). The corrections are computed by
-    /// [`crate::resettle::corrections`]; the audit derives them again.
+    /// `corrections` of the resettle module; the audit derives them again.
     Resettle {
         account: String,
         version: u16,
-        corrections: Vec<crate::resettle::Correction>,
+        corrections: Vec<Correction>,
     },
 }
 
@@ -152,4 +153,16 @@ impl Fact {
             Fact::Resettle { account, .. } => account,
         }
     }
+}
+
+/// One lot's amounts as the newer version derives them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub target: String,
+    pub target_kind: AdjustmentTarget,
+    pub decremented: Money,
+    pub adjusted: Money,
+    pub balance: Money,
+    /// The commitment completes (R-MACC-4, R-CACO-7): on this invoice date, by this invoice.
+    pub completed: Option<(Date, String)>,
 }

@@ -79,7 +79,7 @@ impl Ledger {
                 corrections,
             } => {
                 let acct = self.account_mut(account)?;
-                crate::resettle::apply_resettle(acct, *version, corrections, &mut events)?;
+                crate::correction::apply_resettle(acct, *version, corrections, &mut events)?;
                 false
             }
         };

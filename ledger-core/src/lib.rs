@@ -16,6 +16,7 @@
 
 pub mod agreement;
 pub mod amounts;
+mod correction;
 pub mod date;
 pub mod error;
 mod evaluate;

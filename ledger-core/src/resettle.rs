@@ -7,30 +7,16 @@
 //! compares the recorded state with the re-derived one, and [`Ledger::apply`] of
 //! [`Fact::Resettle`] turns the corrections into events.
 
-use serde::{Deserialize, Serialize};
-
+use crate::correction::refused;
 use crate::date::Date;
 use crate::error::CoreError;
-use crate::event::{AdjustmentTarget, Event};
+use crate::event::AdjustmentTarget;
+pub use crate::fact::Correction;
 use crate::fact::Fact;
 use crate::ledger::Ledger;
-use crate::money::Money;
 use crate::rulebook;
-use crate::settle::emit;
 use crate::state::{AccountState, CacoState, LotState, MaccState};
 use crate::Amounts;
-
-/// One lot's amounts as the newer version derives them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Correction {
-    pub target: String,
-    pub target_kind: AdjustmentTarget,
-    pub decremented: Money,
-    pub adjusted: Money,
-    pub balance: Money,
-    /// The commitment completes (R-MACC-4, R-CACO-7): on this invoice date, by this invoice.
-    pub completed: Option<(Date, String)>,
-}
 
 /// An account's recorded facts folded again under rulebook `version`.
 pub struct Rederivation {
@@ -85,13 +71,6 @@ impl Rederivation {
             ..
         } = self;
         ledger.accounts.remove(&account)
-    }
-}
-
-fn refused(account: &str, message: String) -> CoreError {
-    CoreError::ResettleRefused {
-        account: account.to_string(),
-        message,
     }
 }
 
@@ -253,78 +232,5 @@ fn push<L: HasAmounts>(
         balance: a.balance,
         completed,
     });
-    Ok(())
-}
-
-/// The decisions of a [`Fact::Resettle`]: the account adopts `version`, then each correction
-/// becomes a `Resettled` event (and a completion, when the commitment completes).
-pub(crate) fn apply_resettle(
-    acct: &mut AccountState,
-    version: u16,
-    corrections: &[Correction],
-    out: &mut Vec<Event>,
-) -> Result<(), CoreError> {
-    if rulebook::rulebook(version).is_none() || version < acct.terms.rulebook_version {
-        return Err(refused(
-            &acct.account,
-            format!(
-                "rulebook {version} cannot replace rulebook {}",
-                acct.terms.rulebook_version
-            ),
-        ));
-    }
-    if version != acct.terms.rulebook_version {
-        let mut terms = acct.terms.clone();
-        terms.rulebook_version = version;
-        emit(acct, out, Event::AccountTermsChanged { terms })?;
-    }
-    let Some(date) = acct.clock else {
-        if corrections.is_empty() {
-            return Ok(());
-        }
-        return Err(refused(&acct.account, "nothing was settled yet".into()));
-    };
-    for c in corrections {
-        let (amounts, _, _) = acct.amounts_mut(c.target_kind, &c.target)?;
-        let change = c
-            .balance
-            .checked_sub(amounts.balance)
-            .map_err(|_| CoreError::Overflow {
-                context: "resettle".into(),
-            })?;
-        let event = Event::Resettled {
-            target: c.target.clone(),
-            target_kind: c.target_kind,
-            version,
-            date,
-            change,
-            decremented: c.decremented,
-            adjusted: c.adjusted,
-            balance_after: c.balance,
-        };
-        emit(acct, out, event)?;
-        if let Some((date, invoice)) = &c.completed {
-            let (date, invoice) = (*date, invoice.clone());
-            let completion = match c.target_kind {
-                AdjustmentTarget::Macc => Event::MaccCompleted {
-                    macc: c.target.clone(),
-                    date,
-                    invoice,
-                },
-                AdjustmentTarget::Caco => Event::CacoCompleted {
-                    caco: c.target.clone(),
-                    date,
-                    invoice,
-                },
-                AdjustmentTarget::Credit => {
-                    return Err(refused(
-                        &acct.account,
-                        format!("credit lot {} cannot complete", c.target),
-                    ))
-                }
-            };
-            emit(acct, out, completion)?;
-        }
-    }
     Ok(())
 }

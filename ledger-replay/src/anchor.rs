@@ -4,7 +4,7 @@
 //! entry, with an intact chain up to it, so nothing before it changed and nothing it covered
 //! was dropped (a log cut short and its head rewritten no longer contains it).
 
-use crate::audit::AuditFinding;
+use crate::finding::AuditFinding;
 
 /// Where the expected head was found.
 #[derive(Clone, Debug, PartialEq, Eq)]

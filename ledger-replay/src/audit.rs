@@ -14,15 +14,7 @@ use ledger_store::{encode_events, ReadOptions, Store, StoreError};
 use crate::anchor::{Anchor, AnchorCheck};
 use crate::stored::{ProjectionsAudit, StoredCheck};
 
-/// The first thing found wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditFinding {
-    /// Sequence number of the first broken or differing record.
-    pub seq: u64,
-    /// `chain`, `decode`, `refused` (the core refused a recorded fact) or `decisions`.
-    pub kind: String,
-    pub message: String,
-}
+pub use crate::finding::AuditFinding;
 
 /// What an audit checked.
 #[derive(Clone, Debug)]

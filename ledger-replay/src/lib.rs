@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod anchor;
 pub mod audit;
 pub mod crossings;
+pub mod finding;
 pub mod load;
 pub mod projection;
 pub mod reconcile;

@@ -53,7 +53,7 @@ pub struct AccountViews {
     /// burn rates (R-ALERT-2).
     pub milestone_progress: BTreeMap<(String, String), Vec<(Date, Money)>>,
     /// Spend of the settled invoices' lines by charge date and kind, before credits (a refund
-    /// under the kind it corrects, negative); for run rates ([`crate::run_rate`]).
+    /// under the kind it corrects, negative); for run rates (the run_rate module).
     pub spend: BTreeMap<(Date, ChargeKind), Money>,
 }
 
@@ -374,11 +374,11 @@ impl Projections {
 }
 
 /// An invoice's line amounts summed by charge date and spend kind
-/// ([`crate::run_rate::spend_kind`]).
+/// ([`spend_kind`]).
 pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
     let mut sums: BTreeMap<(Date, ChargeKind), Money> = BTreeMap::new();
     for line in &invoice.lines {
-        let kind = crate::run_rate::spend_kind(line.kind, line.corrects_kind);
+        let kind = spend_kind(line.kind, line.corrects_kind);
         let sum = sums.entry((line.charge_date, kind)).or_insert(Money::ZERO);
         *sum = sum.checked_add(line.amount).unwrap_or(*sum);
     }
@@ -387,4 +387,12 @@ pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
 
 fn negate(amount: Money) -> Money {
     Money::ZERO.checked_sub(amount).unwrap_or(Money::ZERO)
+}
+
+/// The kind a line's spend is kept under: a refund under the kind it corrects (R-ADJ).
+pub fn spend_kind(kind: ChargeKind, corrects_kind: Option<ChargeKind>) -> ChargeKind {
+    match kind {
+        ChargeKind::Refund => corrects_kind.unwrap_or(ChargeKind::Usage),
+        other => other,
+    }
 }

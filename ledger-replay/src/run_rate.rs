@@ -24,6 +24,7 @@ use ledger_core::rulebook::{rulebook, Rulebook, CURRENT_VERSION};
 use ledger_core::{AccountState, ChargeKind, Date, Money, Payer};
 use rust_decimal::Decimal;
 
+pub use crate::projection::spend_kind;
 use crate::projection::AccountViews;
 
 /// Months measured when no window is given.
@@ -89,14 +90,6 @@ pub fn counts_when_paid(rb: &Rulebook, kind: ChargeKind, counts: Counts) -> bool
     match counts {
         Counts::Macc => cell.macc,
         Counts::Caco => cell.caco,
-    }
-}
-
-/// The kind a line's spend is kept under: a refund under the kind it corrects (R-ADJ).
-pub fn spend_kind(kind: ChargeKind, corrects_kind: Option<ChargeKind>) -> ChargeKind {
-    match kind {
-        ChargeKind::Refund => corrects_kind.unwrap_or(ChargeKind::Usage),
-        other => other,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use ledger_core::Fact;
 use ledger_store::{decode_blob, Decisions, SnapshotState, Store, StoreError, StoredSnapshot};
 
-use crate::audit::AuditFinding;
+use crate::finding::AuditFinding;
 use crate::load::load;
 use crate::projection::Projections;
 use crate::replay::differences;
