@@ -101,18 +101,14 @@ pub fn corrections(
         if now.terms != new.terms || now.milestone_outcomes != new.milestone_outcomes {
             return Err(differs(format!("MACC {}'s milestones", now.terms.id)));
         }
-        let completed = match (&now.state, &new.state) {
-            (a, b) if a == b => None,
+        let completes = match (&now.state, &new.state) {
             (MaccState::Open, MaccState::Completed { date, invoice }) => {
                 Some((*date, invoice.clone()))
             }
-            (a, b) => {
-                return Err(differs(format!(
-                    "MACC {} ({a:?} as recorded, {b:?} re-derived)",
-                    now.terms.id
-                )))
-            }
+            _ => None,
         };
+        let label = || format!("MACC {}", now.terms.id);
+        let completed = completion(&now.state, &new.state, completes, label).map_err(differs)?;
         let id = &now.terms.id;
         push(
             &mut out,
@@ -130,18 +126,14 @@ pub fn corrections(
         if now.terms != new.terms || now.milestones != new.milestones {
             return Err(differs(format!("CACO {}'s milestones", now.terms.id)));
         }
-        let completed = match (&now.state, &new.state) {
-            (a, b) if a == b => None,
+        let completes = match (&now.state, &new.state) {
             (CacoState::Open, CacoState::Completed { date, invoice }) => {
                 Some((*date, invoice.clone()))
             }
-            (a, b) => {
-                return Err(differs(format!(
-                    "CACO {} ({a:?} as recorded, {b:?} re-derived)",
-                    now.terms.id
-                )))
-            }
+            _ => None,
         };
+        let label = || format!("CACO {}", now.terms.id);
+        let completed = completion(&now.state, &new.state, completes, label).map_err(differs)?;
         let id = &now.terms.id;
         push(
             &mut out,
@@ -170,6 +162,23 @@ pub fn corrections(
         )?;
     }
     Ok(out)
+}
+
+/// How a commitment's state moves from `now` (recorded) to `new` (re-derived): unchanged, or
+/// `completes` (an open commitment that completes when re-derived); any other change is
+/// refused, described for [`corrections`]' message.
+fn completion<S: PartialEq + std::fmt::Debug>(
+    now: &S,
+    new: &S,
+    completes: Option<(Date, String)>,
+    label: impl Fn() -> String,
+) -> Result<Option<(Date, String)>, String> {
+    if now == new {
+        return Ok(None);
+    }
+    completes
+        .map(Some)
+        .ok_or_else(|| format!("{} ({now:?} as recorded, {new:?} re-derived)", label()))
 }
 
 /// What [`corrections`] reads of any lot.
