@@ -4,53 +4,15 @@
 
 use ledger_core::agreement::{AccountTerms, Agreement, MaccTerms};
 use ledger_core::event::AdjustmentTarget;
-use ledger_core::fact::{ChargeLine, Fact, Invoice, StrRef};
+use ledger_core::fact::Fact;
 use ledger_core::resettle::Correction;
-use ledger_core::{ChargeKind, Date, Ledger, Money};
+use ledger_core::{ChargeKind, Ledger, Money};
 use ledger_replay::audit::audit;
 use ledger_replay::resettle::plan;
-use ledger_store::{agreement_content_hash, invoice_content_hash, Appender, Store};
+use ledger_store::{agreement_content_hash, Appender, Store};
 
-fn d(s: &str) -> Date {
-    Date::parse(s).unwrap()
-}
-fn m(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
-fn line(date: &str, kind: ChargeKind, amount: &str) -> ChargeLine {
-    ChargeLine {
-        amount: m(amount),
-        charge_date: d(date),
-        kind,
-        profile: 0,
-        corrects_kind: None,
-        line_id: StrRef::NONE,
-        service: StrRef::NONE,
-        publisher: StrRef::NONE,
-        description: StrRef::NONE,
-        corrects: StrRef::NONE,
-    }
-}
-
-fn invoice(id: &str, date: &str, lines: Vec<ChargeLine>) -> Fact {
-    let date = d(date);
-    let start = date.month_start().sub_months(1);
-    let mut inv = Invoice {
-        account: "acme".into(),
-        id: id.into(),
-        date,
-        period_start: start,
-        period_end: start.month_end(),
-        currency: "USD".into(),
-        content_hash: [0; 32],
-        profiles: vec!["Engineering".into()],
-        strings: vec![],
-        lines,
-    };
-    inv.content_hash = invoice_content_hash(&inv);
-    Fact::Invoice(inv)
-}
+mod common;
+use common::{d, invoice, line, m};
 
 fn append(store: &Store, ledger: &mut Ledger, fact: &Fact) {
     let applied = ledger.apply(fact).unwrap();
