@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod alerts;
+pub mod amendment;
 pub mod anchor;
 pub mod audit;
 pub mod crossings;

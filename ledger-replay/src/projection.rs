@@ -11,6 +11,8 @@ use ledger_core::event::{AdjustmentTarget, CommitmentKind, Event};
 use ledger_core::{ChargeKind, CoreError, Date, Fact, Invoice, Ledger, Money};
 use serde::{Deserialize, Serialize};
 
+use crate::amendment::{amendment, remember, AgreedTerms, Amendment};
+
 /// An entry of the Events API view: a decrement, a credit movement, an adjustment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LotEvent {
@@ -25,7 +27,8 @@ pub struct LotEvent {
     /// Negative when the lot's balance went down.
     pub charges: Money,
     pub closed_balance: Money,
-    /// SettledCharges, NewCredit, PendingExpiredCredit.
+    /// SettledCharges, NewCredit, PendingExpiredCredit; for amendments CommitmentAmended,
+    /// CommitmentCanceled, CreditAmended, CanceledCredit (the amendment module).
     pub event_type: String,
     pub invoice: Option<String>,
     /// Position of the decision record in the log (or of the fact in a what-if fold).
@@ -55,6 +58,8 @@ pub struct AccountViews {
     /// Spend of the settled invoices' lines by charge date and kind, before credits (a refund
     /// under the kind it corrects, negative); for run rates (the run_rate module).
     pub spend: BTreeMap<(Date, ChargeKind), Money>,
+    /// The agreed terms of each agreement lot, to tell what an amendment changed.
+    pub agreed: AgreedTerms,
 }
 
 /// Counts of what the fold has seen.
@@ -119,7 +124,47 @@ impl Projections {
                 self.counters.lines += summary.line_count as u64;
             }
         }
+        if is_agreement_decision(event) {
+            self.note_agreement(account, seq, index, event);
+        }
         self.record_view(account, seq, index, event);
+    }
+
+    /// Show an amendment of a lot as an event (a CACO's in its transactions), and remember
+    /// the agreed terms an agreement decision sets.
+    fn note_agreement(&mut self, account: &str, seq: u64, index: usize, event: &Event) {
+        let Some(acct) = self.ledger.account(account) else {
+            return;
+        };
+        let views = self.views.entry(account.to_string()).or_default();
+        if let Some(a) = amendment(acct, &views.agreed, event) {
+            if a.kind.is_caco() {
+                views
+                    .caco_transactions
+                    .entry(a.lot.clone())
+                    .or_default()
+                    .push(CacoTransaction {
+                        date: a.date,
+                        description: a.description,
+                        billing_profile: String::new(),
+                        invoice: String::new(),
+                        decrement: negate(a.change),
+                        remaining: a.balance_after,
+                    });
+            } else {
+                let lot_source = match acct.credit_index(&a.lot) {
+                    Some(i) => acct.lots[i].terms.kind.lot_source(),
+                    None => "ConsumptionCommitment",
+                };
+                views.lot_events.push(amendment_event(
+                    a,
+                    lot_source,
+                    event_id(account, seq, index),
+                    seq,
+                ));
+            }
+        }
+        remember(&mut views.agreed, event);
     }
 
     /// Record the spend of a fact folded for `account` (every fold path calls it for each
@@ -383,6 +428,39 @@ pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
         *sum = sum.checked_add(line.amount).unwrap_or(*sum);
     }
     sums.into_iter().collect()
+}
+
+/// The decisions an agreement fact records.
+fn is_agreement_decision(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::MaccOpened { .. }
+            | Event::MaccAmended { .. }
+            | Event::MaccCanceled { .. }
+            | Event::CacoOpened { .. }
+            | Event::CacoAmended { .. }
+            | Event::CacoCanceled { .. }
+            | Event::CreditLotOpened { .. }
+            | Event::CreditLotAmended { .. }
+            | Event::CreditLotCanceled { .. }
+    )
+}
+
+/// The Events API entry of an amendment of a MACC or credit lot.
+fn amendment_event(a: Amendment, lot_source: &str, id: String, seq: u64) -> LotEvent {
+    LotEvent {
+        id,
+        date: a.date,
+        description: a.description,
+        billing_profile: None,
+        lot: a.lot,
+        lot_source: lot_source.into(),
+        charges: a.change,
+        closed_balance: a.balance_after,
+        event_type: a.kind.event_type().into(),
+        invoice: None,
+        seq,
+    }
 }
 
 fn negate(amount: Money) -> Money {

@@ -12,6 +12,8 @@ use ledger_core::trace::{Portion, TraceSink};
 use ledger_core::{ApplyOptions, ChargeKind, Date, Fact, Ledger, Money};
 use ledger_store::{ReadOptions, Store, StoreError};
 
+use crate::amendment::{amendment, remember, AgreedTerms};
+
 /// One portion of one charge line that touched the lot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TracedPortion {
@@ -43,6 +45,8 @@ pub struct TracedEvent {
     pub billing_profile: Option<String>,
     pub amount: Money,
     pub balance_after: Option<Money>,
+    /// What an amendment changed, in words (the amendment module); none for other events.
+    pub description: Option<String>,
     pub portions: Vec<TracedPortion>,
 }
 
@@ -129,6 +133,7 @@ impl TraceSink for Collector<'_> {
 /// Trace lot `lot` (a MACC, CACO or credit lot id) through the whole log.
 pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
     let mut ledger = Ledger::new();
+    let mut agreed: BTreeMap<String, AgreedTerms> = BTreeMap::new();
     let mut trace = LotTrace {
         lot: lot.to_string(),
         account: String::new(),
@@ -154,7 +159,18 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
             .as_ref()
             .map(|d| d.seq)
             .unwrap_or(entry.last_seq);
+        let terms = agreed.entry(applied.account.clone()).or_default();
         for event in &applied.events {
+            if let Some(traced) = ledger
+                .account(&applied.account)
+                .and_then(|acct| amendment(acct, terms, event))
+                .filter(|a| a.lot == lot)
+                .map(|a| amendment_event(seq, event, a))
+            {
+                trace.account = applied.account.clone();
+                trace.events.push(traced);
+            }
+            remember(terms, event);
             if let Some(mut traced) = traced_event(lot, seq, event) {
                 if let (Some(invoice), Some(profile)) = (&traced.invoice, &traced.billing_profile) {
                     if matches!(
@@ -188,6 +204,22 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
         return Err(TraceError::UnknownLot(lot.to_string()));
     }
     Ok(trace)
+}
+
+/// The trace entry of an amendment of the traced lot.
+fn amendment_event(seq: u64, event: &Event, a: crate::amendment::Amendment) -> TracedEvent {
+    TracedEvent {
+        seq,
+        event: event.name().to_string(),
+        rule: event.rule().to_string(),
+        date: a.date,
+        invoice: None,
+        billing_profile: None,
+        amount: a.change,
+        balance_after: Some(a.balance_after),
+        description: Some(a.description),
+        portions: Vec::new(),
+    }
 }
 
 /// The refund line behind an `Adjusted` event (R-ADJ), when the adjustment was made by the
@@ -232,6 +264,7 @@ fn traced_event(lot: &str, seq: u64, event: &Event) -> Option<TracedEvent> {
         billing_profile: profile.cloned(),
         amount,
         balance_after: after,
+        description: None,
         portions: Vec::new(),
     };
     match event {

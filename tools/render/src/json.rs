@@ -247,7 +247,7 @@ impl Serialize for EventProperties<'_> {
         map.serialize_entry("newCredit", &zero_or(amounts.new_credit))?;
         map.serialize_entry("adjustments", &zero_or(amounts.adjustments))?;
         map.serialize_entry("creditExpired", &zero_or(amounts.credit_expired))?;
-        map.serialize_entry("canceledCredit", &zero_or(None))?;
+        map.serialize_entry("canceledCredit", &zero_or(amounts.canceled_credit))?;
         map.serialize_entry("creditCurrency", r.currency)?;
         map.serialize_entry("billingCurrency", r.currency)?;
         let billing = |value: Option<Money>| BillingAmount {
@@ -278,12 +278,15 @@ impl Serialize for EventProperties<'_> {
 /// The amounts of an Events API entry besides `charges` and `closedBalance`, by what the
 /// entry records: a lot that opened (`NewCredit`: `newCredit`), a refund that restored a
 /// balance (`SettledCharges` with positive charges: `adjustments`), a credit that expired
-/// (`PendingExpiredCredit`, docs/RULES.md fine point 5: `creditExpired` = −balance). The ledger
-/// records no dated event when an amendment cancels a lot, so `canceledCredit` is always 0.
+/// (`PendingExpiredCredit`, docs/RULES.md fine point 5: `creditExpired` = −balance), an
+/// amendment that changed a lot's amount (`CreditAmended`, `CommitmentAmended`: `adjustments`
+/// = the change), an amendment that canceled a credit (`CanceledCredit`: `canceledCredit` =
+/// −balance, as for an expiry).
 struct EventAmounts {
     new_credit: Option<Money>,
     adjustments: Option<Money>,
     credit_expired: Option<Money>,
+    canceled_credit: Option<Money>,
 }
 
 impl EventAmounts {
@@ -292,10 +295,13 @@ impl EventAmounts {
             new_credit: None,
             adjustments: None,
             credit_expired: None,
+            canceled_credit: None,
         };
         match e.event_type.as_str() {
             "NewCredit" => amounts.new_credit = Some(e.charges),
             "PendingExpiredCredit" => amounts.credit_expired = Some(e.charges),
+            "CanceledCredit" => amounts.canceled_credit = Some(e.charges),
+            "CreditAmended" | "CommitmentAmended" => amounts.adjustments = Some(e.charges),
             "SettledCharges" if e.charges.is_positive() => amounts.adjustments = Some(e.charges),
             _ => {}
         }
@@ -571,6 +577,8 @@ struct TracedEventJson<'a> {
     amount: Money,
     #[serde(serialize_with = "exact::option_money")]
     balance_after: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     portions: Vec<TracedPortionJson<'a>>,
 }
 
@@ -585,6 +593,7 @@ impl<'a> TracedEventJson<'a> {
             billing_profile: &e.billing_profile,
             amount: e.amount,
             balance_after: e.balance_after,
+            description: e.description.as_deref(),
             portions: e.portions.iter().map(TracedPortionJson::of).collect(),
         }
     }
@@ -811,6 +820,7 @@ mod tests {
                 billing_profile: None,
                 amount: m("100.25"),
                 balance_after: Some(m("930")),
+                description: None,
                 portions: vec![TracedPortion {
                     line_position: 1,
                     line_id: None,

@@ -33,6 +33,9 @@ pub fn text(trace: &LotTrace) -> String {
                 .map(|b| format!(", balance after {}", amount(b)))
                 .unwrap_or_default()
         ));
+        if let Some(d) = &e.description {
+            out.push_str(&format!("  {d}\n"));
+        }
         if e.portions.is_empty() {
             continue;
         }
