@@ -47,4 +47,4 @@ pub use kind::{ChargeKind, CreditKind, KindSet, Payer};
 pub use ledger::{Applied, ApplyOptions, Ledger};
 pub use money::{Factor, Money};
 pub use state::AccountState;
-pub use trace::{NoTrace, Portion, TraceSink};
+pub use trace::{MaccSkip, NoTrace, Portion, TraceSink};

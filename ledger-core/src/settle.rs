@@ -15,7 +15,7 @@ use crate::kind::{ChargeKind, CreditKind, KindSet, Payer};
 use crate::money::Money;
 use crate::rulebook::{self, EligCell, Rulebook, Settlement};
 use crate::state::{AccountState, CacoMilestoneState, CacoState, LotRef, LotState, MaccState};
-use crate::trace::{Portion, TraceSink};
+use crate::trace::{MaccSkip, Portion, TraceSink};
 
 /// Apply `event` to the state and record it.
 pub(crate) fn emit(
@@ -198,6 +198,22 @@ struct MaccWork<'a> {
     open: bool,
 }
 
+impl MaccWork<'_> {
+    /// Why this MACC cannot take a portion charged on `date` (R-MACC-3), if it cannot.
+    #[inline]
+    fn refuses(&self, date: Date) -> Option<MaccSkip> {
+        if !self.open || !self.balance.is_positive() {
+            Some(MaccSkip::Closed)
+        } else if date < self.start {
+            Some(MaccSkip::BeforeStart)
+        } else if date > self.end {
+            Some(MaccSkip::AfterEnd)
+        } else {
+            None
+        }
+    }
+}
+
 struct CacoWork<'a> {
     id: &'a str,
     start: Date,
@@ -331,6 +347,7 @@ struct Work<'a> {
     run: u32,
     /// Trace scratch (only touched when tracing).
     macc_parts: Vec<(&'a str, Money)>,
+    macc_skipped: Vec<(&'a str, MaccSkip)>,
     caco_parts: Vec<(&'a str, Money)>,
 }
 
@@ -379,6 +396,7 @@ impl<'a> Work<'a> {
             tracing,
             run: 0,
             macc_parts: Vec::new(),
+            macc_skipped: Vec::new(),
             caco_parts: Vec::new(),
         }
     }
@@ -529,6 +547,7 @@ impl<'a> Work<'a> {
             amount: share.amount,
             elig: share.elig,
             macc: &self.macc_parts,
+            macc_skipped: &self.macc_skipped,
             caco: &self.caco_parts,
             run: self.run,
         });
@@ -545,10 +564,15 @@ impl<'a> Work<'a> {
     ) -> Result<(), CoreError> {
         if self.tracing {
             self.macc_parts.clear();
+            self.macc_skipped.clear();
             self.caco_parts.clear();
         }
         if cell.macc && self.any_macc && amount.is_positive() {
             self.count_macc(line, amount, profile)?;
+        }
+        if self.tracing && cell.macc && !self.any_macc && amount.is_positive() {
+            let closed = self.maccs.iter().map(|m| (m.id, MaccSkip::Closed));
+            self.macc_skipped.extend(closed);
         }
         if cell.caco && self.any_caco {
             self.count_caco(line.charge_date, amount, profile)?;
@@ -576,12 +600,15 @@ impl<'a> Work<'a> {
         let completes_on_its_line = self.in_decision_order();
         let mut rest = amount;
         for (m, macc) in self.maccs.iter_mut().enumerate() {
-            if own.is_some_and(|o| o != m)
-                || !macc.open
-                || !macc.balance.is_positive()
-                || date < macc.start
-                || date > macc.end
-            {
+            let skip = if own.is_some_and(|o| o != m) {
+                Some(MaccSkip::NamesAnotherMacc)
+            } else {
+                macc.refuses(date)
+            };
+            if let Some(skip) = skip {
+                if self.tracing {
+                    self.macc_skipped.push((macc.id, skip));
+                }
                 continue;
             }
             let take = rest.min(macc.balance);
@@ -667,6 +694,7 @@ impl<'a> Work<'a> {
         }
         if S::ENABLED {
             self.macc_parts.clear();
+            self.macc_skipped.clear();
             self.caco_parts.clear();
             let share = Share {
                 payer: Payer::Paid,

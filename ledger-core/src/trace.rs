@@ -24,6 +24,9 @@ pub struct Portion<'a> {
     pub elig: EligCell,
     /// MACC decrements this portion made: `(MACC id, amount)`, in queue order (R-MACC-3).
     pub macc: &'a [(&'a str, Money)],
+    /// MACCs of the queue that did not take this portion and why (R-MACC-3), in queue order;
+    /// a MACC in neither list was never reached (the ones before it took the whole portion).
+    pub macc_skipped: &'a [(&'a str, MaccSkip)],
     /// CACO decrements this portion made: `(CACO id, amount)`; `amount` is the part that
     /// lowered the remaining commitment (it may be zero once the CACO is complete).
     pub caco: &'a [(&'a str, Money)],
@@ -32,6 +35,19 @@ pub struct Portion<'a> {
     /// of each run are separate events, listed before the refund's adjustment. Always 0 under
     /// rulebook 1.
     pub run: u32,
+}
+
+/// Why a MACC of the queue did not take a portion its R-ELIG cell lets count (R-MACC-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaccSkip {
+    /// A milestone shortfall purchase decrements only the MACC it names (fine point 4).
+    NamesAnotherMacc,
+    /// Not open (completed, expired or canceled), or completed earlier in this invoice.
+    Closed,
+    /// The charge date is before the MACC's start.
+    BeforeStart,
+    /// The charge date is after the MACC's end.
+    AfterEnd,
 }
 
 /// Receives the portions settlement produces.

@@ -31,6 +31,7 @@ pub mod stored;
 pub mod trace;
 pub mod views;
 pub mod whatif;
+pub mod why_not;
 pub mod write;
 
 pub use projection::{LotEvent, Projections};

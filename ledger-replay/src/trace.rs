@@ -67,6 +67,10 @@ pub enum TraceError {
     Refused { seq: u64, message: String },
     #[error("no lot '{0}' in this ledger (see `ledger lots` and `ledger caco`)")]
     UnknownLot(String),
+    #[error(
+        "'{0}' is not a MACC: --why-not lists what did not count toward a MACC (see `ledger lots`)"
+    )]
+    NotAMacc(String),
 }
 
 /// Keeps the portions of the current fact that touched the lot, keyed by (invoice, profile,

@@ -269,7 +269,9 @@ fn parse_head_hash(text: &str) -> Result<[u8; 32], String> {
 pub enum AuditCommand {
     /// Every decrement and credit movement of one lot, with the charge-line portions behind
     /// it and the R-ELIG / R-COVER rule that decided each portion.
-    #[command(after_help = "Example:\n  ledger audit trace --lot macc-2025 --csv")]
+    #[command(
+        after_help = "Examples:\n  ledger audit trace --lot macc-2025 --csv\n  ledger audit trace --lot macc-2025 --why-not"
+    )]
     Trace(TraceArgs),
 }
 
@@ -284,6 +286,11 @@ pub struct TraceArgs {
     /// Print CSV, one row per line portion.
     #[arg(long)]
     pub csv: bool,
+    /// List instead every charge-line portion of the MACC's account that did not count toward
+    /// it, with the reason settlement had (R-ELIG cell, credit that paid it, out of the MACC's
+    /// dates, queued behind another MACC, after completion).
+    #[arg(long, conflicts_with = "csv")]
+    pub why_not: bool,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use ledger_app::replay::views::{
     caco_rows, event_rows, invoice_rows, lot_rows, EventFilter, LotFilter,
 };
-use ledger_app::replay::{alerts, audit, replay, trace};
+use ledger_app::replay::{alerts, audit, replay, trace, why_not};
 use ledger_app::{
     agreement, close, ingest, reconcile, resettle, timeline, whatif, Failure, Session,
 };
@@ -383,6 +383,17 @@ fn projections_sentence(p: &ledger_app::replay::stored::ProjectionsAudit) -> Str
 
 fn audit_trace(data: &Path, args: &TraceArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let session = Session::open_for_read(data, "audit trace")?;
+    if args.why_not {
+        let why =
+            why_not::why_not(&session.store, &args.lot).map_err(|e| Failure::new(e.to_string()))?;
+        let text = if args.json {
+            serde_json::to_string_pretty(&json::why_not_document(&why)).expect("serializes") + "\n"
+        } else {
+            ledger_render::trace::why_not_text(&why)
+        };
+        out.write_all(text.as_bytes())?;
+        return Ok(());
+    }
     let trace =
         trace::trace_lot(&session.store, &args.lot).map_err(|e| Failure::new(e.to_string()))?;
     let text = if args.json {

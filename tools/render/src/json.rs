@@ -13,6 +13,7 @@ use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
 use ledger_app::replay::views::{
     CacoRow, EventRow, InvoiceRow, LotRow, MaccMilestoneRow, MilestoneRow,
 };
+use ledger_app::replay::why_not::{NotCounted, Reason, WhyNot};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -543,6 +544,71 @@ impl Serialize for CreditExpiryJson<'_> {
         map.serialize_entry("alert", &c.alert)?;
         map.serialize_entry("amountAtRisk", &Amount(c.balance))?;
         map.end()
+    }
+}
+
+/// `ledger audit trace --lot M --why-not --json`.
+pub fn why_not_document(why: &WhyNot) -> impl Serialize + '_ {
+    WhyNotJson {
+        lot: &why.lot,
+        account: &why.account,
+        lines: why.lines.iter().map(NotCountedJson::of).collect(),
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WhyNotJson<'a> {
+    lot: &'a str,
+    account: &'a str,
+    lines: Vec<NotCountedJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotCountedJson<'a> {
+    invoice: &'a str,
+    line_position: u32,
+    line_id: &'a Option<String>,
+    #[serde(serialize_with = "exact::date")]
+    charge_date: Date,
+    #[serde(serialize_with = "exact::kind")]
+    kind: ChargeKind,
+    payer: &'a str,
+    covered_by: &'a Option<String>,
+    #[serde(serialize_with = "exact::money")]
+    amount: Money,
+    reason: &'static str,
+    /// The R-ELIG cell, for `elig`.
+    elig_rule: Option<&'a str>,
+    /// The MACCs ahead that took it, for `queued`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queued_behind: Option<&'a [String]>,
+    description: String,
+}
+
+impl<'a> NotCountedJson<'a> {
+    fn of(l: &'a NotCounted) -> NotCountedJson<'a> {
+        NotCountedJson {
+            invoice: &l.invoice,
+            line_position: l.line_position,
+            line_id: &l.line_id,
+            charge_date: l.charge_date,
+            kind: l.kind,
+            payer: &l.payer,
+            covered_by: &l.covered_by,
+            amount: l.amount,
+            reason: l.reason.code(),
+            elig_rule: match &l.reason {
+                Reason::Elig { rule, .. } => Some(rule),
+                _ => None,
+            },
+            queued_behind: match &l.reason {
+                Reason::QueuedBehind { maccs } => Some(maccs),
+                _ => None,
+            },
+            description: l.reason.text(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! line portions behind it) and as CSV (one row per portion).
 
 use ledger_app::replay::trace::LotTrace;
+use ledger_app::replay::why_not::WhyNot;
 
 use crate::amount::amount;
 use crate::table::{Align, Table};
@@ -133,5 +134,49 @@ pub fn csv(trace: &LotTrace) -> String {
             out.push('\n');
         }
     }
+    out
+}
+
+/// `audit trace --lot M --why-not`: one row per portion (or part of one) that did not count
+/// toward M, with the reason.
+pub fn why_not_text(why: &WhyNot) -> String {
+    let mut out = format!(
+        "What did not count toward MACC {} (account {})\n",
+        why.lot, why.account
+    );
+    if why.lines.is_empty() {
+        out.push_str("Every charge-line portion counted.\n");
+        return out;
+    }
+    let mut t = Table::new(&[
+        ("invoice", Align::Left),
+        ("line", Align::Right),
+        ("line id", Align::Left),
+        ("charge date", Align::Left),
+        ("kind", Align::Left),
+        ("paid by", Align::Left),
+        ("amount", Align::Right),
+        ("reason", Align::Left),
+    ]);
+    let mut total = ledger_app::core::Money::ZERO;
+    for l in &why.lines {
+        total = total.checked_add(l.amount).unwrap_or(total);
+        t.row(vec![
+            l.invoice.clone(),
+            l.line_position.to_string(),
+            l.line_id.clone().unwrap_or_default(),
+            l.charge_date.to_string(),
+            l.kind.name().to_string(),
+            l.covered_by.clone().unwrap_or_else(|| l.payer.clone()),
+            amount(l.amount),
+            l.reason.text(),
+        ]);
+    }
+    out.push_str(&t.render());
+    out.push_str(&format!(
+        "{} portions, {} in all\n",
+        why.lines.len(),
+        amount(total)
+    ));
     out
 }
