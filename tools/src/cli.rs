@@ -469,7 +469,7 @@ pub struct ServeArgs {
     /// upload whose body stalls for this long is answered 408.
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
     pub idle_timeout: std::time::Duration,
-    /// POST a CloudEvents 1.0 JSON event to URL (http://; repeatable) when a write over HTTP
+    /// POST a CloudEvents 1.0 JSON event to URL (http:// or https://; repeatable) when a write over HTTP
     /// crosses an alert level: a deadline at 90/60/30 days, a burn-rate risk turning High, a
     /// milestone missed, a credit with a balance 90/60/30 days before it expires; judged as of
     /// the ledger clock. Needs --allow-writes. Delivery never blocks or fails the write.
@@ -494,6 +494,10 @@ pub struct ServeArgs {
     /// The wait before the second attempt; it doubles after each (at most 5 minutes).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = ledger_serve::parse_duration)]
     pub notify_retry: std::time::Duration,
+    /// Trust the CA certificates in this PEM file too for https:// --notify URLs (an internal
+    /// CA, a test receiver's own CA); Mozilla's root certificates are always trusted.
+    #[arg(long, value_name = "FILE")]
+    pub notify_ca_file: Option<PathBuf>,
 }
 
 impl From<&ServeArgs> for ServeOptions {
@@ -515,6 +519,7 @@ impl From<&ServeArgs> for ServeOptions {
                 dead_letter: a.notify_dead_letter.clone(),
                 attempts: a.notify_attempts,
                 first_retry: a.notify_retry,
+                ca_file: a.notify_ca_file.clone(),
             },
         }
     }

@@ -421,8 +421,24 @@ fn notify_options_are_checked_at_start() {
             "needs --allow-writes",
         ),
         (
-            vec!["--allow-writes", "--notify", "https://example.com/x"],
-            "https",
+            vec![
+                "--allow-writes",
+                "--notify",
+                "https://127.0.0.1:9/x",
+                "--notify-ca-file",
+                "/nonexistent/ca.pem",
+            ],
+            "--notify-ca-file /nonexistent/ca.pem: cannot read",
+        ),
+        (
+            vec![
+                "--allow-writes",
+                "--notify",
+                "http://127.0.0.1:9/x",
+                "--notify-ca-file",
+                "ca.pem",
+            ],
+            "without an https://",
         ),
         (vec!["--allow-writes", "--notify", "127.0.0.1:9"], "http://"),
         (vec!["--notify-secret", "s"], "without --notify"),

@@ -173,6 +173,13 @@ fn notify_targets(args: &ServeOptions) -> Result<Vec<notify::Target>, Failure> {
         .iter()
         .map(|url| notify::parse_target(url).map_err(Failure::usage))
         .collect::<Result<Vec<_>, _>>()?;
+    if targets.iter().any(|t| t.tls) {
+        notify::connector(n.ca_file.as_deref()).map_err(Failure::usage)?;
+    } else if n.ca_file.is_some() {
+        return Err(Failure::usage(
+            "--notify-ca-file is given without an https:// --notify URL: there is nothing to trust it for",
+        ));
+    }
     if n.secret.is_none() {
         warn_unsigned();
     }

@@ -5,6 +5,9 @@
 //! clock, and `id` is derived from the account, the thing, the level and that date, so a
 //! retry, or the same alert told again, carries the same id.
 //!
+//! An `https://` URL is posted over TLS ([`connector`]: rustls with Mozilla's roots, plus the
+//! CA certificates of `--notify-ca-file`).
+//!
 //! Delivery never blocks nor fails a write: events are queued (one bounded queue and one
 //! worker per URL) after the write is recorded. A worker POSTs with
 //! `Content-Type: application/cloudevents+json; charset=UTF-8` and, with `--notify-secret`,
@@ -17,6 +20,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Uri;
@@ -26,8 +30,12 @@ use ledger_app::replay::crossings::Crossing;
 use ledger_render::json::{account_path, Amount};
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::TlsConnector;
 
 /// Events waiting per URL; more are dead-lettered at once (the receiver is far behind).
 const QUEUE: usize = 1024;
@@ -45,27 +53,35 @@ pub struct NotifyOptions {
     pub dead_letter: Option<PathBuf>,
     pub attempts: u32,
     pub first_retry: Duration,
+    /// `--notify-ca-file`: CA certificates (PEM) trusted for https URLs besides Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
-/// Where to POST: `http://host[:port]/path`.
+/// Where to POST: `http[s]://host[:port]/path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub url: String,
     host: String,
     port: u16,
     path: String,
+    /// `https`: the POST goes over TLS, the receiver's certificate checked for `host`.
+    pub tls: bool,
 }
 
-/// An `http://` URL (TLS is not built in: put a TLS-terminating relay in front for `https`).
+/// An `http://` or `https://` URL.
 pub fn parse_target(url: &str) -> Result<Target, String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("--notify {url}: not a URL ({e})"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(format!("--notify {url}: https is not supported by this build (no TLS library); post to a local http:// relay that forwards over TLS")),
-        _ => return Err(format!("--notify {url}: expected an http:// URL")),
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(format!(
+                "--notify {url}: expected an http:// or https:// URL"
+            ))
+        }
+    };
     let host = uri
         .host()
         .filter(|h| !h.is_empty())
@@ -73,13 +89,49 @@ pub fn parse_target(url: &str) -> Result<Target, String> {
     Ok(Target {
         url: url.to_string(),
         host: host.to_string(),
-        port: uri.port_u16().unwrap_or(80),
+        port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         path: uri
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".into()),
+        tls,
     })
+}
+
+/// The TLS client of https targets: Mozilla's root certificates (webpki-roots, compiled in)
+/// and the CA certificates of `ca_file` (PEM), TLS 1.2 and 1.3 with rustls' safe defaults.
+pub fn connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let shown = path.display();
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("--notify-ca-file {shown}: cannot read PEM certificates ({e})"))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--notify-ca-file {shown}: no CERTIFICATE block in the file"
+            ));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                format!("--notify-ca-file {shown}: not a usable CA certificate ({e})")
+            })?;
+        }
+    }
+    // ring, not rustls' default aws-lc-rs (which needs cmake and a C toolchain to build):
+    // rustls 0.23.48 deprecates ring's provider only because it lacks post-quantum key
+    // exchange, which a webhook's short-lived POST does not need (ARCHITECTURE.md).
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS for --notify: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 /// A CloudEvents 1.0 event (structured mode).
@@ -273,6 +325,13 @@ pub fn start(targets: Vec<Target>, options: &NotifyOptions, data: &Path) -> (Que
         .dead_letter
         .clone()
         .unwrap_or_else(|| data.join("notify-dead-letter.jsonl"));
+    // Checked before the server started (`notify_targets`); a failure here cannot happen, and
+    // would only make https deliveries fail (and be dead-lettered).
+    let tls = targets
+        .iter()
+        .any(|t| t.tls)
+        .then(|| connector(options.ca_file.as_deref()).ok())
+        .flatten();
     let (stop, stopping) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
     let mut queues = Vec::new();
@@ -280,6 +339,7 @@ pub fn start(targets: Vec<Target>, options: &NotifyOptions, data: &Path) -> (Que
         let (tx, rx) = mpsc::channel(QUEUE);
         queues.push((target.url.clone(), tx));
         let worker = Worker {
+            tls: tls.clone().filter(|_| target.tls),
             target,
             secret: options.secret.clone(),
             attempts: options.attempts.max(1),
@@ -314,6 +374,8 @@ impl Workers {
 
 struct Worker {
     target: Target,
+    /// For an https target.
+    tls: Option<TlsConnector>,
     secret: Option<String>,
     attempts: u32,
     first_retry: Duration,
@@ -387,7 +449,28 @@ impl Worker {
     /// One HTTP/1.1 POST: the status code of the answer.
     async fn exchange(&self, body: &[u8]) -> std::io::Result<u16> {
         let t = &self.target;
-        let mut stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await?;
+        let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await?;
+        if !t.tls {
+            return self.post_on(stream, body).await;
+        }
+        let connector = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("TLS is not set up (see --notify-ca-file)"))?;
+        let host = t.host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let stream = connector.connect(name, stream).await?;
+        self.post_on(stream, body).await
+    }
+
+    /// The POST on a connected stream (plain or TLS).
+    async fn post_on<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut stream: S,
+        body: &[u8],
+    ) -> std::io::Result<u16> {
+        let t = &self.target;
         let mut head = format!(
             "POST {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: ledger-serve/{}\r\nContent-Type: application/cloudevents+json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n",
             t.path,
@@ -478,9 +561,8 @@ mod tests {
         );
         let t = parse_target("http://example.com").unwrap();
         assert_eq!((t.port, t.path.as_str()), (80, "/"));
-        assert!(parse_target("https://example.com/x")
-            .unwrap_err()
-            .contains("https"));
+        let t = parse_target("https://example.com/x").unwrap();
+        assert_eq!((t.port, t.tls), (443, true));
         assert!(parse_target("ftp://x").is_err());
         assert!(parse_target("not a url").is_err());
     }
