@@ -26,11 +26,14 @@ pub(crate) fn canonical(mut invoice: Invoice) -> Invoice {
     let profiles = &invoice.profiles;
     let mut lines = std::mem::take(&mut invoice.lines);
     lines.sort_by(|a, b| compare(a, b, &text));
+    // Before any line's references move to the new table below.
+    let same_as_before: Vec<bool> = (0..lines.len())
+        .map(|i| i > 0 && compare(&lines[i - 1], &lines[i], &text) == Ordering::Equal)
+        .collect();
     let mut table = Table::default();
     let mut repeats = 0u32;
     for i in 0..lines.len() {
-        let same_as_before = i > 0 && compare(&lines[i - 1], &lines[i], &text) == Ordering::Equal;
-        repeats = if same_as_before { repeats + 1 } else { 1 };
+        repeats = if same_as_before[i] { repeats + 1 } else { 1 };
         let line = &mut lines[i];
         let lot_id = opens_lot_without_id(line).then(|| {
             let digest = content_digest(line, &profiles[line.profile as usize], &text);

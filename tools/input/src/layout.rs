@@ -169,14 +169,16 @@ fn run_format(parts: &[Part], given: Option<InputFormat>) -> Result<InputFormat,
         match format {
             None => format = Some(this),
             Some(f) if f == this => {}
-            Some(f) => return Err(InputError::new(
-                &part.path,
-                format!(
+            Some(f) => {
+                return Err(InputError::new(
+                    &part.path,
+                    format!(
                     "is {} but the parts before it in the same run are {}; one run has one format",
                     this.label(),
                     f.label()
                 ),
-            )),
+                ))
+            }
         }
     }
     format.ok_or_else(|| {

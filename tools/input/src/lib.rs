@@ -51,6 +51,8 @@ pub mod text;
 #[cfg(test)]
 mod export_tests;
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod samples_tests;
 
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
