@@ -20,8 +20,8 @@ use ledger_core::CoreError;
 use ledger_core::{ChargeKind, Fact, Invoice, Money};
 use ledger_input::assemble::Accounts;
 use ledger_input::{
-    plan_inputs, stage_run, IngestSummary, InputError, InputFormat, MarketplaceTerms, Origin,
-    ReadStats, Run, SkipReason, StagedInvoices,
+    file_run, plan_inputs, stage_run, IngestSummary, InputError, InputFormat, MarketplaceTerms,
+    Origin, ReadStats, Run, SkipReason, StagedInvoices,
 };
 use ledger_replay::write::{stage, StageError};
 
@@ -223,19 +223,10 @@ pub fn ingest_file_visible(
     quiet: bool,
     visible: Visible,
 ) -> Result<FileOutcome, AppError> {
-    let runs = plan_inputs(&[file.to_path_buf()], format)?;
+    let run = file_run(file, format)?;
     let mut appender = Appender::new(session.store.head());
-    let mut decided = Vec::with_capacity(runs.len());
-    for run in &runs {
-        decided.push(read_and_decide(
-            session,
-            &mut appender,
-            run,
-            quiet,
-            visible,
-        )?);
-    }
-    let mut outcomes = append_decided(session, decided, quiet)?;
+    let decided = read_and_decide(session, &mut appender, &run, quiet, visible)?;
+    let mut outcomes = append_decided(session, vec![decided], quiet)?;
     Ok(outcomes.pop().expect("one file decided"))
 }
 

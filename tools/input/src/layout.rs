@@ -102,6 +102,21 @@ pub fn plan_inputs(
     Ok(runs)
 }
 
+/// One file as its own input, whatever its name (a server upload): never a manifest or a part
+/// of a run with other files.
+pub fn file_run(file: &Path, format: Option<InputFormat>) -> Result<Run, InputError> {
+    let part = part_of(file, None)?;
+    Ok(Run {
+        source: file.to_path_buf(),
+        origin: Origin::Files,
+        id: None,
+        submitted: None,
+        format: part_format(&part, format)?,
+        parts: vec![part],
+        pending: false,
+    })
+}
+
 /// A listed file: its own run, or (an export file) one more part of the run listed from the
 /// same folder.
 fn add_listed_file(

@@ -63,7 +63,7 @@ pub use encoding::{Encoding, PartError};
 pub use error::InputError;
 pub use export::{ExportFormat, ExportReader, ReadStats};
 pub use format::{detect_format, stage_file, InputFormat};
-pub use layout::{plan_inputs, Origin, Part, Run};
+pub use layout::{file_run, plan_inputs, Origin, Part, Run};
 pub use manifest::{read_manifest, Manifest};
 pub use mapping::{MarketplaceTerms, SkipReason};
 pub use native::{NativeReader, RawRow, Row};
