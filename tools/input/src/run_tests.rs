@@ -130,7 +130,7 @@ fn the_same_rows_in_any_order_or_split_build_the_same_invoices() {
         std::fs::create_dir(&folder).unwrap();
         let parts = write_parts(&folder, &split);
         assert_eq!(
-            invoices(&[folder.clone()], dir.path()),
+            invoices(std::slice::from_ref(&folder), dir.path()),
             expected,
             "{name}: by folder"
         );
