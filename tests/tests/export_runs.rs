@@ -435,3 +435,21 @@ fn a_parquet_part_is_refused_by_its_magic_bytes_naming_it() {
         &["part_0_0001.parquet", "Parquet"],
     );
 }
+
+#[test]
+fn a_gzip_native_csv_settles_as_the_plain_one() {
+    let example = fixtures_dir().join("examples/contoso-prepayment");
+    let charges = std::fs::read(example.join("charges.csv")).unwrap();
+    let agreement = example.join("agreement.toml");
+    let run = |name: &str, bytes: &[u8]| {
+        let ledger = Ledger::new();
+        ledger.ok(&["agreement", agreement.to_str().unwrap()]);
+        ledger.write(name, bytes);
+        ledger.ok(&["ingest", name]);
+        ledger.fingerprint()
+    };
+    let plain = run("charges.csv", &charges);
+    let (state, head) = run("charges.csv.gz", &gzip(&charges));
+    assert_same_state(&plain.0, &state, "native CSV, gzip");
+    assert_eq!(plain.1, head);
+}
