@@ -3,13 +3,15 @@
 //! an ordered list of local files with their encoding, told by content ([`Encoding`]).
 //!
 //! - A **file** is one part; its encoding comes from its magic bytes (gzip `1f 8b`, Parquet
-//!   `PAR1`, else CSV), whatever its name. Export files (FOCUS, Azure cost details) listed
-//!   together from one folder are the parts of one run; a native CSV file is its own input.
+//!   `PAR1`, else CSV), whatever its name. Export files (FOCUS, Azure cost details) named as
+//!   Azure names parts (`part_*`) and listed together from one folder are the parts of one run;
+//!   any other file is its own input (two deliveries of one month in one folder stay two inputs:
+//!   a repeat is skipped, a difference refused, never added up).
 //! - A **manifest** (`manifest.json`, or any `.json` file given by name) lists the run's blobs;
 //!   each is the file of the blob's name in the manifest's folder ([`crate::manifest`]).
-//! - A **folder** holding a `manifest.json` is the run that manifest describes; a folder with
-//!   part files (`*.csv`, `*.gz`, `*.parquet`) and no manifest is a run of those files, in name
-//!   order; folders below are searched too (not through symbolic links), so an export root
+//! - A **folder** holding a `manifest.json` is the run that manifest describes; in a folder
+//!   without one, its `part_*` files (`*.csv`, `*.gz`, `*.parquet`) are one run, in name order,
+//!   and its other data files one input each; folders below are searched too (not through symbolic links), so an export root
 //!   gives every run in it, oldest first (by the manifest's `submittedTime`, then path).
 //!
 //! Reading a run is [`crate::run::stage_run`]; Parquet parts take the one branch marked there.
@@ -127,9 +129,12 @@ fn add_listed_file(
     let part = part_of(file, None)?;
     let part_format = part_format(&part, format)?;
     let folder = file.parent();
-    if part_format != InputFormat::Native {
+    if part_format != InputFormat::Native && is_azure_part(file) {
         if let Some(run) = runs.iter_mut().find(|r| {
-            r.origin == Origin::Files && r.format == part_format && r.source.parent() == folder
+            r.origin == Origin::Files
+                && r.format == part_format
+                && r.source.parent() == folder
+                && is_azure_part(&r.source)
         }) {
             if !run.parts.iter().any(|p| p.path == part.path) {
                 run.parts.push(part);
@@ -284,15 +289,24 @@ fn walk(
     Ok(())
 }
 
-/// The run of a folder's part files; native files stay one input each.
+/// The run of a folder's `part_*` files; its other data files, and native files, stay one input
+/// each.
 fn folder_runs(
     dir: &Path,
     files: &[PathBuf],
     given: Option<InputFormat>,
     runs: &mut Vec<Run>,
 ) -> Result<(), InputError> {
-    let mut parts = Vec::with_capacity(files.len());
-    for file in files {
+    let (azure_parts, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|f| is_azure_part(f));
+    for file in others {
+        runs.push(file_run(file, given)?);
+    }
+    if azure_parts.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::with_capacity(azure_parts.len());
+    for file in azure_parts {
         parts.push(part_of(file, None)?);
     }
     let format = run_format(&parts, given)?;
@@ -320,6 +334,13 @@ fn folder_runs(
         pending: false,
     });
     Ok(())
+}
+
+/// Azure's name for the parts of a partitioned export: `part_0_0001.csv`, `part_1_0002.csv.gz`, …
+fn is_azure_part(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() > 5 && n.as_bytes()[..5].eq_ignore_ascii_case(b"part_"))
 }
 
 /// The names a part file of an export has: `*.csv`, `*.gz` (`*.csv.gz`), `*.parquet`.

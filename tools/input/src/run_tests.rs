@@ -217,3 +217,21 @@ fn a_folder_of_parts_is_one_run_and_native_files_stay_one_input_each() {
         .iter()
         .all(|r| r.parts.len() == 1 && r.format == InputFormat::Native));
 }
+
+#[test]
+fn only_files_named_as_azure_parts_are_grouped_into_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}{}", rows().concat());
+    let (a, b) = (dir.path().join("jan.csv"), dir.path().join("jan-again.csv"));
+    std::fs::write(&a, &text).unwrap();
+    std::fs::write(&b, &text).unwrap();
+    // Two deliveries of one month: two inputs (a repeat is skipped later), never one invoice
+    // with every line twice.
+    let runs = plan_inputs(&[a.clone(), b.clone()], None).unwrap();
+    assert_eq!(runs.len(), 2);
+    let runs = plan_inputs(&[dir.path().to_path_buf()], None).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs
+        .iter()
+        .all(|r| r.parts.len() == 1 && r.origin == Origin::Files));
+}
