@@ -485,6 +485,16 @@ pub fn ingest_files(
     quiet: bool,
 ) -> Result<Vec<FileOutcome>, AppError> {
     let runs = plan_inputs(inputs, format)?;
+    for run in &runs {
+        tracing::debug!(
+            input = %run.source.display(),
+            run = run.id.as_deref().unwrap_or(""),
+            parts = run.parts.len(),
+            format = run.format.name(),
+            pending = run.pending,
+            "input planned"
+        );
+    }
     let mut session = Session::open_for_write(data, "ingest")?;
     let mut appender = Appender::new(session.store.head());
     let mut decided = Vec::with_capacity(runs.len());
