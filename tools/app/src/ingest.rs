@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ledger_core::CoreError;
 use ledger_core::{ChargeKind, Fact, Invoice, Money};
 use ledger_input::assemble::Accounts;
+use ledger_input::canonical::{canonical, same_content_in_another_order};
 use ledger_input::{
     file_run, plan_inputs, stage_run, IngestSummary, InputError, InputFormat, MarketplaceTerms,
     Origin, ReadStats, Run, SkipReason, StagedInvoices,
@@ -399,6 +400,11 @@ fn decide_invoices(
                         unreachable!("an invoice was staged")
                     };
                     let native = outcome.format == InputFormat::Native.name();
+                    if !native && recorded_in_another_order(session, invoice) {
+                        outcome.already_settled += 1;
+                        settling.inc(1);
+                        continue;
+                    }
                     return Err(conflict(session, file, native, invoice, first_line));
                 }
                 Err(e) => {
@@ -421,6 +427,13 @@ fn decide_invoices(
     Ok((spill, group_lines))
 }
 
+/// An export invoice recorded before exports settled in canonical order (its lines in file
+/// order, a purchase's lot id by position) with the same lines: a repeat (R-IDEM-1).
+fn recorded_in_another_order(session: &Session, invoice: &Invoice) -> bool {
+    settled_invoice(&session.store, invoice)
+        .is_some_and(|was| same_content_in_another_order(&was, invoice))
+}
+
 /// R-IDEM-2: `invoice` was settled before with other content; the refusal names the first
 /// line that differs (its file line when the file is native CSV, else the invoice's first).
 fn conflict(
@@ -430,8 +443,10 @@ fn conflict(
     invoice: &Invoice,
     first_line: u64,
 ) -> AppError {
-    let difference =
-        settled_invoice(&session.store, invoice).and_then(|was| first_difference(&was, invoice));
+    // An export's lines are compared in canonical order, whatever order they were recorded in.
+    let difference = settled_invoice(&session.store, invoice)
+        .map(|was| if native { was } else { canonical(was) })
+        .and_then(|was| first_difference(&was, invoice));
     let detail = match &difference {
         Some(d) => d.describe(),
         None => "its content digest differs".to_string(),

@@ -19,7 +19,7 @@ use indexmap::IndexSet;
 use ledger_core::{ChargeKind, ChargeLine, Invoice, StrRef};
 
 /// `invoice` in its canonical order, with content-derived lot ids for purchases without one.
-pub(crate) fn canonical(mut invoice: Invoice) -> Invoice {
+pub fn canonical(mut invoice: Invoice) -> Invoice {
     sort_profiles(&mut invoice);
     let strings = std::mem::take(&mut invoice.strings);
     let text = |r: StrRef| r.index().and_then(|i| strings.get(i)).map(String::as_str);
@@ -54,6 +54,19 @@ pub(crate) fn canonical(mut invoice: Invoice) -> Invoice {
     invoice.lines = lines;
     invoice.strings = table.strings.into_iter().collect();
     invoice
+}
+
+/// Whether `recorded` (an invoice as the log holds it) has the content of `now` (an export
+/// invoice in canonical order) in another order: the same invoice recorded before exports were
+/// put in canonical order (file order, lot ids by position) is a repeat (R-IDEM-1), not a
+/// conflict.
+pub fn same_content_in_another_order(recorded: &Invoice, now: &Invoice) -> bool {
+    if recorded.lines.len() != now.lines.len() || recorded.id != now.id {
+        return false;
+    }
+    let mut recorded = canonical(recorded.clone());
+    recorded.content_hash = now.content_hash;
+    recorded == *now
 }
 
 /// Billing profiles sorted by name, the lines' indexes moved with them.

@@ -37,7 +37,7 @@ pub mod agreement;
 pub mod assemble;
 pub mod azure;
 pub mod azure_api;
-mod canonical;
+pub mod canonical;
 pub mod cells;
 pub mod encoding;
 pub mod error;

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use ledger_core::{ChargeKind, Invoice};
 
-use super::assemble::Accounts;
+use super::assemble::{Accounts, Assembler};
+use super::canonical::same_content_in_another_order;
 use super::encoding::Encoding;
+use super::export::{read_export_part, ExportFormat};
 use super::format::InputFormat;
 use super::layout::{plan_inputs, Origin};
 use super::run::stage_run;
@@ -234,4 +236,35 @@ fn only_files_named_as_azure_parts_are_grouped_into_one_run() {
     assert!(runs
         .iter()
         .all(|r| r.parts.len() == 1 && r.origin == Origin::Files));
+}
+
+#[test]
+fn an_invoice_recorded_in_file_order_is_the_same_content_in_another_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_order = |rows: &[String]| {
+        let path = write_parts(dir.path(), &[rows.to_vec()]).remove(0);
+        let mut assembler = Assembler::new(&path, &contoso(), dir.path()).unwrap();
+        read_export_part(
+            &path,
+            ExportFormat::Focus,
+            &contoso(),
+            &mut assembler,
+            |_, _| {},
+        )
+        .unwrap();
+        let mut staged = assembler.finish().unwrap();
+        staged.iter().collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    let canonical = invoices(&write_parts(dir.path(), &[rows()]), dir.path());
+    let mut recorded = file_order(&rows());
+    recorded.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_ne!(recorded[0].lines, canonical[0].lines, "file order differs");
+    for (was, now) in recorded.iter().zip(&canonical) {
+        assert!(same_content_in_another_order(was, now), "{}", now.id);
+    }
+    let mut changed = rows();
+    changed[1] = changed[1].replacen("2.5", "2.6", 1);
+    let recorded = file_order(&changed);
+    let inv1 = recorded.iter().find(|i| i.id == "INV-1").unwrap();
+    assert!(!same_content_in_another_order(inv1, &canonical[0]));
 }
