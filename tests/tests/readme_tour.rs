@@ -263,6 +263,17 @@ fn check_promises(t: &Path, clone: &Path, ran: &[Ran], steps: &[Step]) {
     let refused = step_output(steps, ran, "ledger ingest $T/bad.csv");
     assert!(refused.stderr.contains("bad.csv:2"), "{}", refused.stderr);
 
+    // 6: an export run of two parts (one gzip) is one input; the second ingest skips it.
+    let run = step_output(steps, ran, "ledger ingest $T/run ");
+    assert!(
+        run.stdout
+            .contains("(FOCUS, 2 parts): 20,000 rows, 20,000 lines in 12 invoices: 12 settled"),
+        "{}",
+        run.stdout
+    );
+    let again = step_output(steps, ran, "ledger ingest $T/run/ ");
+    assert!(again.stdout.contains("skipped run"), "{}", again.stdout);
+
     // 3: the last CSP invoice: billed 47.00, PEC 7.05, due 39.95.
     let invoices = json(&t.join("csp"), clone, &["invoices"]);
     let last = invoices["value"]

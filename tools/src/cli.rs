@@ -66,7 +66,11 @@ pub enum Command {
         description, corrects, corrects_kind (optional).\n\n\
         FOCUS 1.0-1.2 and Azure cost-details exports (EA, MCA, actual cost) are read too, their\n\
         format told by the header or --format; the mapping to charge kinds: docs/INGEST.md.\n  \
-        ledger ingest --format focus focus-export-2025-01.csv"
+        ledger ingest --format focus focus-export-2025-01.csv\n\n\
+        Exports as Azure delivers them: a run folder, its manifest.json, its parts (plain or gzip,\n\
+        told by content) listed together, or an export root (every run not yet ingested, oldest\n\
+        first). All parts of a run are one input: an invoice may span them.\n  \
+        ledger ingest exports/focus-daily/20250301-20250331/"
     )]
     Ingest(IngestArgs),
 
@@ -323,7 +327,8 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// Charge-line files, decided in the order given and recorded all or none.
+    /// Charge-line files, export run folders, manifest.json files or export roots, decided in
+    /// the order given and recorded all or none.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The files' format; detected from the header when not given.

@@ -19,9 +19,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ledger_core::CoreError;
 use ledger_core::{ChargeKind, Fact, Invoice, Money};
 use ledger_input::assemble::Accounts;
+use ledger_input::canonical::{canonical, same_content_in_another_order};
 use ledger_input::{
-    detect_format, stage_file, IngestSummary, InputError, InputFormat, MarketplaceTerms, ReadStats,
-    SkipReason, StagedInvoices,
+    file_run, plan_inputs, stage_run, IngestSummary, InputError, InputFormat, MarketplaceTerms,
+    Origin, ReadStats, Run, SkipReason, StagedInvoices,
 };
 use ledger_replay::write::{stage, StageError};
 
@@ -34,10 +35,20 @@ use crate::session::Session;
 /// Lines appended between two flushes (bounds what a power loss could take).
 const FLUSH_EVERY_LINES: u64 = 1_000_000;
 
-/// What ingesting one file did (`ledger ingest --json` prints one per file).
+/// What ingesting one input did (`ledger ingest --json` prints one per input): a file, or
+/// the parts of one export run.
 #[derive(Clone, Debug)]
 pub struct FileOutcome {
+    /// The file, or what names the run (its folder or manifest; its first part when listed).
     pub file: PathBuf,
+    /// Files read (1 for a file; a run's parts).
+    pub parts: usize,
+    /// The export run, when the input is one (a folder, a manifest, or parts listed together).
+    pub run: Option<RunIdentity>,
+    /// The run's rows are pending charges (a month-to-date run, see
+    /// `ledger_input::Manifest::pending`). Carried for the pending-charges use case; until it
+    /// lands they settle as ordinary charges.
+    pub pending: bool,
     /// `native`, `focus` or `azure`.
     pub format: &'static str,
     /// Data rows read from the file (charge lines and skipped rows).
@@ -60,6 +71,18 @@ pub struct FileOutcome {
     pub head: Head,
 }
 
+/// Which run an outcome is about: the manifest's run id (else none) and the run's content
+/// digest: blake3 over the content digests (R-IDEM) of its invoices in canonical order, so the
+/// same rows in any split or order have the same digest. A run whose invoices are all
+/// recorded with the same content is already ingested; the log's facts say so, so replay
+/// and audit keep it (nothing else is remembered).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunIdentity {
+    pub id: Option<String>,
+    /// 64 hex digits.
+    pub digest: String,
+}
+
 /// Lines of one kind in a file and their total in each currency (amounts of different
 /// currencies are never added together).
 #[derive(Clone, Debug)]
@@ -70,10 +93,17 @@ pub struct KindTotal {
 }
 
 impl FileOutcome {
-    fn new(file: &Path, format: InputFormat) -> FileOutcome {
+    fn new(run: &Run) -> FileOutcome {
+        let is_run = run.origin != Origin::Files || run.parts.len() > 1;
         FileOutcome {
-            file: file.to_path_buf(),
-            format: format.name(),
+            file: run.source.clone(),
+            parts: run.parts.len(),
+            run: is_run.then(|| RunIdentity {
+                id: run.id.clone(),
+                digest: String::new(),
+            }),
+            pending: run.pending,
+            format: run.format.name(),
             rows: 0,
             lines: 0,
             skipped: BTreeMap::new(),
@@ -194,17 +224,14 @@ pub fn ingest_file_visible(
     quiet: bool,
     visible: Visible,
 ) -> Result<FileOutcome, AppError> {
-    let format = match format {
-        Some(f) => f,
-        None => detect_format(file)?,
-    };
+    let run = file_run(file, format)?;
     let mut appender = Appender::new(session.store.head());
-    let decided = read_and_decide(session, &mut appender, file, format, quiet, visible)?;
+    let decided = read_and_decide(session, &mut appender, &run, quiet, visible)?;
     let mut outcomes = append_decided(session, vec![decided], quiet)?;
     Ok(outcomes.pop().expect("one file decided"))
 }
 
-/// A file read and decided, its records staged and not yet appended.
+/// An input read and decided, its records staged and not yet appended.
 struct Decided {
     outcome: FileOutcome,
     spill: Spill,
@@ -212,39 +239,30 @@ struct Decided {
     started: Instant,
 }
 
-/// Phases 1 and 2 for one file: its records staged after those `appender` has chained so far.
+/// Phases 1 and 2 for one input (a file or a run): its records staged after those `appender`
+/// has chained so far.
 fn read_and_decide(
     session: &mut Session,
     appender: &mut Appender,
-    file: &Path,
-    format: InputFormat,
+    run: &Run,
     quiet: bool,
     visible: Visible,
 ) -> Result<Decided, AppError> {
     let started = Instant::now();
     let staging = session.dir().join("staging");
-    let mut outcome = FileOutcome::new(file, format);
-    let mut invoices = read_file(
-        session,
-        file,
-        format,
-        &staging,
-        quiet,
-        visible,
-        &mut outcome,
-    )?;
+    let mut outcome = FileOutcome::new(run);
+    let mut invoices = read_run(session, run, &staging, quiet, visible, &mut outcome)?;
     let read_seconds = started.elapsed().as_secs_f64();
     let (spill, group_lines) = decide_invoices(
         session,
         appender,
-        file,
         &mut invoices,
         &staging,
         quiet,
         &mut outcome,
     )?;
     tracing::info!(
-        file = %file.display(),
+        input = %run.source.display(),
         read_s = read_seconds,
         decide_s = started.elapsed().as_secs_f64() - read_seconds,
         "ingest phases: read and decided"
@@ -291,28 +309,34 @@ fn append_decided(
     Ok(outcomes)
 }
 
-/// Phase 1: read, validate and group the whole file into staged invoices.
-fn read_file(
+/// Phase 1: read, validate and group the whole input (every part of a run) into staged
+/// invoices.
+fn read_run(
     session: &Session,
-    file: &Path,
-    format: InputFormat,
+    run: &Run,
     staging: &Path,
     quiet: bool,
     visible: Visible,
     outcome: &mut FileOutcome,
 ) -> Result<StagedInvoices, AppError> {
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let size = run
+        .parts
+        .iter()
+        .map(|p| std::fs::metadata(&p.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let reading = bar(size, "reading", quiet);
     let accounts = accounts_of(session, visible);
-    let (invoices, stats) = stage_file(file, format, &accounts, staging, |bytes, _rows| {
+    let (invoices, stats) = stage_run(run, &accounts, staging, |bytes, _rows| {
         reading.set_position(bytes)
     })?;
     reading.finish_and_clear();
     outcome.read(&stats, invoices.summary());
     outcome.invoices = invoices.len() as u64;
     tracing::info!(
-        file = %file.display(),
-        format = format.name(),
+        input = %run.source.display(),
+        format = run.format.name(),
+        parts = run.parts.len(),
+        pending = run.pending,
         rows = outcome.rows,
         lines = outcome.lines,
         skipped = outcome.rows_skipped(),
@@ -323,21 +347,21 @@ fn read_file(
 }
 
 /// Phase 2: decide every invoice and stage its records in a spill file; returns the spill and
-/// the lines of each staged group. A second thread builds each invoice from the staged lines
+/// the lines of each staged group; sets the run's digest in `outcome`. A second thread builds each invoice from the staged lines
 /// and computes its content digest while this one decides and encodes the one before it; at
 /// most three invoices are in memory (being built, waiting, being decided).
 fn decide_invoices(
     session: &mut Session,
     appender: &mut Appender,
-    file: &Path,
     invoices: &mut StagedInvoices,
     staging: &Path,
     quiet: bool,
     outcome: &mut FileOutcome,
 ) -> Result<(Spill, Vec<u64>), AppError> {
-    let first_lines: Vec<u64> = (0..invoices.len())
-        .map(|i| invoices.first_line(i))
+    let first_places: Vec<(PathBuf, u64)> = (0..invoices.len())
+        .map(|i| (invoices.first_file(i).to_path_buf(), invoices.first_line(i)))
         .collect();
+    let mut digest = blake3::Hasher::new();
     let settling = bar(invoices.len() as u64, "settling", quiet);
     let mut spill = Spill::create(staging)?;
     let mut group_lines = Vec::new();
@@ -358,7 +382,9 @@ fn decide_invoices(
         });
         for (index, invoice) in to_decide.into_iter().enumerate() {
             let invoice = invoice?;
+            digest.update(&invoice.content_hash);
             let lines = invoice.lines.len() as u64;
+            let (file, first_line) = (&first_places[index].0, first_places[index].1);
             let id = invoice.id.clone();
             let fact = Fact::Invoice(invoice);
             match stage(&mut session.projections, appender, &fact) {
@@ -374,12 +400,17 @@ fn decide_invoices(
                         unreachable!("an invoice was staged")
                     };
                     let native = outcome.format == InputFormat::Native.name();
-                    return Err(conflict(session, file, native, invoice, first_lines[index]));
+                    if !native && recorded_in_another_order(session, invoice) {
+                        outcome.already_settled += 1;
+                        settling.inc(1);
+                        continue;
+                    }
+                    return Err(conflict(session, file, native, invoice, first_line));
                 }
                 Err(e) => {
                     return Err(AppError::InvoiceRefused {
-                        file: file.to_path_buf(),
-                        line: first_lines[index],
+                        file: file.clone(),
+                        line: first_line,
                         invoice: id.to_string(),
                         source: Box::new(e),
                     })
@@ -390,7 +421,17 @@ fn decide_invoices(
         Ok(())
     })?;
     settling.finish_and_clear();
+    if let Some(run) = &mut outcome.run {
+        run.digest = digest.finalize().to_hex().to_string();
+    }
     Ok((spill, group_lines))
+}
+
+/// An export invoice recorded before exports settled in canonical order (its lines in file
+/// order, a purchase's lot id by position) with the same lines: a repeat (R-IDEM-1).
+fn recorded_in_another_order(session: &Session, invoice: &Invoice) -> bool {
+    settled_invoice(&session.store, invoice)
+        .is_some_and(|was| same_content_in_another_order(&was, invoice))
 }
 
 /// R-IDEM-2: `invoice` was settled before with other content; the refusal names the first
@@ -402,8 +443,10 @@ fn conflict(
     invoice: &Invoice,
     first_line: u64,
 ) -> AppError {
-    let difference =
-        settled_invoice(&session.store, invoice).and_then(|was| first_difference(&was, invoice));
+    // An export's lines are compared in canonical order, whatever order they were recorded in.
+    let difference = settled_invoice(&session.store, invoice)
+        .map(|was| if native { was } else { canonical(was) })
+        .and_then(|was| first_difference(&was, invoice));
     let detail = match &difference {
         Some(d) => d.describe(),
         None => "its content digest differs".to_string(),
@@ -444,27 +487,35 @@ fn append_invoices(
     Ok(())
 }
 
-/// Ingest `files` in order, each in `format` (detected from its header when `None`): all or
-/// nothing. Every file is checked (readable, of a format the ledger reads) before the ledger
-/// is opened, then every file is read and decided, each after the ones before it, and only
-/// when all are decided is anything appended: a refused file, whichever it is, leaves the
-/// ledger as it was.
+/// Ingest `inputs` in order (files, run folders, manifests, export roots; see
+/// `ledger_input::layout`), each in `format` (detected from its header when `None`): all or
+/// nothing. Every input is planned (its runs and parts found, readable, of a format the ledger
+/// reads) before the ledger is opened, then every run is read whole and decided, each after
+/// the ones before it (the runs of a root oldest first), and only when all are decided is
+/// anything appended: a refused input, whichever it is, leaves the ledger as it was.
 pub fn ingest_files(
     data: &Path,
-    files: &[PathBuf],
+    inputs: &[PathBuf],
     format: Option<InputFormat>,
     quiet: bool,
 ) -> Result<Vec<FileOutcome>, AppError> {
-    let mut formats = Vec::with_capacity(files.len());
-    for file in files {
-        formats.push(file_format(file, format)?);
+    let runs = plan_inputs(inputs, format)?;
+    for run in &runs {
+        tracing::debug!(
+            input = %run.source.display(),
+            run = run.id.as_deref().unwrap_or(""),
+            parts = run.parts.len(),
+            format = run.format.name(),
+            pending = run.pending,
+            "input planned"
+        );
     }
     let mut session = Session::open_for_write(data, "ingest")?;
     let mut appender = Appender::new(session.store.head());
-    let mut decided = Vec::with_capacity(files.len());
-    for (file, format) in files.iter().zip(formats) {
-        let one = read_and_decide(&mut session, &mut appender, file, format, quiet, &|_| true)
-            .map_err(|failure| none_recorded(failure, files.len()))?;
+    let mut decided = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let one = read_and_decide(&mut session, &mut appender, run, quiet, &|_| true)
+            .map_err(|failure| none_recorded(failure, runs.len()))?;
         decided.push(one);
     }
     append_decided(&mut session, decided, quiet)
@@ -479,15 +530,5 @@ fn none_recorded(error: AppError, count: usize) -> AppError {
         }
     } else {
         error
-    }
-}
-
-/// Check that the file exists and is in a format we read: the given one, else the one its
-/// header shows (native, FOCUS or Azure cost details, see `ledger_input::format::sniff`).
-fn file_format(file: &Path, given: Option<InputFormat>) -> Result<InputFormat, AppError> {
-    std::fs::File::open(file).map_err(|e| InputError::io(file, "cannot read", &e))?;
-    match given {
-        Some(format) => Ok(format),
-        None => Ok(detect_format(file)?),
     }
 }

@@ -153,8 +153,10 @@ struct Pending {
     account: u32,
     date: Date,
     first_line: u64,
-    /// The billing period as given by a row, and the line that gave it.
-    period: Option<(Date, Date, u64)>,
+    /// The part (index into the assembler's files) holding `first_line`.
+    first_part: u16,
+    /// The billing period as given by a row, and the line (and part) that gave it.
+    period: Option<(Date, Date, u64, u16)>,
     earliest_charge: Date,
     lines: u32,
     profiles: Vec<String>,
@@ -203,9 +205,17 @@ struct Spill {
     buffered: usize,
 }
 
-/// Groups the validated rows of one file into invoices.
+/// Groups the validated rows of one input (a file, or the parts of one export run) into
+/// invoices.
 pub struct Assembler {
+    /// The file being read (the current part).
     file: PathBuf,
+    /// Every part read so far, in reading order; `part` indexes the current one.
+    files: Vec<PathBuf>,
+    part: u16,
+    /// Hand invoices and lines out in a canonical order of their content (exports), instead of
+    /// first appearance and input order (native CSV).
+    canonical: bool,
     accounts: Accounts,
     columns: Vec<String>,
     /// For formats whose columns are not the native ones: the file's column (1-based number,
@@ -230,6 +240,9 @@ impl Assembler {
     ) -> Result<Assembler, InputError> {
         Ok(Assembler {
             file: file.to_path_buf(),
+            files: vec![file.to_path_buf()],
+            part: 0,
+            canonical: false,
             accounts: accounts.clone(),
             columns: Vec::new(),
             sources: Vec::new(),
@@ -244,6 +257,38 @@ impl Assembler {
             },
             summary: IngestSummary::default(),
         })
+    }
+
+    /// Read the next part of the same input: its rows join the invoices of the parts before
+    /// it (an invoice may span parts), and errors name it.
+    pub fn next_part(&mut self, file: &Path) -> Result<(), InputError> {
+        if self.files.len() >= usize::from(u16::MAX) {
+            return Err(InputError::new(
+                file,
+                format!("one input may have at most {} parts", u16::MAX),
+            ));
+        }
+        self.files.push(file.to_path_buf());
+        self.part = (self.files.len() - 1) as u16;
+        self.file = file.to_path_buf();
+        self.last = None;
+        Ok(())
+    }
+
+    /// Hand invoices out by (billing period start, invoice date, invoice id) and each
+    /// invoice's lines by (charge date, content): the same rows in any order or split give
+    /// the same invoices (exports; native CSV keeps its input order, RULES.md fine point 1).
+    pub fn set_canonical(&mut self) {
+        self.canonical = true;
+    }
+
+    /// "line 12", or "line 12 of part_0_0001.csv" when the line is in another part.
+    fn place(&self, part: u16, line: u64) -> String {
+        if part == self.part {
+            format!("line {line}")
+        } else {
+            format!("line {line} of {}", self.files[part as usize].display())
+        }
     }
 
     /// The header of the file, so that errors name columns by number (else by name only).
@@ -346,6 +391,7 @@ impl Assembler {
             account: account as u32,
             date: row.invoice_date,
             first_line: row.line,
+            first_part: self.part,
             period: None,
             earliest_charge: row.charge_date,
             lines: 0,
@@ -362,9 +408,10 @@ impl Assembler {
     fn check_agrees(&mut self, index: usize, row: &Row<'_>) -> Result<(), InputError> {
         let pending = &self.invoices[index];
         let first_line = pending.first_line;
+        let first_place = self.place(pending.first_part, first_line);
         if row.invoice_date != pending.date {
             let message = format!(
-                "{} differs from {} on line {first_line}, where invoice {} first appears (every line of an invoice has the same invoice_date)",
+                "{} differs from {} on {first_place}, where invoice {} first appears (every line of an invoice has the same invoice_date)",
                 row.invoice_date, pending.date, row.invoice_id
             );
             return Err(self.error(row.line, Column::InvoiceDate, message));
@@ -378,7 +425,7 @@ impl Assembler {
         let pending = &self.invoices[index];
         if account != pending.account as usize {
             let message = format!(
-                "'{}' differs from '{}' on line {first_line}, where invoice {} first appears (an invoice belongs to one account)",
+                "'{}' differs from '{}' on {first_place}, where invoice {} first appears (an invoice belongs to one account)",
                 self.accounts.ids[account], self.accounts.ids[pending.account as usize], row.invoice_id
             );
             return Err(self.error(row.line, Column::Account, message));
@@ -389,9 +436,9 @@ impl Assembler {
         match (row.period_start, row.period_end, pending.period) {
             (None, None, _) => {}
             (Some(start), Some(end), None) => {
-                self.invoices[index].period = Some((start, end, row.line))
+                self.invoices[index].period = Some((start, end, row.line, self.part))
             }
-            (Some(start), Some(end), Some((given_start, given_end, given_line))) => {
+            (Some(start), Some(end), Some((given_start, given_end, given_line, given_part))) => {
                 let (column, found, given) = if start != given_start {
                     (Column::PeriodStart, start, given_start)
                 } else if end != given_end {
@@ -399,13 +446,14 @@ impl Assembler {
                 } else {
                     return Ok(());
                 };
-                let first = if given_line == first_line {
+                let given_place = self.place(given_part, given_line);
+                let first = if given_place == first_place {
                     String::new()
                 } else {
-                    format!("; the invoice first appears on line {first_line}")
+                    format!("; the invoice first appears on {first_place}")
                 };
                 let message = format!(
-                    "{found} differs from {given} given for invoice {} on line {given_line}{first} (every line of an invoice has the same billing period)",
+                    "{found} differs from {given} given for invoice {} on {given_place}{first} (every line of an invoice has the same billing period)",
                     row.invoice_id
                 );
                 return Err(self.error(row.line, column, message));
@@ -543,6 +591,8 @@ impl Assembler {
     pub fn finish(self) -> Result<StagedInvoices, InputError> {
         let Assembler {
             file,
+            files,
+            canonical,
             accounts,
             ids,
             invoices,
@@ -564,14 +614,13 @@ impl Assembler {
             None => None,
         };
         summary.invoices = invoices.len();
-        summary.lines_per_invoice = invoices.iter().map(|p| p.lines).collect();
         let ids = ids.into_strings();
-        let staged = invoices
+        let mut staged: Vec<Staged> = invoices
             .into_iter()
             .zip(ids)
             .map(|(p, id)| {
                 let (period_start, period_end) = match p.period {
-                    Some((start, end, _)) => (start, end),
+                    Some((start, end, _, _)) => (start, end),
                     None => (
                         p.earliest_charge.month_start(),
                         p.earliest_charge.month_end(),
@@ -584,6 +633,7 @@ impl Assembler {
                     period_start,
                     period_end,
                     first_line: p.first_line,
+                    first_part: p.first_part,
                     lines: p.lines,
                     profiles: p.profiles,
                     chunks: p.chunks,
@@ -591,8 +641,17 @@ impl Assembler {
                 }
             })
             .collect();
+        if canonical {
+            staged.sort_by(|a, b| {
+                (a.period_start, a.date, &a.id).cmp(&(b.period_start, b.date, &b.id))
+            });
+            summary.totals.sort_by(|a, b| a.currency.cmp(&b.currency));
+        }
+        summary.lines_per_invoice = staged.iter().map(|p| p.lines).collect();
         Ok(StagedInvoices {
             file,
+            files,
+            canonical,
             accounts,
             invoices: staged,
             spill: spill_file,
@@ -741,15 +800,20 @@ struct Staged {
     period_start: Date,
     period_end: Date,
     first_line: u64,
+    first_part: u16,
     lines: u32,
     profiles: Vec<String>,
     chunks: Vec<Chunk>,
     buffer: Vec<u8>,
 }
 
-/// The invoices of one file, validated, ready to be built one at a time.
+/// The invoices of one input, validated, ready to be built one at a time.
 pub struct StagedInvoices {
     file: PathBuf,
+    /// The parts read, in reading order.
+    files: Vec<PathBuf>,
+    /// Invoices sorted and each built in its canonical order ([`Assembler::set_canonical`]).
+    canonical: bool,
     accounts: Accounts,
     invoices: Vec<Staged>,
     /// The spill file, if lines had to leave memory; deleted when dropped.
@@ -777,12 +841,18 @@ impl StagedInvoices {
         self.invoices[index].first_line
     }
 
+    /// The file (part) where invoice `index` first appears.
+    pub fn first_file(&self, index: usize) -> &Path {
+        &self.files[self.invoices[index].first_part as usize]
+    }
+
     /// The id of invoice `index`.
     pub fn id(&self, index: usize) -> &str {
         &self.invoices[index].id
     }
 
-    /// The invoices in first-appearance order, each with its lines in input order.
+    /// The invoices in first-appearance order, each with its lines in input order; in the
+    /// canonical order when the assembler was told so ([`Assembler::set_canonical`]).
     pub fn iter(&mut self) -> impl Iterator<Item = Result<Invoice, InputError>> + '_ {
         (0..self.invoices.len()).map(move |i| self.build(i))
     }
@@ -832,7 +902,7 @@ impl StagedInvoices {
         if lines.len() != staged.lines as usize {
             return Err(corrupt(&self.file));
         }
-        Ok(Invoice {
+        let invoice = Invoice {
             account: self.accounts.ids[staged.account as usize].clone(),
             id: staged.id.clone(),
             date: staged.date,
@@ -843,6 +913,11 @@ impl StagedInvoices {
             profiles: staged.profiles.clone(),
             strings: strings.into_strings(),
             lines,
+        };
+        Ok(if self.canonical {
+            super::canonical::canonical(invoice)
+        } else {
+            invoice
         })
     }
 }

@@ -51,6 +51,25 @@ impl ReadStats {
         }
     }
 
+    /// Add the counts of another part of the same input.
+    pub fn absorb(&mut self, other: &ReadStats) {
+        self.rows += other.rows;
+        self.lines += other.lines;
+        for (mine, theirs) in self.skipped.iter_mut().zip(other.skipped) {
+            *mine += theirs;
+        }
+        for (name, n) in &other.skipped_providers {
+            let name = if self.skipped_providers.contains_key(name)
+                || self.skipped_providers.len() < MAX_PROVIDER_NAMES
+            {
+                name.clone()
+            } else {
+                OTHER_PROVIDERS.to_string()
+            };
+            *self.skipped_providers.entry(name).or_insert(0) += n;
+        }
+    }
+
     pub(crate) fn skip_provider(&mut self, name: &str, line: u64) {
         self.skip(SkipReason::OtherProvider, line);
         if let Some(n) = self.skipped_providers.get_mut(name) {

@@ -15,8 +15,9 @@
 //! - an ARM id (`/providers/Microsoft.Billing/billingAccounts/8611537`) stands for its last
 //!   segment (`8611537`).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use super::assemble::{Accounts, Assembler, StagedInvoices, PROGRESS_EVERY_ROWS};
 use super::azure::AzureColumns;
@@ -24,7 +25,7 @@ use super::error::InputError;
 use super::focus::FocusColumns;
 use super::mapping::SkipReason;
 use super::native::Row;
-use super::records::RecordReader;
+use super::records::{Opened, RecordReader, TextSource};
 
 pub(crate) use crate::cells::{key_of, Cells, Header, Scratch};
 pub use crate::cells::{ReadStats, MAX_PROVIDER_NAMES, OTHER_PROVIDERS};
@@ -58,7 +59,9 @@ pub(crate) enum Layout {
 pub struct ExportReader {
     file: PathBuf,
     format: ExportFormat,
-    records: RecordReader<File>,
+    records: RecordReader<TextSource>,
+    /// For a gzip file, the compressed bytes read (progress).
+    compressed: Option<Arc<AtomicU64>>,
     header: Header,
     layout: Layout,
     scratch: Scratch,
@@ -70,7 +73,8 @@ pub struct ExportReader {
 impl ExportReader {
     /// Open `path` and read its header as `format`.
     pub fn open(path: &Path, format: ExportFormat) -> Result<ExportReader, InputError> {
-        let (records, bom_bytes, header_line, names) = open_records(path)?;
+        let (records, opened, header_line, names) = open_records(path)?;
+        let (bom_bytes, compressed) = (opened.bom_bytes, opened.compressed);
         let header = Header::new(names);
         let layout = match format {
             ExportFormat::Focus => Layout::Focus(Box::new(
@@ -105,6 +109,7 @@ impl ExportReader {
             file: path.to_path_buf(),
             format,
             records,
+            compressed,
             header,
             layout,
             scratch: Scratch {
@@ -132,7 +137,7 @@ impl ExportReader {
 
     /// Bytes of the file consumed so far (for progress bars).
     pub fn bytes_read(&self) -> u64 {
-        self.records.position() + self.bom_bytes
+        Opened::file_position(&self.compressed, self.records.position() + self.bom_bytes)
     }
 
     /// Tell the assembler which columns its checks concern, so that its errors name them.
@@ -211,13 +216,14 @@ impl ExportReader {
     }
 }
 
-/// Open a CSV file, skip a BOM and read the header record; (records, BOM bytes, header line,
-/// header names).
+/// Open a CSV file (plain or gzip), skip a BOM and read the header record; (records, how it
+/// was opened (its `source` taken), header line, header names).
 pub(crate) fn open_records(
     path: &Path,
-) -> Result<(RecordReader<File>, u64, u64, Vec<String>), InputError> {
-    let (file, bom_bytes) = super::records::open_skipping_bom(path)?;
-    let mut records = RecordReader::new(file);
+) -> Result<(RecordReader<TextSource>, Opened, u64, Vec<String>), InputError> {
+    let mut opened = super::records::open_skipping_bom(path)?;
+    let source = std::mem::replace(&mut opened.source, Box::new(std::io::empty()));
+    let mut records = RecordReader::new(source);
     match records.advance() {
         Ok(true) => {}
         Ok(false) => {
@@ -240,21 +246,36 @@ pub(crate) fn open_records(
     let names = (0..text.len())
         .map(|i| text.get(i).trim().to_string())
         .collect();
-    Ok((records, bom_bytes, line, names))
+    Ok((records, opened, line, names))
 }
 
 /// Read and stage a whole export file, calling `progress(bytes_read, rows)` every
-/// [`PROGRESS_EVERY_ROWS`] rows and once at the end.
+/// [`PROGRESS_EVERY_ROWS`] rows and once at the end. Its invoices come out in the canonical
+/// order of their content ([`Assembler::set_canonical`]).
 pub fn stage_export(
     path: &Path,
     format: ExportFormat,
     accounts: &Accounts,
     spill_dir: &Path,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<(StagedInvoices, ReadStats), InputError> {
-    let mut reader = ExportReader::open(path, format)?;
     let mut assembler = Assembler::new(path, accounts, spill_dir)?;
-    reader.name_sources(&mut assembler);
+    assembler.set_canonical();
+    let stats = read_export_part(path, format, accounts, &mut assembler, progress)?;
+    Ok((assembler.finish()?, stats))
+}
+
+/// Read one CSV part (plain or gzip) of an export into `assembler`: the rows it read and
+/// skipped.
+pub fn read_export_part(
+    path: &Path,
+    format: ExportFormat,
+    accounts: &Accounts,
+    assembler: &mut Assembler,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ReadStats, InputError> {
+    let mut reader = ExportReader::open(path, format)?;
+    reader.name_sources(assembler);
     let mut until_progress = PROGRESS_EVERY_ROWS;
     while let Some(next) = reader.next_row(accounts) {
         if let Some(row) = next? {
@@ -274,5 +295,5 @@ pub fn stage_export(
             tracing::info!(file = %path.display(), reason = reason.name(), rows = n, "rows skipped");
         }
     }
-    Ok((assembler.finish()?, stats))
+    Ok(stats)
 }

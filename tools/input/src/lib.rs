@@ -17,12 +17,18 @@
 //!   mapping of their rows to charge kinds (table in `docs/INGEST.md`).
 //! - [`format::detect_format`], [`format::stage_file`]: a file of any format, told by its
 //!   header, staged with what reading it found ([`export::ReadStats`]: rows, skips).
+//! - [`layout::plan_inputs`]: what the inputs of `ledger ingest` are (files, parts listed
+//!   together, run folders, `manifest.json`, export roots) as [`layout::Run`]s of ordered parts
+//!   with their [`encoding::Encoding`] (plain, gzip, Parquet, by magic bytes);
+//!   [`run::stage_run`] reads every part of a run into one assembler; [`manifest`] reads and
+//!   checks Azure's export manifest. Export invoices come out in the canonical order of their
+//!   content (`canonical.rs`), native ones in file order.
 //! - [`scenario::read_scenario`]: a what-if scenario file; [`azure_api::read_events`] and
 //!   [`azure_api::read_lots`]: Azure's Consumption API responses for `ledger reconcile`.
 //!
 //! Invariants: this crate knows the domain (`ledger-core`) and files, nothing of the log or
-//! the projections; nothing here appends to the ledger; a file is read whole before any invoice is
-//! handed out; every line number is the 1-based line where the record starts.
+//! the projections; nothing here appends to the ledger; a file (every part of a run) is read
+//! whole before any invoice is handed out; every line number is the 1-based line where the record starts.
 
 // A library writes to the stream it is given, never to the process's stdout or stderr.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
@@ -31,14 +37,19 @@ pub mod agreement;
 pub mod assemble;
 pub mod azure;
 pub mod azure_api;
+pub mod canonical;
 pub mod cells;
+pub mod encoding;
 pub mod error;
 pub mod export;
 pub mod focus;
 pub mod format;
+pub mod layout;
+pub mod manifest;
 pub mod mapping;
 pub mod native;
 pub mod records;
+pub mod run;
 pub mod scenario;
 pub(crate) mod source;
 pub mod text;
@@ -46,15 +57,21 @@ pub mod text;
 #[cfg(test)]
 mod export_tests;
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod samples_tests;
 
 pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
 pub use assemble::{
     stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
 };
+pub use encoding::{Encoding, PartError};
 pub use error::InputError;
 pub use export::{ExportFormat, ExportReader, ReadStats};
 pub use format::{detect_format, stage_file, InputFormat};
+pub use layout::{file_run, plan_inputs, Origin, Part, Run};
+pub use manifest::{read_manifest, Manifest};
 pub use mapping::{MarketplaceTerms, SkipReason};
 pub use native::{NativeReader, RawRow, Row};
+pub use run::stage_run;
 pub use scenario::{read_scenario, ScenarioFile};

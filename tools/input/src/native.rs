@@ -6,14 +6,15 @@
 //! strings borrow the buffer, so the hot path allocates nothing. The [`Iterator`] impl returns owned
 //! [`RawRow`]s for callers that want to keep rows.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use ledger_core::agreement::MAX_ID_LEN;
 use ledger_core::{ChargeKind, Date, Money};
 
 use super::error::InputError;
-use super::records::{RecordReader, TextRecord};
+use super::records::{Opened, RecordReader, TextRecord, TextSource};
 
 /// One CSV data row, validated. Owned; see [`Row`] for the borrowed form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +159,9 @@ struct ColumnMap {
 /// A streaming reader of one native CSV file.
 pub struct NativeReader {
     file: PathBuf,
-    records: RecordReader<File>,
+    records: RecordReader<TextSource>,
+    /// For a gzip file, the compressed bytes read (progress).
+    compressed: Option<Arc<AtomicU64>>,
     columns: Vec<String>,
     map: ColumnMap,
     /// The last text and value of each date column: consecutive rows mostly repeat them.
@@ -171,8 +174,12 @@ pub struct NativeReader {
 impl NativeReader {
     /// Open `path` and read its header.
     pub fn open(path: &Path) -> Result<NativeReader, InputError> {
-        let (file, bom_bytes) = super::records::open_skipping_bom(path)?;
-        let mut records = RecordReader::new(file);
+        let Opened {
+            source,
+            bom_bytes,
+            compressed,
+        } = super::records::open_skipping_bom(path)?;
+        let mut records = RecordReader::new(source);
         let expected = format!(
             "expected a header line naming the columns: {}",
             REQUIRED_COLUMNS.join(", ")
@@ -253,6 +260,7 @@ impl NativeReader {
             map,
             date_cache: [DateCache::default(); 4],
             bom_bytes,
+            compressed,
             stopped: false,
         })
     }
@@ -269,7 +277,7 @@ impl NativeReader {
 
     /// Bytes of the file consumed so far (for progress bars).
     pub fn bytes_read(&self) -> u64 {
-        self.records.position() + self.bom_bytes
+        Opened::file_position(&self.compressed, self.records.position() + self.bom_bytes)
     }
 
     /// The next row, validated, borrowing the reader's buffer; `None` at the end of the file.

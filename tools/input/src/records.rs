@@ -9,9 +9,14 @@
 //! after blank lines and multi-line fields.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use flate2::bufread::MultiGzDecoder;
+
+use super::encoding::{read_up_to, Encoding, PartError};
 use super::error::InputError;
 
 /// The buffer starts at this size and doubles for a record that does not fit.
@@ -390,25 +395,97 @@ fn scan_line(bytes: &[u8], at_eof: bool, ranges: &mut Vec<(usize, usize)>) -> Sc
 /// The UTF-8 byte order mark some exports start with.
 const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
-/// Open a CSV file positioned after its UTF-8 BOM, if it has one; also returns how many bytes
-/// the BOM took (0 or 3), for progress and byte offsets.
-pub(crate) fn open_skipping_bom(path: &Path) -> Result<(File, u64), InputError> {
-    let cannot_read = |e: &io::Error| InputError::io(path, "cannot read", e);
-    let mut file = File::open(path).map_err(|e| cannot_read(&e))?;
-    let mut first = [0u8; 3];
-    let mut got = 0;
-    while got < 3 {
-        match file.read(&mut first[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(cannot_read(&e)),
+/// What a CSV reader reads: the file's bytes, or its gzip stream decompressed.
+pub(crate) type TextSource = Box<dyn Read + Send>;
+
+/// A charge file opened for reading as text.
+pub(crate) struct Opened {
+    /// The text after any UTF-8 BOM.
+    pub(crate) source: TextSource,
+    /// How many bytes the BOM took (0 or 3), for progress and byte offsets.
+    pub(crate) bom_bytes: u64,
+    /// For a gzip file: the compressed bytes read so far (progress is in file bytes).
+    pub(crate) compressed: Option<Arc<AtomicU64>>,
+}
+
+impl Opened {
+    /// Bytes of the file consumed, given the text position a reader reached.
+    pub(crate) fn file_position(compressed: &Option<Arc<AtomicU64>>, text_position: u64) -> u64 {
+        match compressed {
+            Some(read) => read.load(Ordering::Relaxed),
+            None => text_position,
         }
     }
-    let bom_bytes = if got == 3 && &first == BOM { 3 } else { 0 };
-    file.seek(SeekFrom::Start(bom_bytes))
-        .map_err(|e| cannot_read(&e))?;
-    Ok((file, bom_bytes))
+}
+
+/// Open a CSV file, plain or gzip-compressed (told by its magic bytes, whatever its name),
+/// positioned after its UTF-8 BOM, if it has one. A Parquet file is refused with
+/// [`PartError::ParquetNotRead`].
+pub(crate) fn open_skipping_bom(path: &Path) -> Result<Opened, InputError> {
+    let cannot_read = |e: &io::Error| InputError::io(path, "cannot read", e);
+    let mut file = File::open(path).map_err(|e| cannot_read(&e))?;
+    let mut magic = [0u8; 4];
+    let got = read_up_to(&mut file, &mut magic).map_err(|e| cannot_read(&e))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| cannot_read(&e))?;
+    let (mut source, compressed): (TextSource, _) = match Encoding::of_magic(&magic[..got]) {
+        Encoding::Csv => (Box::new(file), None),
+        Encoding::GzipCsv => {
+            let read = Arc::new(AtomicU64::new(0));
+            let counted = Counted {
+                inner: file,
+                read: Arc::clone(&read),
+            };
+            let gunzip = Gunzip(MultiGzDecoder::new(BufReader::with_capacity(
+                1 << 16,
+                counted,
+            )));
+            (Box::new(gunzip), Some(read))
+        }
+        Encoding::Parquet => return Err(PartError::ParquetNotRead(path.to_path_buf()).into()),
+    };
+    let mut first = [0u8; 3];
+    let got = read_up_to(&mut source, &mut first).map_err(|e| cannot_read(&e))?;
+    if got == 3 && &first == BOM {
+        return Ok(Opened {
+            source,
+            bom_bytes: 3,
+            compressed,
+        });
+    }
+    let source: TextSource = Box::new(io::Cursor::new(first[..got].to_vec()).chain(source));
+    Ok(Opened {
+        source,
+        bom_bytes: 0,
+        compressed,
+    })
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A gzip stream decompressed; its errors say that the compressed data is at fault.
+struct Gunzip<R: io::BufRead>(MultiGzDecoder<R>);
+
+impl<R: io::BufRead> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("the gzip data does not decompress (corrupt or cut short): {e}"),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

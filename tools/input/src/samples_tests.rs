@@ -181,8 +181,11 @@ fn ea_actual_cost_sample() {
         vec!["Trey Research Demo (DO NOT USE)".to_string()]
     );
     // The purchase's service and the charge date from MM/DD/YYYY.
-    let purchase = &i.lines[0];
-    assert_eq!(purchase.kind, ChargeKind::ReservationPurchase);
+    let purchase = i
+        .lines
+        .iter()
+        .find(|l| l.kind == ChargeKind::ReservationPurchase)
+        .unwrap();
     assert_eq!(purchase.charge_date.to_string(), "2023-09-21");
     assert_eq!(i.str(purchase.service), Some("Virtual Machines"));
 }

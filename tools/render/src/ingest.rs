@@ -17,10 +17,23 @@ pub fn describe(outcome: &FileOutcome) -> String {
             .find(|f| f.name() == outcome.format)
             .map(InputFormat::label)
             .unwrap_or(outcome.format);
-        format!("{} ({label})", outcome.file.display())
+        let parts = if outcome.parts > 1 {
+            format!(", {} parts", outcome.parts)
+        } else {
+            String::new()
+        };
+        format!("{} ({label}{parts})", outcome.file.display())
     };
     let skipped = skipped_text(outcome);
     if outcome.settled == 0 && outcome.already_settled > 0 {
+        if let Some(run) = &outcome.run {
+            return format!(
+                "{name}: skipped run {} (content digest {}): already ingested: all {} invoices were settled before with the same content (R-IDEM-1); nothing changed{skipped}",
+                run.id.as_deref().unwrap_or("without id"),
+                run.digest.get(..16).unwrap_or(&run.digest),
+                outcome.already_settled
+            );
+        }
         return format!(
             "{name}: already ingested: all {} invoices were settled before with the same content (R-IDEM-1); nothing changed{skipped}",
             outcome.already_settled

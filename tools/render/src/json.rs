@@ -821,6 +821,22 @@ impl Serialize for FileOutcomeJson<'_> {
         map.serialize_entry("linesSettled", &o.lines_settled)?;
         map.serialize_entry("seconds", &o.seconds)?;
         map.serialize_entry("linesPerSecond", &o.lines_per_second)?;
+        if let Some(run) = &o.run {
+            #[derive(serde::Serialize)]
+            struct RunJson<'a> {
+                id: Option<&'a str>,
+                digest: &'a str,
+                parts: usize,
+                pending: bool,
+            }
+            let run = RunJson {
+                id: run.id.as_deref(),
+                digest: &run.digest,
+                parts: o.parts,
+                pending: o.pending,
+            };
+            map.serialize_entry("run", &run)?;
+        }
         map.end()
     }
 }
