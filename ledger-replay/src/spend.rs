@@ -52,19 +52,24 @@ fn dense(
     span: usize,
     kind_of: impl Fn(&ChargeLine) -> ChargeKind,
 ) -> Vec<SpendSum> {
-    let mut sums: Vec<Option<Money>> = vec![None; span * ChargeKind::COUNT];
+    // A slot's sum, and whether a line fell in it (a sum may be zero).
+    let mut slots = vec![(Money::ZERO, false); span * ChargeKind::COUNT];
+    let base = first.day_number();
     for line in lines {
-        let day = first.days_until(line.charge_date) as usize;
-        let slot = day * ChargeKind::COUNT + kind_of(line).index();
-        add(sums[slot].get_or_insert(Money::ZERO), line.amount);
+        let day = (line.charge_date.day_number() - base) as usize;
+        let (sum, seen) = &mut slots[day * ChargeKind::COUNT + kind_of(line).index()];
+        *seen = true;
+        add(sum, line.amount);
     }
-    sums.into_iter()
-        .enumerate()
-        .filter_map(|(slot, sum)| {
-            let date = first.add_days((slot / ChargeKind::COUNT) as i32);
-            sum.map(|s| ((date, ChargeKind::ALL[slot % ChargeKind::COUNT]), s))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (day, kinds) in slots.chunks_exact(ChargeKind::COUNT).enumerate() {
+        for (&kind, &(sum, seen)) in ChargeKind::ALL.iter().zip(kinds) {
+            if seen {
+                out.push(((first.add_days(day as i32), kind), sum));
+            }
+        }
+    }
+    out
 }
 
 /// The sums in a map: for dates spread too wide for the table.
