@@ -57,6 +57,7 @@ pub struct AccountViews {
     pub milestone_progress: BTreeMap<(String, String), Vec<(Date, Money)>>,
     /// Spend of the settled invoices' lines by charge date and kind, before credits (a refund
     /// under the kind it corrects, negative); for run rates (the run_rate module).
+    #[serde(deserialize_with = "crate::spend::sorted_map")]
     pub spend: BTreeMap<(Date, ChargeKind), Money>,
     /// The agreed terms of each agreement lot, to tell what an amendment changed.
     pub agreed: AgreedTerms,
