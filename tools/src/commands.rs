@@ -326,7 +326,7 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
         return audit_trace(data, trace, out);
     }
     let session = Session::open_for_read(data, "audit")?;
-    let report = audit::audit_expecting(&session.store, args.expect_head)?;
+    let report = audit::audit_read(&session.store, args.expect_head, &session.projections)?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::audit_document(&report)).expect("serializes");
