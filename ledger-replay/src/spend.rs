@@ -1,10 +1,11 @@
 //! Summing an invoice's lines by (charge date, kind), for the run-rate spend view.
 //!
 //! Every fold (ingest, replay, audit, each what-if scenario) sums every line, so this is a
-//! hot loop. An invoice's charge dates span about a month, so the sums are kept in a dense
-//! table indexed by (day since the first date, kind) instead of a map entry per line; an
-//! invoice whose dates span more than [`DENSE_SPAN_DAYS`] uses the map. Both give the same
-//! sums in the same (date, kind) order.
+//! hot loop. An invoice's charge dates lie within a month or so of each other, so the sums are
+//! kept in a dense table indexed by (day, kind) over a window of [`WINDOW_DAYS`] days around
+//! the first line's date, in one pass, instead of a map entry per line; an invoice with a line
+//! outside the window is summed in a map instead. Both give the same sums in the same
+//! (date, kind) order.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,10 @@ use ledger_core::{ChargeKind, ChargeLine, Date, Money};
 /// One (charge date, kind) and the sum of its lines' amounts.
 pub type SpendSum = ((Date, ChargeKind), Money);
 
-/// The widest span of charge dates (in days, both ends counted) summed in the dense table.
-pub const DENSE_SPAN_DAYS: usize = 93;
+/// Days of the dense table: from [`WINDOW_BEFORE`] days before the first line's date on.
+pub const WINDOW_DAYS: usize = 93;
+/// Days of the dense table before the first line's date.
+pub const WINDOW_BEFORE: usize = 46;
 
 /// `lines` summed by (charge date, `kind_of(line)`), ascending. Every key that occurs has an
 /// entry, also when its sum is zero; an addition that would overflow leaves the sum as it was.
@@ -22,22 +25,11 @@ pub fn sum_lines(
     lines: &[ChargeLine],
     kind_of: impl Fn(&ChargeLine) -> ChargeKind,
 ) -> Vec<SpendSum> {
-    let Some((first, last)) = date_range(lines) else {
+    let Some(first) = lines.first() else {
         return Vec::new();
     };
-    let span = first.days_until(last) as usize + 1;
-    if span <= DENSE_SPAN_DAYS {
-        dense(lines, first, span, kind_of)
-    } else {
-        sparse(lines, kind_of)
-    }
-}
-
-fn date_range(lines: &[ChargeLine]) -> Option<(Date, Date)> {
-    let first = lines.first()?.charge_date;
-    Some(lines.iter().fold((first, first), |(lo, hi), l| {
-        (lo.min(l.charge_date), hi.max(l.charge_date))
-    }))
+    let base = first.charge_date.add_days(-(WINDOW_BEFORE as i32));
+    dense(lines, base, &kind_of).unwrap_or_else(|| sparse(lines, kind_of))
 }
 
 #[inline]
@@ -45,18 +37,21 @@ fn add(sum: &mut Money, amount: Money) {
     *sum = sum.checked_add(amount).unwrap_or(*sum);
 }
 
-/// The sums in a table of `span` days × kinds; `first` is the earliest charge date.
+/// The sums in a table of [`WINDOW_DAYS`] days × kinds from `base`; `None` when a line's date
+/// falls outside it.
 fn dense(
     lines: &[ChargeLine],
-    first: Date,
-    span: usize,
+    base: Date,
     kind_of: impl Fn(&ChargeLine) -> ChargeKind,
-) -> Vec<SpendSum> {
+) -> Option<Vec<SpendSum>> {
     // A slot's sum, and whether a line fell in it (a sum may be zero).
-    let mut slots = vec![(Money::ZERO, false); span * ChargeKind::COUNT];
-    let base = first.day_number();
+    let mut slots = vec![(Money::ZERO, false); WINDOW_DAYS * ChargeKind::COUNT];
+    let from = base.day_number();
     for line in lines {
-        let day = (line.charge_date.day_number() - base) as usize;
+        let day = line.charge_date.day_number().wrapping_sub(from) as u32 as usize;
+        if day >= WINDOW_DAYS {
+            return None;
+        }
         let (sum, seen) = &mut slots[day * ChargeKind::COUNT + kind_of(line).index()];
         *seen = true;
         add(sum, line.amount);
@@ -65,11 +60,11 @@ fn dense(
     for (day, kinds) in slots.chunks_exact(ChargeKind::COUNT).enumerate() {
         for (&kind, &(sum, seen)) in ChargeKind::ALL.iter().zip(kinds) {
             if seen {
-                out.push(((first.add_days(day as i32), kind), sum));
+                out.push(((base.add_days(day as i32), kind), sum));
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// The sums in a map: for dates spread too wide for the table.
@@ -131,9 +126,24 @@ mod tests {
     #[test]
     fn the_dense_table_sums_as_the_map_does() {
         let kind = |l: &ChargeLine| l.kind;
-        for span in [1, 2, 31, DENSE_SPAN_DAYS as i32] {
+        for span in [1, 2, 31, WINDOW_BEFORE as i32 + 1, 2 * WINDOW_DAYS as i32] {
             let lines = lines(span);
             assert_eq!(sum_lines(&lines, kind), sparse(&lines, kind), "span {span}");
+            // The first line in the middle: days before it and after it in the window.
+            let mut middle = lines.clone();
+            middle.rotate_left(lines.len() / 2);
+            assert_eq!(
+                sum_lines(&middle, kind),
+                sparse(&middle, kind),
+                "span {span}"
+            );
+            let base = middle[0].charge_date.add_days(-(WINDOW_BEFORE as i32));
+            let in_table = dense(&middle, base, kind).is_some();
+            assert_eq!(
+                in_table,
+                span <= WINDOW_BEFORE as i32 + 1,
+                "span {span}: in the table"
+            );
         }
         let cancel = [
             line(0, ChargeKind::Tax, 3),
@@ -163,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_wide_span_sums_in_the_map_and_an_overflow_keeps_the_sum() {
-        let mut wide = lines(DENSE_SPAN_DAYS as i32 + 1);
+        let mut wide = lines(WINDOW_DAYS as i32 + 1);
         wide.push(line(0, ChargeKind::Usage, i128::MAX));
         wide.push(line(0, ChargeKind::Usage, i128::MAX));
         let kind = |l: &ChargeLine| l.kind;
