@@ -71,6 +71,7 @@ impl Date {
     }
 
     /// The date `days` after 1970-01-01; `None` outside [`Date::MIN`]..=[`Date::MAX`].
+    #[inline]
     pub fn from_day_number(days: i32) -> Option<Date> {
         if !(Date::MIN.0..=Date::MAX.0).contains(&days) {
             None

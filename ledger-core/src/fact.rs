@@ -35,6 +35,7 @@ impl<'de> Deserialize<'de> for StrRef {
 
 impl StrRef {
     pub const NONE: StrRef = StrRef(u32::MAX);
+    #[inline]
     pub fn new(index: u32) -> StrRef {
         assert!(index != u32::MAX, "string table index out of range");
         StrRef(index)

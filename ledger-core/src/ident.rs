@@ -69,7 +69,7 @@ pub fn check_id(kind: IdKind, id: &str) -> Result<(), IdError> {
     match kind {
         IdKind::Invoice => invoice_rules(id).or_else(fail),
         IdKind::Account => account_rules(id).or_else(fail),
-        _ if !is_nfc(id) => fail(format!(
+        _ if !id.is_ascii() && !is_nfc(id) => fail(format!(
             "'{}' is not in Unicode normalization form NFC (a character written as a letter and a separate combining mark)",
             shown(id)
         )),

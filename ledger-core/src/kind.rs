@@ -52,6 +52,7 @@ impl ChargeKind {
         self as usize
     }
 
+    #[inline]
     pub fn from_index(i: u8) -> Option<ChargeKind> {
         ChargeKind::ALL.get(i as usize).copied()
     }

@@ -583,6 +583,7 @@ impl<'a> Work<'a> {
     /// R-MACC-3: the queue in order; what one cannot take passes to the next whose coverage
     /// period holds the charge date. A milestone shortfall purchase decrements its own MACC
     /// (fine point 4).
+    #[inline]
     fn count_macc(
         &mut self,
         line: &ChargeLine,
@@ -630,6 +631,7 @@ impl<'a> Work<'a> {
 
     /// R-CACO-2, R-CACO-3: progress toward the milestones the date counts for, and the
     /// remaining commitment.
+    #[inline]
     fn count_caco(&mut self, date: Date, amount: Money, profile: usize) -> Result<(), CoreError> {
         let completes_on_its_line = self.in_decision_order();
         for (c, caco) in self.cacos.iter_mut().enumerate() {

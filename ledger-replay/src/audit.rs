@@ -12,6 +12,7 @@ use ledger_core::{Fact, Ledger};
 use ledger_store::{encode_events, ReadOptions, Store, StoreError};
 
 use crate::anchor::{Anchor, AnchorCheck};
+use crate::projection::Projections;
 use crate::stored::{ProjectionsAudit, StoredCheck};
 
 pub use crate::finding::AuditFinding;
@@ -57,6 +58,27 @@ pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {
 pub fn audit_expecting(
     store: &Store,
     expected_head: Option<[u8; 32]>,
+) -> Result<AuditReport, StoreError> {
+    audit_with(store, expected_head, None)
+}
+
+/// Audit as [`audit_expecting`] does, with `read`: what a read shows, the projections
+/// [`crate::load::load`] gave for this store when the command opened it (nothing can append in
+/// between: the store is locked). They are compared with the rebuild instead of loading them
+/// again, which would decode the newest snapshot once more.
+pub fn audit_read(
+    store: &Store,
+    expected_head: Option<[u8; 32]>,
+    read: &Projections,
+) -> Result<AuditReport, StoreError> {
+    audit_with(store, expected_head, Some(read))
+}
+
+/// The audit; `read`, when given, is what [`crate::load::load`] gives for `store`.
+fn audit_with(
+    store: &Store,
+    expected_head: Option<[u8; 32]>,
+    read: Option<&Projections>,
 ) -> Result<AuditReport, StoreError> {
     let mut anchor = expected_head.map(Anchor::new);
     let started = Instant::now();
@@ -197,7 +219,7 @@ pub fn audit_expecting(
     });
     outcome?;
     if report.finding.is_none() {
-        match stored.finish(store)? {
+        match stored.finish(store, read)? {
             Ok(projections) => report.projections = projections,
             Err(found) => report.finding = Some(found),
         }

@@ -27,6 +27,7 @@ pub mod reconcile;
 pub mod replay;
 pub mod resettle;
 pub mod run_rate;
+pub mod spend;
 pub mod stored;
 pub mod trace;
 pub mod views;

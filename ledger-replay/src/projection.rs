@@ -57,6 +57,7 @@ pub struct AccountViews {
     pub milestone_progress: BTreeMap<(String, String), Vec<(Date, Money)>>,
     /// Spend of the settled invoices' lines by charge date and kind, before credits (a refund
     /// under the kind it corrects, negative); for run rates (the run_rate module).
+    #[serde(deserialize_with = "crate::spend::sorted_map")]
     pub spend: BTreeMap<(Date, ChargeKind), Money>,
     /// The agreed terms of each agreement lot, to tell what an amendment changed.
     pub agreed: AgreedTerms,
@@ -421,13 +422,9 @@ impl Projections {
 /// An invoice's line amounts summed by charge date and spend kind
 /// ([`spend_kind`]).
 pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
-    let mut sums: BTreeMap<(Date, ChargeKind), Money> = BTreeMap::new();
-    for line in &invoice.lines {
-        let kind = spend_kind(line.kind, line.corrects_kind);
-        let sum = sums.entry((line.charge_date, kind)).or_insert(Money::ZERO);
-        *sum = sum.checked_add(line.amount).unwrap_or(*sum);
-    }
-    sums.into_iter().collect()
+    crate::spend::sum_lines(&invoice.lines, |line| {
+        spend_kind(line.kind, line.corrects_kind)
+    })
 }
 
 /// The decisions an agreement fact records.

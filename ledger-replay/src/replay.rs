@@ -197,11 +197,17 @@ fn check_invoice_totals(
 
 /// Rebuild from the log alone and compare with the stored projections.
 pub fn replay(store: &Store) -> Result<ReplayReport, ReplayError> {
-    let stored = load(store)?;
+    replay_read(store, &load(store)?)
+}
+
+/// Replay as [`replay`] does, with `stored`: the projections [`load`] gave for this store when
+/// the command opened it (nothing can append in between: the store is locked), instead of
+/// loading them again, which would decode the newest snapshot once more.
+pub fn replay_read(store: &Store, stored: &Projections) -> Result<ReplayReport, ReplayError> {
     let snapshot_seq = store.latest_snapshot()?.map(|(seq, _)| seq).unwrap_or(0);
     let (rebuilt, mut report) = rebuild(store)?;
     report.snapshot_seq = snapshot_seq;
-    report.differences = differences(&stored, &rebuilt);
+    report.differences = differences(stored, &rebuilt);
     Ok(report)
 }
 

@@ -135,9 +135,11 @@ impl StoredCheck {
     }
 
     /// After the whole log: no snapshot beyond it, and what a read shows equals the rebuild.
+    /// `read` is what [`load`] gives for `store`, when the caller has it; else it is loaded.
     pub fn finish(
         mut self,
         store: &Store,
+        read: Option<&Projections>,
     ) -> Result<Result<ProjectionsAudit, AuditFinding>, StoreError> {
         if let Some(beyond) = self.pending.pop_front() {
             return Ok(Err(finding(
@@ -148,17 +150,24 @@ impl StoredCheck {
                 ),
             )));
         }
-        let read = match load(store) {
-            Ok(read) => read,
-            Err(crate::load::ReplayError::Store(e)) => return Err(e),
-            Err(e) => {
-                return Ok(Err(finding(
-                    self.rebuilt.next_seq,
-                    format!("the projections a read shows cannot be built: {e}"),
-                )))
-            }
+        let loaded;
+        let read = match read {
+            Some(read) => read,
+            None => match load(store) {
+                Ok(read) => {
+                    loaded = read;
+                    &loaded
+                }
+                Err(crate::load::ReplayError::Store(e)) => return Err(e),
+                Err(e) => {
+                    return Ok(Err(finding(
+                        self.rebuilt.next_seq,
+                        format!("the projections a read shows cannot be built: {e}"),
+                    )))
+                }
+            },
         };
-        let found = differences(&read, &self.rebuilt);
+        let found = differences(read, &self.rebuilt);
         if !found.is_empty() {
             return Ok(Err(finding(
                 self.rebuilt.next_seq,

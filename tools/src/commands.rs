@@ -270,7 +270,7 @@ fn demo_tour(session: &Session, out: &mut dyn Write) -> Result<(), Failure> {
 /// `ledger replay [--json]`.
 pub fn replay(data: &Path, args: &JsonArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let session = Session::open_for_read(data, "replay")?;
-    let report = replay::replay(&session.store)?;
+    let report = replay::replay_read(&session.store, &session.projections)?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::replay_document(&report)).expect("serializes");
@@ -326,7 +326,7 @@ pub fn audit(data: &Path, args: &AuditArgs, out: &mut dyn Write) -> Result<(), F
         return audit_trace(data, trace, out);
     }
     let session = Session::open_for_read(data, "audit")?;
-    let report = audit::audit_expecting(&session.store, args.expect_head)?;
+    let report = audit::audit_read(&session.store, args.expect_head, &session.projections)?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::audit_document(&report)).expect("serializes");

@@ -325,11 +325,9 @@ impl Assembler {
             let message = format!("invoice {} has more than {MAX_LINES_PER_INVOICE} lines; at most {MAX_LINES_PER_INVOICE} are accepted per invoice", row.invoice_id);
             return Err(self.error(row.line, Column::InvoiceId, message));
         }
-        let same_profile = pending
-            .profiles
-            .get(pending.last_profile as usize)
-            .is_some_and(|p| p == row.billing_profile);
-        if !same_profile {
+        // A profile already in the invoice was checked when it was first seen.
+        let known = find_profile(pending, row.billing_profile);
+        if known.is_none() {
             if let Err(e) = check_id(IdKind::BillingProfile, row.billing_profile) {
                 return Err(self.error(row.line, Column::BillingProfile, e.0));
             }
@@ -340,8 +338,11 @@ impl Assembler {
             }
         }
         let pending = &mut self.invoices[index];
-        let profile = match intern_profile(pending, row.billing_profile) {
-            Some(p) => p,
+        let profile = match known.or_else(|| add_profile(pending, row.billing_profile)) {
+            Some(p) => {
+                pending.last_profile = p;
+                p
+            }
             None => {
                 let message = format!(
                     "invoice {} names more than {MAX_PROFILES_PER_INVOICE} billing profiles",
@@ -661,44 +662,44 @@ impl Assembler {
     }
 }
 
-fn intern_profile(pending: &mut Pending, name: &str) -> Option<u16> {
+/// The index of the profile `name` in the invoice, if it is there already.
+fn find_profile(pending: &Pending, name: &str) -> Option<u16> {
     if let Some(last) = pending.profiles.get(pending.last_profile as usize) {
         if last == name {
             return Some(pending.last_profile);
         }
     }
-    let found = match &pending.profile_index {
+    match &pending.profile_index {
         Some(index) => index.get(name).copied(),
         None => pending
             .profiles
             .iter()
             .position(|p| p == name)
             .map(|i| i as u16),
-    };
-    let index = match found {
-        Some(i) => i,
-        None => {
-            if pending.profiles.len() >= MAX_PROFILES_PER_INVOICE {
-                return None;
-            }
-            let i = pending.profiles.len() as u16;
-            pending.profiles.push(name.to_string());
-            if let Some(index) = &mut pending.profile_index {
-                index.insert(name.to_string(), i);
-            } else if pending.profiles.len() > 16 {
-                let index = pending
-                    .profiles
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (p.clone(), i as u16))
-                    .collect();
-                pending.profile_index = Some(index);
-            }
-            i
-        }
-    };
-    pending.last_profile = index;
-    Some(index)
+    }
+}
+
+/// Add the profile `name` (not in the invoice yet); `None` when the invoice has the most
+/// profiles it may have.
+fn add_profile(pending: &mut Pending, name: &str) -> Option<u16> {
+    debug_assert!(find_profile(pending, name).is_none());
+    if pending.profiles.len() >= MAX_PROFILES_PER_INVOICE {
+        return None;
+    }
+    let i = pending.profiles.len() as u16;
+    pending.profiles.push(name.to_string());
+    if let Some(index) = &mut pending.profile_index {
+        index.insert(name.to_string(), i);
+    } else if pending.profiles.len() > 16 {
+        let index = pending
+            .profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i as u16))
+            .collect();
+        pending.profile_index = Some(index);
+    }
+    Some(i)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1533,6 +1534,27 @@ mod tests {
         let message = stage(&rows, &contoso()).unwrap_err();
         assert!(
             message.starts_with("charges.csv:3: column 3 (billing_profile)"),
+            "{message}"
+        );
+        // A profile is checked when it is new to its invoice, also after profiles alternate
+        // and another invoice came between.
+        let row = |id: &str, profile: &str| {
+            format!("{id},2025-02-05,{profile},2025-01-03,usage,1,USD,\n")
+        };
+        let mut rows = header.to_string();
+        for (id, profile) in [
+            ("INV-1", "P"),
+            ("INV-1", "Q"),
+            ("INV-1", "P"),
+            ("INV-2", "P"),
+        ] {
+            rows.push_str(&row(id, profile));
+        }
+        rows.push_str(&row("INV-1", "R\u{200B}"));
+        let message = stage(&rows, &contoso()).unwrap_err();
+        assert!(
+            message.starts_with("charges.csv:6: column 3 (billing_profile)")
+                && message.contains("U+200B"),
             "{message}"
         );
     }
