@@ -217,6 +217,8 @@ pub struct Assembler {
     last: Option<u32>,
     spill: Spill,
     summary: IngestSummary,
+    /// What a row's `line` counts: `line`, or `row` for a file without lines (Parquet).
+    unit: &'static str,
 }
 
 impl Assembler {
@@ -243,7 +245,14 @@ impl Assembler {
                 buffered: 0,
             },
             summary: IngestSummary::default(),
+            unit: "line",
         })
+    }
+
+    /// Rows' `line` numbers count data rows of a file without lines (Parquet): messages say
+    /// `row N` and errors are [`InputError::in_rows`].
+    pub fn count_rows(&mut self) {
+        self.unit = "row";
     }
 
     /// The header of the file, so that errors name columns by number (else by name only).
@@ -362,9 +371,10 @@ impl Assembler {
     fn check_agrees(&mut self, index: usize, row: &Row<'_>) -> Result<(), InputError> {
         let pending = &self.invoices[index];
         let first_line = pending.first_line;
+        let unit = self.unit;
         if row.invoice_date != pending.date {
             let message = format!(
-                "{} differs from {} on line {first_line}, where invoice {} first appears (every line of an invoice has the same invoice_date)",
+                "{} differs from {} on {unit} {first_line}, where invoice {} first appears (every line of an invoice has the same invoice_date)",
                 row.invoice_date, pending.date, row.invoice_id
             );
             return Err(self.error(row.line, Column::InvoiceDate, message));
@@ -378,7 +388,7 @@ impl Assembler {
         let pending = &self.invoices[index];
         if account != pending.account as usize {
             let message = format!(
-                "'{}' differs from '{}' on line {first_line}, where invoice {} first appears (an invoice belongs to one account)",
+                "'{}' differs from '{}' on {unit} {first_line}, where invoice {} first appears (an invoice belongs to one account)",
                 self.accounts.ids[account], self.accounts.ids[pending.account as usize], row.invoice_id
             );
             return Err(self.error(row.line, Column::Account, message));
@@ -402,10 +412,10 @@ impl Assembler {
                 let first = if given_line == first_line {
                     String::new()
                 } else {
-                    format!("; the invoice first appears on line {first_line}")
+                    format!("; the invoice first appears on {unit} {first_line}")
                 };
                 let message = format!(
-                    "{found} differs from {given} given for invoice {} on line {given_line}{first} (every line of an invoice has the same billing period)",
+                    "{found} differs from {given} given for invoice {} on {unit} {given_line}{first} (every line of an invoice has the same billing period)",
                     row.invoice_id
                 );
                 return Err(self.error(row.line, column, message));
@@ -476,7 +486,8 @@ impl Assembler {
 
     #[cold]
     fn error(&self, line: u64, column: Column, message: String) -> InputError {
-        let e = InputError::new(&self.file, message).at_line(line);
+        let mut e = InputError::new(&self.file, message).at_line(line);
+        e.rows = self.unit == "row";
         if let Some((_, number, name)) = self.sources.iter().find(|(f, _, _)| *f == column.name()) {
             return e.in_column(*number, name.clone());
         }

@@ -73,12 +73,26 @@ impl ReadStats {
 pub(crate) struct Header {
     pub names: Vec<String>,
     keys: Vec<String>,
+    /// The columns [`Header::find`] has named so far (a columnar reader reads only these).
+    found: std::cell::RefCell<Vec<usize>>,
 }
 
 impl Header {
     pub fn new(names: Vec<String>) -> Header {
         let keys = names.iter().map(|n| key_of(n)).collect();
-        Header { names, keys }
+        Header {
+            names,
+            keys,
+            found: Default::default(),
+        }
+    }
+
+    /// Every column [`Header::find`] has returned, in order, once each.
+    pub fn found(&self) -> Vec<usize> {
+        let mut found = self.found.borrow().clone();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// The first of `aliases` (lowercase) that names a column; an alias naming two columns is
@@ -101,6 +115,7 @@ impl Header {
                         self.names[second]
                     ));
                 }
+                self.found.borrow_mut().push(first);
                 return Ok(Some(first));
             }
         }

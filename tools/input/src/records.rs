@@ -73,6 +73,12 @@ pub struct TextRecord<'a> {
 }
 
 impl<'a> TextRecord<'a> {
+    /// A record of `text` cut at `ranges` (byte ranges on char boundaries), starting on `line`
+    /// (for a columnar file, its row).
+    pub(crate) fn new(text: &'a str, ranges: &'a [(usize, usize)], line: u64) -> TextRecord<'a> {
+        TextRecord { text, ranges, line }
+    }
+
     pub fn len(&self) -> usize {
         self.ranges.len()
     }

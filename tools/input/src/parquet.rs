@@ -1,0 +1,515 @@
+//! FOCUS and Azure cost-details exports in Parquet (uncompressed or snappy), read column by
+//! column into the same rows as CSV exports.
+//!
+//! The schema's top-level columns are the header; the same [`Layout`] (FOCUS or Azure
+//! columns) finds its columns in it, so a schema without a required column is refused naming
+//! the file and the column, with the CSV reader's words. Only the columns the layout names are
+//! read, a batch of [`BATCH_ROWS`] rows at a time (memory stays bounded whatever the row
+//! groups' size). Each value becomes the text a CSV cell would hold ([`crate::parquet_cells`]:
+//! decimals exact, floats by their shortest round-trip decimal, timestamps and dates as ISO
+//! text), and each row goes through `focus::row` / `azure::row` and the [`Assembler`]: one
+//! mapping, one set of checks for both encodings. Rows are numbered from 1 in file order; a
+//! refusal names the file, the row and the column (`costs.parquet: row 7: column 3
+//! (BilledCost): ...`).
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use ::parquet::column::reader::ColumnReader;
+use ::parquet::data_type::{ByteArray, FixedLenByteArray, Int96};
+use ::parquet::file::reader::{FileReader, SerializedFileReader};
+use ::parquet::schema::types::ColumnDescPtr;
+
+use crate::assemble::{Accounts, Assembler, StagedInvoices, PROGRESS_EVERY_ROWS};
+use crate::cells::{Cells, Header, ReadStats, Scratch};
+use crate::error::InputError;
+use crate::export::{log_skips, ExportFormat, Layout};
+use crate::native::Row;
+use crate::parquet_cells::{
+    be_integer, write_date, write_decimal, write_hex, write_int96, write_timestamp, Convert,
+};
+use crate::records::TextRecord;
+
+/// The four bytes a Parquet file starts (and ends) with.
+pub const MAGIC: [u8; 4] = *b"PAR1";
+
+/// Rows read per column per batch.
+pub const BATCH_ROWS: usize = 4096;
+
+/// Whether `path` starts with the Parquet magic `PAR1` (its content, not its name, decides).
+pub fn is_parquet(path: &Path) -> Result<bool, InputError> {
+    let mut file = File::open(path).map_err(|e| InputError::io(path, "cannot open", &e))?;
+    let mut magic = [0u8; 4];
+    let mut read = 0;
+    while read < magic.len() {
+        match file.read(&mut magic[read..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => read += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(InputError::io(path, "cannot read", &e)),
+        }
+    }
+    Ok(magic == MAGIC)
+}
+
+/// Open a Parquet file and its footer.
+fn open_file(path: &Path) -> Result<SerializedFileReader<File>, InputError> {
+    let file = File::open(path).map_err(|e| InputError::io(path, "cannot open", &e))?;
+    SerializedFileReader::new(file).map_err(|e| {
+        InputError::new(
+            path,
+            format!("starts like a Parquet file but cannot be read as one: {e}"),
+        )
+    })
+}
+
+/// The schema's leaf columns as a header: a top-level column by its name, a nested one by its
+/// dotted path.
+fn header_names(source: &SerializedFileReader<File>) -> Vec<String> {
+    let schema = source.metadata().file_metadata().schema_descr_ptr();
+    schema
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.path().parts().len() == 1 {
+                c.name().to_string()
+            } else {
+                c.path().string()
+            }
+        })
+        .collect()
+}
+
+/// The column names of a Parquet file's schema, to tell its format by
+/// ([`crate::format::sniff`]).
+pub fn column_names(path: &Path) -> Result<Vec<String>, InputError> {
+    Ok(header_names(&open_file(path)?))
+}
+
+/// One column's values in the current batch.
+enum Values {
+    Bool(Vec<bool>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    I96(Vec<Int96>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bytes(Vec<ByteArray>),
+    Fixed(Vec<FixedLenByteArray>),
+}
+
+/// A column the layout reads: its reader in the current row group and its current batch.
+struct Column {
+    /// Position in the header (and the schema's leaves).
+    index: usize,
+    convert: Convert,
+    max_def: i16,
+    reader: Option<ColumnReader>,
+    defs: Vec<i16>,
+    values: Values,
+    /// The next value of `values` to hand out.
+    next: usize,
+    /// The last date or timestamp converted and its text (consecutive rows repeat them).
+    last: Option<(i64, String)>,
+}
+
+impl Column {
+    fn new(index: usize, descr: &ColumnDescPtr) -> Result<Column, String> {
+        if descr.max_rep_level() > 0 {
+            return Err("is a repeated (list or map) column; expected one value per row".into());
+        }
+        use ::parquet::basic::Type as T;
+        let values = match descr.physical_type() {
+            T::BOOLEAN => Values::Bool(Vec::new()),
+            T::INT32 => Values::I32(Vec::new()),
+            T::INT64 => Values::I64(Vec::new()),
+            T::INT96 => Values::I96(Vec::new()),
+            T::FLOAT => Values::F32(Vec::new()),
+            T::DOUBLE => Values::F64(Vec::new()),
+            T::BYTE_ARRAY => Values::Bytes(Vec::new()),
+            T::FIXED_LEN_BYTE_ARRAY => Values::Fixed(Vec::new()),
+        };
+        Ok(Column {
+            index,
+            convert: Convert::of(descr)?,
+            max_def: descr.max_def_level(),
+            reader: None,
+            defs: Vec::with_capacity(BATCH_ROWS),
+            values,
+            next: 0,
+            last: None,
+        })
+    }
+
+    /// Read up to `rows` rows of the current row group; the count read.
+    fn read(&mut self, rows: usize) -> ::parquet::errors::Result<usize> {
+        self.defs.clear();
+        self.next = 0;
+        let defs = (self.max_def > 0).then_some(&mut self.defs);
+        let reader = self.reader.as_mut().expect("a row group is open");
+        macro_rules! read {
+            ($reader:expr, $values:expr) => {{
+                $values.clear();
+                $reader.read_records(rows, defs, None, $values)?.0
+            }};
+        }
+        Ok(match (reader, &mut self.values) {
+            (ColumnReader::BoolColumnReader(r), Values::Bool(v)) => read!(r, v),
+            (ColumnReader::Int32ColumnReader(r), Values::I32(v)) => read!(r, v),
+            (ColumnReader::Int64ColumnReader(r), Values::I64(v)) => read!(r, v),
+            (ColumnReader::Int96ColumnReader(r), Values::I96(v)) => read!(r, v),
+            (ColumnReader::FloatColumnReader(r), Values::F32(v)) => read!(r, v),
+            (ColumnReader::DoubleColumnReader(r), Values::F64(v)) => read!(r, v),
+            (ColumnReader::ByteArrayColumnReader(r), Values::Bytes(v)) => read!(r, v),
+            (ColumnReader::FixedLenByteArrayColumnReader(r), Values::Fixed(v)) => read!(r, v),
+            _ => {
+                return Err(::parquet::errors::ParquetError::General(
+                    "the column's reader and its physical type disagree".into(),
+                ))
+            }
+        })
+    }
+
+    /// Whether row `at` of the batch has a value (not null).
+    #[inline]
+    fn present(&self, at: usize) -> bool {
+        self.max_def == 0 || self.defs.get(at) == Some(&self.max_def)
+    }
+
+    /// Append the next value's text to `out`; `Err` says why it cannot be read.
+    #[inline]
+    fn write_next(&mut self, out: &mut String) -> Result<(), String> {
+        let i = self.next;
+        self.next += 1;
+        let missing = || "has fewer values than its definition levels say".to_string();
+        match &self.values {
+            Values::Bool(v) => out.push_str(if *v.get(i).ok_or_else(missing)? {
+                "true"
+            } else {
+                "false"
+            }),
+            Values::I32(v) => {
+                let value = *v.get(i).ok_or_else(missing)?;
+                self.write_integer(out, i64::from(value))?;
+            }
+            Values::I64(v) => {
+                let value = *v.get(i).ok_or_else(missing)?;
+                self.write_integer(out, value)?;
+            }
+            Values::I96(v) => {
+                if !write_int96(out, v.get(i).ok_or_else(missing)?) {
+                    return Err("is an INT96 timestamp outside the calendar".into());
+                }
+            }
+            // The shortest decimal that reads back as the same number (NaN and infinities are
+            // written as they are; the amount parser refuses them naming the cell).
+            Values::F32(v) => {
+                let _ = write!(out, "{}", v.get(i).ok_or_else(missing)?);
+            }
+            Values::F64(v) => {
+                let _ = write!(out, "{}", v.get(i).ok_or_else(missing)?);
+            }
+            Values::Bytes(v) => {
+                write_bytes(out, v.get(i).ok_or_else(missing)?.data(), self.convert)?
+            }
+            Values::Fixed(v) => {
+                write_bytes(out, v.get(i).ok_or_else(missing)?.data(), self.convert)?
+            }
+        }
+        Ok(())
+    }
+
+    /// An INT32 or INT64 by its conversion, dates and timestamps through the one-entry cache.
+    #[inline]
+    fn write_integer(&mut self, out: &mut String, value: i64) -> Result<(), String> {
+        match self.convert {
+            Convert::Decimal { scale } => write_decimal(out, i128::from(value), scale),
+            Convert::Date | Convert::Timestamp { .. } => {
+                if let Some((last, text)) = &self.last {
+                    if *last == value {
+                        out.push_str(text);
+                        return Ok(());
+                    }
+                }
+                let start = out.len();
+                let ok = match self.convert {
+                    Convert::Date => write_date(out, value),
+                    Convert::Timestamp { per_second, utc } => {
+                        write_timestamp(out, value, per_second, utc)
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                if !ok {
+                    return Err(format!("{value} is not a date the calendar holds"));
+                }
+                self.last = Some((value, out[start..].to_string()));
+            }
+            _ => {
+                let _ = write!(out, "{value}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A byte array: UTF-8 text, an exact decimal, or hex.
+#[inline]
+fn write_bytes(out: &mut String, bytes: &[u8], convert: Convert) -> Result<(), String> {
+    match convert {
+        Convert::Decimal { scale } => {
+            let unscaled = be_integer(bytes).ok_or_else(|| {
+                format!("is a decimal of {} bytes; at most 16 are read", bytes.len())
+            })?;
+            write_decimal(out, unscaled, scale);
+        }
+        Convert::Hex => write_hex(out, bytes),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => out.push_str(text),
+            Err(e) => {
+                return Err(format!(
+                    "is not valid UTF-8 text (invalid byte after {} bytes); exports must be UTF-8",
+                    e.valid_up_to()
+                ))
+            }
+        },
+    }
+    Ok(())
+}
+
+/// A streaming reader of one FOCUS or Azure cost-details export in Parquet.
+pub struct ParquetReader {
+    file: PathBuf,
+    format: ExportFormat,
+    source: SerializedFileReader<File>,
+    header: Header,
+    layout: Layout,
+    columns: Vec<Column>,
+    /// The next row group to open.
+    next_group: usize,
+    /// Rows of the open row group not yet read into a batch.
+    group_rows_left: u64,
+    /// Rows in the current batch, and the next one to hand out.
+    batch_rows: usize,
+    batch_at: usize,
+    /// The current row's cells: every used column's text, and each header column's range.
+    text: String,
+    ranges: Vec<(usize, usize)>,
+    scratch: Scratch,
+    stats: ReadStats,
+    /// Compressed bytes of the row groups opened so far (for progress bars).
+    bytes_read: u64,
+    stopped: bool,
+}
+
+impl ParquetReader {
+    /// Open `path` and find `format`'s columns in its schema.
+    pub fn open(path: &Path, format: ExportFormat) -> Result<ParquetReader, InputError> {
+        let source = open_file(path)?;
+        let header = Header::new(header_names(&source));
+        let layout = Layout::new(format, &header).map_err(|m| InputError::new(path, m))?;
+        layout.log_header(path, format, &header);
+        let schema = source.metadata().file_metadata().schema_descr_ptr();
+        let columns = header
+            .found()
+            .into_iter()
+            .map(|i| {
+                Column::new(i, &schema.column(i))
+                    .map_err(|m| InputError::new(path, m).in_column(i + 1, header.names[i].clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ranges = vec![(0, 0); header.names.len()];
+        Ok(ParquetReader {
+            file: path.to_path_buf(),
+            format,
+            source,
+            header,
+            layout,
+            columns,
+            next_group: 0,
+            group_rows_left: 0,
+            batch_rows: 0,
+            batch_at: 0,
+            text: String::new(),
+            ranges,
+            scratch: Scratch {
+                invoice_id: String::new(),
+                dates: Default::default(),
+            },
+            stats: ReadStats::default(),
+            bytes_read: 0,
+            stopped: false,
+        })
+    }
+
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
+    /// The schema's column names.
+    pub fn columns(&self) -> &[String] {
+        &self.header.names
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Compressed bytes of the row groups read so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Tell the assembler which columns its checks concern, so that its errors name them.
+    pub fn name_sources(&self, assembler: &mut Assembler) {
+        self.layout.name_sources(&self.header, assembler);
+    }
+
+    fn parquet_error(&self, e: ::parquet::errors::ParquetError) -> InputError {
+        InputError::new(&self.file, format!("cannot be read as Parquet: {e}"))
+            .at_line(self.stats.rows + 1)
+            .in_rows()
+    }
+
+    /// Read the next batch of rows, opening row groups as needed; `false` at the end.
+    fn next_batch(&mut self) -> Result<bool, InputError> {
+        while self.group_rows_left == 0 {
+            if self.next_group >= self.source.num_row_groups() {
+                return Ok(false);
+            }
+            let group = self
+                .source
+                .get_row_group(self.next_group)
+                .map_err(|e| self.parquet_error(e))?;
+            let rows = u64::try_from(group.metadata().num_rows()).unwrap_or(0);
+            self.bytes_read += u64::try_from(group.metadata().compressed_size()).unwrap_or(0);
+            let mut readers = Vec::with_capacity(self.columns.len());
+            for column in &self.columns {
+                readers.push(
+                    group
+                        .get_column_reader(column.index)
+                        .map_err(|e| self.parquet_error(e))?,
+                );
+            }
+            drop(group);
+            for (column, reader) in self.columns.iter_mut().zip(readers) {
+                column.reader = Some(reader);
+            }
+            self.group_rows_left = rows;
+            self.next_group += 1;
+        }
+        let want = self.group_rows_left.min(BATCH_ROWS as u64) as usize;
+        for i in 0..self.columns.len() {
+            let got = self.columns[i]
+                .read(want)
+                .map_err(|e| self.parquet_error(e))?;
+            if got != want {
+                let c = self.columns[i].index;
+                return Err(InputError::new(
+                    &self.file,
+                    format!("has {got} rows in this row group where the others have {want}"),
+                )
+                .at_line(self.stats.rows + 1)
+                .in_rows()
+                .in_column(c + 1, self.header.names[c].clone()));
+            }
+        }
+        self.group_rows_left -= want as u64;
+        self.batch_rows = want;
+        self.batch_at = 0;
+        Ok(true)
+    }
+
+    /// Convert the current row's cells into `text` and `ranges`.
+    fn fill_row(&mut self, row: u64) -> Result<(), InputError> {
+        self.text.clear();
+        let at = self.batch_at;
+        for column in &mut self.columns {
+            let start = self.text.len();
+            if column.present(at) {
+                if let Err(message) = column.write_next(&mut self.text) {
+                    let c = column.index;
+                    return Err(InputError::new(&self.file, message)
+                        .at_line(row)
+                        .in_rows()
+                        .in_column(c + 1, self.header.names[c].clone()));
+                }
+            }
+            self.ranges[column.index] = (start, self.text.len());
+        }
+        Ok(())
+    }
+
+    /// The next row: `Some(Ok(Some(row)))` a charge line, `Some(Ok(None))` a skipped row
+    /// (counted in [`ParquetReader::stats`]), `Some(Err(_))` a refused row, `None` at the end.
+    /// After a read error the reader stops.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: Row borrows the reader
+    pub fn next_row(&mut self, accounts: &Accounts) -> Option<Result<Option<Row<'_>>, InputError>> {
+        if self.stopped {
+            return None;
+        }
+        if self.batch_at == self.batch_rows {
+            match self.next_batch() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stopped = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.stopped = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.stats.rows += 1;
+        let row = self.stats.rows;
+        if let Err(e) = self.fill_row(row) {
+            self.stopped = true;
+            return Some(Err(e));
+        }
+        self.batch_at += 1;
+        let record = TextRecord::new(&self.text, &self.ranges, row);
+        let cells = Cells {
+            file: &self.file,
+            header: &self.header,
+            record: &record,
+        };
+        Some(
+            self.layout
+                .row(&cells, &mut self.scratch, accounts, &mut self.stats)
+                .map_err(InputError::in_rows),
+        )
+    }
+}
+
+/// Read and stage a whole Parquet export, calling `progress(bytes_read, rows)` every
+/// [`PROGRESS_EVERY_ROWS`] rows and once at the end. Every refusal names the row (`row N`).
+pub fn stage_parquet(
+    path: &Path,
+    format: ExportFormat,
+    accounts: &Accounts,
+    spill_dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(StagedInvoices, ReadStats), InputError> {
+    let rows = |e: InputError| if e.line.is_some() { e.in_rows() } else { e };
+    let mut reader = ParquetReader::open(path, format)?;
+    let mut assembler = Assembler::new(path, accounts, spill_dir)?;
+    assembler.count_rows();
+    reader.name_sources(&mut assembler);
+    let mut until_progress = PROGRESS_EVERY_ROWS;
+    while let Some(next) = reader.next_row(accounts) {
+        if let Some(row) = next? {
+            assembler.push_row(&row).map_err(rows)?;
+        }
+        until_progress -= 1;
+        if until_progress == 0 {
+            progress(reader.bytes_read(), reader.stats().rows);
+            until_progress = PROGRESS_EVERY_ROWS;
+        }
+    }
+    progress(reader.bytes_read(), reader.stats().rows);
+    let stats = reader.stats().clone();
+    log_skips(path, &stats);
+    Ok((assembler.finish().map_err(rows)?, stats))
+}
