@@ -31,11 +31,21 @@ fn ledger_for(account: &str) -> Ledger {
     ledger
 }
 
-fn options(csv: &str, snappy: bool, costs: CostType, times: TimeType, rows: usize) -> ParquetOptions {
+fn options(
+    csv: &str,
+    snappy: bool,
+    costs: CostType,
+    times: TimeType,
+    rows: usize,
+) -> ParquetOptions {
     let (cost_columns, time_columns): (&[&str], &[&str]) = if csv == FOCUS {
         (
             &["BilledCost"],
-            &["ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd"],
+            &[
+                "ChargePeriodStart",
+                "BillingPeriodStart",
+                "BillingPeriodEnd",
+            ],
         )
     } else {
         (
@@ -108,7 +118,13 @@ fn focus_parquet_uncompressed_with_decimal_costs_and_local_micros_settles_as_the
 
 #[test]
 fn focus_parquet_with_int96_timestamps_settles_as_the_csv() {
-    let o = options(FOCUS, true, CostType::Decimal { scale: 12 }, TimeType::Int96, 333);
+    let o = options(
+        FOCUS,
+        true,
+        CostType::Decimal { scale: 12 },
+        TimeType::Int96,
+        333,
+    );
     parquet_settles_as_the_csv(FOCUS, "8611537", &o);
 }
 
@@ -199,7 +215,10 @@ fn a_bad_value_in_a_parquet_file_names_file_row_and_column_and_nothing_is_append
     // The same rows as CSV are refused at the CSV line (row + 1, after the header).
     let said = ledger.fails(&["ingest", csv.to_str().unwrap()]);
     assert!(
-        said.contains(&format!("bad.csv:{}: column {column} (BilledCost)", bad_row.get() + 1)),
+        said.contains(&format!(
+            "bad.csv:{}: column {column} (BilledCost)",
+            bad_row.get() + 1
+        )),
         "{said}"
     );
 }
