@@ -355,7 +355,18 @@ impl<'a> Cells<'_, 'a> {
     /// A value that must be there.
     #[inline]
     pub fn required(&self, column: usize, what: &str) -> Result<&'a str, InputError> {
+        self.required_with(column, || what.to_string())
+    }
+
+    /// A value that must be there, the words for what is expected made only if it is not.
+    #[inline]
+    pub fn required_with(
+        &self,
+        column: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<&'a str, InputError> {
         self.get(Some(column)).ok_or_else(|| {
+            let what = what();
             let found = self.record.get(column).trim();
             let found = if found.is_empty() {
                 "is empty".to_string()

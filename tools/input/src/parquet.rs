@@ -12,9 +12,9 @@
 //! refusal names the file, the row and the column (`costs.parquet: row 7: column 3
 //! (BilledCost): ...`).
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ::parquet::column::reader::ColumnReader;
@@ -112,7 +112,7 @@ struct Column {
     /// The next value of `values` to hand out.
     next: usize,
     /// The last date or timestamp converted and its text (consecutive rows repeat them).
-    last: Option<(i64, String)>,
+    last: Option<(i64, Vec<u8>)>,
 }
 
 impl Column {
@@ -180,15 +180,15 @@ impl Column {
 
     /// Append the next value's text to `out`; `Err` says why it cannot be read.
     #[inline]
-    fn write_next(&mut self, out: &mut String) -> Result<(), String> {
+    fn write_next(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
         let i = self.next;
         self.next += 1;
         let missing = || "has fewer values than its definition levels say".to_string();
         match &self.values {
-            Values::Bool(v) => out.push_str(if *v.get(i).ok_or_else(missing)? {
-                "true"
+            Values::Bool(v) => out.extend_from_slice(if *v.get(i).ok_or_else(missing)? {
+                b"true"
             } else {
-                "false"
+                b"false"
             }),
             Values::I32(v) => {
                 let value = *v.get(i).ok_or_else(missing)?;
@@ -223,13 +223,13 @@ impl Column {
 
     /// An INT32 or INT64 by its conversion, dates and timestamps through the one-entry cache.
     #[inline]
-    fn write_integer(&mut self, out: &mut String, value: i64) -> Result<(), String> {
+    fn write_integer(&mut self, out: &mut Vec<u8>, value: i64) -> Result<(), String> {
         match self.convert {
             Convert::Decimal { scale } => write_decimal(out, i128::from(value), scale),
             Convert::Date | Convert::Timestamp { .. } => {
                 if let Some((last, text)) = &self.last {
                     if *last == value {
-                        out.push_str(text);
+                        out.extend_from_slice(text);
                         return Ok(());
                     }
                 }
@@ -244,7 +244,7 @@ impl Column {
                 if !ok {
                     return Err(format!("{value} is not a date the calendar holds"));
                 }
-                self.last = Some((value, out[start..].to_string()));
+                self.last = Some((value, out[start..].to_vec()));
             }
             _ => {
                 let _ = write!(out, "{value}");
@@ -256,7 +256,7 @@ impl Column {
 
 /// A byte array: UTF-8 text, an exact decimal, or hex.
 #[inline]
-fn write_bytes(out: &mut String, bytes: &[u8], convert: Convert) -> Result<(), String> {
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8], convert: Convert) -> Result<(), String> {
     match convert {
         Convert::Decimal { scale } => {
             let unscaled = be_integer(bytes).ok_or_else(|| {
@@ -265,115 +265,58 @@ fn write_bytes(out: &mut String, bytes: &[u8], convert: Convert) -> Result<(), S
             write_decimal(out, unscaled, scale);
         }
         Convert::Hex => write_hex(out, bytes),
-        _ => match std::str::from_utf8(bytes) {
-            Ok(text) => out.push_str(text),
-            Err(e) => {
-                return Err(format!(
-                    "is not valid UTF-8 text (invalid byte after {} bytes); exports must be UTF-8",
-                    e.valid_up_to()
-                ))
-            }
-        },
+        // Text is checked to be UTF-8 once per row (`ParquetReader::fill_row`).
+        _ => out.extend_from_slice(bytes),
     }
     Ok(())
 }
 
-/// A streaming reader of one FOCUS or Azure cost-details export in Parquet.
-pub struct ParquetReader {
-    file: PathBuf,
-    format: ExportFormat,
-    source: SerializedFileReader<File>,
-    header: Header,
-    layout: Layout,
-    columns: Vec<Column>,
-    /// The next row group to open.
-    next_group: usize,
-    /// Rows of the open row group not yet read into a batch.
-    group_rows_left: u64,
-    /// Rows in the current batch, and the next one to hand out.
-    batch_rows: usize,
-    batch_at: usize,
-    /// The current row's cells: every used column's text, and each header column's range.
+/// Rows decoded into cell text, a batch at a time.
+#[derive(Default)]
+struct Batch {
+    /// Every cell of the batch's rows, checked to be UTF-8.
     text: String,
+    /// Per row, each header column's range in `text` (`width` entries a row).
     ranges: Vec<(usize, usize)>,
-    scratch: Scratch,
-    stats: ReadStats,
-    /// Compressed bytes of the row groups opened so far (for progress bars).
+    rows: usize,
+    /// Compressed bytes of the row groups opened so far.
     bytes_read: u64,
-    stopped: bool,
 }
 
-impl ParquetReader {
-    /// Open `path` and find `format`'s columns in its schema.
-    pub fn open(path: &Path, format: ExportFormat) -> Result<ParquetReader, InputError> {
-        let source = open_file(path)?;
-        let header = Header::new(header_names(&source));
-        let layout = Layout::new(format, &header).map_err(|m| InputError::new(path, m))?;
-        layout.log_header(path, format, &header);
-        let schema = source.metadata().file_metadata().schema_descr_ptr();
-        let columns = header
-            .found()
-            .into_iter()
-            .map(|i| {
-                Column::new(i, &schema.column(i))
-                    .map_err(|m| InputError::new(path, m).in_column(i + 1, header.names[i].clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let ranges = vec![(0, 0); header.names.len()];
-        Ok(ParquetReader {
-            file: path.to_path_buf(),
-            format,
-            source,
-            header,
-            layout,
-            columns,
-            next_group: 0,
-            group_rows_left: 0,
-            batch_rows: 0,
-            batch_at: 0,
-            text: String::new(),
-            ranges,
-            scratch: Scratch {
-                invoice_id: String::new(),
-                dates: Default::default(),
-            },
-            stats: ReadStats::default(),
-            bytes_read: 0,
-            stopped: false,
-        })
-    }
+/// A batch, a refusal, or the end of the file (`None`).
+type Decoded = Result<Option<Batch>, InputError>;
 
-    pub fn format(&self) -> ExportFormat {
-        self.format
-    }
+/// The file and the columns the layout reads, decoded a batch at a time.
+struct Decoder {
+    file: PathBuf,
+    names: Vec<String>,
+    source: SerializedFileReader<File>,
+    columns: Vec<Column>,
+    /// The next row group to open, and its rows not yet decoded.
+    next_group: usize,
+    group_rows_left: u64,
+    /// Rows decoded before the current batch.
+    rows_done: u64,
+    bytes_read: u64,
+}
 
-    /// The schema's column names.
-    pub fn columns(&self) -> &[String] {
-        &self.header.names
-    }
-
-    pub fn stats(&self) -> &ReadStats {
-        &self.stats
-    }
-
-    /// Compressed bytes of the row groups read so far (for progress bars).
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
-    }
-
-    /// Tell the assembler which columns its checks concern, so that its errors name them.
-    pub fn name_sources(&self, assembler: &mut Assembler) {
-        self.layout.name_sources(&self.header, assembler);
-    }
-
+impl Decoder {
     fn parquet_error(&self, e: ::parquet::errors::ParquetError) -> InputError {
         InputError::new(&self.file, format!("cannot be read as Parquet: {e}"))
-            .at_line(self.stats.rows + 1)
+            .at_line(self.rows_done + 1)
             .in_rows()
     }
 
-    /// Read the next batch of rows, opening row groups as needed; `false` at the end.
-    fn next_batch(&mut self) -> Result<bool, InputError> {
+    #[cold]
+    fn cell_error(&self, row: u64, column: usize, message: String) -> InputError {
+        InputError::new(&self.file, message)
+            .at_line(row)
+            .in_rows()
+            .in_column(column + 1, self.names[column].clone())
+    }
+
+    /// Open the next row group when the current one is done; `false` at the end of the file.
+    fn next_group(&mut self) -> Result<bool, InputError> {
         while self.group_rows_left == 0 {
             if self.next_group >= self.source.num_row_groups() {
                 return Ok(false);
@@ -399,46 +342,172 @@ impl ParquetReader {
             self.group_rows_left = rows;
             self.next_group += 1;
         }
+        Ok(true)
+    }
+
+    /// Decode the next rows into `batch`; `None` at the end of the file.
+    fn fill(&mut self, mut batch: Batch) -> Decoded {
+        if !self.next_group()? {
+            return Ok(None);
+        }
         let want = self.group_rows_left.min(BATCH_ROWS as u64) as usize;
         for i in 0..self.columns.len() {
             let got = self.columns[i]
                 .read(want)
                 .map_err(|e| self.parquet_error(e))?;
             if got != want {
-                let c = self.columns[i].index;
-                return Err(InputError::new(
-                    &self.file,
-                    format!("has {got} rows in this row group where the others have {want}"),
-                )
-                .at_line(self.stats.rows + 1)
-                .in_rows()
-                .in_column(c + 1, self.header.names[c].clone()));
+                let message =
+                    format!("has {got} rows in this row group where the others have {want}");
+                return Err(self.cell_error(self.rows_done + 1, self.columns[i].index, message));
             }
         }
         self.group_rows_left -= want as u64;
-        self.batch_rows = want;
-        self.batch_at = 0;
-        Ok(true)
+        let width = self.names.len();
+        let mut bytes = std::mem::take(&mut batch.text).into_bytes();
+        bytes.clear();
+        batch.ranges.clear();
+        batch.ranges.resize(want * width, (0, 0));
+        for r in 0..want {
+            let ranges = &mut batch.ranges[r * width..(r + 1) * width];
+            for column in &mut self.columns {
+                let start = bytes.len();
+                if column.present(r) {
+                    if let Err(message) = column.write_next(&mut bytes) {
+                        let (row, c) = (self.rows_done + r as u64 + 1, column.index);
+                        return Err(self.cell_error(row, c, message));
+                    }
+                }
+                ranges[column.index] = (start, bytes.len());
+            }
+        }
+        // One check for the whole batch; a cell that splits a character fails it too.
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text)
+                if batch.ranges.iter().all(|&(start, end)| {
+                    text.is_char_boundary(start) && text.is_char_boundary(end)
+                }) =>
+            {
+                String::from_utf8(bytes).expect("checked above")
+            }
+            _ => return Err(self.not_utf8(&bytes, &batch.ranges, width)),
+        };
+        batch.text = text;
+        batch.rows = want;
+        batch.bytes_read = self.bytes_read;
+        self.rows_done += want as u64;
+        Ok(Some(batch))
     }
 
-    /// Convert the current row's cells into `text` and `ranges`.
-    fn fill_row(&mut self, row: u64) -> Result<(), InputError> {
-        self.text.clear();
-        let at = self.batch_at;
-        for column in &mut self.columns {
-            let start = self.text.len();
-            if column.present(at) {
-                if let Err(message) = column.write_next(&mut self.text) {
-                    let c = column.index;
-                    return Err(InputError::new(&self.file, message)
-                        .at_line(row)
-                        .in_rows()
-                        .in_column(c + 1, self.header.names[c].clone()));
-                }
+    /// The first cell of a batch that is not UTF-8, as an error.
+    #[cold]
+    fn not_utf8(&self, bytes: &[u8], ranges: &[(usize, usize)], width: usize) -> InputError {
+        for (i, &(start, end)) in ranges.iter().enumerate() {
+            if let Err(e) = std::str::from_utf8(&bytes[start..end]) {
+                let message = format!(
+                    "is not valid UTF-8 text (invalid byte after {} bytes); exports must be UTF-8",
+                    e.valid_up_to()
+                );
+                let row = self.rows_done + (i / width) as u64 + 1;
+                return self.cell_error(row, i % width, message);
             }
-            self.ranges[column.index] = (start, self.text.len());
         }
-        Ok(())
+        InputError::new(&self.file, "is not valid UTF-8 text")
+    }
+}
+
+/// A streaming reader of one FOCUS or Azure cost-details export in Parquet: the columns are
+/// decoded into cell text [`BATCH_ROWS`] rows at a time, then each row is mapped.
+pub struct ParquetReader {
+    file: PathBuf,
+    format: ExportFormat,
+    header: Header,
+    layout: Layout,
+    decoder: Decoder,
+    batch: Batch,
+    /// The next row of `batch` to hand out.
+    at: usize,
+    scratch: Scratch,
+    stats: ReadStats,
+    stopped: bool,
+}
+
+impl ParquetReader {
+    /// Open `path` and find `format`'s columns in its schema.
+    pub fn open(path: &Path, format: ExportFormat) -> Result<ParquetReader, InputError> {
+        let source = open_file(path)?;
+        let header = Header::new(header_names(&source));
+        let layout = Layout::new(format, &header).map_err(|m| InputError::new(path, m))?;
+        layout.log_header(path, format, &header);
+        let schema = source.metadata().file_metadata().schema_descr_ptr();
+        let columns = header
+            .found()
+            .into_iter()
+            .map(|i| {
+                Column::new(i, &schema.column(i))
+                    .map_err(|m| InputError::new(path, m).in_column(i + 1, header.names[i].clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let decoder = Decoder {
+            file: path.to_path_buf(),
+            names: header.names.clone(),
+            source,
+            columns,
+            next_group: 0,
+            group_rows_left: 0,
+            rows_done: 0,
+            bytes_read: 0,
+        };
+        Ok(ParquetReader {
+            file: path.to_path_buf(),
+            format,
+            header,
+            layout,
+            decoder,
+            batch: Batch::default(),
+            at: 0,
+            scratch: Scratch {
+                invoice_id: String::new(),
+                dates: Default::default(),
+            },
+            stats: ReadStats::default(),
+            stopped: false,
+        })
+    }
+
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
+    /// The schema's column names.
+    pub fn columns(&self) -> &[String] {
+        &self.header.names
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Compressed bytes of the row groups read so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.batch.bytes_read
+    }
+
+    /// Tell the assembler which columns its checks concern, so that its errors name them.
+    pub fn name_sources(&self, assembler: &mut Assembler) {
+        self.layout.name_sources(&self.header, assembler);
+    }
+
+    /// Decode the next batch, reusing the spent one's buffers: `Ok(false)` at the end.
+    fn next_batch(&mut self) -> Result<bool, InputError> {
+        let spent = std::mem::take(&mut self.batch);
+        self.at = 0;
+        match self.decoder.fill(spent)? {
+            Some(batch) => {
+                self.batch = batch;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// The next row: `Some(Ok(Some(row)))` a charge line, `Some(Ok(None))` a skipped row
@@ -449,7 +518,7 @@ impl ParquetReader {
         if self.stopped {
             return None;
         }
-        if self.batch_at == self.batch_rows {
+        if self.at == self.batch.rows {
             match self.next_batch() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -463,13 +532,14 @@ impl ParquetReader {
             }
         }
         self.stats.rows += 1;
-        let row = self.stats.rows;
-        if let Err(e) = self.fill_row(row) {
-            self.stopped = true;
-            return Some(Err(e));
-        }
-        self.batch_at += 1;
-        let record = TextRecord::new(&self.text, &self.ranges, row);
+        let width = self.header.names.len();
+        let at = self.at;
+        self.at += 1;
+        let record = TextRecord::new(
+            &self.batch.text,
+            &self.batch.ranges[at * width..(at + 1) * width],
+            self.stats.rows,
+        );
         let cells = Cells {
             file: &self.file,
             header: &self.header,

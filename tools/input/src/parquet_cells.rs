@@ -14,7 +14,7 @@
 //! - Dates (`INT32` `DATE`): `YYYY-MM-DD`.
 //! - Integers and booleans: as written; other bytes: lowercase hex.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use ::parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as Physical};
 use ::parquet::data_type::Int96;
@@ -90,23 +90,45 @@ impl Convert {
 }
 
 /// Write a decimal `unscaled × 10^-scale` exactly.
-pub(crate) fn write_decimal(out: &mut String, unscaled: i128, scale: u32) {
-    let digits = unscaled.unsigned_abs().to_string();
+pub(crate) fn write_decimal(out: &mut Vec<u8>, unscaled: i128, scale: u32) {
+    // The digits of |unscaled|, most significant first, in a stack buffer (u64 arithmetic
+    // when it fits: costs almost always do).
+    let mut buffer = [0u8; 40];
+    let mut at = buffer.len();
+    let magnitude = unscaled.unsigned_abs();
+    if let Ok(mut small) = u64::try_from(magnitude) {
+        loop {
+            at -= 1;
+            buffer[at] = b'0' + (small % 10) as u8;
+            small /= 10;
+            if small == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut big = magnitude;
+        while big != 0 {
+            at -= 1;
+            buffer[at] = b'0' + (big % 10) as u8;
+            big /= 10;
+        }
+    }
+    let digits = &buffer[at..];
     if unscaled < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     let scale = scale as usize;
     if scale == 0 {
-        out.push_str(&digits);
+        out.extend_from_slice(digits);
     } else if digits.len() > scale {
         let (whole, fraction) = digits.split_at(digits.len() - scale);
-        out.push_str(whole);
-        out.push('.');
-        out.push_str(fraction);
+        out.extend_from_slice(whole);
+        out.push(b'.');
+        out.extend_from_slice(fraction);
     } else {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', scale - digits.len()));
-        out.push_str(&digits);
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits);
     }
 }
 
@@ -131,7 +153,7 @@ pub(crate) fn be_integer(bytes: &[u8]) -> Option<i128> {
 }
 
 /// Write days since 1970-01-01 as `YYYY-MM-DD`; `false` if no calendar date.
-pub(crate) fn write_date(out: &mut String, days: i64) -> bool {
+pub(crate) fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
     let Some(date) = chrono::DateTime::from_timestamp(days.saturating_mul(86_400), 0) else {
         return false;
     };
@@ -140,7 +162,7 @@ pub(crate) fn write_date(out: &mut String, days: i64) -> bool {
     true
 }
 
-fn write_ymd(out: &mut String, date: &chrono::NaiveDate) {
+fn write_ymd(out: &mut Vec<u8>, date: &chrono::NaiveDate) {
     use chrono::Datelike;
     let _ = write!(
         out,
@@ -153,7 +175,7 @@ fn write_ymd(out: &mut String, date: &chrono::NaiveDate) {
 
 /// Write `units` (of `per_second`) since the epoch as `YYYY-MM-DDTHH:MM:SS[.f][Z]`; `false`
 /// if out of the calendar's range.
-pub(crate) fn write_timestamp(out: &mut String, units: i64, per_second: i64, utc: bool) -> bool {
+pub(crate) fn write_timestamp(out: &mut Vec<u8>, units: i64, per_second: i64, utc: bool) -> bool {
     let seconds = units.div_euclid(per_second);
     let fraction = units.rem_euclid(per_second);
     let nanos = (fraction as i128 * 1_000_000_000 / per_second as i128) as u32;
@@ -165,7 +187,7 @@ pub(crate) fn write_timestamp(out: &mut String, units: i64, per_second: i64, utc
 }
 
 /// Write a legacy INT96 timestamp (always UTC); `false` if out of range.
-pub(crate) fn write_int96(out: &mut String, value: &Int96) -> bool {
+pub(crate) fn write_int96(out: &mut Vec<u8>, value: &Int96) -> bool {
     let [low, high, julian_day] = [value.data()[0], value.data()[1], value.data()[2]];
     let nanos_of_day = ((high as i64) << 32) | low as i64;
     if !(0..86_400 * 1_000_000_000).contains(&nanos_of_day) {
@@ -181,7 +203,7 @@ pub(crate) fn write_int96(out: &mut String, value: &Int96) -> bool {
     true
 }
 
-fn write_date_time(out: &mut String, when: &chrono::NaiveDateTime, utc: bool) {
+fn write_date_time(out: &mut Vec<u8>, when: &chrono::NaiveDateTime, utc: bool) {
     use chrono::Timelike;
     write_ymd(out, &when.date());
     let _ = write!(
@@ -194,16 +216,16 @@ fn write_date_time(out: &mut String, when: &chrono::NaiveDateTime, utc: bool) {
     let nanos = when.nanosecond();
     if nanos != 0 {
         let fraction = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(fraction.trim_end_matches('0'));
+        out.push(b'.');
+        out.extend_from_slice(fraction.trim_end_matches('0').as_bytes());
     }
     if utc {
-        out.push('Z');
+        out.push(b'Z');
     }
 }
 
 /// Write bytes as lowercase hex.
-pub(crate) fn write_hex(out: &mut String, bytes: &[u8]) {
+pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
@@ -213,9 +235,9 @@ pub(crate) fn write_hex(out: &mut String, bytes: &[u8]) {
 mod tests {
     use super::*;
 
-    fn text(f: impl FnOnce(&mut String) -> bool) -> Option<String> {
-        let mut s = String::new();
-        f(&mut s).then_some(s)
+    fn text(f: impl FnOnce(&mut Vec<u8>) -> bool) -> Option<String> {
+        let mut s = Vec::new();
+        f(&mut s).then(|| String::from_utf8(s).unwrap())
     }
 
     #[test]
@@ -229,9 +251,9 @@ mod tests {
             (42, 0, "42"),
             (i128::MAX, 24, "170141183460469.231731687303715884105727"),
         ] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             write_decimal(&mut s, unscaled, scale);
-            assert_eq!(s, expected);
+            assert_eq!(String::from_utf8(s).unwrap(), expected);
         }
     }
 
