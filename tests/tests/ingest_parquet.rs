@@ -4,7 +4,7 @@
 //! (UTC) or micros (local), legacy `INT96`, or `DATE`, several row groups) settle exactly as
 //! the CSV does: the same `lots`, `events` and `invoices --json`, byte for byte, and the same
 //! log head. A schema without a required column and a bad value are refused naming file, row
-//! and column, and nothing is appended.
+//! (in the place of a CSV line number) and column, and nothing is appended.
 
 use std::path::{Path, PathBuf};
 
@@ -206,7 +206,7 @@ fn a_bad_value_in_a_parquet_file_names_file_row_and_column_and_nothing_is_append
     let said = ledger.fails(&["ingest", file.to_str().unwrap()]);
     let column = 2; // BilledCost is the sample's second column.
     let expected = format!(
-        "bad.parquet: row {}: column {column} (BilledCost): ",
+        "bad.parquet:{}: column {column} (BilledCost): ",
         bad_row.get()
     );
     assert!(said.contains(&expected), "{expected} in:\n{said}");

@@ -250,7 +250,7 @@ impl Assembler {
     }
 
     /// Rows' `line` numbers count data rows of a file without lines (Parquet): messages say
-    /// `row N` and errors are [`InputError::in_rows`].
+    /// `row N`.
     pub fn count_rows(&mut self) {
         self.unit = "row";
     }
@@ -486,8 +486,7 @@ impl Assembler {
 
     #[cold]
     fn error(&self, line: u64, column: Column, message: String) -> InputError {
-        let mut e = InputError::new(&self.file, message).at_line(line);
-        e.rows = self.unit == "row";
+        let e = InputError::new(&self.file, message).at_line(line);
         if let Some((_, number, name)) = self.sources.iter().find(|(f, _, _)| *f == column.name()) {
             return e.in_column(*number, name.clone());
         }

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct InputError {
     /// The file as the user named it.
     pub file: PathBuf,
-    /// 1-based line, when known (a data row in a file without lines, see `rows`).
+    /// 1-based line, when known (in a Parquet file, the 1-based data row).
     pub line: Option<u64>,
-    /// `line` counts data rows (a Parquet file): shown as `file: row N:`, not `file:N:`.
-    pub rows: bool,
     /// 1-based column number and its header name (CSV inputs).
     pub column: Option<(usize, String)>,
     /// The field at fault when there is no column, e.g. `macc "macc-2025" end`.
@@ -29,7 +27,6 @@ impl InputError {
         InputError {
             file: file.to_path_buf(),
             line: None,
-            rows: false,
             column: None,
             field: None,
             message: message.into(),
@@ -50,12 +47,6 @@ impl InputError {
     /// At a line when one is known.
     pub fn at_line_opt(mut self, line: Option<u64>) -> InputError {
         self.line = line;
-        self
-    }
-
-    /// Its line is a 1-based data row of a file without lines (Parquet).
-    pub fn in_rows(mut self) -> InputError {
-        self.rows = true;
         self
     }
 
@@ -84,10 +75,8 @@ fn io_message(error: &io::Error) -> String {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
-        match self.line {
-            Some(row) if self.rows => write!(f, ": row {row}")?,
-            Some(line) => write!(f, ":{line}")?,
-            None => {}
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
         }
         f.write_str(": ")?;
         if let Some((number, name)) = &self.column {
@@ -121,18 +110,6 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "agreement.toml:9: macc \"m\" end: is before its start"
-        );
-    }
-
-    #[test]
-    fn a_row_of_a_file_without_lines_is_called_a_row() {
-        let e = InputError::new(Path::new("costs.parquet"), "is not a decimal amount")
-            .at_line(3)
-            .in_column(6, "BilledCost")
-            .in_rows();
-        assert_eq!(
-            e.to_string(),
-            "costs.parquet: row 3: column 6 (BilledCost): is not a decimal amount"
         );
     }
 

@@ -304,14 +304,12 @@ impl Decoder {
     fn parquet_error(&self, e: ::parquet::errors::ParquetError) -> InputError {
         InputError::new(&self.file, format!("cannot be read as Parquet: {e}"))
             .at_line(self.rows_done + 1)
-            .in_rows()
     }
 
     #[cold]
     fn cell_error(&self, row: u64, column: usize, message: String) -> InputError {
         InputError::new(&self.file, message)
             .at_line(row)
-            .in_rows()
             .in_column(column + 1, self.names[column].clone())
     }
 
@@ -351,14 +349,27 @@ impl Decoder {
             return Ok(None);
         }
         let want = self.group_rows_left.min(BATCH_ROWS as u64) as usize;
-        for i in 0..self.columns.len() {
-            let got = self.columns[i]
-                .read(want)
-                .map_err(|e| self.parquet_error(e))?;
-            if got != want {
+        let mut short = None;
+        for column in &mut self.columns {
+            match column.read(want) {
+                Ok(got) if got == want => {}
+                Ok(got) => {
+                    short = Some(Ok((column.index, got)));
+                    break;
+                }
+                Err(e) => {
+                    short = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        match short {
+            None => {}
+            Some(Err(e)) => return Err(self.parquet_error(e)),
+            Some(Ok((column, got))) => {
                 let message =
                     format!("has {got} rows in this row group where the others have {want}");
-                return Err(self.cell_error(self.rows_done + 1, self.columns[i].index, message));
+                return Err(self.cell_error(self.rows_done + 1, column, message));
             }
         }
         self.group_rows_left -= want as u64;
@@ -547,14 +558,13 @@ impl ParquetReader {
         };
         Some(
             self.layout
-                .row(&cells, &mut self.scratch, accounts, &mut self.stats)
-                .map_err(InputError::in_rows),
+                .row(&cells, &mut self.scratch, accounts, &mut self.stats),
         )
     }
 }
 
 /// Read and stage a whole Parquet export, calling `progress(bytes_read, rows)` every
-/// [`PROGRESS_EVERY_ROWS`] rows and once at the end. Every refusal names the row (`row N`).
+/// [`PROGRESS_EVERY_ROWS`] rows and once at the end. A refusal's line is the 1-based data row.
 pub fn stage_parquet(
     path: &Path,
     format: ExportFormat,
@@ -562,7 +572,6 @@ pub fn stage_parquet(
     spill_dir: &Path,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(StagedInvoices, ReadStats), InputError> {
-    let rows = |e: InputError| if e.line.is_some() { e.in_rows() } else { e };
     let mut reader = ParquetReader::open(path, format)?;
     let mut assembler = Assembler::new(path, accounts, spill_dir)?;
     assembler.count_rows();
@@ -570,7 +579,7 @@ pub fn stage_parquet(
     let mut until_progress = PROGRESS_EVERY_ROWS;
     while let Some(next) = reader.next_row(accounts) {
         if let Some(row) = next? {
-            assembler.push_row(&row).map_err(rows)?;
+            assembler.push_row(&row)?;
         }
         until_progress -= 1;
         if until_progress == 0 {
@@ -581,5 +590,5 @@ pub fn stage_parquet(
     progress(reader.bytes_read(), reader.stats().rows);
     let stats = reader.stats().clone();
     log_skips(path, &stats);
-    Ok((assembler.finish().map_err(rows)?, stats))
+    Ok((assembler.finish()?, stats))
 }
