@@ -327,8 +327,11 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// Charge-line files, export run folders, manifest.json files or export roots, decided in
-    /// the order given and recorded all or none.
+    /// Charge-line files (CSV, gzip CSV or Parquet), export run folders, manifest.json files
+    /// or export roots, decided in the order given and recorded all or none;
+    /// `az://CONTAINER/PATH` or `https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH` copies
+    /// the blob, or every blob below the path, from Azure Blob Storage first (credentials from
+    /// AZURE_STORAGE_* variables; docs/INGEST.md).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The files' format; detected from the header when not given.

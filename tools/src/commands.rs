@@ -47,7 +47,8 @@ pub fn agreement(data: &Path, args: &AgreementArgs, out: &mut dyn Write) -> Resu
 /// `ledger ingest FILE... [--format F] [--json]`.
 pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let format = args.format.map(Into::into);
-    let outcomes = ingest::ingest_files(data, &args.files, format, quiet())?;
+    let (files, _fetched) = crate::remote::local_inputs(data, &args.files)?;
+    let outcomes = ingest::ingest_files(data, &files, format, quiet())?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::ingest_document(&outcomes)).expect("serializes");

@@ -39,6 +39,9 @@
 //! to a file the disk sets the pace. Measure with
 //! `cargo test -p ledger-gen --release gen_speed -- --ignored --nocapture`.
 //!
+//! [`parquet::csv_to_parquet`] writes a CSV export as Parquet (typed costs and dates, strings
+//! dictionary-encoded), for the tests and the ingest benchmark.
+//!
 //! Very small runs (under about 30 lines per invoice) have no special lines and their random
 //! amounts dominate the planned spend, so their agreements' outcomes are not as designed.
 
@@ -48,6 +51,7 @@
 mod catalog;
 pub mod focus;
 mod month;
+pub mod parquet;
 mod plan;
 mod rng;
 mod write;

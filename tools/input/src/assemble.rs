@@ -227,6 +227,8 @@ pub struct Assembler {
     last: Option<u32>,
     spill: Spill,
     summary: IngestSummary,
+    /// What a row's `line` counts: `line`, or `row` for a file without lines (Parquet).
+    unit: &'static str,
 }
 
 impl Assembler {
@@ -256,6 +258,7 @@ impl Assembler {
                 buffered: 0,
             },
             summary: IngestSummary::default(),
+            unit: "line",
         })
     }
 
@@ -282,13 +285,23 @@ impl Assembler {
         self.canonical = true;
     }
 
-    /// "line 12", or "line 12 of part_0_0001.csv" when the line is in another part.
+    /// "line 12" (or "row 12" in Parquet), or "line 12 of part_0_0001.csv" when the line is in another part.
     fn place(&self, part: u16, line: u64) -> String {
         if part == self.part {
-            format!("line {line}")
+            format!("{} {line}", self.unit)
         } else {
-            format!("line {line} of {}", self.files[part as usize].display())
+            format!(
+                "{} {line} of {}",
+                self.unit,
+                self.files[part as usize].display()
+            )
         }
+    }
+
+    /// Rows' `line` numbers count data rows of a file without lines (Parquet): messages say
+    /// `row N`.
+    pub fn count_rows(&mut self) {
+        self.unit = "row";
     }
 
     /// The header of the file, so that errors name columns by number (else by name only).

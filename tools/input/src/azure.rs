@@ -276,9 +276,9 @@ pub(crate) fn row<'a>(
     }
     let category = match c.charge_type {
         None => Category::Usage,
-        Some(column) => {
-            Category::from_azure(cells.required(column, &format!("a ChargeType ({CHARGE_TYPES})"))?)
-        }
+        Some(column) => Category::from_azure(
+            cells.required_with(column, || format!("a ChargeType ({CHARGE_TYPES})"))?,
+        ),
     };
     let amount = cells.money(c.cost, "the cost (a decimal amount)")?;
     let currency = cells.required(c.currency, "the billing currency, such as USD")?;

@@ -92,12 +92,26 @@ impl ReadStats {
 pub(crate) struct Header {
     pub names: Vec<String>,
     keys: Vec<String>,
+    /// The columns [`Header::find`] has named so far (a columnar reader reads only these).
+    found: std::cell::RefCell<Vec<usize>>,
 }
 
 impl Header {
     pub fn new(names: Vec<String>) -> Header {
         let keys = names.iter().map(|n| key_of(n)).collect();
-        Header { names, keys }
+        Header {
+            names,
+            keys,
+            found: Default::default(),
+        }
+    }
+
+    /// Every column [`Header::find`] has returned, in order, once each.
+    pub fn found(&self) -> Vec<usize> {
+        let mut found = self.found.borrow().clone();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// The first of `aliases` (lowercase) that names a column; an alias naming two columns is
@@ -120,6 +134,7 @@ impl Header {
                         self.names[second]
                     ));
                 }
+                self.found.borrow_mut().push(first);
                 return Ok(Some(first));
             }
         }
@@ -359,7 +374,18 @@ impl<'a> Cells<'_, 'a> {
     /// A value that must be there.
     #[inline]
     pub fn required(&self, column: usize, what: &str) -> Result<&'a str, InputError> {
+        self.required_with(column, || what.to_string())
+    }
+
+    /// A value that must be there, the words for what is expected made only if it is not.
+    #[inline]
+    pub fn required_with(
+        &self,
+        column: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<&'a str, InputError> {
         self.get(Some(column)).ok_or_else(|| {
+            let what = what();
             let found = self.record.get(column).trim();
             let found = if found.is_empty() {
                 "is empty".to_string()

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::InputError;
 
@@ -66,25 +66,6 @@ pub fn detect_encoding(path: &Path) -> Result<Encoding, InputError> {
     let mut first = [0u8; 4];
     let got = read_up_to(&mut file, &mut first).map_err(|e| cannot_read(&e))?;
     Ok(Encoding::of_magic(&first[..got]))
-}
-
-/// A part the ledger cannot read (yet): typed, so a reader added later replaces one branch.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PartError {
-    /// A Parquet part: the Parquet reader is not part of this build yet.
-    #[error("{}: is a Parquet file (magic bytes PAR1); Parquet is not read yet: export CSV (optionally gzip) instead", .0.display())]
-    ParquetNotRead(PathBuf),
-}
-
-impl From<PartError> for InputError {
-    fn from(e: PartError) -> InputError {
-        match &e {
-            PartError::ParquetNotRead(file) => InputError::new(
-                file,
-                "is a Parquet file (magic bytes PAR1); Parquet is not read yet: export CSV (optionally gzip) instead",
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub struct InputError {
     /// The file as the user named it.
     pub file: PathBuf,
-    /// 1-based line, when known.
+    /// 1-based line, when known (in a Parquet file, the 1-based data row).
     pub line: Option<u64>,
     /// 1-based column number and its header name (CSV inputs).
     pub column: Option<(usize, String)>,

@@ -55,6 +55,73 @@ pub(crate) enum Layout {
     Azure(Box<AzureColumns>),
 }
 
+impl Layout {
+    /// Find `format`'s columns in `header`; `Err` says which are missing.
+    pub(crate) fn new(format: ExportFormat, header: &Header) -> Result<Layout, String> {
+        Ok(match format {
+            ExportFormat::Focus => Layout::Focus(Box::new(FocusColumns::new(header)?)),
+            ExportFormat::Azure => Layout::Azure(Box::new(AzureColumns::new(header)?)),
+        })
+    }
+
+    /// The columns behind the assembler's checked fields.
+    pub(crate) fn sources(&self) -> [(&'static str, Option<usize>); 7] {
+        match self {
+            Layout::Focus(c) => c.sources(),
+            Layout::Azure(c) => c.sources(),
+        }
+    }
+
+    /// Tell the assembler which columns its checks concern, so that its errors name them.
+    pub(crate) fn name_sources(&self, header: &Header, assembler: &mut Assembler) {
+        for (field, column) in self.sources() {
+            if let Some(c) = column {
+                assembler.set_source(field, c + 1, header.names[c].clone());
+            }
+        }
+    }
+
+    /// One row to a charge line, a skip (`None`, counted in `stats`) or a refusal.
+    #[inline]
+    pub(crate) fn row<'a>(
+        &self,
+        cells: &Cells<'_, 'a>,
+        scratch: &'a mut Scratch,
+        accounts: &Accounts,
+        stats: &mut ReadStats,
+    ) -> Result<Option<Row<'a>>, InputError> {
+        let result = match self {
+            Layout::Focus(c) => super::focus::row(c, cells, scratch, accounts, stats),
+            Layout::Azure(c) => super::azure::row(c, cells, scratch, accounts, stats),
+        };
+        if let Ok(Some(_)) = &result {
+            stats.lines += 1;
+        }
+        result
+    }
+
+    /// Log (debug) which column each field is read from.
+    pub(crate) fn log_header(&self, path: &Path, format: ExportFormat, header: &Header) {
+        let named: Vec<String> = self
+            .sources()
+            .iter()
+            .filter_map(|(field, c)| c.map(|c| format!("{field}<-{}", header.names[c])))
+            .collect();
+        let amount = match self {
+            Layout::Focus(c) => c.amount_column(),
+            Layout::Azure(c) => c.amount_column(),
+        };
+        tracing::debug!(
+            file = %path.display(),
+            format = format.name(),
+            columns = header.names.len(),
+            amount = %header.names[amount],
+            fields = %named.join(", "),
+            "export header read"
+        );
+    }
+}
+
 /// A streaming reader of one FOCUS or Azure cost-details file.
 pub struct ExportReader {
     file: PathBuf,
@@ -76,35 +143,9 @@ impl ExportReader {
         let (records, opened, header_line, names) = open_records(path)?;
         let (bom_bytes, compressed) = (opened.bom_bytes, opened.compressed);
         let header = Header::new(names);
-        let layout = match format {
-            ExportFormat::Focus => Layout::Focus(Box::new(
-                FocusColumns::new(&header)
-                    .map_err(|m| InputError::new(path, m).at_line(header_line))?,
-            )),
-            ExportFormat::Azure => Layout::Azure(Box::new(
-                AzureColumns::new(&header)
-                    .map_err(|m| InputError::new(path, m).at_line(header_line))?,
-            )),
-        };
-        let sources = match &layout {
-            Layout::Focus(c) => c.sources(),
-            Layout::Azure(c) => c.sources(),
-        };
-        let named: Vec<String> = sources
-            .iter()
-            .filter_map(|(field, c)| c.map(|c| format!("{field}<-{}", header.names[c])))
-            .collect();
-        tracing::debug!(
-            file = %path.display(),
-            format = format.name(),
-            columns = header.names.len(),
-            amount = %header.names[match &layout {
-                Layout::Focus(c) => c.amount_column(),
-                Layout::Azure(c) => c.amount_column(),
-            }],
-            fields = %named.join(", "),
-            "export header read"
-        );
+        let layout = Layout::new(format, &header)
+            .map_err(|m| InputError::new(path, m).at_line(header_line))?;
+        layout.log_header(path, format, &header);
         Ok(ExportReader {
             file: path.to_path_buf(),
             format,
@@ -142,15 +183,7 @@ impl ExportReader {
 
     /// Tell the assembler which columns its checks concern, so that its errors name them.
     pub fn name_sources(&self, assembler: &mut Assembler) {
-        let sources = match &self.layout {
-            Layout::Focus(c) => c.sources(),
-            Layout::Azure(c) => c.sources(),
-        };
-        for (field, column) in sources {
-            if let Some(c) = column {
-                assembler.set_source(field, c + 1, self.header.names[c].clone());
-            }
-        }
+        self.layout.name_sources(&self.header, assembler);
     }
 
     /// The next row: `Some(Ok(Some(row)))` a charge line, `Some(Ok(None))` a skipped row
@@ -201,18 +234,10 @@ impl ExportReader {
             header: &self.header,
             record: &record,
         };
-        let result = match &self.layout {
-            Layout::Focus(c) => {
-                super::focus::row(c, &cells, &mut self.scratch, accounts, &mut self.stats)
-            }
-            Layout::Azure(c) => {
-                super::azure::row(c, &cells, &mut self.scratch, accounts, &mut self.stats)
-            }
-        };
-        if let Ok(Some(_)) = &result {
-            self.stats.lines += 1;
-        }
-        Some(result)
+        Some(
+            self.layout
+                .row(&cells, &mut self.scratch, accounts, &mut self.stats),
+        )
     }
 }
 
@@ -289,11 +314,16 @@ pub fn read_export_part(
     }
     progress(reader.bytes_read(), reader.stats().rows);
     let stats = reader.stats().clone();
+    log_skips(path, &stats);
+    Ok(stats)
+}
+
+/// Log (info) the rows of `path` skipped, per reason.
+pub(crate) fn log_skips(path: &Path, stats: &ReadStats) {
     for reason in SkipReason::ALL {
         let n = stats.skipped[reason.index()];
         if n > 0 {
             tracing::info!(file = %path.display(), reason = reason.name(), rows = n, "rows skipped");
         }
     }
-    Ok(stats)
 }

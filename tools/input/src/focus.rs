@@ -266,10 +266,9 @@ pub(crate) fn row<'a>(
         stats.skip_provider(name, cells.line());
         return Ok(None);
     }
-    let category_text = cells.required(
-        c.category,
-        &format!("a ChargeCategory ({})", Category::FOCUS_VALUES),
-    )?;
+    let category_text = cells.required_with(c.category, || {
+        format!("a ChargeCategory ({})", Category::FOCUS_VALUES)
+    })?;
     let category = Category::from_focus(category_text).ok_or_else(|| {
         cells.error(
             c.category,

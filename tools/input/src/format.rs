@@ -5,6 +5,7 @@ use std::path::Path;
 use super::assemble::{stage_native, Accounts, StagedInvoices};
 use super::error::InputError;
 use super::export::{key_of, open_records, stage_export, ExportFormat, ReadStats};
+use super::parquet::{self, is_parquet};
 
 /// The formats `ledger ingest` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +65,21 @@ pub fn sniff(names: &[String]) -> Option<InputFormat> {
     }
 }
 
-/// Read the header of `path` and tell its format.
+/// Read the header of `path` (a Parquet file's schema) and tell its format.
 pub fn detect_format(path: &Path) -> Result<InputFormat, InputError> {
+    if is_parquet(path)? {
+        let names = parquet::column_names(path)?;
+        return match sniff(&names) {
+            Some(InputFormat::Focus) => Ok(InputFormat::Focus),
+            Some(InputFormat::Azure) => Ok(InputFormat::Azure),
+            _ => Err(InputError::new(
+                path,
+                "is a Parquet file whose columns are not a FOCUS export (BilledCost, ChargeCategory, ...) \
+                 or an Azure cost-details export (Cost or CostInBillingCurrency, Date, ...); \
+                 use --format to say which export it is",
+            )),
+        };
+    }
     let (_, _, line, names) = open_records(path)?;
     let format = sniff(&names).ok_or_else(|| {
         InputError::new(
@@ -81,6 +95,7 @@ pub fn detect_format(path: &Path) -> Result<InputFormat, InputError> {
 }
 
 /// Read, validate and group a whole file of `format` into invoices, with what reading found.
+/// A Parquet file (told by its content) is read by [`parquet::stage_parquet`].
 pub fn stage_file(
     path: &Path,
     format: InputFormat,
@@ -88,6 +103,19 @@ pub fn stage_file(
     spill_dir: &Path,
     progress: impl FnMut(u64, u64),
 ) -> Result<(StagedInvoices, ReadStats), InputError> {
+    if is_parquet(path)? {
+        let format = match format {
+            InputFormat::Focus => ExportFormat::Focus,
+            InputFormat::Azure => ExportFormat::Azure,
+            InputFormat::Native => {
+                return Err(InputError::new(
+                    path,
+                    "is a Parquet file; the ledger reads FOCUS and Azure cost-details exports in Parquet, its native format only as CSV",
+                ))
+            }
+        };
+        return parquet::stage_parquet(path, format, accounts, spill_dir, progress);
+    }
     match format {
         InputFormat::Native => {
             let staged = stage_native(path, accounts, spill_dir, progress)?;

@@ -14,12 +14,12 @@
 //!   and its other data files one input each; folders below are searched too (not through symbolic links), so an export root
 //!   gives every run in it, oldest first (by the manifest's `submittedTime`, then path).
 //!
-//! Reading a run is [`crate::run::stage_run`]; Parquet parts take the one branch marked there.
+//! Reading a run is [`crate::run::stage_run`]; a Parquet part is read by [`crate::parquet::read_parquet_part`].
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::encoding::{detect_encoding, Encoding, PartError};
+use super::encoding::{detect_encoding, Encoding};
 use super::error::InputError;
 use super::format::{detect_format, InputFormat};
 use super::manifest::{read_manifest, Manifest, MANIFEST_NAME};
@@ -176,8 +176,11 @@ fn part_format(part: &Part, given: Option<InputFormat>) -> Result<InputFormat, I
             Some(format) => Ok(format),
             None => detect_format(&part.path),
         },
-        // The Parquet reader tells the format from the schema; until it exists, refused.
-        Encoding::Parquet => Err(PartError::ParquetNotRead(part.path.clone()).into()),
+        // A Parquet part's schema is its header: `detect_format` reads it.
+        Encoding::Parquet => match given {
+            Some(format) => Ok(format),
+            None => detect_format(&part.path),
+        },
     }
 }
 

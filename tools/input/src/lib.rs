@@ -48,6 +48,8 @@ pub mod layout;
 pub mod manifest;
 pub mod mapping;
 pub mod native;
+pub mod parquet;
+pub(crate) mod parquet_cells;
 pub mod records;
 pub mod run;
 pub mod scenario;
@@ -65,7 +67,7 @@ pub use agreement::{parse_agreement, read_agreement, AgreementFormat};
 pub use assemble::{
     stage_native, stage_native_file, Accounts, Assembler, IngestSummary, StagedInvoices,
 };
-pub use encoding::{Encoding, PartError};
+pub use encoding::Encoding;
 pub use error::InputError;
 pub use export::{ExportFormat, ExportReader, ReadStats};
 pub use format::{detect_format, stage_file, InputFormat};
@@ -73,5 +75,6 @@ pub use layout::{file_run, plan_inputs, Origin, Part, Run};
 pub use manifest::{read_manifest, Manifest};
 pub use mapping::{MarketplaceTerms, SkipReason};
 pub use native::{NativeReader, RawRow, Row};
+pub use parquet::{is_parquet, stage_parquet, ParquetReader};
 pub use run::stage_run;
 pub use scenario::{read_scenario, ScenarioFile};

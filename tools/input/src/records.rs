@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use flate2::bufread::MultiGzDecoder;
 
-use super::encoding::{read_up_to, Encoding, PartError};
+use super::encoding::{read_up_to, Encoding};
 use super::error::InputError;
 
 /// The buffer starts at this size and doubles for a record that does not fit.
@@ -78,6 +78,12 @@ pub struct TextRecord<'a> {
 }
 
 impl<'a> TextRecord<'a> {
+    /// A record of `text` cut at `ranges` (byte ranges on char boundaries), starting on `line`
+    /// (for a columnar file, its row).
+    pub(crate) fn new(text: &'a str, ranges: &'a [(usize, usize)], line: u64) -> TextRecord<'a> {
+        TextRecord { text, ranges, line }
+    }
+
     pub fn len(&self) -> usize {
         self.ranges.len()
     }
@@ -419,8 +425,8 @@ impl Opened {
 }
 
 /// Open a CSV file, plain or gzip-compressed (told by its magic bytes, whatever its name),
-/// positioned after its UTF-8 BOM, if it has one. A Parquet file is refused with
-/// [`PartError::ParquetNotRead`].
+/// positioned after its UTF-8 BOM, if it has one. A Parquet file is refused here: Parquet
+/// parts are read by [`crate::parquet`], never as text.
 pub(crate) fn open_skipping_bom(path: &Path) -> Result<Opened, InputError> {
     let cannot_read = |e: &io::Error| InputError::io(path, "cannot read", e);
     let mut file = File::open(path).map_err(|e| cannot_read(&e))?;
@@ -441,7 +447,12 @@ pub(crate) fn open_skipping_bom(path: &Path) -> Result<Opened, InputError> {
             )));
             (Box::new(gunzip), Some(read))
         }
-        Encoding::Parquet => return Err(PartError::ParquetNotRead(path.to_path_buf()).into()),
+        Encoding::Parquet => {
+            return Err(InputError::new(
+                path,
+                "is a Parquet file (magic bytes PAR1) where a CSV text file is expected",
+            ))
+        }
     };
     let mut first = [0u8; 3];
     let got = read_up_to(&mut source, &mut first).map_err(|e| cannot_read(&e))?;

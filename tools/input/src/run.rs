@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use super::assemble::{Accounts, Assembler, StagedInvoices};
-use super::encoding::{Encoding, PartError};
+use super::encoding::Encoding;
 use super::error::InputError;
 use super::export::{read_export_part, ExportFormat, ReadStats};
 use super::format::{stage_file, InputFormat};
 use super::layout::{Part, Run};
+use super::parquet::read_parquet_part;
 
 /// Read, validate and group a whole run into invoices, with what reading found (counts summed
 /// over its parts). `progress(bytes_read, rows)` counts the bytes of all parts read so far.
@@ -44,8 +45,13 @@ pub fn stage_run(
                 &mut assembler,
                 |bytes, rows| progress(bytes_before + bytes, rows_before + rows),
             )?,
-            // The one place a Parquet reader plugs in: rows of a Parquet part into `assembler`.
-            Encoding::Parquet => return Err(PartError::ParquetNotRead(part.path.clone()).into()),
+            Encoding::Parquet => read_parquet_part(
+                &part.path,
+                export,
+                accounts,
+                &mut assembler,
+                |bytes, rows| progress(bytes_before + bytes, rows_before + rows),
+            )?,
         };
         check_rows(part, &stats)?;
         bytes_before += std::fs::metadata(&part.path).map(|m| m.len()).unwrap_or(0);
