@@ -22,6 +22,8 @@ pub mod audit;
 pub mod crossings;
 pub mod finding;
 pub mod load;
+pub mod plan;
+pub mod project;
 pub mod projection;
 pub mod reconcile;
 pub mod replay;

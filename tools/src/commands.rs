@@ -12,7 +12,8 @@ use ledger_app::replay::views::{
 };
 use ledger_app::replay::{alerts, audit, replay, trace, why_not};
 use ledger_app::{
-    agreement, close, ingest, reconcile, resettle, timeline, whatif, Failure, Session,
+    agreement, close, ingest, plan as plans, reconcile, resettle, timeline, whatif, Failure,
+    Session,
 };
 use ledger_render::head::head_line;
 use ledger_render::ingest::{describe, group};
@@ -166,6 +167,18 @@ pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(),
             text::alerts_table(&rows, args.as_of),
             text::expiring_credits_table(&credits, args.as_of)
         )
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `ledger plan --as-of DATE`: what meeting each open commitment takes.
+pub fn plan(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let plan = plans::plan(data, args.as_of, args.read.account.as_deref(), args.window)?;
+    let text = if args.read.json {
+        to_text(&json::plan_document(&plan.rows))
+    } else {
+        text::plan_table(&plan.rows, plan.as_of)
     };
     out.write_all(text.as_bytes())?;
     Ok(())

@@ -7,6 +7,7 @@ use ledger_app::core::{ChargeKind, Date, Money};
 use ledger_app::ingest::{FileOutcome, KindTotal};
 use ledger_app::replay::alerts::{Alert, CreditExpiry};
 use ledger_app::replay::audit::{AuditFinding, AuditReport};
+use ledger_app::replay::plan::PlanRow;
 use ledger_app::replay::projection::CacoTransaction;
 use ledger_app::replay::replay::ReplayReport;
 use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
@@ -609,6 +610,40 @@ impl<'a> NotCountedJson<'a> {
             },
             description: l.reason.text(),
         }
+    }
+}
+
+/// `ledger plan --json`: `{"value": [...]}`, one object per planned commitment.
+pub fn plan_document(rows: &[PlanRow]) -> ValueList<PlanJson<'_>> {
+    ValueList(rows.iter().map(PlanJson).collect())
+}
+
+/// One row of `ledger plan --json` (INTERFACE.md): amounts in the commitment's currency.
+pub struct PlanJson<'a>(pub &'a PlanRow);
+
+impl Serialize for PlanJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let option = |m: Option<Money>| m.map(Amount);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &r.id)?;
+        map.serialize_entry("kind", r.kind.name())?;
+        map.serialize_entry("account", &r.account)?;
+        map.serialize_entry("currency", &r.currency)?;
+        map.serialize_entry("deadline", &r.deadline.to_string())?;
+        map.serialize_entry("remaining", &Amount(r.remaining))?;
+        map.serialize_entry("monthsLeft", &r.months_left)?;
+        map.serialize_entry("runRate", &Amount(r.run_rate))?;
+        map.serialize_entry("runRateMonths", &r.rate_months)?;
+        map.serialize_entry("requiredMonthly", &option(r.required_monthly))?;
+        map.serialize_entry("gapMonthly", &option(r.gap_monthly))?;
+        map.serialize_entry("projectedShortfall", &Amount(r.projected_shortfall))?;
+        map.serialize_entry(
+            "projectedCompletion",
+            &r.projected_completion.map(|d| d.to_string()),
+        )?;
+        map.serialize_entry("awardAtRisk", &option(r.award_at_risk))?;
+        map.end()
     }
 }
 
