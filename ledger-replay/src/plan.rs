@@ -11,13 +11,13 @@
 //!
 //! - `required_monthly` is the smallest `M`, to the cent, such that every larger `M` meets
 //!   the commitment. Meeting is not monotone in `M` (more spend can complete a CACO milestone
-//!   whose ACO award then pays usage that would have counted), so the search first finds an
-//!   `M` that meets (doubling), then probes below it: sixteen even steps and, for every open
-//!   CACO milestone with an award due by the deadline, the smallest `M` that completes it and
-//!   one cent less. From the largest probe that fails, a bisection finds the boundary: the
-//!   answer meets, and one cent less fails (on the same fork). `None` when no amount up to
-//!   [`MAX_MONTHLY`] meets it (no month left to spend in, or the deadline's rules cannot be met
-//!   by spending).
+//!   whose ACO award then pays usage that would have counted), so the search first finds, for
+//!   every open CACO milestone with an award ending by the deadline, the smallest `M` that
+//!   completes it, and tries that amount and one cent less; from the largest of those (and
+//!   zero) that fails, it doubles to an `M` that meets, probes sixteen even steps between,
+//!   and bisects from the largest that fails. The answer meets, and one cent less fails (on
+//!   the same fork). `None` when no amount up to [`MAX_MONTHLY`] meets it (no month left to
+//!   spend in).
 //! - `projected_shortfall` and `projected_completion` are the fork at the run rate (R-ALERT-2,
 //!   to the cent): the shortfall the deadline's evaluation leaves, and the date of the first
 //!   projected invoice after which the target is reached (the as-of date when it already is).
@@ -491,28 +491,31 @@ impl<'f, 'a> Search<'f, 'a> {
     /// The smallest amount such that every larger one meets the target (see the module's
     /// documentation).
     fn required(&mut self) -> Result<Option<Money>, CoreError> {
-        let cap = i128::from(MAX_MONTHLY) * 100;
         let months = self.fork.months.len() as i128;
-        let mut hi = if months == 0 {
-            0
+        // Amounts known to fail: none, and the edges of every award's threshold.
+        let mut candidates = vec![0];
+        for award in 0..self.fork.awards.len() {
+            if let Some(t) = self.award_threshold(award)? {
+                candidates.extend([t, t - 1]);
+            }
+        }
+        let mut lo: Option<i128> = None;
+        for c in candidates.into_iter().filter(|&c| c >= 0) {
+            if !self.meets(c)? && lo.is_none_or(|l| c > l) {
+                lo = Some(c);
+            }
+        }
+        let guess = if months == 0 {
+            1
         } else {
             (cents(self.fork.remaining()) + months - 1) / months
-        }
-        .max(1);
-        while !self.meets(hi)? {
-            if months == 0 || hi >= cap {
-                return Ok(self.meets(0)?.then_some(Money::ZERO));
-            }
-            hi = (hi * 2).min(cap);
-        }
-        let mut probes: Vec<i128> = (0..PROBES).map(|k| hi * k / PROBES).collect();
-        for award in 0..self.fork.awards.len() {
-            if let Some(t) = self.award_threshold(award, hi)? {
-                probes.extend([t, t - 1]);
-            }
-        }
-        let mut lo = None;
-        for p in probes.into_iter().filter(|&p| (0..hi).contains(&p)) {
+        };
+        let Some(mut hi) = self.first_meeting(guess.max(lo.map_or(1, |l| l + 1)))? else {
+            return Ok(None);
+        };
+        let base = lo.unwrap_or(0);
+        for k in 1..PROBES {
+            let p = base + (hi - base) * k / PROBES;
             if !self.meets(p)? && lo.is_none_or(|l| p > l) {
                 lo = Some(p);
             }
@@ -531,16 +534,36 @@ impl<'f, 'a> Search<'f, 'a> {
         Ok(Some(from_cents(hi)))
     }
 
-    /// The smallest amount up to `hi` at which award milestone `award` is completed by the
-    /// deadline (a bisection: more spend toward a milestone does not undo it), if any.
-    fn award_threshold(&mut self, award: usize, hi: i128) -> Result<Option<i128>, CoreError> {
-        if !self.at(hi)?.awards[award] {
-            return Ok(None);
+    /// The first amount from `start` on, doubling, that meets the target; `None` when none up
+    /// to [`MAX_MONTHLY`] does.
+    fn first_meeting(&mut self, start: i128) -> Result<Option<i128>, CoreError> {
+        let cap = i128::from(MAX_MONTHLY) * 100;
+        let mut at = start.max(1);
+        while !self.meets(at)? {
+            if at >= cap || self.fork.months.is_empty() {
+                return Ok(None);
+            }
+            at = (at * 2).min(cap);
         }
+        Ok(Some(at))
+    }
+
+    /// The smallest amount at which award milestone `award` is completed by the deadline (a
+    /// doubling, then a bisection: more spend toward a milestone does not undo it), if any up
+    /// to [`MAX_MONTHLY`].
+    fn award_threshold(&mut self, award: usize) -> Result<Option<i128>, CoreError> {
+        let cap = i128::from(MAX_MONTHLY) * 100;
         if self.at(0)?.awards[award] {
             return Ok(Some(0));
         }
-        let (mut lo, mut hi) = (0, hi);
+        let (mut lo, mut hi) = (0, 1);
+        while !self.at(hi)?.awards[award] {
+            if hi >= cap || self.fork.months.is_empty() {
+                return Ok(None);
+            }
+            lo = hi;
+            hi = (hi * 2).min(cap);
+        }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
             if self.at(mid)?.awards[award] {
