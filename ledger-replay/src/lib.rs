@@ -29,6 +29,7 @@ pub mod reconcile;
 pub mod replay;
 pub mod resettle;
 pub mod run_rate;
+pub mod simulate;
 pub mod stored;
 pub mod trace;
 pub mod views;

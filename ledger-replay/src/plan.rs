@@ -35,6 +35,7 @@ use crate::project::{
 };
 use crate::projection::Projections;
 use crate::run_rate::{run_rate, settled_months, Counts, RateQuery};
+use crate::simulate::{month_mixes, summarize, Draws, Simulation};
 use crate::whatif::projected_invoice;
 
 /// The largest monthly amount the search tries (in the commitment's currency).
@@ -56,6 +57,8 @@ pub struct PlanQuery<'a> {
     pub account: Option<&'a str>,
     /// Months of the run-rate window.
     pub window: u32,
+    /// `--simulate N --seed S`: N futures per row drawn from the window's months.
+    pub simulate: Option<(u32, u64)>,
 }
 
 /// What a plan row is about.
@@ -106,6 +109,8 @@ pub struct PlanRow {
     pub projected_completion: Option<Date>,
     /// CACO milestones: the award forfeited at the run rate (zero when it is met).
     pub award_at_risk: Option<Money>,
+    /// With `--simulate`: what the futures drawn from the window's variation show.
+    pub simulation: Option<Simulation>,
 }
 
 /// Why a plan could not be made.
@@ -161,13 +166,14 @@ pub fn plan(store: &Store, p: &Projections, q: &PlanQuery<'_>) -> Result<Vec<Pla
             );
             let run_rate = per_month(rate.spend, rate.months.len() as u64);
             let fork = Fork::new(acct, mix, &s, q.as_of);
-            let row = plan_row(&fork, &s, run_rate, rate.months.len()).map_err(|error| {
-                PlanError::Fold {
-                    account: acct.account.clone(),
-                    subject: fork.target.id(),
-                    error: Box::new(error),
-                }
-            })?;
+            let row =
+                plan_row(&fork, &s, run_rate, rate.months.len(), q.simulate).map_err(|error| {
+                    PlanError::Fold {
+                        account: acct.account.clone(),
+                        subject: fork.target.id(),
+                        error: Box::new(error),
+                    }
+                })?;
             rows.push(row);
         }
     }
@@ -187,6 +193,7 @@ fn plan_row(
     s: &Subject,
     run_rate: Money,
     rate_months: usize,
+    simulate: Option<(u32, u64)>,
 ) -> Result<PlanRow, CoreError> {
     let mut search = Search::new(fork);
     let required = search.required()?;
@@ -211,7 +218,34 @@ fn plan_row(
         projected_shortfall: at_rate.shortfall,
         projected_completion: at_rate.completion,
         award_at_risk,
+        simulation: match simulate {
+            Some((runs, seed)) => Some(simulate_row(fork, run_rate, runs, seed)?),
+            None => None,
+        },
     })
+}
+
+/// `runs` futures of the fork's commitment around its run rate (the fork at the run rate, as
+/// `projected_shortfall`), each projected month at the level of a window month drawn from
+/// `seed` (`crate::simulate`).
+fn simulate_row(
+    fork: &Fork<'_>,
+    run_rate: Money,
+    runs: u32,
+    seed: u64,
+) -> Result<Simulation, CoreError> {
+    let base = resplit(fork.mix, fork.rb, fork.counts, run_rate, &fork.acct.account);
+    let mixes = month_mixes(&base);
+    let mut draws = Draws::new(seed, &fork.target.id(), mixes.len());
+    let mut met = 0;
+    let mut shortfalls = Vec::with_capacity(runs as usize);
+    for _ in 0..runs {
+        let future = draws.future(fork.months.len());
+        let forked = fork.run_months(|i| &mixes[future[i]])?;
+        met += u32::from(forked.meets);
+        shortfalls.push(forked.shortfall);
+    }
+    Ok(summarize(seed, met, shortfalls))
 }
 
 /// Months from `from`'s month through `to`'s month (zero when `to` is in an earlier month).
@@ -363,16 +397,16 @@ fn caco_milestone<'a>(
 
 /// What a fork at one monthly amount shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Forked {
-    meets: bool,
-    shortfall: Money,
+pub(crate) struct Forked {
+    pub(crate) meets: bool,
+    pub(crate) shortfall: Money,
     completion: Option<Date>,
     /// Per award milestone of the fork (see [`Fork::awards`]): completed by the deadline.
     awards: Vec<bool>,
 }
 
 /// One commitment's forks: the account as recorded, projected months at a chosen amount.
-struct Fork<'a> {
+pub(crate) struct Fork<'a> {
     acct: &'a AccountState,
     rb: &'static Rulebook,
     mix: &'a Mix,
@@ -382,7 +416,7 @@ struct Fork<'a> {
     deadline: Date,
     /// The projected months: from the as-of month through the deadline's month, but those a
     /// recorded invoice covers.
-    months: Vec<Date>,
+    pub(crate) months: Vec<Date>,
     /// Open CACO milestones with an award ending by the deadline (other than the target): the
     /// ones whose award may pay usage before the deadline.
     awards: Vec<Target>,
@@ -433,13 +467,22 @@ impl<'a> Fork<'a> {
     /// the deadline.
     fn run(&self, monthly: Money) -> Result<Forked, CoreError> {
         let mix = resplit(self.mix, self.rb, self.counts, monthly, &self.acct.account);
+        self.run_months(|_| &mix)
+    }
+
+    /// Settle projected month `i` with `mix_of(i)` on a copy of the account, then close
+    /// through the deadline.
+    pub(crate) fn run_months<'m>(
+        &self,
+        mix_of: impl Fn(usize) -> &'m Mix,
+    ) -> Result<Forked, CoreError> {
         let account = self.acct.account.clone();
         let mut ledger = Ledger::new();
         ledger.accounts.insert(account.clone(), self.acct.clone());
         let state = |l: &Ledger| l.accounts.get(&account).cloned();
         let mut completion = self.target.reached(self.acct).then_some(self.as_of);
-        for &month in &self.months {
-            let invoice = projected_invoice(self.acct, month, &mix);
+        for (i, &month) in self.months.iter().enumerate() {
+            let invoice = projected_invoice(self.acct, month, mix_of(i));
             let date = invoice.date;
             ledger.apply_traced(&Fact::Invoice(invoice), OPTIONS, &mut NoTrace)?;
             let acct = ledger.account(&account).expect("the fork's account");

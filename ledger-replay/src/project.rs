@@ -78,6 +78,9 @@ pub struct Mix {
     pub entries: Vec<MixEntry>,
     /// First days of the months measured (settled months of the window), oldest first.
     pub months: Vec<Date>,
+    /// The projected kinds' spend of each month measured, in `months` order (the month-to-month
+    /// variation `plan --simulate` draws from).
+    pub totals: Vec<Money>,
 }
 
 impl Mix {
@@ -121,6 +124,7 @@ struct Tally<'a> {
     rb: &'static Rulebook,
     months: BTreeSet<Date>,
     sums: BTreeMap<(ChargeKind, String), Money>,
+    by_month: BTreeMap<Date, Money>,
 }
 
 /// The mix of every query, reading the recorded invoices of `store` once. `accounts` gives
@@ -145,6 +149,7 @@ pub fn read_mixes(
                 rb: account_rulebook(acct),
                 months,
                 sums: BTreeMap::new(),
+                by_month: BTreeMap::new(),
             })
         })
         .collect();
@@ -173,6 +178,9 @@ pub fn read_mixes(
                     let key = (kind, profile.cloned().unwrap_or_default());
                     let sum = t.sums.entry(key).or_insert(Money::ZERO);
                     *sum = sum.checked_add(line.amount).unwrap_or(*sum);
+                    let month = t.by_month.entry(line.charge_date.month_start());
+                    let sum = month.or_insert(Money::ZERO);
+                    *sum = sum.checked_add(line.amount).unwrap_or(*sum);
                 }
             }
         }
@@ -196,9 +204,15 @@ impl Tally<'_> {
             })
             .filter(|e| e.monthly.is_positive())
             .collect();
+        let totals = self
+            .months
+            .iter()
+            .map(|m| self.by_month.get(m).copied().unwrap_or(Money::ZERO))
+            .collect();
         Mix {
             entries,
             months: self.months.into_iter().collect(),
+            totals,
         }
     }
 }
@@ -286,6 +300,7 @@ mod tests {
                 },
             ],
             months: vec![],
+            totals: vec![],
         };
         // CACO: Marketplace counts toward no CACO, so it stays at 50.
         let r = resplit(&mix, rb, Counts::Caco, m("1000"), "x");

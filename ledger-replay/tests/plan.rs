@@ -210,6 +210,7 @@ fn query() -> PlanQuery<'static> {
         as_of: d("2025-07-10"),
         account: None,
         window: 6,
+        simulate: None,
     }
 }
 

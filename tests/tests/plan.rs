@@ -565,3 +565,61 @@ fn plan_rows_for_milestones_name_their_parent() {
     assert_eq!(amount(&year["runRate"]), dec("980"));
     assert!(year["awardAtRisk"].is_number(), "{year:#}");
 }
+
+/// Issue 16 (uncertainty): `plan --simulate N --seed S` draws N futures from the window's
+/// months. Months alike give no spread (every future is the run rate: the projected shortfall
+/// at P10, P50 and P90, never met); months that vary give a spread, the same for a seed.
+#[test]
+fn simulate_draws_futures_from_the_windows_months_deterministically() {
+    let l = ledger_with(EXAMPLE);
+    let doc = l.json(&["plan", "--as-of", "2025-07-10", "--simulate", "50"]);
+    let sim = &plan_row(&doc, "m1")["simulation"];
+    assert_eq!(sim["runs"], 50, "{doc:#}");
+    assert_eq!(sim["seed"], 0);
+    assert_eq!(amount(&sim["probabilityMet"]), dec("0"));
+    for p in ["shortfallP10", "shortfallP50", "shortfallP90"] {
+        assert_eq!(amount(&sim[p]), dec("600"), "{p}: {sim:#}");
+    }
+    l.usage_error(&["plan", "--as-of", "2025-07-10", "--seed", "3"]);
+
+    // January to June: 700, 1,300, 900, 1,100, 800, 1,200 (the same 1,000.00 run rate).
+    let v = Ledger::new();
+    let a = v.write("agreement.toml", EXAMPLE);
+    let mut csv = String::from(
+        "invoice_id,invoice_date,period_start,period_end,billing_profile,charge_date,kind,amount,currency\n",
+    );
+    for (m, amount) in (1..=6).zip([700, 1300, 900, 1100, 800, 1200]) {
+        csv.push_str(&format!(
+            "V-{m:02},2025-{:02}-05,2025-{m:02}-01,2025-{m:02}-28,Eng,2025-{m:02}-15,usage,{amount},USD\n",
+            m + 1
+        ));
+    }
+    let c = v.write("charges.csv", csv);
+    v.ok(&["agreement".as_ref(), a.as_os_str()]);
+    v.ok(&["ingest".as_ref(), c.as_os_str()]);
+    let args = [
+        "plan",
+        "--as-of",
+        "2025-07-10",
+        "--simulate",
+        "400",
+        "--seed",
+        "7",
+    ];
+    let first = v.json(&args);
+    assert_eq!(first, v.json(&args), "the same seed draws the same futures");
+    let sim = &plan_row(&first, "m1")["simulation"];
+    let p = amount(&sim["probabilityMet"]);
+    assert!(p > dec("0") && p < dec("1"), "{sim:#}");
+    let (p10, p50, p90) = (
+        amount(&sim["shortfallP10"]),
+        amount(&sim["shortfallP50"]),
+        amount(&sim["shortfallP90"]),
+    );
+    assert!(p10 <= p50 && p50 <= p90 && p10 < p90, "{sim:#}");
+    let text = v.ok(&args);
+    assert!(
+        text.contains("400 futures per row") && text.contains("P(meet)"),
+        "{text}"
+    );
+}

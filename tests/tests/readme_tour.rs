@@ -296,8 +296,12 @@ fn check_promises(t: &Path, clone: &Path, ran: &[Ran], steps: &[Step]) {
     assert!(row("fab-macc").contains("500.00"), "{}", plan.stdout);
     let whatif = step_output(steps, ran, "ledger whatif docs/examples/run-rate.toml");
     assert!(
-        whatif.stdout.contains("fab-macc: Active → Expired, shortfall 500.00")
-            && whatif.stdout.contains("fab-macc M1: Open → Missed, shortfall 350.00"),
+        whatif
+            .stdout
+            .contains("fab-macc: Active → Expired, shortfall 500.00")
+            && whatif
+                .stdout
+                .contains("fab-macc M1: Open → Missed, shortfall 350.00"),
         "{}",
         whatif.stdout
     );

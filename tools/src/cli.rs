@@ -121,7 +121,7 @@ pub enum Command {
         required monthly amount is the smallest, to the cent, such that every larger one meets\n\
         the commitment when the fork is closed through its deadline."
     )]
-    Plan(AlertsArgs),
+    Plan(PlanArgs),
 
     /// Rebuild every projection from the log alone and compare it with the stored
     /// projections; report counts and lines/s. Exits 1 on any difference.
@@ -220,6 +220,19 @@ pub struct AlertsArgs {
     /// Complete months before the as-of month that the run rate measures (R-ALERT-2).
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=120))]
     pub window: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub alerts: AlertsArgs,
+    /// Also draw N futures per commitment from the window's month-to-month variation: the
+    /// share that meets it and the 10th, 50th and 90th percentile shortfall.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub simulate: Option<u32>,
+    /// The seed of --simulate's draws: the same seed gives the same figures.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "simulate")]
+    pub seed: u64,
 }
 
 /// What `ledger gen` writes.

@@ -23,8 +23,8 @@ use ledger_render::{events, text};
 
 use crate::cli::{
     AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs,
-    GenFormat, IngestArgs, JsonArgs, LotsArgs, ReadArgs, ReconcileArgs, ReportArgs, ResettleArgs,
-    TraceArgs, WhatifArgs,
+    GenFormat, IngestArgs, JsonArgs, LotsArgs, PlanArgs, ReadArgs, ReconcileArgs, ReportArgs,
+    ResettleArgs, TraceArgs, WhatifArgs,
 };
 
 /// Whether progress bars may be drawn (stderr is a terminal and not in tests).
@@ -173,9 +173,11 @@ pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(),
 }
 
 /// `ledger plan --as-of DATE`: what meeting each open commitment takes.
-pub fn plan(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let plan = plans::plan(data, args.as_of, args.read.account.as_deref(), args.window)?;
-    let text = if args.read.json {
+pub fn plan(data: &Path, args: &PlanArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let a = &args.alerts;
+    let simulate = args.simulate.map(|runs| (runs, args.seed));
+    let plan = plans::plan(data, a.as_of, a.read.account.as_deref(), a.window, simulate)?;
+    let text = if a.read.json {
         to_text(&json::plan_document(&plan.rows))
     } else {
         text::plan_table(&plan.rows, plan.as_of)

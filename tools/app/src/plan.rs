@@ -22,6 +22,7 @@ pub fn plan(
     as_of: Date,
     account: Option<&str>,
     window: u32,
+    simulate: Option<(u32, u64)>,
 ) -> Result<Plan, AppError> {
     let session = Session::open_for_read(data, "plan")?;
     if let Some(a) = account {
@@ -36,6 +37,7 @@ pub fn plan(
             as_of,
             account,
             window,
+            simulate,
         },
     )?;
     Ok(Plan { as_of, rows })

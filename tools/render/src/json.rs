@@ -643,8 +643,36 @@ impl Serialize for PlanJson<'_> {
             &r.projected_completion.map(|d| d.to_string()),
         )?;
         map.serialize_entry("awardAtRisk", &option(r.award_at_risk))?;
+        if let Some(sim) = &r.simulation {
+            map.serialize_entry(
+                "simulation",
+                &SimulationJson {
+                    runs: sim.runs,
+                    seed: sim.seed,
+                    probability_met: DecimalNumber(sim.probability().round_dp(4)),
+                    shortfall_p10: Amount(sim.shortfall_p10),
+                    shortfall_p50: Amount(sim.shortfall_p50),
+                    shortfall_p90: Amount(sim.shortfall_p90),
+                },
+            )?;
+        }
         map.end()
     }
+}
+
+/// `--simulate`'s figures of one plan row.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SimulationJson {
+    runs: u32,
+    seed: u64,
+    probability_met: DecimalNumber,
+    #[serde(rename = "shortfallP10")]
+    shortfall_p10: Amount,
+    #[serde(rename = "shortfallP50")]
+    shortfall_p50: Amount,
+    #[serde(rename = "shortfallP90")]
+    shortfall_p90: Amount,
 }
 
 /// A lot's trace (`ledger audit trace --lot ID --json`).

@@ -373,6 +373,15 @@ pub fn plan_table(rows: &[PlanRow], as_of: Date) -> String {
         ("projected done", Align::Left),
         ("award at risk", Align::Right),
     ]);
+    let simulated = rows.iter().any(|r| r.simulation.is_some());
+    if simulated {
+        columns.extend([
+            ("P(meet)", Align::Right),
+            ("shortfall P10", Align::Right),
+            ("P50", Align::Right),
+            ("P90", Align::Right),
+        ]);
+    }
     let mut t = Table::new(&columns);
     for r in rows {
         let mut cells = spread.account_cell(&r.account);
@@ -394,10 +403,31 @@ pub fn plan_table(rows: &[PlanRow], as_of: Date) -> String {
                 .map_or_else(|| "not at this rate".into(), |d| d.to_string()),
             r.award_at_risk.map_or_else(|| "-".into(), amount),
         ]);
+        if let Some(sim) = r.simulation.as_ref().filter(|_| simulated) {
+            cells.extend([
+                format!(
+                    "{} %",
+                    decimal(sim.probability() * rust_decimal::Decimal::from(100))
+                ),
+                amount(sim.shortfall_p10),
+                amount(sim.shortfall_p50),
+                amount(sim.shortfall_p90),
+            ]);
+        }
         t.row(cells);
     }
+    let runs = rows
+        .iter()
+        .find_map(|r| r.simulation.as_ref())
+        .map(|s| {
+            format!(
+                "\n{} futures per row drawn from the window's months (seed {}).\n",
+                s.runs, s.seed
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "Plan as of {as_of}{}: what each commitment needs a month from {} on\n{}",
+        "Plan as of {as_of}{}: what each commitment needs a month from {} on\n{}{runs}",
         spread.note(" ", ""),
         month_name(as_of),
         t.render()
