@@ -217,15 +217,17 @@ pub fn alerts(p: &Projections, as_of: Date, account: Option<&str>) -> Vec<Alert>
     )
 }
 
-/// One commitment or milestone to judge.
-struct Subject {
-    id: String,
-    kind: &'static str,
-    parent: Option<String>,
-    counts: Counts,
-    start: Date,
-    end: Date,
-    remaining: Money,
+/// One commitment or milestone to judge (alerts) or plan for (`crate::plan`).
+pub(crate) struct Subject {
+    pub(crate) id: String,
+    /// `macc`, `caco` or `milestone`.
+    pub(crate) kind: &'static str,
+    pub(crate) parent: Option<String>,
+    pub(crate) counts: Counts,
+    /// The first day of the run-rate window: the commitment's or milestone period's start.
+    pub(crate) start: Date,
+    pub(crate) end: Date,
+    pub(crate) remaining: Money,
 }
 
 /// Judge `s` for `acct`, if it is still open on the as-of date.
@@ -278,7 +280,7 @@ fn judge(
 }
 
 /// The open MACCs of `acct` and their milestones not yet evaluated.
-fn macc_subjects(acct: &AccountState) -> Vec<Subject> {
+pub(crate) fn macc_subjects(acct: &AccountState) -> Vec<Subject> {
     let mut out = Vec::new();
     for macc in acct.maccs.iter().filter(|m| m.state == MaccState::Open) {
         out.push(Subject {
@@ -318,7 +320,7 @@ fn macc_subjects(acct: &AccountState) -> Vec<Subject> {
 }
 
 /// The open CACOs of `acct` and their open milestones.
-fn caco_subjects(acct: &AccountState) -> Vec<Subject> {
+pub(crate) fn caco_subjects(acct: &AccountState) -> Vec<Subject> {
     let mut out = Vec::new();
     for caco in acct.cacos.iter().filter(|c| c.state != CacoState::Canceled) {
         if caco.state == CacoState::Open {

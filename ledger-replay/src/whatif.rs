@@ -36,7 +36,9 @@ use std::fmt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
+use crate::project::{read_mixes, to_cent, Mix, MixQuery};
 use crate::projection::Projections;
+use crate::run_rate::settled_months;
 use ledger_core::state::{AccountState, CacoMilestoneState, LotStatus, MaccState};
 use ledger_core::{
     Agreement, ApplyOptions, ChargeKind, ChargeLine, CoreError, Date, Fact, Factor, Invoice,
@@ -77,6 +79,20 @@ pub enum Change {
         from_month: Date,
         to_month: Date,
     },
+    /// Future months at the run rate ([`crate::project`]): one engine-made invoice per month
+    /// from `from_month` to `to_month` that no recorded invoice covers, holding the account's
+    /// mix (measured over the `window` months before `from_month`) times `scale`, times
+    /// `(1 + growth)^i` in the `i`-th month after `from_month`, each line to the cent.
+    Project {
+        /// Default: the ledger's only account.
+        account: Option<String>,
+        from_month: Date,
+        to_month: Date,
+        /// Monthly, compounding (`-1` or more).
+        growth: Option<Factor>,
+        scale: Option<Factor>,
+        window: u32,
+    },
 }
 
 /// Replaces a recorded agreement by the scenario's terms (an `Err` names what is wrong).
@@ -89,6 +105,9 @@ pub struct Scenario {
     pub changes: Vec<Change>,
     /// Applied to every recorded agreement fact (first version and amendments).
     pub agreement_override: Option<AgreementOverride>,
+    /// When given, every deadline up to this date is evaluated on the fork once every
+    /// recorded fact and engine-made invoice is settled, as `ledger close --through` would.
+    pub through: Option<Date>,
 }
 
 impl fmt::Debug for Scenario {
@@ -100,6 +119,7 @@ impl fmt::Debug for Scenario {
                 "agreement_override",
                 &self.agreement_override.as_ref().map(|_| "Fn"),
             )
+            .field("through", &self.through)
             .finish()
     }
 }
@@ -163,9 +183,10 @@ pub fn run(
     baseline: &Projections,
     scenarios: &[Scenario],
 ) -> Result<Vec<Projections>, WhatIfError> {
+    let mixes = project_mixes(store, baseline, scenarios)?;
     let plans = scenarios
         .iter()
-        .map(|s| plan(baseline, s))
+        .map(|s| plan(baseline, s, &mixes))
         .collect::<Result<Vec<Plan>, WhatIfError>>()?;
     if scenarios.is_empty() {
         return Ok(Vec::new());
@@ -234,9 +255,9 @@ fn read_log(
 // ---------------------------------------------------------------------------------------------
 // Planning the added lines.
 
-/// A line an `add` puts into a recorded invoice.
+/// A line an `add` or a `project` puts into an invoice.
 #[derive(Clone, Debug)]
-struct AddedLine {
+pub(crate) struct AddedLine {
     amount: Money,
     kind: ChargeKind,
     charge_date: Date,
@@ -253,6 +274,9 @@ struct Plan {
     whatif: BTreeMap<String, VecDeque<Invoice>>,
 }
 
+/// Engine-made invoices being filled, by (account, id).
+type WhatIfInvoices = BTreeMap<(String, String), Invoice>;
+
 fn change_error(scenario: &Scenario, index: usize, message: impl Into<String>) -> WhatIfError {
     WhatIfError::Change {
         scenario: scenario.name.clone(),
@@ -261,161 +285,309 @@ fn change_error(scenario: &Scenario, index: usize, message: impl Into<String>) -
     }
 }
 
-fn plan(baseline: &Projections, scenario: &Scenario) -> Result<Plan, WhatIfError> {
-    let mut plan = Plan::default();
-    let mut whatif: BTreeMap<(String, String), Invoice> = BTreeMap::new();
-    for (index, change) in scenario.changes.iter().enumerate() {
-        let Change::Add {
-            monthly,
-            kind,
-            billing_profile,
+/// The account a change names, else the ledger's only account.
+fn change_account(baseline: &Projections, account: Option<&String>) -> Result<String, String> {
+    if let Some(a) = account {
+        return match baseline.ledger.account(a) {
+            Some(_) => Ok(a.clone()),
+            None => Err(format!("no account '{a}' in this ledger")),
+        };
+    }
+    let mut names = baseline.ledger.accounts.keys();
+    match (names.next(), names.next()) {
+        (Some(only), None) => Ok(only.clone()),
+        (None, _) => Err("the ledger has no account yet; record an agreement first".into()),
+        (Some(_), Some(_)) => {
+            let all: Vec<&str> = baseline
+                .ledger
+                .accounts
+                .keys()
+                .map(|s| s.as_str())
+                .collect();
+            Err(format!(
+                "the ledger has several accounts ({}); say which with account = \"...\"",
+                all.join(", ")
+            ))
+        }
+    }
+}
+
+/// The months `from..=to` (first days), refused beyond [`MAX_ADD_MONTHS`].
+fn change_months(from_month: Date, to_month: Date) -> Result<Vec<Date>, String> {
+    let first = from_month.month_start();
+    let last = to_month.month_start();
+    if last < first {
+        return Err(format!(
+            "to {} is before from {}",
+            month_text(last),
+            month_text(first)
+        ));
+    }
+    let months = (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32 + 1;
+    if months as u32 > MAX_ADD_MONTHS {
+        return Err(format!("spans {months} months; at most {MAX_ADD_MONTHS}"));
+    }
+    Ok((0..months as u32).map(|i| first.add_months(i)).collect())
+}
+
+/// The mixes the `project` changes of `scenarios` need, read from the log at once.
+fn project_mixes(
+    store: &Store,
+    baseline: &Projections,
+    scenarios: &[Scenario],
+) -> Result<BTreeMap<MixQuery, Mix>, WhatIfError> {
+    let mut queries = std::collections::BTreeSet::new();
+    for change in scenarios.iter().flat_map(|s| &s.changes) {
+        if let Change::Project {
             account,
-            service,
             from_month,
-            to_month,
+            window,
+            ..
         } = change
-        else {
-            if let Change::Scale { factor, .. } = change {
-                if factor.is_negative() {
-                    return Err(change_error(
-                        scenario,
-                        index,
-                        format!("factor {factor} is negative; a scale factor is 0 or more"),
-                    ));
-                }
+        {
+            // A change naming no usable account is refused when the scenario is planned.
+            if let Ok(account) = change_account(baseline, account.as_ref()) {
+                queries.insert(MixQuery {
+                    account,
+                    as_of: from_month.month_start(),
+                    window: *window,
+                });
             }
-            continue;
+        }
+    }
+    let queries: Vec<MixQuery> = queries.into_iter().collect();
+    let mixes = read_mixes(store, &baseline.ledger.accounts, &queries)?;
+    Ok(queries.into_iter().zip(mixes).collect())
+}
+
+fn plan(
+    baseline: &Projections,
+    scenario: &Scenario,
+    mixes: &BTreeMap<MixQuery, Mix>,
+) -> Result<Plan, WhatIfError> {
+    let mut plan = Plan::default();
+    let mut whatif: WhatIfInvoices = BTreeMap::new();
+    for (index, change) in scenario.changes.iter().enumerate() {
+        let planned = match change {
+            Change::Add { .. } => plan_add(baseline, change, &mut plan, &mut whatif),
+            Change::Project { .. } => plan_project(baseline, change, mixes, &mut whatif),
+            Change::Scale { factor, .. } if factor.is_negative() => Err(format!(
+                "factor {factor} is negative; a scale factor is 0 or more"
+            )),
+            Change::Scale { .. } | Change::Drop { .. } => Ok(()),
         };
-        if *kind == ChargeKind::Refund && !monthly.is_negative() {
-            return Err(change_error(
-                scenario,
-                index,
-                format!("monthly {monthly}: a refund line must be negative"),
-            ));
-        }
-        if *kind != ChargeKind::Refund && monthly.is_negative() {
-            return Err(change_error(
-                scenario,
-                index,
-                format!("monthly {monthly}: only refund lines may be negative"),
-            ));
-        }
-        let first = from_month.month_start();
-        let last = to_month.month_start();
-        if last < first {
-            return Err(change_error(
-                scenario,
-                index,
-                format!(
-                    "to {} is before from {}",
-                    month_text(last),
-                    month_text(first)
-                ),
-            ));
-        }
-        let months =
-            (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32 + 1;
-        if months as u32 > MAX_ADD_MONTHS {
-            return Err(change_error(
-                scenario,
-                index,
-                format!("spans {months} months; at most {MAX_ADD_MONTHS}"),
-            ));
-        }
-        let account = match account {
-            Some(a) if baseline.ledger.account(a).is_some() => a.clone(),
-            Some(a) => {
-                return Err(change_error(
-                    scenario,
-                    index,
-                    format!("no account '{a}' in this ledger"),
-                ))
-            }
-            None => {
-                let mut names = baseline.ledger.accounts.keys();
-                match (names.next(), names.next()) {
-                    (Some(only), None) => only.clone(),
-                    (None, _) => {
-                        return Err(change_error(
-                            scenario,
-                            index,
-                            "the ledger has no account yet; record an agreement first",
-                        ))
-                    }
-                    (Some(_), Some(_)) => {
-                        let all: Vec<&str> = baseline
-                            .ledger
-                            .accounts
-                            .keys()
-                            .map(|s| s.as_str())
-                            .collect();
-                        return Err(change_error(
-                            scenario,
-                            index,
-                            format!(
-                                "the ledger has several accounts ({}); say which with account = \"...\"",
-                                all.join(", ")
-                            ),
-                        ));
-                    }
-                }
-            }
-        };
-        let acct = baseline.ledger.account(&account).expect("checked above");
-        let mut month = first;
-        for _ in 0..months {
-            let day = month.add_days(14);
-            let line = AddedLine {
-                amount: *monthly,
-                kind: *kind,
-                charge_date: day,
-                billing_profile: billing_profile.clone(),
-                service: service.clone(),
-            };
-            let recorded = acct
-                .invoices
-                .iter()
-                .find(|s| !s.synthetic && s.period_start <= day && day <= s.period_end);
-            match recorded {
-                Some(summary) => plan
-                    .into_recorded
-                    .entry(account.clone())
-                    .or_default()
-                    .entry(summary.id.clone())
-                    .or_default()
-                    .push(line),
-                None => {
-                    let id = format!("WHATIF-{}", month_text(month));
-                    let invoice =
-                        whatif
-                            .entry((account.clone(), id.clone()))
-                            .or_insert_with(|| Invoice {
-                                account: account.clone(),
-                                id,
-                                date: month.add_months(1).add_days(4),
-                                period_start: month,
-                                period_end: month.month_end(),
-                                currency: acct.currency.clone(),
-                                // Engine-made: there is no file content to digest. A what-if
-                                // starts from an empty ledger, so no idempotency check compares it.
-                                content_hash: [0; 32],
-                                profiles: Vec::new(),
-                                strings: Vec::new(),
-                                lines: Vec::new(),
-                            });
-                    let mut builder = LineBuilder::extend(invoice);
-                    builder.push_added(&line);
-                    builder.finish_into(invoice);
-                }
-            }
-            month = month.add_months(1);
-        }
+        planned.map_err(|message| change_error(scenario, index, message))?;
     }
     for ((account, _), invoice) in whatif {
         // BTreeMap order of `WHATIF-YYYY-MM` ids is date order.
         plan.whatif.entry(account).or_default().push_back(invoice);
     }
     Ok(plan)
+}
+
+/// An `add`: one line a month, into the recorded invoice whose period holds its day, else
+/// into the month's engine-made invoice.
+fn plan_add(
+    baseline: &Projections,
+    change: &Change,
+    plan: &mut Plan,
+    whatif: &mut WhatIfInvoices,
+) -> Result<(), String> {
+    let Change::Add {
+        monthly,
+        kind,
+        billing_profile,
+        account,
+        service,
+        from_month,
+        to_month,
+    } = change
+    else {
+        return Ok(());
+    };
+    if *kind == ChargeKind::Refund && !monthly.is_negative() {
+        return Err(format!("monthly {monthly}: a refund line must be negative"));
+    }
+    if *kind != ChargeKind::Refund && monthly.is_negative() {
+        return Err(format!(
+            "monthly {monthly}: only refund lines may be negative"
+        ));
+    }
+    let months = change_months(*from_month, *to_month)?;
+    let account = change_account(baseline, account.as_ref())?;
+    let acct = baseline.ledger.account(&account).expect("checked above");
+    for month in months {
+        let day = month.add_days(14);
+        let line = AddedLine {
+            amount: *monthly,
+            kind: *kind,
+            charge_date: day,
+            billing_profile: billing_profile.clone(),
+            service: service.clone(),
+        };
+        let recorded = acct
+            .invoices
+            .iter()
+            .find(|s| !s.synthetic && s.period_start <= day && day <= s.period_end);
+        match recorded {
+            Some(summary) => plan
+                .into_recorded
+                .entry(account.clone())
+                .or_default()
+                .entry(summary.id.clone())
+                .or_default()
+                .push(line),
+            None => add_to_whatif(whatif, acct, month, std::slice::from_ref(&line)),
+        }
+    }
+    Ok(())
+}
+
+/// A `project`: the account's mix, scaled and grown, in an engine-made invoice for every month
+/// no recorded invoice covers.
+fn plan_project(
+    baseline: &Projections,
+    change: &Change,
+    mixes: &BTreeMap<MixQuery, Mix>,
+    whatif: &mut WhatIfInvoices,
+) -> Result<(), String> {
+    let Change::Project {
+        account,
+        from_month,
+        to_month,
+        growth,
+        scale,
+        window,
+    } = change
+    else {
+        return Ok(());
+    };
+    let months = change_months(*from_month, *to_month)?;
+    let account = change_account(baseline, account.as_ref())?;
+    let acct = baseline.ledger.account(&account).expect("checked above");
+    if scale.is_some_and(|f| f.is_negative()) {
+        return Err("scale is negative; a scale factor is 0 or more".into());
+    }
+    let step = match growth {
+        None => None,
+        Some(g) => Some(growth_step(*g)?),
+    };
+    let query = MixQuery {
+        account: account.clone(),
+        as_of: from_month.month_start(),
+        window: *window,
+    };
+    let mix = mixes.get(&query).cloned().unwrap_or_default();
+    // The unrounded amounts of the month being planned.
+    let mut level: Vec<Money> = mix
+        .entries
+        .iter()
+        .map(|e| match scale {
+            Some(f) => e.monthly.mul_factor_rounded(*f),
+            None => Ok(e.monthly),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|_| "scaling overflows an amount".to_string())?;
+    let settled = settled_months(acct);
+    for month in months {
+        if !settled.contains(&month) {
+            let lines: Vec<AddedLine> = mix
+                .entries
+                .iter()
+                .zip(&level)
+                .map(|(e, amount)| AddedLine {
+                    amount: to_cent(*amount),
+                    kind: e.kind,
+                    charge_date: month.add_days(14),
+                    billing_profile: e.profile.clone(),
+                    service: None,
+                })
+                .filter(|l| l.amount.is_positive())
+                .collect();
+            add_to_whatif(whatif, acct, month, &lines);
+        }
+        if let Some(step) = step {
+            for amount in &mut level {
+                *amount = amount
+                    .mul_factor_rounded(step)
+                    .map_err(|_| "growth overflows an amount".to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `1 + growth` as a factor, refused when negative.
+fn growth_step(growth: Factor) -> Result<Factor, String> {
+    let step = Money::from_whole(1)
+        .checked_add(growth.as_money())
+        .map_err(|_| format!("growth {growth} is out of range"))?;
+    if step.is_negative() {
+        return Err(format!(
+            "growth {growth} is below -1; a month cannot shrink by more than all of it"
+        ));
+    }
+    Factor::parse(&step.to_plain_string()).map_err(|e| format!("growth {growth}: {e}"))
+}
+
+/// Append `lines` to the engine-made invoice of `month` of `acct`, made when first needed.
+fn add_to_whatif(
+    whatif: &mut WhatIfInvoices,
+    acct: &AccountState,
+    month: Date,
+    lines: &[AddedLine],
+) {
+    let id = format!("WHATIF-{}", month_text(month));
+    let invoice = whatif
+        .entry((acct.account.clone(), id))
+        .or_insert_with(|| whatif_invoice(acct, month));
+    let mut builder = LineBuilder::extend(invoice);
+    for line in lines {
+        builder.push_added(line);
+    }
+    builder.finish_into(invoice);
+}
+
+/// The empty engine-made invoice `WHATIF-YYYY-MM` of `month`: dated the 5th of the next month,
+/// period = the month.
+fn whatif_invoice(acct: &AccountState, month: Date) -> Invoice {
+    Invoice {
+        account: acct.account.clone(),
+        id: format!("WHATIF-{}", month_text(month)),
+        date: month.add_months(1).add_days(4),
+        period_start: month,
+        period_end: month.month_end(),
+        currency: acct.currency.clone(),
+        // Engine-made: there is no file content to digest. A what-if starts from an empty
+        // ledger, so no idempotency check compares it.
+        content_hash: [0; 32],
+        profiles: Vec::new(),
+        strings: Vec::new(),
+        lines: Vec::new(),
+    }
+}
+
+/// The engine-made invoice of `month` holding one line per entry of `mix` (a `project`'s
+/// month, as `ledger plan` settles it on its forks).
+pub(crate) fn projected_invoice(acct: &AccountState, month: Date, mix: &Mix) -> Invoice {
+    let lines: Vec<AddedLine> = mix
+        .entries
+        .iter()
+        .filter(|e| e.monthly.is_positive())
+        .map(|e| AddedLine {
+            amount: e.monthly,
+            kind: e.kind,
+            charge_date: month.add_days(14),
+            billing_profile: e.profile.clone(),
+            service: None,
+        })
+        .collect();
+    let mut whatif = WhatIfInvoices::new();
+    add_to_whatif(&mut whatif, acct, month, &lines);
+    whatif
+        .into_values()
+        .next()
+        .expect("one invoice was just made")
 }
 
 fn month_text(d: Date) -> String {
@@ -471,7 +643,32 @@ fn fold(
             apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq)?;
         }
     }
+    if let Some(through) = scenario.through {
+        close_through(scenario, &mut projections, through, &mut whatif_seq)?;
+    }
     Ok(projections)
+}
+
+/// `through`: every deadline up to the date evaluated on the fork, account by account, by the
+/// fact `ledger close --through` records (R-EVAL).
+fn close_through(
+    scenario: &Scenario,
+    projections: &mut Projections,
+    through: Date,
+    seq: &mut u64,
+) -> Result<(), WhatIfError> {
+    let accounts: Vec<String> = projections.ledger.accounts.keys().cloned().collect();
+    for account in accounts {
+        let fact = Fact::Close { account, through };
+        let next_seq = projections.next_seq;
+        apply(projections, &fact, *seq, next_seq).map_err(|error| WhatIfError::Fold {
+            scenario: scenario.name.clone(),
+            fact: describe(&fact, None),
+            error: Box::new(error),
+        })?;
+        *seq += 1;
+    }
+    Ok(())
 }
 
 /// When a waiting `WHATIF-` invoice must be settled, before a recorded fact.
@@ -686,7 +883,7 @@ fn resolve(changes: &[Change], inv: &Invoice, out: &mut Vec<Resolved>) {
         let (filter, factor) = match change {
             Change::Scale { filter, factor } => (filter, Some(Scale::new(*factor))),
             Change::Drop { filter } => (filter, None),
-            Change::Add { .. } => continue,
+            Change::Add { .. } | Change::Project { .. } => continue,
         };
         if filter.account.as_ref().is_some_and(|a| *a != inv.account) {
             continue;

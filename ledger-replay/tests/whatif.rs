@@ -236,6 +236,7 @@ fn scenario(name: &str, changes: Vec<Change>) -> Scenario {
         name: name.into(),
         changes,
         agreement_override: None,
+        through: None,
     }
 }
 

@@ -282,6 +282,8 @@ fn tour(case: &mut Case, agreements: &[&str], charges: &[&str]) {
     let as_of = newest_invoice_date(&invoices).unwrap_or_else(|| "2025-01-01".into());
     case.run("alerts", &["alerts", "--as-of", &as_of]);
     case.run("alerts-json", &["alerts", "--as-of", &as_of, "--json"]);
+    case.run("plan", &["plan", "--as-of", &as_of]);
+    case.run("plan-json", &["plan", "--as-of", &as_of, "--json"]);
     let ids = traceable_ids(&lots, &caco);
     for id in &ids {
         let slug = id.replace(['/', ' '], "_");
@@ -490,6 +492,7 @@ fn every_help_text_matches_its_golden_output() {
         "caco",
         "invoices",
         "alerts",
+        "plan",
         "replay",
         "audit",
         "gen",

@@ -293,6 +293,29 @@ fn check_promises(t: &Path, clone: &Path, ran: &[Ran], steps: &[Step]) {
         "{}",
         alerts.stdout
     );
+    // `plan` and a what-if projecting the run rate through the year agree (issue 16).
+    let plan = step_output(steps, ran, "ledger plan --as-of 2025-05-05");
+    let row = |id: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no {id} row:\n{}", plan.stdout))
+            .to_string()
+    };
+    assert!(row("fab-macc/M1").contains("1,150.00"), "{}", plan.stdout);
+    assert!(row("fab-macc").contains("1,037.50"), "{}", plan.stdout);
+    assert!(row("fab-macc").contains("500.00"), "{}", plan.stdout);
+    let whatif = step_output(steps, ran, "ledger whatif docs/examples/run-rate.toml");
+    assert!(
+        whatif
+            .stdout
+            .contains("fab-macc: Active → Expired, shortfall 500.00")
+            && whatif
+                .stdout
+                .contains("fab-macc M1: Open → Missed, shortfall 350.00"),
+        "{}",
+        whatif.stdout
+    );
     let lots = json(&fab, clone, &["lots"]);
     let macc = &lot(&lots, "fab-macc")["properties"];
     assert_eq!(

@@ -113,6 +113,20 @@ pub enum Command {
         as-of month) with the rate needed to finish on time: Low above 1.1x, High below 0.9x.")]
     Alerts(AlertsArgs),
 
+    /// What meeting every open MACC, MACC milestone and CACO milestone takes, as of a date.
+    ///
+    /// The smallest monthly spend that meets each, the gap to the run rate, and the shortfall
+    /// and completion at the run rate, found by replaying projected months on a fork (credits,
+    /// the MACC queue and every rule included). The log is never written.
+    #[command(
+        after_help = "Examples:\n  ledger plan --as-of 2025-07-10\n  ledger plan --as-of 2025-07-10 --json\n\n\
+        Each month from the as-of month through the deadline's month that no recorded invoice\n\
+        covers is projected at the run rate's mix of counting kinds and billing profiles; the\n\
+        required monthly amount is the smallest, to the cent, such that every larger one meets\n\
+        the commitment when the fork is closed through its deadline."
+    )]
+    Plan(PlanArgs),
+
     /// Rebuild every projection from the log alone and compare it with the stored
     /// projections; report counts and lines/s. Exits 1 on any difference.
     #[command(after_help = "Example:\n  ledger replay\n  ledger replay --json")]
@@ -210,6 +224,19 @@ pub struct AlertsArgs {
     /// Complete months before the as-of month that the run rate measures (R-ALERT-2).
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=120))]
     pub window: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub alerts: AlertsArgs,
+    /// Also draw N futures per commitment from the window's month-to-month variation: the
+    /// share that meets it and the 10th, 50th and 90th percentile shortfall.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub simulate: Option<u32>,
+    /// The seed of --simulate's draws: the same seed gives the same figures.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "simulate")]
+    pub seed: u64,
 }
 
 /// What `ledger gen` writes.

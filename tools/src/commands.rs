@@ -12,7 +12,8 @@ use ledger_app::replay::views::{
 };
 use ledger_app::replay::{alerts, audit, replay, trace, why_not};
 use ledger_app::{
-    agreement, close, ingest, reconcile, resettle, timeline, whatif, Failure, Session,
+    agreement, close, ingest, plan as plans, reconcile, resettle, timeline, whatif, Failure,
+    Session,
 };
 use ledger_render::head::head_line;
 use ledger_render::ingest::{describe, group};
@@ -22,8 +23,8 @@ use ledger_render::{events, text};
 
 use crate::cli::{
     AgreementArgs, AlertsArgs, AuditArgs, AuditCommand, CloseArgs, DemoArgs, EventsArgs, GenArgs,
-    GenFormat, IngestArgs, JsonArgs, LotsArgs, ReadArgs, ReconcileArgs, ReportArgs, ResettleArgs,
-    TraceArgs, WhatifArgs,
+    GenFormat, IngestArgs, JsonArgs, LotsArgs, PlanArgs, ReadArgs, ReconcileArgs, ReportArgs,
+    ResettleArgs, TraceArgs, WhatifArgs,
 };
 
 /// Whether progress bars may be drawn (stderr is a terminal and not in tests).
@@ -167,6 +168,20 @@ pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(),
             text::alerts_table(&rows, args.as_of),
             text::expiring_credits_table(&credits, args.as_of)
         )
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `ledger plan --as-of DATE`: what meeting each open commitment takes.
+pub fn plan(data: &Path, args: &PlanArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let a = &args.alerts;
+    let simulate = args.simulate.map(|runs| (runs, args.seed));
+    let plan = plans::plan(data, a.as_of, a.read.account.as_deref(), a.window, simulate)?;
+    let text = if a.read.json {
+        to_text(&json::plan_document(&plan.rows))
+    } else {
+        text::plan_table(&plan.rows, plan.as_of)
     };
     out.write_all(text.as_bytes())?;
     Ok(())

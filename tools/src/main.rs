@@ -64,6 +64,7 @@ fn run(data: &std::path::Path, command: &Command, out: &mut dyn Write) -> Result
         Command::Caco(args) => commands::caco(data, args, out),
         Command::Invoices(args) => commands::invoices(data, args, out),
         Command::Alerts(args) => commands::alerts(data, args, out),
+        Command::Plan(args) => commands::plan(data, args, out),
         Command::Replay(args) => commands::replay(data, args, out),
         Command::Audit(args) => commands::audit(data, args, out),
         Command::Gen(args) => commands::gen(args, out),

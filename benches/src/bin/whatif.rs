@@ -123,6 +123,7 @@ fn scenarios(count: usize, only: Option<usize>, first: Date, last: Date) -> Vec<
                 factor: Factor::parse("0.8").expect("factor"),
             }],
             agreement_override: None,
+            through: None,
         },
         Scenario {
             name: "no marketplace or support".into(),
@@ -133,6 +134,7 @@ fn scenarios(count: usize, only: Option<usize>, first: Date, last: Date) -> Vec<
                 },
             }],
             agreement_override: None,
+            through: None,
         },
         Scenario {
             name: "add 50,000 a month".into(),
@@ -146,6 +148,7 @@ fn scenarios(count: usize, only: Option<usize>, first: Date, last: Date) -> Vec<
                 to_month: last.add_months(6),
             }],
             agreement_override: None,
+            through: None,
         },
         Scenario {
             name: "harder terms, 10% more spend".into(),
@@ -163,6 +166,7 @@ fn scenarios(count: usize, only: Option<usize>, first: Date, last: Date) -> Vec<
                 }
                 Ok(a)
             })),
+            through: None,
         },
     ];
     (0..count)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ledger_input::InputError;
 use ledger_replay::load::ReplayError;
+use ledger_replay::plan::PlanError;
 use ledger_replay::resettle::ResettleError;
 use ledger_replay::trace::TraceError;
 use ledger_replay::whatif::WhatIfError;
@@ -28,6 +29,8 @@ pub enum AppError {
     Trace(#[from] TraceError),
     #[error(transparent)]
     WhatIf(#[from] WhatIfError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// A resettle was refused (the core names what a correction cannot express).

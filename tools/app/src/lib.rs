@@ -2,7 +2,8 @@
 //!
 //! What a verb of `ledger` (or a request to `ledger serve`) does, without saying how its
 //! result looks: open a ledger ([`session`]), record agreements ([`agreement`]), ingest charge
-//! files in three phases ([`ingest`]), close through a date ([`close`]), correct
+//! files in three phases ([`ingest`]), close through a date ([`close`]), plan what meeting each
+//! commitment takes ([`plan`]), correct
 //! decisions of an older rulebook ([`resettle`]), replay scenarios
 //! ([`whatif`]), reconcile with Azure's figures ([`reconcile`]), the data of the burn-down
 //! report ([`report`]) and the decisions worth telling ([`timeline`]). `ledger-render` turns
@@ -22,6 +23,7 @@ pub mod close;
 pub mod conflict;
 pub mod error;
 pub mod ingest;
+pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod resettle;

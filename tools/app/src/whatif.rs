@@ -81,6 +81,7 @@ pub fn scenario(f: &ScenarioFile) -> Scenario {
         name: f.name.clone(),
         changes: f.changes.iter().map(change).collect(),
         agreement_override,
+        through: f.through,
     }
 }
 
@@ -109,6 +110,21 @@ fn change(c: &file::Change) -> Change {
             service: service.clone(),
             from_month: *from_month,
             to_month: *to_month,
+        },
+        file::Change::Project {
+            account,
+            from_month,
+            to_month,
+            growth,
+            scale,
+            window,
+        } => Change::Project {
+            account: account.clone(),
+            from_month: *from_month,
+            to_month: *to_month,
+            growth: *growth,
+            scale: *scale,
+            window: *window,
         },
     }
 }

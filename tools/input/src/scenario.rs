@@ -57,7 +57,23 @@ pub enum Change {
         from_month: Date,
         to_month: Date,
     },
+    /// Future months at the run rate: the account's mix of counting kinds and billing
+    /// profiles over the `window` months before `from_month`, times `scale`, growing by
+    /// `growth` a month (compounding), in every month from..to no recorded invoice covers.
+    Project {
+        /// Default: the ledger's only account.
+        account: Option<String>,
+        from_month: Date,
+        to_month: Date,
+        growth: Option<Factor>,
+        scale: Option<Factor>,
+        /// Default 6 (R-ALERT-2).
+        window: u32,
+    },
 }
+
+/// Months of the run-rate window a `project` measures when it names none.
+pub const DEFAULT_PROJECT_WINDOW: u32 = 6;
 
 /// A scenario read from a file, with where its changes are (for messages).
 #[derive(Clone, Debug)]
@@ -70,6 +86,8 @@ pub struct ScenarioFile {
     pub agreement: Option<Overlay>,
     /// The line of each `[[change]]`, in order.
     pub change_lines: Vec<Option<u64>>,
+    /// `through`: every deadline up to this date is evaluated on the fork at the end.
+    pub through: Option<Date>,
 }
 
 /// Read and check a scenario file.
@@ -86,7 +104,7 @@ pub fn read_scenario(path: &Path) -> Result<ScenarioFile, InputError> {
 // ---------------------------------------------------------------------------------------------
 // Reading the scenario file.
 
-const TOP_KEYS: &[&str] = &["name", "change", "agreement"];
+const TOP_KEYS: &[&str] = &["name", "change", "agreement", "through"];
 const CHANGE_KEYS: &[&str] = &[
     "op",
     "factor",
@@ -98,6 +116,9 @@ const CHANGE_KEYS: &[&str] = &[
     "to",
     "account",
     "service",
+    "growth",
+    "scale",
+    "window",
 ];
 const WHERE_KEYS: &[&str] = &[
     "kind",
@@ -108,7 +129,8 @@ const WHERE_KEYS: &[&str] = &[
     "from",
     "to",
 ];
-const OPS: &[&str] = &["scale", "drop", "add"];
+const OPS: &[&str] = &["scale", "drop", "add", "project"];
+const PROJECT_KEYS: &[&str] = &["from", "to", "growth", "scale", "window", "account"];
 /// Per op, the keys of a `[[change]]` besides `op`.
 const SCALE_KEYS: &[&str] = &["factor", "where"];
 const DROP_KEYS: &[&str] = &["where"];
@@ -160,6 +182,10 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputErro
             changes.push(change(&source, &table, &field)?);
         }
     }
+    let through = root
+        .get("through")
+        .map(|item| date(&source, item, "through"))
+        .transpose()?;
     let agreement = match root.get("agreement") {
         None => None,
         Some(item) => {
@@ -173,6 +199,7 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<ScenarioFile, InputErro
         changes,
         agreement,
         change_lines,
+        through,
     })
 }
 
@@ -383,13 +410,14 @@ fn required<'n>(
 
 fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Change, InputError> {
     check_keys(source, table, field, CHANGE_KEYS)?;
-    let op_item = required(source, table, "op", field, "scale, drop or add")?;
+    let op_item = required(source, table, "op", field, "scale, drop, add or project")?;
     let op_field = join(field, "op");
     let op = string(source, op_item, &op_field)?;
     let allowed = match op.as_str() {
         "scale" => SCALE_KEYS,
         "drop" => DROP_KEYS,
         "add" => ADD_KEYS,
+        "project" => PROJECT_KEYS,
         _ => {
             return Err(source.field_error(
                 item_line(source, op_item),
@@ -433,6 +461,7 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
         "drop" => Ok(Change::Drop {
             filter: filter(source, table, field)?,
         }),
+        "project" => project(source, table, field),
         _ => {
             let item = required(source, table, "monthly", field, "an amount like \"15000\"")?;
             let f = join(field, "monthly");
@@ -487,6 +516,81 @@ fn change(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Chan
             })
         }
     }
+}
+
+/// `op = "project"`: from, to, and optional growth, scale, window and account.
+fn project(source: &Source<'_>, table: &TableRef<'_>, field: &str) -> Result<Change, InputError> {
+    let from_item = required(source, table, "from", field, "a month like \"2025-07\"")?;
+    let from_month = month(source, from_item, &join(field, "from"))?;
+    let to_item = required(source, table, "to", field, "a month like \"2025-12\"")?;
+    let to_month = month(source, to_item, &join(field, "to"))?;
+    if to_month < from_month {
+        return Err(source.field_error(
+            item_line(source, to_item),
+            &join(field, "to"),
+            "is before from; expected from <= to",
+        ));
+    }
+    let factor = |key: &str, lowest: i64| -> Result<Option<Factor>, InputError> {
+        let Some(item) = table.get(key) else {
+            return Ok(None);
+        };
+        let f = join(field, key);
+        let text = number_text(source, item, &f, "a factor like \"0.02\"")?;
+        let factor = Factor::parse(&text)
+            .map_err(|e| source.field_error(item_line(source, item), &f, e.to_string()))?;
+        if factor.as_money() < Money::from_whole(lowest) {
+            return Err(source.field_error(
+                item_line(source, item),
+                &f,
+                format!("is {text}; expected {lowest} or more"),
+            ));
+        }
+        Ok(Some(factor))
+    };
+    let growth = factor("growth", -1)?;
+    let scale = factor("scale", 0)?;
+    let window = match table.get("window") {
+        None => DEFAULT_PROJECT_WINDOW,
+        Some(item) => {
+            let f = join(field, "window");
+            match &item.value {
+                Value::Number {
+                    text,
+                    integer: true,
+                } => text
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=120).contains(n))
+                    .ok_or_else(|| {
+                        source.field_error(
+                            item_line(source, item),
+                            &f,
+                            format!("is {text}; expected a whole number of months from 1 to 120"),
+                        )
+                    })?,
+                _ => {
+                    return Err(source.field_error(
+                        item_line(source, item),
+                        &f,
+                        format!("is {}; expected a number of months like 6", describe(item)),
+                    ))
+                }
+            }
+        }
+    };
+    let account = match table.get("account") {
+        Some(i) => Some(string(source, i, &join(field, "account"))?),
+        None => None,
+    };
+    Ok(Change::Project {
+        account,
+        from_month,
+        to_month,
+        growth,
+        scale,
+        window,
+    })
 }
 
 fn filter(
@@ -1146,7 +1250,7 @@ factor = 0.80
     #[test]
     fn refusals_name_the_line_and_the_key() {
         for (text, want) in [
-            ("[[change]]\nop = \"grow\"\n", "s.toml:2: change[0] op: 'grow' is not an op (expected one of: scale, drop, add)"),
+            ("[[change]]\nop = \"grow\"\n", "s.toml:2: change[0] op: 'grow' is not an op (expected one of: scale, drop, add, project)"),
             ("[[change]]\nop = \"scale\"\nfactor = \"1,5\"\n", "s.toml:3: change[0] factor: '1,5' is not a decimal amount"),
             ("[[change]]\nop = \"scale\"\n", "s.toml:1: change[0] factor: is missing; expected a factor like \"0.8\""),
             ("[[change]]\nop = \"scale\"\nfactor = \"-1\"\n", "s.toml:3: change[0] factor: is -1; a scale factor is 0 or more"),

@@ -7,6 +7,7 @@ use ledger_app::core::{ChargeKind, Date, Money};
 use ledger_app::ingest::{FileOutcome, KindTotal};
 use ledger_app::replay::alerts::{Alert, CreditExpiry};
 use ledger_app::replay::audit::{AuditFinding, AuditReport};
+use ledger_app::replay::plan::PlanRow;
 use ledger_app::replay::projection::CacoTransaction;
 use ledger_app::replay::replay::ReplayReport;
 use ledger_app::replay::trace::{LotTrace, TracedEvent, TracedPortion};
@@ -610,6 +611,68 @@ impl<'a> NotCountedJson<'a> {
             description: l.reason.text(),
         }
     }
+}
+
+/// `ledger plan --json`: `{"value": [...]}`, one object per planned commitment.
+pub fn plan_document(rows: &[PlanRow]) -> ValueList<PlanJson<'_>> {
+    ValueList(rows.iter().map(PlanJson).collect())
+}
+
+/// One row of `ledger plan --json` (INTERFACE.md): amounts in the commitment's currency.
+pub struct PlanJson<'a>(pub &'a PlanRow);
+
+impl Serialize for PlanJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let option = |m: Option<Money>| m.map(Amount);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &r.id)?;
+        map.serialize_entry("kind", r.kind.name())?;
+        map.serialize_entry("account", &r.account)?;
+        map.serialize_entry("currency", &r.currency)?;
+        map.serialize_entry("deadline", &r.deadline.to_string())?;
+        map.serialize_entry("remaining", &Amount(r.remaining))?;
+        map.serialize_entry("monthsLeft", &r.months_left)?;
+        map.serialize_entry("runRate", &Amount(r.run_rate))?;
+        map.serialize_entry("runRateMonths", &r.rate_months)?;
+        map.serialize_entry("requiredMonthly", &option(r.required_monthly))?;
+        map.serialize_entry("gapMonthly", &option(r.gap_monthly))?;
+        map.serialize_entry("projectedShortfall", &Amount(r.projected_shortfall))?;
+        map.serialize_entry(
+            "projectedCompletion",
+            &r.projected_completion.map(|d| d.to_string()),
+        )?;
+        map.serialize_entry("awardAtRisk", &option(r.award_at_risk))?;
+        if let Some(sim) = &r.simulation {
+            map.serialize_entry(
+                "simulation",
+                &SimulationJson {
+                    runs: sim.runs,
+                    seed: sim.seed,
+                    probability_met: DecimalNumber(sim.probability().round_dp(4)),
+                    shortfall_p10: Amount(sim.shortfall_p10),
+                    shortfall_p50: Amount(sim.shortfall_p50),
+                    shortfall_p90: Amount(sim.shortfall_p90),
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// `--simulate`'s figures of one plan row.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SimulationJson {
+    runs: u32,
+    seed: u64,
+    probability_met: DecimalNumber,
+    #[serde(rename = "shortfallP10")]
+    shortfall_p10: Amount,
+    #[serde(rename = "shortfallP50")]
+    shortfall_p50: Amount,
+    #[serde(rename = "shortfallP90")]
+    shortfall_p90: Amount,
 }
 
 /// A lot's trace (`ledger audit trace --lot ID --json`).

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use ledger_app::core::{Date, Money};
 use ledger_app::replay::alerts::{Alert, CreditExpiry};
+use ledger_app::replay::plan::PlanRow;
 use ledger_app::replay::views::{CacoRow, EventRow, InvoiceRow, LotRow};
 
 use crate::amount::{amount, amount_in, decimal};
@@ -344,6 +345,97 @@ impl<'r> Spread<'r> {
             None => String::new(),
         }
     }
+}
+
+/// `ledger plan`: one row per open MACC, MACC milestone and CACO milestone.
+pub fn plan_table(rows: &[PlanRow], as_of: Date) -> String {
+    if rows.is_empty() {
+        return format!("No open MACC or milestone is due on or after {as_of}.\n");
+    }
+    let spread = Spread::of(
+        rows.iter()
+            .map(|r| (r.account.as_str(), r.currency.as_str())),
+    );
+    let mut columns = spread.account_column();
+    columns.extend([
+        ("id", Align::Left),
+        ("kind", Align::Left),
+        ("deadline", Align::Left),
+        ("months", Align::Right),
+    ]);
+    columns.extend(spread.currency_column());
+    columns.extend([
+        ("remaining", Align::Right),
+        ("run rate/mo", Align::Right),
+        ("required/mo", Align::Right),
+        ("gap/mo", Align::Right),
+        ("projected shortfall", Align::Right),
+        ("projected done", Align::Left),
+        ("award at risk", Align::Right),
+    ]);
+    let simulated = rows.iter().any(|r| r.simulation.is_some());
+    if simulated {
+        columns.extend([
+            ("P(meet)", Align::Right),
+            ("shortfall P10", Align::Right),
+            ("P50", Align::Right),
+            ("P90", Align::Right),
+        ]);
+    }
+    let mut t = Table::new(&columns);
+    for r in rows {
+        let mut cells = spread.account_cell(&r.account);
+        cells.extend([
+            r.id.clone(),
+            r.kind.name().to_string(),
+            r.deadline.to_string(),
+            r.months_left.to_string(),
+        ]);
+        cells.extend(spread.currency_cell(&r.currency));
+        cells.extend([
+            amount(r.remaining),
+            amount(r.run_rate),
+            r.required_monthly
+                .map_or_else(|| "cannot be met".into(), amount),
+            r.gap_monthly.map_or_else(|| "-".into(), amount),
+            amount(r.projected_shortfall),
+            r.projected_completion
+                .map_or_else(|| "not at this rate".into(), |d| d.to_string()),
+            r.award_at_risk.map_or_else(|| "-".into(), amount),
+        ]);
+        if let Some(sim) = r.simulation.as_ref().filter(|_| simulated) {
+            cells.extend([
+                format!(
+                    "{} %",
+                    decimal(sim.probability() * rust_decimal::Decimal::from(100))
+                ),
+                amount(sim.shortfall_p10),
+                amount(sim.shortfall_p50),
+                amount(sim.shortfall_p90),
+            ]);
+        }
+        t.row(cells);
+    }
+    let runs = rows
+        .iter()
+        .find_map(|r| r.simulation.as_ref())
+        .map(|s| {
+            format!(
+                "\n{} futures per row drawn from the window's months (seed {}).\n",
+                s.runs, s.seed
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "Plan as of {as_of}{}: what each commitment needs a month from {} on\n{}{runs}",
+        spread.note(" ", ""),
+        month_name(as_of),
+        t.render()
+    )
+}
+
+fn month_name(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
 }
 
 /// Every line indented by two spaces.

@@ -327,6 +327,8 @@ fn caco_milestone_consequences(b: &AccountFigures, s: &AccountFigures, out: &mut
                             ", {} ACO award",
                             signed(Money::ZERO.checked_sub(mb.award).unwrap_or(Money::ZERO))
                         ));
+                    } else if ms.status == "Missed" && ms.award.is_positive() {
+                        line.push_str(&format!(", {} ACO award forfeited", amount(ms.award)));
                     }
                     out.push(line);
                 } else if mb.progress != ms.progress {
