@@ -10,6 +10,7 @@ use crate::agreement::{AccountTerms, CacoTerms, MaccTerms};
 use crate::date::Date;
 use crate::kind::{CreditKind, KindSet};
 use crate::money::Money;
+use crate::pending::PendingRun;
 
 /// Where a credit lot came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +275,18 @@ pub enum Event {
         adjusted: Money,
         balance_after: Money,
     },
+    /// R-PEND-1: a pending (month-to-date) run is now current for its billing period. It
+    /// settles nothing; the pending estimate folds its lines on a copy of the state.
+    PendingRecorded {
+        run: PendingRun,
+    },
+    /// R-PEND-2: a pending run was replaced, by a newer run of its period or by the period's
+    /// closed invoice, `by`.
+    PendingSuperseded {
+        invoice: String,
+        content_hash: [u8; 32],
+        by: String,
+    },
 }
 
 impl Event {
@@ -318,6 +331,8 @@ impl Event {
             Event::InvoiceSettled { .. } => "R-SETTLE-7",
             Event::Closed { .. } => "R-EVAL",
             Event::Resettled { .. } => "R-SETTLE",
+            Event::PendingRecorded { .. } => "R-PEND-1",
+            Event::PendingSuperseded { .. } => "R-PEND-2",
         }
     }
 
@@ -352,6 +367,8 @@ impl Event {
             Event::InvoiceSettled { .. } => "InvoiceSettled",
             Event::Closed { .. } => "Closed",
             Event::Resettled { .. } => "Resettled",
+            Event::PendingRecorded { .. } => "PendingRecorded",
+            Event::PendingSuperseded { .. } => "PendingSuperseded",
         }
     }
 }

@@ -31,6 +31,17 @@ use ledger_store::{invoice_content_hash, Appender, Head, Spill};
 use crate::error::AppError;
 use crate::session::Session;
 
+/// How the invoices of an input are recorded (R-PEND).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Settlement {
+    /// Closed invoices: settled (R-SETTLE).
+    #[default]
+    Settled,
+    /// Month-to-date data: recorded as pending runs, estimated, never settled (`ingest
+    /// --pending`, or an export run that says it is month-to-date).
+    Pending,
+}
+
 /// Lines appended between two flushes (bounds what a power loss could take).
 const FLUSH_EVERY_LINES: u64 = 1_000_000;
 
@@ -54,6 +65,9 @@ pub struct FileOutcome {
     pub settled: u64,
     pub already_settled: u64,
     pub lines_settled: u64,
+    /// The file was read as pending (month-to-date) data: `settled` and `lines_settled` count
+    /// pending runs recorded, not settled invoices (R-PEND).
+    pub pending: bool,
     pub seconds: f64,
     pub lines_per_second: f64,
     /// The log's head once the file was recorded (the last file's head is the command's).
@@ -83,6 +97,7 @@ impl FileOutcome {
             settled: 0,
             already_settled: 0,
             lines_settled: 0,
+            pending: false,
             seconds: 0.0,
             head: Head::EMPTY,
             lines_per_second: 0.0,
@@ -199,7 +214,8 @@ pub fn ingest_file_visible(
         None => detect_format(file)?,
     };
     let mut appender = Appender::new(session.store.head());
-    let decided = read_and_decide(session, &mut appender, file, format, quiet, visible)?;
+    let how = (Settlement::Settled, quiet);
+    let decided = read_and_decide(session, &mut appender, file, format, how, visible)?;
     let mut outcomes = append_decided(session, vec![decided], quiet)?;
     Ok(outcomes.pop().expect("one file decided"))
 }
@@ -218,12 +234,13 @@ fn read_and_decide(
     appender: &mut Appender,
     file: &Path,
     format: InputFormat,
-    quiet: bool,
+    (settlement, quiet): (Settlement, bool),
     visible: Visible,
 ) -> Result<Decided, AppError> {
     let started = Instant::now();
     let staging = session.dir().join("staging");
     let mut outcome = FileOutcome::new(file, format);
+    outcome.pending = settlement == Settlement::Pending;
     let mut invoices = read_file(
         session,
         file,
@@ -360,7 +377,11 @@ fn decide_invoices(
             let invoice = invoice?;
             let lines = invoice.lines.len() as u64;
             let id = invoice.id.clone();
-            let fact = Fact::Invoice(invoice);
+            let fact = if outcome.pending {
+                Fact::Pending(invoice)
+            } else {
+                Fact::Invoice(invoice)
+            };
             match stage(&mut session.projections, appender, &fact) {
                 Ok(None) => outcome.already_settled += 1,
                 Ok(Some(staged)) => {
@@ -370,7 +391,7 @@ fn decide_invoices(
                     outcome.lines_settled += lines;
                 }
                 Err(StageError::Core(CoreError::InvoiceConflict { .. })) => {
-                    let Fact::Invoice(invoice) = &fact else {
+                    let (Fact::Invoice(invoice) | Fact::Pending(invoice)) = &fact else {
                         unreachable!("an invoice was staged")
                     };
                     let native = outcome.format == InputFormat::Native.name();
@@ -455,6 +476,18 @@ pub fn ingest_files(
     format: Option<InputFormat>,
     quiet: bool,
 ) -> Result<Vec<FileOutcome>, AppError> {
+    ingest_files_as(data, files, format, Settlement::Settled, quiet)
+}
+
+/// [`ingest_files`], recording the invoices as `settlement` says (pending runs for
+/// month-to-date data, R-PEND).
+pub fn ingest_files_as(
+    data: &Path,
+    files: &[PathBuf],
+    format: Option<InputFormat>,
+    settlement: Settlement,
+    quiet: bool,
+) -> Result<Vec<FileOutcome>, AppError> {
     let mut formats = Vec::with_capacity(files.len());
     for file in files {
         formats.push(file_format(file, format)?);
@@ -463,7 +496,8 @@ pub fn ingest_files(
     let mut appender = Appender::new(session.store.head());
     let mut decided = Vec::with_capacity(files.len());
     for (file, format) in files.iter().zip(formats) {
-        let one = read_and_decide(&mut session, &mut appender, file, format, quiet, &|_| true)
+        let how = (settlement, quiet);
+        let one = read_and_decide(&mut session, &mut appender, file, format, how, &|_| true)
             .map_err(|failure| none_recorded(failure, files.len()))?;
         decided.push(one);
     }
