@@ -351,6 +351,13 @@ impl Serialize for CacoJson<'_> {
         let transactions: Vec<TransactionJson> =
             c.transactions.iter().map(TransactionJson).collect();
         map.serialize_entry("transactions", &transactions)?;
+        // R-PEND-3: present only while a pending (month-to-date) run applies.
+        if let Some(pending) = c.pending_remaining {
+            map.serialize_entry("pendingRemainingCommitment", &Amount(pending))?;
+            let pending: Vec<TransactionJson> =
+                c.pending_transactions.iter().map(TransactionJson).collect();
+            map.serialize_entry("pendingTransactions", &pending)?;
+        }
         map.end()
     }
 }
@@ -369,6 +376,9 @@ impl Serialize for MilestoneJson<'_> {
         map.serialize_entry("progressPercent", &DecimalNumber(m.progress_percent))?;
         map.serialize_entry("acoAward", &Amount(m.award))?;
         map.serialize_entry("status", m.status)?;
+        if let Some(pending) = m.pending_progress {
+            map.serialize_entry("pendingProgress", &Amount(pending))?;
+        }
         map.end()
     }
 }
@@ -516,6 +526,9 @@ impl Serialize for AlertJson<'_> {
         )?;
         map.serialize_entry("forecastReason", &a.no_forecast.map(|n| n.reason()))?;
         map.serialize_entry("forecastShortfall", &six(a.forecast_shortfall))?;
+        if let Some(pending) = a.pending_remaining {
+            map.serialize_entry("pendingRemaining", &Amount(pending))?;
+        }
         map.end()
     }
 }
