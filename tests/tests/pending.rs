@@ -209,6 +209,17 @@ fn a_newer_run_replaces_the_pending_one_and_the_closed_invoice_replaces_all() {
     ledger.ok(&["ingest", "dec.csv"]);
     ledger.assert_audit_and_replay_pass();
     assert!(events_of_type(&ledger, "PendingCharges").is_empty());
+    // The audit trail keeps every run and says what replaced it.
+    let trace = ledger.ok(&["audit", "trace", "--lot", "m"]);
+    assert_mentions(
+        &trace,
+        &[
+            "PendingRecorded (R-PEND-1)  invoice INV-12  amount 100.00",
+            "PendingSuperseded by INV-12 (R-PEND-2)  invoice INV-12  amount 100.00",
+            "PendingRecorded (R-PEND-1)  invoice INV-12  amount 350.00",
+            "PendingSuperseded by G0012 (R-PEND-2)  invoice INV-12  amount 350.00",
+        ],
+    );
     assert_eq!(events_of_type(&ledger, "PendingExpiredCredit").len(), 1);
 
     // A month-to-date run then the closed month equals the closed month alone: every view,
