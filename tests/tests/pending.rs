@@ -148,6 +148,17 @@ fn a_pending_run_shows_beside_the_settled_balances_and_moves_nothing_settled() {
     assert_eq!(macc["remaining"], 9_900.0);
     assert_eq!(macc["pendingRemaining"], 9_800.0);
 
+    // The report draws the estimate apart from the settled figures.
+    ledger.ok(&["report", "--html", "report.html"]);
+    let html = std::fs::read_to_string(ledger.path("report.html")).unwrap();
+    assert_mentions(
+        &html,
+        &[
+            "data-pending=\"estimate\">Pending (month-to-date) estimate: <span class=\"cur\">USD</span>9,800.00 remaining",
+            "<span class=\"cur\">USD</span>1,800.00 remaining",
+        ],
+    );
+
     // Nothing settled moved: no deadline was evaluated (aco-nov expired on 2026-11-30 but is
     // evaluated only by a settled invoice of a later period), the clock stayed, and removing
     // the pending fields gives the views as they were.
@@ -234,6 +245,12 @@ fn a_newer_run_replaces_the_pending_one_and_the_closed_invoice_replaces_all() {
     }
     let text = |l: &Ledger| l.ok(&["events"]);
     assert_eq!(text(&ledger), text(&alone));
+    ledger.ok(&["report", "--html", "report.html"]);
+    let html = std::fs::read_to_string(ledger.path("report.html")).unwrap();
+    assert!(
+        !html.contains("data-pending"),
+        "no estimate once the month closed"
+    );
 
     // A late pending run for the closed period records nothing.
     let head = ledger.head_hash();
