@@ -36,7 +36,7 @@ fn estimation_order(runs: &[Invoice]) -> Vec<&Invoice> {
 }
 
 /// The Events API types of the pending estimate's movements (`PendingExpiredCredit` is not
-/// one: it is a settled expiry, DOMAIN.md fine point 5).
+/// one: it is a settled expiry, docs/RULES.md fine point 5).
 pub const PENDING_TYPES: [&str; 3] = ["PendingCharges", "PendingNewCredit", "PendingAdjustments"];
 
 /// Whether an Events API type is one of the pending estimate's ([`PENDING_TYPES`]).
