@@ -10,7 +10,6 @@ use crate::agreement::{AccountTerms, CacoTerms, MaccTerms};
 use crate::date::Date;
 use crate::kind::{CreditKind, KindSet};
 use crate::money::Money;
-use crate::pending::PendingRun;
 
 /// Where a credit lot came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,6 +368,51 @@ impl Event {
             Event::Resettled { .. } => "Resettled",
             Event::PendingRecorded { .. } => "PendingRecorded",
             Event::PendingSuperseded { .. } => "PendingSuperseded",
+        }
+    }
+}
+
+/// A current pending run, as the account's state keeps it (its lines live in the fact).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRun {
+    pub invoice: String,
+    pub content_hash: [u8; 32],
+    pub date: Date,
+    pub period_start: Date,
+    pub period_end: Date,
+    /// The billing profiles its lines name.
+    pub profiles: Vec<String>,
+    pub line_count: u32,
+    pub charges: Money,
+}
+
+/// The billing period an invoice or run covers: (start, end) and its billing profiles.
+#[derive(Clone, Copy, Debug)]
+pub struct Period<'a> {
+    pub start: Date,
+    pub end: Date,
+    pub profiles: &'a [String],
+}
+
+impl Period<'_> {
+    /// R-PEND-2: the same period: same start and end, and a billing profile in common (a side
+    /// that names no profile shares every one).
+    pub fn same_as(&self, other: &Period<'_>) -> bool {
+        self.start == other.start
+            && self.end == other.end
+            && (self.profiles.is_empty()
+                || other.profiles.is_empty()
+                || self.profiles.iter().any(|p| other.profiles.contains(p)))
+    }
+}
+
+impl PendingRun {
+    /// Its billing period.
+    pub fn period(&self) -> Period<'_> {
+        Period {
+            start: self.period_start,
+            end: self.period_end,
+            profiles: &self.profiles,
         }
     }
 }

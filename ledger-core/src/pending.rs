@@ -11,78 +11,29 @@
 //! state, without deadline evaluations, whose results are shown as estimates and never
 //! recorded. The closed invoice of a period replaces every pending run of that period.
 
-use serde::{Deserialize, Serialize};
-
-use crate::date::Date;
 use crate::error::CoreError;
-use crate::event::{Event, InvoiceSummary};
+use crate::event::{Event, InvoiceSummary, PendingRun, Period};
 use crate::evolve::corrupt;
 use crate::fact::Invoice;
-use crate::money::Money;
 use crate::settle::{emit, settle_invoice};
 use crate::state::AccountState;
 use crate::trace::NoTrace;
 
-/// A current pending run, as the account's state keeps it (its lines live in the fact).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingRun {
-    pub invoice: String,
-    pub content_hash: [u8; 32],
-    pub date: Date,
-    pub period_start: Date,
-    pub period_end: Date,
-    /// The billing profiles its lines name.
-    pub profiles: Vec<String>,
-    pub line_count: u32,
-    pub charges: Money,
-}
-
-/// The billing period an invoice or run covers: (start, end) and its billing profiles.
-#[derive(Clone, Copy, Debug)]
-pub struct Period<'a> {
-    pub start: Date,
-    pub end: Date,
-    pub profiles: &'a [String],
-}
-
-impl Period<'_> {
-    /// R-PEND-2: the same period: same start and end, and a billing profile in common (a side
-    /// that names no profile shares every one).
-    pub fn same_as(&self, other: &Period<'_>) -> bool {
-        self.start == other.start
-            && self.end == other.end
-            && (self.profiles.is_empty()
-                || other.profiles.is_empty()
-                || self.profiles.iter().any(|p| other.profiles.contains(p)))
-    }
-}
-
-impl PendingRun {
-    /// The run an invoice-shaped pending fact records.
-    pub fn of(inv: &Invoice) -> Result<PendingRun, CoreError> {
-        let charges = inv.total().ok_or_else(|| CoreError::Overflow {
-            context: format!("pending invoice {}", inv.id),
-        })?;
-        Ok(PendingRun {
-            invoice: inv.id.clone(),
-            content_hash: inv.content_hash,
-            date: inv.date,
-            period_start: inv.period_start,
-            period_end: inv.period_end,
-            profiles: used_profiles(inv),
-            line_count: inv.lines.len() as u32,
-            charges,
-        })
-    }
-
-    /// Its billing period.
-    pub fn period(&self) -> Period<'_> {
-        Period {
-            start: self.period_start,
-            end: self.period_end,
-            profiles: &self.profiles,
-        }
-    }
+/// The run an invoice-shaped pending fact records.
+pub fn run_of(inv: &Invoice) -> Result<PendingRun, CoreError> {
+    let charges = inv.total().ok_or_else(|| CoreError::Overflow {
+        context: format!("pending invoice {}", inv.id),
+    })?;
+    Ok(PendingRun {
+        invoice: inv.id.clone(),
+        content_hash: inv.content_hash,
+        date: inv.date,
+        period_start: inv.period_start,
+        period_end: inv.period_end,
+        profiles: used_profiles(inv),
+        line_count: inv.lines.len() as u32,
+        charges,
+    })
 }
 
 /// The billing profiles an invoice's lines name, sorted.
@@ -114,7 +65,7 @@ pub(crate) fn record(
     inv: &Invoice,
     out: &mut Vec<Event>,
 ) -> Result<Recorded, CoreError> {
-    let run = PendingRun::of(inv)?;
+    let run = run_of(inv)?;
     if acct
         .pending
         .iter()

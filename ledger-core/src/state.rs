@@ -163,7 +163,7 @@ pub struct AccountState {
     /// R-CSP: partner earned credit is being earned.
     pub pec_earning: bool,
     /// The current pending runs (R-PEND), in recording order; never part of a balance.
-    pub pending: Vec<crate::pending::PendingRun>,
+    pub pending: Vec<crate::event::PendingRun>,
 }
 
 /// Lots API status spelling.

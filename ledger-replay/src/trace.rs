@@ -239,7 +239,7 @@ fn amendment_event(seq: u64, event: &Event, a: crate::amendment::Amendment) -> T
 }
 
 /// The pending runs recorded so far, by (invoice, content digest).
-type PendingRuns = BTreeMap<(String, [u8; 32]), ledger_core::pending::PendingRun>;
+type PendingRuns = BTreeMap<(String, [u8; 32]), ledger_core::event::PendingRun>;
 
 /// A pending run recorded or superseded in the lot's account (R-PEND-1, R-PEND-2): the trace
 /// shows each, and what replaced it, though none moves a settled balance.
