@@ -274,6 +274,18 @@ pub enum Event {
         adjusted: Money,
         balance_after: Money,
     },
+    /// R-PEND-1: a pending (month-to-date) run is now current for its billing period. It
+    /// settles nothing; the pending estimate folds its lines on a copy of the state.
+    PendingRecorded {
+        run: PendingRun,
+    },
+    /// R-PEND-2: a pending run was replaced, by a newer run of its period or by the period's
+    /// closed invoice, `by`.
+    PendingSuperseded {
+        invoice: String,
+        content_hash: [u8; 32],
+        by: String,
+    },
 }
 
 impl Event {
@@ -318,6 +330,8 @@ impl Event {
             Event::InvoiceSettled { .. } => "R-SETTLE-7",
             Event::Closed { .. } => "R-EVAL",
             Event::Resettled { .. } => "R-SETTLE",
+            Event::PendingRecorded { .. } => "R-PEND-1",
+            Event::PendingSuperseded { .. } => "R-PEND-2",
         }
     }
 
@@ -352,6 +366,53 @@ impl Event {
             Event::InvoiceSettled { .. } => "InvoiceSettled",
             Event::Closed { .. } => "Closed",
             Event::Resettled { .. } => "Resettled",
+            Event::PendingRecorded { .. } => "PendingRecorded",
+            Event::PendingSuperseded { .. } => "PendingSuperseded",
+        }
+    }
+}
+
+/// A current pending run, as the account's state keeps it (its lines live in the fact).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRun {
+    pub invoice: String,
+    pub content_hash: [u8; 32],
+    pub date: Date,
+    pub period_start: Date,
+    pub period_end: Date,
+    /// The billing profiles its lines name.
+    pub profiles: Vec<String>,
+    pub line_count: u32,
+    pub charges: Money,
+}
+
+/// The billing period an invoice or run covers: (start, end) and its billing profiles.
+#[derive(Clone, Copy, Debug)]
+pub struct Period<'a> {
+    pub start: Date,
+    pub end: Date,
+    pub profiles: &'a [String],
+}
+
+impl Period<'_> {
+    /// R-PEND-2: the same period: same start and end, and a billing profile in common (a side
+    /// that names no profile shares every one).
+    pub fn same_as(&self, other: &Period<'_>) -> bool {
+        self.start == other.start
+            && self.end == other.end
+            && (self.profiles.is_empty()
+                || other.profiles.is_empty()
+                || self.profiles.iter().any(|p| other.profiles.contains(p)))
+    }
+}
+
+impl PendingRun {
+    /// Its billing period.
+    pub fn period(&self) -> Period<'_> {
+        Period {
+            start: self.period_start,
+            end: self.period_end,
+            profiles: &self.profiles,
         }
     }
 }

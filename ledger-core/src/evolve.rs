@@ -179,6 +179,12 @@ impl AccountState {
                 *adjusted,
                 *balance_after,
             ),
+            Event::PendingRecorded { run } => self.pending_recorded(run),
+            Event::PendingSuperseded {
+                invoice,
+                content_hash,
+                ..
+            } => self.pending_superseded(invoice, content_hash),
         }
     }
 

@@ -143,6 +143,9 @@ pub enum Fact {
         version: u16,
         corrections: Vec<Correction>,
     },
+    /// A pending (month-to-date) run of an invoice's lines (R-PEND): recorded, estimated on a
+    /// copy of the state, never settled.
+    Pending(Invoice),
 }
 
 impl Fact {
@@ -152,6 +155,7 @@ impl Fact {
             Fact::Invoice(inv) => &inv.account,
             Fact::Close { account, .. } => account,
             Fact::Resettle { account, .. } => account,
+            Fact::Pending(inv) => &inv.account,
         }
     }
 }

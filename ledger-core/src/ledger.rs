@@ -82,6 +82,7 @@ impl Ledger {
                 crate::correction::apply_resettle(acct, *version, corrections, &mut events)?;
                 false
             }
+            Fact::Pending(invoice) => self.record_pending(invoice, &mut events)?,
         };
         if let Some(acct) = self.accounts.get(&account) {
             acct.check_invariants()?;
@@ -138,29 +139,7 @@ impl Ledger {
         sink: &mut S,
     ) -> Result<bool, CoreError> {
         let acct = self.account_mut(&inv.account)?;
-        for prefix in RESERVED_INVOICE_PREFIXES {
-            let allowed = options.allow_whatif_ids && prefix == "WHATIF-";
-            if inv.id.starts_with(prefix) && !allowed {
-                return Err(CoreError::ReservedInvoiceId {
-                    invoice: inv.id.clone(),
-                });
-            }
-        }
-        if inv.currency != acct.currency {
-            return Err(CoreError::CurrencyMismatch {
-                account: acct.account.clone(),
-                invoice: inv.id.clone(),
-                expected: acct.currency.clone(),
-                found: inv.currency.clone(),
-            });
-        }
-        if inv.lines.len() > MAX_LINES_PER_INVOICE {
-            return Err(CoreError::TooManyLines {
-                invoice: inv.id.clone(),
-                count: inv.lines.len(),
-                max: MAX_LINES_PER_INVOICE,
-            });
-        }
+        admit(acct, inv, options)?;
         // Step 1: R-IDEM-1 / R-IDEM-2.
         if let Some(previous) = acct.invoice(&inv.id) {
             if previous.content_hash == inv.content_hash {
@@ -199,7 +178,17 @@ impl Ledger {
             None
         };
         settle_invoice(acct, inv, synthetic.as_ref(), out, sink)?;
+        crate::pending::supersede_by_invoice(acct, inv, out)?;
         Ok(false)
+    }
+
+    /// R-PEND-1: record a pending run (checked as an invoice would be). `Ok(true)` when there
+    /// is nothing to record: the same run is current, or its period's invoice is settled.
+    fn record_pending(&mut self, inv: &Invoice, out: &mut Vec<Event>) -> Result<bool, CoreError> {
+        let acct = self.account_mut(&inv.account)?;
+        admit(acct, inv, ApplyOptions::default())?;
+        let recorded = crate::pending::record(acct, inv, out)?;
+        Ok(matches!(recorded, crate::pending::Recorded::Nothing))
     }
 
     fn record_agreement(
@@ -257,6 +246,35 @@ impl Ledger {
         amend(acct, agreement, content_hash, rb, out)?;
         Ok(false)
     }
+}
+
+/// What every invoice-shaped fact must be before its content is looked at: an id the files may
+/// use, the account's currency, a bounded number of lines.
+fn admit(acct: &AccountState, inv: &Invoice, options: ApplyOptions) -> Result<(), CoreError> {
+    for prefix in RESERVED_INVOICE_PREFIXES {
+        let allowed = options.allow_whatif_ids && prefix == "WHATIF-";
+        if inv.id.starts_with(prefix) && !allowed {
+            return Err(CoreError::ReservedInvoiceId {
+                invoice: inv.id.clone(),
+            });
+        }
+    }
+    if inv.currency != acct.currency {
+        return Err(CoreError::CurrencyMismatch {
+            account: acct.account.clone(),
+            invoice: inv.id.clone(),
+            expected: acct.currency.clone(),
+            found: inv.currency.clone(),
+        });
+    }
+    if inv.lines.len() > MAX_LINES_PER_INVOICE {
+        return Err(CoreError::TooManyLines {
+            invoice: inv.id.clone(),
+            count: inv.lines.len(),
+            max: MAX_LINES_PER_INVOICE,
+        });
+    }
+    Ok(())
 }
 
 /// An agreement credit's lot terms (R-COVER's default when it names no `covers`).

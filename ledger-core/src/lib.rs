@@ -27,6 +27,7 @@ pub mod ident;
 pub mod kind;
 pub mod ledger;
 pub mod money;
+pub mod pending;
 pub mod resettle;
 pub mod rulebook;
 mod settle;

@@ -162,6 +162,8 @@ pub struct AccountState {
     pub clock: Option<Date>,
     /// R-CSP: partner earned credit is being earned.
     pub pec_earning: bool,
+    /// The current pending runs (R-PEND), in recording order; never part of a balance.
+    pub pending: Vec<crate::event::PendingRun>,
 }
 
 /// Lots API status spelling.
@@ -251,6 +253,7 @@ impl AccountState {
             lot_index: BTreeMap::new(),
             clock: None,
             pec_earning: false,
+            pending: Vec::new(),
         }
     }
 

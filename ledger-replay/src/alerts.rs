@@ -90,6 +90,10 @@ pub struct Alert {
     /// Why there is no completion date, when there is none.
     pub no_forecast: Option<NoForecast>,
     pub forecast_shortfall: Decimal,
+    /// R-PEND-3: the remaining with the account's pending charges estimated on it; `None`
+    /// when the account has no current pending run. Levels and risk are judged on the
+    /// settled remaining.
+    pub pending_remaining: Option<Money>,
 }
 
 /// R-ALERT-1.
@@ -276,6 +280,7 @@ fn judge(
         forecast_completion: e.forecast_completion,
         no_forecast: e.no_forecast,
         forecast_shortfall: e.forecast_shortfall,
+        pending_remaining: None,
     })
 }
 
@@ -361,6 +366,15 @@ pub(crate) fn caco_subjects(acct: &AccountState) -> Vec<Subject> {
     out
 }
 
+/// The remaining of `alert`'s subject in the pending estimate: zero when the estimate
+/// completes it.
+fn pending_remaining(forked: &[Subject], alert: &Alert) -> Money {
+    forked
+        .iter()
+        .find(|s| s.kind == alert.kind && s.parent == alert.parent && s.id == alert.id)
+        .map_or(Money::ZERO, |s| s.remaining)
+}
+
 /// Every alert of `q`, ordered by end date, kind, id.
 pub fn alerts_with(p: &Projections, q: &AlertQuery<'_>) -> Vec<Alert> {
     let mut out = Vec::new();
@@ -370,7 +384,20 @@ pub fn alerts_with(p: &Projections, q: &AlertQuery<'_>) -> Vec<Alert> {
         }
         let views = p.views.get(name);
         let subjects = macc_subjects(acct).into_iter().chain(caco_subjects(acct));
-        out.extend(subjects.filter_map(|s| judge(acct, views, q, s)));
+        let judged = subjects.filter_map(|s| judge(acct, views, q, s));
+        match crate::pending::estimate(p, name) {
+            None => out.extend(judged),
+            Some(estimate) => {
+                let forked: Vec<Subject> = macc_subjects(&estimate.state)
+                    .into_iter()
+                    .chain(caco_subjects(&estimate.state))
+                    .collect();
+                out.extend(judged.map(|mut alert| {
+                    alert.pending_remaining = Some(pending_remaining(&forked, &alert));
+                    alert
+                }));
+            }
+        }
     }
     let rank = |k: &str| match k {
         "macc" => 0,

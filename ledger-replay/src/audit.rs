@@ -247,6 +247,11 @@ fn describe_fact(fact: &Fact) -> String {
     match fact {
         Fact::Agreement { agreement, .. } => format!("agreement of account {}", agreement.account),
         Fact::Invoice(inv) => format!("invoice {} ({} lines)", inv.id, inv.lines.len()),
+        Fact::Pending(inv) => format!(
+            "pending run of invoice {} ({} lines)",
+            inv.id,
+            inv.lines.len()
+        ),
         Fact::Close { account, through } => format!("close of account {account} through {through}"),
         Fact::Resettle {
             account, version, ..

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod crossings;
 pub mod finding;
 pub mod load;
+pub mod pending;
 pub mod plan;
 pub mod project;
 pub mod projection;

@@ -80,11 +80,38 @@ pub struct Projections {
     /// The log position reflected: every record with a smaller seq is folded in.
     pub next_seq: u64,
     pub counters: Counters,
+    /// The current pending runs of each account (R-PEND), in recording order: the facts the
+    /// pending estimate folds (the `pending` module).
+    pub pending: BTreeMap<String, Vec<Invoice>>,
+    /// Log records taken by pending runs and their decisions so far. Event ids count only the
+    /// other records, so they are the same as if no pending run had been recorded (R-PEND-4).
+    pub pending_records: u64,
+    /// The fact being folded is a pending run: [`Projections::advance`] counts its records.
+    pub folding_pending: bool,
 }
 
 /// Namespace of event ids (a fixed random UUID; changing it changes every event id).
 const EVENT_ID_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x5f0c_3a4e_9b1d_4c7a_8e2f_6d9b_0a1c_3e57);
+
+/// The id of the `index`-th lot movement the pending estimate shows for run `invoice` (its
+/// content digest `content_hash`) of `account`: stable while that run is current.
+pub fn pending_event_id(
+    account: &str,
+    invoice: &str,
+    content_hash: &[u8; 32],
+    index: usize,
+) -> String {
+    let digest: String = content_hash[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    uuid::Uuid::new_v5(
+        &EVENT_ID_NAMESPACE,
+        format!("{account}/pending/{invoice}/{digest}/{index}").as_bytes(),
+    )
+    .to_string()
+}
 
 /// The stable id of the `index`-th event of the decision record at `seq` of `account`.
 pub fn event_id(account: &str, seq: u64, index: usize) -> String {
@@ -171,8 +198,16 @@ impl Projections {
     /// Record the spend of a fact folded for `account` (every fold path calls it for each
     /// fact whose decisions it folds: the spend view is kept from the facts' lines).
     pub fn note_fact(&mut self, account: &str, fact: &Fact) {
-        if let Fact::Invoice(invoice) = fact {
-            self.note_spend(account, &invoice_spend(invoice));
+        match fact {
+            Fact::Invoice(invoice) => self.note_spend(account, &invoice_spend(invoice)),
+            Fact::Pending(invoice) => {
+                self.pending
+                    .entry(account.to_string())
+                    .or_default()
+                    .push(invoice.clone());
+                self.folding_pending = true;
+            }
+            _ => {}
         }
     }
 
@@ -190,6 +225,9 @@ impl Projections {
 
     /// Note that one more fact was folded and the log position it reached.
     pub fn advance(&mut self, next_seq: u64) {
+        if std::mem::take(&mut self.folding_pending) {
+            self.pending_records += next_seq.saturating_sub(self.next_seq);
+        }
         self.counters.facts += 1;
         self.next_seq = self.next_seq.max(next_seq);
     }
@@ -208,8 +246,17 @@ impl Projections {
     }
 
     fn record_view(&mut self, account: &str, seq: u64, index: usize, event: &Event) {
-        let id = || event_id(account, seq, index);
+        let settled_seq = seq.saturating_sub(self.pending_records);
+        let id = || event_id(account, settled_seq, index);
         let entry = match event {
+            Event::PendingSuperseded {
+                invoice,
+                content_hash,
+                ..
+            } => {
+                self.drop_pending(account, invoice, content_hash);
+                None
+            }
             Event::Decremented {
                 commitment,
                 kind: CommitmentKind::Macc,
@@ -415,6 +462,19 @@ impl Projections {
                 .or_default()
                 .lot_events
                 .push(entry);
+        }
+    }
+}
+
+impl Projections {
+    /// Forget a superseded pending run's lines.
+    fn drop_pending(&mut self, account: &str, invoice: &str, content_hash: &[u8; 32]) {
+        let Some(runs) = self.pending.get_mut(account) else {
+            return;
+        };
+        runs.retain(|r| !(r.id == invoice && &r.content_hash == content_hash));
+        if runs.is_empty() {
+            self.pending.remove(account);
         }
     }
 }

@@ -42,8 +42,8 @@ struct Part {
 }
 
 /// One entry to fold: (account, decisions seq, last seq of the entry, events, the spend of
-/// its invoice's lines by charge date and kind).
-type PartEntry = (String, u64, u64, Vec<Event>, Vec<SpendKey>);
+/// its invoice's lines by charge date and kind, the fact itself when it is a pending run).
+type PartEntry = (String, u64, u64, Vec<Event>, Vec<SpendKey>, Option<Fact>);
 
 type SpendKey = ((ledger_core::Date, ledger_core::ChargeKind), Money);
 
@@ -80,12 +80,14 @@ fn read_part(store: &Store, from: u64, until: Option<u64>) -> Result<Part, Repla
             check_invoice_totals(entry.first_seq, invoice, &decisions.events)?;
             spend = crate::projection::invoice_spend(invoice);
         }
+        let pending = matches!(entry.fact, Fact::Pending(_)).then_some(entry.fact);
         part.entries.push((
             decisions.account,
             decisions.seq,
             entry.last_seq,
             decisions.events,
             spend,
+            pending,
         ));
     }
     Ok(part)
@@ -140,13 +142,16 @@ pub fn rebuild(store: &Store) -> Result<(Projections, ReplayReport), ReplayError
         report.invoices += part.invoices;
         report.lines += part.lines;
         report.bytes += part.bytes;
-        for (account, seq, last_seq, events, spend) in part.entries {
+        for (account, seq, last_seq, events, spend, pending) in part.entries {
             report.facts += 1;
             report.events += events.len() as u64;
             projections
                 .apply(&account, seq, &events)
                 .map_err(|error| ReplayError::Fold { seq, error })?;
             projections.note_spend(&account, &spend);
+            if let Some(fact) = &pending {
+                projections.note_fact(&account, fact);
+            }
             projections.advance(last_seq + 1);
         }
     }

@@ -138,6 +138,7 @@ impl TraceSink for Collector<'_> {
 pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
     let mut ledger = Ledger::new();
     let mut agreed: BTreeMap<String, AgreedTerms> = BTreeMap::new();
+    let mut runs = PendingRuns::new();
     let mut trace = LotTrace {
         lot: lot.to_string(),
         account: String::new(),
@@ -175,6 +176,17 @@ pub fn trace_lot(store: &Store, lot: &str) -> Result<LotTrace, TraceError> {
                 trace.events.push(traced);
             }
             remember(terms, event);
+            let owns_lot = |l: &Ledger| {
+                l.account(&applied.account)
+                    .is_some_and(|a| a.lot_ref(lot).is_some())
+            };
+            if owns_lot(&ledger) {
+                if let Some(traced) = pending_traced(&mut runs, seq, event) {
+                    trace.account = applied.account.clone();
+                    trace.events.push(traced);
+                    continue;
+                }
+            }
             if let Some(mut traced) = traced_event(lot, seq, event) {
                 if let (Some(invoice), Some(profile)) = (&traced.invoice, &traced.billing_profile) {
                     if matches!(
@@ -224,6 +236,41 @@ fn amendment_event(seq: u64, event: &Event, a: crate::amendment::Amendment) -> T
         description: Some(a.description),
         portions: Vec::new(),
     }
+}
+
+/// The pending runs recorded so far, by (invoice, content digest).
+type PendingRuns = BTreeMap<(String, [u8; 32]), ledger_core::event::PendingRun>;
+
+/// A pending run recorded or superseded in the lot's account (R-PEND-1, R-PEND-2): the trace
+/// shows each, and what replaced it, though none moves a settled balance.
+fn pending_traced(runs: &mut PendingRuns, seq: u64, event: &Event) -> Option<TracedEvent> {
+    let (name, run) = match event {
+        Event::PendingRecorded { run } => {
+            runs.insert((run.invoice.clone(), run.content_hash), run.clone());
+            ("PendingRecorded".to_string(), run.clone())
+        }
+        Event::PendingSuperseded {
+            invoice,
+            content_hash,
+            by,
+        } => {
+            let run = runs.remove(&(invoice.clone(), *content_hash))?;
+            (format!("PendingSuperseded by {by}"), run)
+        }
+        _ => return None,
+    };
+    Some(TracedEvent {
+        seq,
+        event: name,
+        rule: event.rule().to_string(),
+        date: run.date,
+        invoice: Some(run.invoice),
+        billing_profile: None,
+        amount: run.charges,
+        balance_after: None,
+        description: None,
+        portions: Vec::new(),
+    })
 }
 
 /// The refund line behind an `Adjusted` event (R-ADJ), when the adjustment was made by the

@@ -4,6 +4,9 @@
 use ledger_core::state::{AccountState, LotStatus, MaccState};
 use ledger_core::{Date, LotOrigin, Money};
 
+use std::collections::BTreeMap;
+
+use crate::pending::PendingEstimate;
 use crate::projection::{CacoTransaction, LotEvent, Projections};
 
 /// A MACC or credit lot as the Lots API shows it.
@@ -26,6 +29,9 @@ pub struct LotRow {
     /// A MACC's milestones (R-MACC-5), without the credit lots their shortfalls became; none
     /// for a credit lot.
     pub milestones: Vec<MaccMilestoneRow>,
+    /// R-PEND-3: the balance with the account's pending charges estimated on it; `None` when
+    /// the account has no current pending run.
+    pub pending_balance: Option<Money>,
 }
 
 /// Which lots to show.
@@ -49,6 +55,12 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
         if filter.account.as_ref().is_some_and(|a| a != account) {
             continue;
         }
+        let estimate = crate::pending::estimate(p, account);
+        let pending = |lot: &str| {
+            estimate
+                .as_ref()
+                .and_then(|e| crate::pending::estimated_balance(e, lot))
+        };
         for (i, macc) in acct.maccs.iter().enumerate() {
             rows.push(LotRow {
                 account: account.clone(),
@@ -64,6 +76,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 purchased: macc.terms.purchased,
                 clock: acct.clock,
                 milestones: macc_milestone_rows(acct, i, &|_| None),
+                pending_balance: pending(&macc.terms.id),
             });
         }
         for (i, lot) in acct.lots.iter().enumerate() {
@@ -84,6 +97,7 @@ pub fn lot_rows(p: &Projections, filter: &LotFilter) -> Vec<LotRow> {
                 },
                 clock: acct.clock,
                 milestones: Vec::new(),
+                pending_balance: pending(&lot.terms.id),
             });
         }
     }
@@ -130,14 +144,7 @@ pub fn event_rows<'a>(p: &'a Projections, filter: &EventFilter) -> Vec<EventRow<
             .map(|a| a.currency.as_str())
             .unwrap_or("");
         for event in &views.lot_events {
-            let keep = filter.lot.as_ref().is_none_or(|l| l == &event.lot)
-                && filter
-                    .lot_source
-                    .as_ref()
-                    .is_none_or(|s| eq_ci(s, &event.lot_source))
-                && filter.from.is_none_or(|f| event.date >= f)
-                && filter.to.is_none_or(|t| event.date <= t);
-            if keep {
+            if keeps(filter, event) {
                 rows.push(EventRow {
                     account,
                     currency,
@@ -146,6 +153,44 @@ pub fn event_rows<'a>(p: &'a Projections, filter: &EventFilter) -> Vec<EventRow<
             }
         }
     }
+    rows
+}
+
+fn keeps(filter: &EventFilter, event: &LotEvent) -> bool {
+    filter.lot.as_ref().is_none_or(|l| l == &event.lot)
+        && filter
+            .lot_source
+            .as_ref()
+            .is_none_or(|s| eq_ci(s, &event.lot_source))
+        && filter.from.is_none_or(|f| event.date >= f)
+        && filter.to.is_none_or(|t| event.date <= t)
+}
+
+/// [`event_rows`] and, after each account's settled movements, the movements its pending
+/// estimate would make (R-PEND-3; `pending` from [`crate::pending::estimates`]).
+pub fn event_rows_with_pending<'a>(
+    p: &'a Projections,
+    pending: &'a BTreeMap<String, PendingEstimate>,
+    filter: &EventFilter,
+) -> Vec<EventRow<'a>> {
+    let mut rows = event_rows(p, filter);
+    for (account, estimate) in pending {
+        if filter.account.as_ref().is_some_and(|a| a != account) {
+            continue;
+        }
+        let Some(acct) = p.ledger.account(account) else {
+            continue;
+        };
+        for event in estimate.lot_events.iter().filter(|e| keeps(filter, e)) {
+            rows.push(EventRow {
+                account,
+                currency: &acct.currency,
+                event,
+            });
+        }
+    }
+    // Stable: each account's settled movements, then its pending ones.
+    rows.sort_by(|a, b| a.account.cmp(b.account));
     rows
 }
 
@@ -161,6 +206,8 @@ pub struct MilestoneRow {
     pub progress_percent: rust_decimal::Decimal,
     pub award: Money,
     pub status: &'static str,
+    /// R-PEND-3: the progress with the pending charges estimated on it, if any apply.
+    pub pending_progress: Option<Money>,
 }
 
 /// A CACO with its milestones and transactions.
@@ -179,6 +226,11 @@ pub struct CacoRow<'a> {
     pub award_months: u32,
     pub milestones: Vec<MilestoneRow>,
     pub transactions: &'a [CacoTransaction],
+    /// R-PEND-3: the remaining commitment with the pending charges estimated on it, if any
+    /// apply.
+    pub pending_remaining: Option<Money>,
+    /// The transactions the pending charges would add (descriptions start `Pending:`).
+    pub pending_transactions: Vec<CacoTransaction>,
 }
 
 pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'a>> {
@@ -187,7 +239,13 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
         if account.is_some_and(|a| a != name) {
             continue;
         }
+        let estimate = crate::pending::estimate(p, name);
         for (i, caco) in acct.cacos.iter().enumerate() {
+            let forked = estimate.as_ref().and_then(|e| {
+                e.state
+                    .caco_index(&caco.terms.id)
+                    .map(|k| &e.state.cacos[k])
+            });
             let milestones = caco
                 .milestones
                 .iter()
@@ -205,6 +263,7 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
                         ),
                     award: m.terms.award,
                     status: acct.caco_milestone_status(i, k).name(),
+                    pending_progress: forked.and_then(|f| f.milestones.get(k)).map(|m| m.progress),
                 })
                 .collect();
             let transactions = p
@@ -226,6 +285,12 @@ pub fn caco_rows<'a>(p: &'a Projections, account: Option<&str>) -> Vec<CacoRow<'
                 award_months: caco.terms.award_months,
                 milestones,
                 transactions,
+                pending_remaining: forked.map(|f| f.amounts.balance),
+                pending_transactions: estimate
+                    .as_ref()
+                    .and_then(|e| e.caco_transactions.get(&caco.terms.id))
+                    .cloned()
+                    .unwrap_or_default(),
             });
         }
     }

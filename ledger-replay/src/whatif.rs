@@ -610,7 +610,7 @@ fn fold(
         let due = match &recorded.fact {
             Fact::Invoice(inv) => Some((&inv.account, Due::DatedBefore(inv.date))),
             Fact::Close { account, through } => Some((account, Due::EndingBy(*through))),
-            Fact::Agreement { .. } | Fact::Resettle { .. } => None,
+            Fact::Agreement { .. } | Fact::Resettle { .. } | Fact::Pending(_) => None,
         };
         if let Some((account, due)) = due {
             if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
@@ -729,6 +729,7 @@ fn describe(fact: &Fact, seq: Option<u64>) -> String {
             format!("the agreement of account {}", agreement.account)
         }
         Fact::Invoice(inv) => format!("invoice {}", inv.id),
+        Fact::Pending(inv) => format!("pending run of invoice {}", inv.id),
         Fact::Close { account, through } => format!("close of account {account} through {through}"),
         Fact::Resettle {
             account, version, ..
@@ -787,7 +788,7 @@ fn alter(
             Ok(alter_invoice(scenario, inv, adds, scratch)?.map(Fact::Invoice))
         }
         // A recorded resettle applies its recorded corrections to the scenario too.
-        Fact::Close { .. } | Fact::Resettle { .. } => Ok(None),
+        Fact::Close { .. } | Fact::Resettle { .. } | Fact::Pending(_) => Ok(None),
     }
 }
 

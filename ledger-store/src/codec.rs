@@ -54,7 +54,7 @@ pub const MAX_STRINGS_PER_INVOICE: usize = 5 * ledger_core::fact::MAX_LINES_PER_
 pub const MAX_LINE_BYTES: usize = 1 + 1 + 17 + 1 + 9 + 1 + 3 + 5 * 5;
 
 /// Version byte of [`encode_blob`]'s output.
-pub const BLOB_VERSION: u8 = 3;
+pub const BLOB_VERSION: u8 = 4;
 
 const DECIMAL_PLACES_MAX: u8 = 24;
 

@@ -49,6 +49,7 @@
 //! | 4 Close | `(account, through day number)` |
 //! | 5 Decisions | account, rulebook_version, fact_seq, events as [`encode_events`] bytes |
 //! | 6 Resettle | `(account, rulebook version, corrections)` in ledger-core's serde shapes |
+//! | 7 PendingHeader | a pending (month-to-date) run: kind 2's payload, followed by its LineChunk records |
 //!
 //! An entry is a fact's records followed by one Decisions record; [`Store::append`] accepts only
 //! whole entries, in one batch, so no fact is ever recorded without its decisions.

@@ -308,6 +308,10 @@ impl<'a> LogReader<'a> {
                 let header: InvoiceHeaderIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
                 Fact::Invoice(self.read_invoice(seq, header, &mut bytes, &mut record_count)?)
             }
+            RecordKind::PendingHeader => {
+                let header: InvoiceHeaderIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
+                Fact::Pending(self.read_invoice(seq, header, &mut bytes, &mut record_count)?)
+            }
             kind => {
                 return Err(StoreError::decode(
                     seq,
@@ -316,7 +320,7 @@ impl<'a> LogReader<'a> {
             }
         };
         let line_count = match &fact {
-            Fact::Invoice(invoice) => invoice.lines.len() as u64,
+            Fact::Invoice(invoice) | Fact::Pending(invoice) => invoice.lines.len() as u64,
             _ => 0,
         };
 

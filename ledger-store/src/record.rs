@@ -30,6 +30,9 @@ pub enum RecordKind {
     Close = 4,
     Decisions = 5,
     Resettle = 6,
+    /// A pending (month-to-date) run: an invoice header's payload, followed by its line
+    /// chunks like an invoice's (R-PEND).
+    PendingHeader = 7,
 }
 
 impl RecordKind {
@@ -41,6 +44,7 @@ impl RecordKind {
             4 => RecordKind::Close,
             5 => RecordKind::Decisions,
             6 => RecordKind::Resettle,
+            7 => RecordKind::PendingHeader,
             _ => return None,
         })
     }
@@ -53,6 +57,7 @@ impl RecordKind {
             RecordKind::Close => "close",
             RecordKind::Decisions => "decisions",
             RecordKind::Resettle => "resettle",
+            RecordKind::PendingHeader => "pending header",
         }
     }
 
@@ -64,6 +69,7 @@ impl RecordKind {
                 | RecordKind::InvoiceHeader
                 | RecordKind::Close
                 | RecordKind::Resettle
+                | RecordKind::PendingHeader
         )
     }
 }
@@ -315,7 +321,12 @@ impl Appender {
                 codec::encode_into(&mut payload, &(account.as_str(), through.day_number()));
                 staged.push((RecordKind::Close, payload));
             }
-            Fact::Invoice(invoice) => encode_invoice(invoice, &mut staged)?,
+            Fact::Invoice(invoice) => {
+                encode_invoice(invoice, RecordKind::InvoiceHeader, &mut staged)?
+            }
+            Fact::Pending(invoice) => {
+                encode_invoice(invoice, RecordKind::PendingHeader, &mut staged)?
+            }
             Fact::Resettle {
                 account,
                 version,
@@ -437,6 +448,7 @@ struct PlannedChunk {
 
 fn encode_invoice(
     invoice: &Invoice,
+    header_kind: RecordKind,
     staged: &mut Vec<(RecordKind, Vec<u8>)>,
 ) -> Result<(), StoreError> {
     let what = || format!("invoice {}", invoice.id);
@@ -567,7 +579,7 @@ fn encode_invoice(
     };
     let mut payload = Vec::with_capacity(256);
     codec::encode_into(&mut payload, &header);
-    staged.push((RecordKind::InvoiceHeader, payload));
+    staged.push((header_kind, payload));
     for (index, chunk) in chunks.iter().enumerate() {
         let chunk_strings = &strings[chunk.strings_start..chunk.strings_end];
         let mut payload = Vec::with_capacity(chunk.lines.len() + 64);

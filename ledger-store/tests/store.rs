@@ -149,7 +149,7 @@ fn events_for(fact: &Fact) -> Vec<Event> {
             content_hash: *content_hash,
         }],
         Fact::Close { through, .. } => vec![Event::Closed { through: *through }],
-        Fact::Resettle { .. } => vec![],
+        Fact::Resettle { .. } | Fact::Pending(_) => vec![],
     }
 }
 
@@ -1000,4 +1000,24 @@ fn a_resettle_record_round_trips() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1].fact, facts[1]);
     assert_eq!(entries[1].record_count, 2, "the fact and its decisions");
+}
+
+#[test]
+fn a_pending_run_round_trips_as_its_own_record_kind_with_its_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let pending = Fact::Pending(invoice("INV-MTD", CHUNK_LINES + 7));
+    let records = record(&store, &pending);
+    let kind = ledger_store::parse_envelope(records[0].seq, &records[0].bytes)
+        .unwrap()
+        .kind;
+    assert_eq!(kind, ledger_store::RecordKind::PendingHeader);
+    let entries = read_all(&store, true).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].fact, pending);
+    let Fact::Pending(inv) = &pending else {
+        unreachable!()
+    };
+    assert_eq!(entries[0].line_count, inv.lines.len() as u64);
+    assert!(entries[0].record_count > 2, "header, chunks, decisions");
 }

@@ -364,6 +364,12 @@ pub struct IngestArgs {
     /// The files' format; detected from the header when not given.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// The files hold month-to-date (pending) charges: record them as pending runs, shown as
+    /// estimates beside the settled balances and replaced by a newer run of the same billing
+    /// period or by its closed invoice; they never settle, move the ledger clock or trigger a
+    /// deadline.
+    #[arg(long)]
+    pub pending: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

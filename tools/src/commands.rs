@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ledger_app::replay::pending::estimates;
 use ledger_app::replay::views::{
-    caco_rows, event_rows, invoice_rows, lot_rows, EventFilter, LotFilter,
+    caco_rows, event_rows_with_pending, invoice_rows, lot_rows, EventFilter, LotFilter,
 };
 use ledger_app::replay::{alerts, audit, replay, trace, why_not};
 use ledger_app::{
@@ -49,7 +50,12 @@ pub fn agreement(data: &Path, args: &AgreementArgs, out: &mut dyn Write) -> Resu
 pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let format = args.format.map(Into::into);
     let (files, _fetched) = crate::remote::local_inputs(data, &args.files)?;
-    let outcomes = ingest::ingest_files(data, &files, format, quiet())?;
+    let settlement = if args.pending {
+        ingest::Settlement::Pending
+    } else {
+        ingest::Settlement::Settled
+    };
+    let outcomes = ingest::ingest_files_as(data, &files, format, settlement, quiet())?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::ingest_document(&outcomes)).expect("serializes");
@@ -108,7 +114,8 @@ pub fn events(data: &Path, args: &EventsArgs, out: &mut dyn Write) -> Result<(),
         to: args.to,
         ..EventFilter::default()
     };
-    let rows = event_rows(&session.projections, &filter);
+    let pending = estimates(&session.projections);
+    let rows = event_rows_with_pending(&session.projections, &pending, &filter);
     let text = if args.read.json {
         to_text(&json::events_document(&rows))
     } else {

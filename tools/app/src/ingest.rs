@@ -32,6 +32,28 @@ use ledger_store::{invoice_content_hash, Appender, Head, Spill};
 use crate::error::AppError;
 use crate::session::Session;
 
+/// How the invoices of an input are recorded (R-PEND).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Settlement {
+    /// Closed invoices: settled (R-SETTLE).
+    #[default]
+    Settled,
+    /// Month-to-date data: recorded as pending runs, estimated, never settled (`ingest
+    /// --pending`, or an export run that says it is month-to-date).
+    Pending,
+}
+
+impl Settlement {
+    /// Pending when `self` is, or when the input itself says it is month-to-date.
+    pub fn or_pending(self, input_is_pending: bool) -> Settlement {
+        if input_is_pending {
+            Settlement::Pending
+        } else {
+            self
+        }
+    }
+}
+
 /// Lines appended between two flushes (bounds what a power loss could take).
 const FLUSH_EVERY_LINES: u64 = 1_000_000;
 
@@ -45,10 +67,6 @@ pub struct FileOutcome {
     pub parts: usize,
     /// The export run, when the input is one (a folder, a manifest, or parts listed together).
     pub run: Option<RunIdentity>,
-    /// The run's rows are pending charges (a month-to-date run, see
-    /// `ledger_input::Manifest::pending`). Carried for the pending-charges use case; until it
-    /// lands they settle as ordinary charges.
-    pub pending: bool,
     /// `native`, `focus` or `azure`.
     pub format: &'static str,
     /// Data rows read from the file (charge lines and skipped rows).
@@ -65,6 +83,10 @@ pub struct FileOutcome {
     pub settled: u64,
     pub already_settled: u64,
     pub lines_settled: u64,
+    /// The input was read as pending (month-to-date) data, by `--pending` or because its export
+    /// run is month-to-date (`ledger_input::Manifest::pending`): `settled` and `lines_settled`
+    /// count pending runs recorded, not settled invoices (R-PEND).
+    pub pending: bool,
     pub seconds: f64,
     pub lines_per_second: f64,
     /// The log's head once the file was recorded (the last file's head is the command's).
@@ -102,7 +124,6 @@ impl FileOutcome {
                 id: run.id.clone(),
                 digest: String::new(),
             }),
-            pending: run.pending,
             format: run.format.name(),
             rows: 0,
             lines: 0,
@@ -113,6 +134,7 @@ impl FileOutcome {
             settled: 0,
             already_settled: 0,
             lines_settled: 0,
+            pending: false,
             seconds: 0.0,
             head: Head::EMPTY,
             lines_per_second: 0.0,
@@ -226,7 +248,13 @@ pub fn ingest_file_visible(
 ) -> Result<FileOutcome, AppError> {
     let run = file_run(file, format)?;
     let mut appender = Appender::new(session.store.head());
-    let decided = read_and_decide(session, &mut appender, &run, quiet, visible)?;
+    let decided = read_and_decide(
+        session,
+        &mut appender,
+        &run,
+        (Settlement::Settled, quiet),
+        visible,
+    )?;
     let mut outcomes = append_decided(session, vec![decided], quiet)?;
     Ok(outcomes.pop().expect("one file decided"))
 }
@@ -245,12 +273,13 @@ fn read_and_decide(
     session: &mut Session,
     appender: &mut Appender,
     run: &Run,
-    quiet: bool,
+    (settlement, quiet): (Settlement, bool),
     visible: Visible,
 ) -> Result<Decided, AppError> {
     let started = Instant::now();
     let staging = session.dir().join("staging");
     let mut outcome = FileOutcome::new(run);
+    outcome.pending = settlement == Settlement::Pending;
     let mut invoices = read_run(session, run, &staging, quiet, visible, &mut outcome)?;
     let read_seconds = started.elapsed().as_secs_f64();
     let (spill, group_lines) = decide_invoices(
@@ -386,7 +415,11 @@ fn decide_invoices(
             let lines = invoice.lines.len() as u64;
             let (file, first_line) = (&first_places[index].0, first_places[index].1);
             let id = invoice.id.clone();
-            let fact = Fact::Invoice(invoice);
+            let fact = if outcome.pending {
+                Fact::Pending(invoice)
+            } else {
+                Fact::Invoice(invoice)
+            };
             match stage(&mut session.projections, appender, &fact) {
                 Ok(None) => outcome.already_settled += 1,
                 Ok(Some(staged)) => {
@@ -396,7 +429,7 @@ fn decide_invoices(
                     outcome.lines_settled += lines;
                 }
                 Err(StageError::Core(CoreError::InvoiceConflict { .. })) => {
-                    let Fact::Invoice(invoice) = &fact else {
+                    let (Fact::Invoice(invoice) | Fact::Pending(invoice)) = &fact else {
                         unreachable!("an invoice was staged")
                     };
                     let native = outcome.format == InputFormat::Native.name();
@@ -499,6 +532,19 @@ pub fn ingest_files(
     format: Option<InputFormat>,
     quiet: bool,
 ) -> Result<Vec<FileOutcome>, AppError> {
+    ingest_files_as(data, inputs, format, Settlement::Settled, quiet)
+}
+
+/// [`ingest_files`], recording the invoices as `settlement` says (pending runs for
+/// month-to-date data, R-PEND); an export run that says it is month-to-date is pending
+/// whatever `settlement` is.
+pub fn ingest_files_as(
+    data: &Path,
+    inputs: &[PathBuf],
+    format: Option<InputFormat>,
+    settlement: Settlement,
+    quiet: bool,
+) -> Result<Vec<FileOutcome>, AppError> {
     let runs = plan_inputs(inputs, format)?;
     for run in &runs {
         tracing::debug!(
@@ -514,7 +560,8 @@ pub fn ingest_files(
     let mut appender = Appender::new(session.store.head());
     let mut decided = Vec::with_capacity(runs.len());
     for run in &runs {
-        let one = read_and_decide(&mut session, &mut appender, run, quiet, &|_| true)
+        let how = (settlement.or_pending(run.pending), quiet);
+        let one = read_and_decide(&mut session, &mut appender, run, how, &|_| true)
             .map_err(|failure| none_recorded(failure, runs.len()))?;
         decided.push(one);
     }

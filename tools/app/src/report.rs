@@ -73,6 +73,9 @@ pub struct Commitment {
     pub forecast: Option<Forecast>,
     /// The Transactions section: one row per decrement event (invoice and billing profile).
     pub transactions: Vec<Transaction>,
+    /// R-PEND-3: the remaining with the pending (month-to-date) charges estimated on it, while
+    /// a pending run applies.
+    pub pending_remaining: Option<Money>,
 }
 
 /// A row of a commitment's Transactions section.
@@ -234,7 +237,13 @@ pub fn accounts<'p>(p: &'p Projections, as_of: Date, only: Option<&str>) -> Vec<
             &account_alerts,
             as_of,
         );
-        let cacos = caco_commitments(p, name, acct, &account_alerts, as_of);
+        let mut cacos = caco_commitments(p, name, acct, &account_alerts, as_of);
+        let mut maccs = maccs;
+        if let Some(estimate) = ledger_replay::pending::estimate(p, name) {
+            for c in maccs.iter_mut().chain(cacos.iter_mut()) {
+                c.pending_remaining = ledger_replay::pending::estimated_balance(&estimate, &c.id);
+            }
+        }
         let credits = credit_lots(acct, events);
 
         out.push(Account {
@@ -328,6 +337,7 @@ fn macc_commitments(
             points,
             milestones,
             forecast: forecast_of(account_alerts, "macc", &m.terms.id, as_of),
+            pending_remaining: None,
         });
     }
     maccs
@@ -406,6 +416,7 @@ fn caco_commitments(
             points,
             milestones,
             forecast: forecast_of(account_alerts, "caco", row.id, as_of),
+            pending_remaining: row.pending_remaining,
         });
     }
     cacos

@@ -25,6 +25,9 @@ pub fn describe(outcome: &FileOutcome) -> String {
         format!("{} ({label}{parts})", outcome.file.display())
     };
     let skipped = skipped_text(outcome);
+    if outcome.pending {
+        return pending_text(&name, outcome, &skipped);
+    }
     if outcome.settled == 0 && outcome.already_settled > 0 {
         if let Some(run) = &outcome.run {
             return format!(
@@ -70,6 +73,26 @@ pub fn describe(outcome: &FileOutcome) -> String {
             group(outcome.lines_per_second as u64)
         ));
     }
+    text
+}
+
+/// A file read as pending (month-to-date) data: `mtd.csv: 4 lines in 1 invoices: 1 recorded
+/// as pending (estimates, not settled; R-PEND) in 0.01 s`.
+fn pending_text(name: &str, outcome: &FileOutcome, skipped: &str) -> String {
+    let mut text = format!(
+        "{name}: {} lines in {} invoices: {} recorded as pending (estimates, not settled; R-PEND)",
+        group(outcome.lines),
+        group(outcome.invoices),
+        group(outcome.settled)
+    );
+    if outcome.already_settled > 0 {
+        text.push_str(&format!(
+            ", {} unchanged (the same run is current, or its period's invoice is settled)",
+            outcome.already_settled
+        ));
+    }
+    text.push_str(skipped);
+    text.push_str(&format!(" in {:.2} s", outcome.seconds));
     text
 }
 

@@ -173,8 +173,12 @@ impl Serialize for LotProperties<'_> {
         map.serialize_entry("billingCurrency", &r.currency)?;
         map.serialize_entry("originalAmountInBillingCurrency", &billing(r.original))?;
         map.serialize_entry("closedBalanceInBillingCurrency", &billing(r.closed_balance))?;
-        // Settled data only until pending charges (month-to-date estimates) are served.
-        map.serialize_entry("isEstimatedBalance", &false)?;
+        // R-PEND-3: `closedBalance` stays the settled balance; the estimate with the pending
+        // (month-to-date) charges is beside it while a pending run applies.
+        map.serialize_entry("isEstimatedBalance", &r.pending_balance.is_some())?;
+        if let Some(pending) = r.pending_balance {
+            map.serialize_entry("pendingBalance", &CurrencyAmount(&r.currency, pending))?;
+        }
         if !r.milestones.is_empty() {
             let milestones: Vec<_> = r.milestones.iter().map(MaccMilestoneJson).collect();
             map.serialize_entry("milestones", &milestones)?;
@@ -271,8 +275,10 @@ impl Serialize for EventProperties<'_> {
             "closedBalanceInBillingCurrency",
             &billing(Some(e.closed_balance)),
         )?;
-        // Settled data only until pending charges (month-to-date estimates) are served.
-        map.serialize_entry("isEstimatedBalance", &false)?;
+        // Pending event types are estimates (R-PEND-3): never recorded, replaced by the
+        // closed invoice.
+        let estimate = ledger_app::replay::pending::is_estimate(&e.event_type);
+        map.serialize_entry("isEstimatedBalance", &estimate)?;
         map.end()
     }
 }
@@ -300,7 +306,8 @@ impl EventAmounts {
             canceled_credit: None,
         };
         match e.event_type.as_str() {
-            "NewCredit" => amounts.new_credit = Some(e.charges),
+            "NewCredit" | "PendingNewCredit" => amounts.new_credit = Some(e.charges),
+            "PendingAdjustments" => amounts.adjustments = Some(e.charges),
             "PendingExpiredCredit" => amounts.credit_expired = Some(e.charges),
             "CanceledCredit" => amounts.canceled_credit = Some(e.charges),
             "CreditAmended" | "CommitmentAmended" => amounts.adjustments = Some(e.charges),
@@ -345,6 +352,13 @@ impl Serialize for CacoJson<'_> {
         let transactions: Vec<TransactionJson> =
             c.transactions.iter().map(TransactionJson).collect();
         map.serialize_entry("transactions", &transactions)?;
+        // R-PEND-3: present only while a pending (month-to-date) run applies.
+        if let Some(pending) = c.pending_remaining {
+            map.serialize_entry("pendingRemainingCommitment", &Amount(pending))?;
+            let pending: Vec<TransactionJson> =
+                c.pending_transactions.iter().map(TransactionJson).collect();
+            map.serialize_entry("pendingTransactions", &pending)?;
+        }
         map.end()
     }
 }
@@ -363,6 +377,9 @@ impl Serialize for MilestoneJson<'_> {
         map.serialize_entry("progressPercent", &DecimalNumber(m.progress_percent))?;
         map.serialize_entry("acoAward", &Amount(m.award))?;
         map.serialize_entry("status", m.status)?;
+        if let Some(pending) = m.pending_progress {
+            map.serialize_entry("pendingProgress", &Amount(pending))?;
+        }
         map.end()
     }
 }
@@ -510,6 +527,9 @@ impl Serialize for AlertJson<'_> {
         )?;
         map.serialize_entry("forecastReason", &a.no_forecast.map(|n| n.reason()))?;
         map.serialize_entry("forecastShortfall", &six(a.forecast_shortfall))?;
+        if let Some(pending) = a.pending_remaining {
+            map.serialize_entry("pendingRemaining", &Amount(pending))?;
+        }
         map.end()
     }
 }
@@ -884,6 +904,10 @@ impl Serialize for FileOutcomeJson<'_> {
         map.serialize_entry("linesSettled", &o.lines_settled)?;
         map.serialize_entry("seconds", &o.seconds)?;
         map.serialize_entry("linesPerSecond", &o.lines_per_second)?;
+        if o.pending {
+            // R-PEND: `settled` counts pending runs recorded, not settled invoices.
+            map.serialize_entry("pending", &true)?;
+        }
         if let Some(run) = &o.run {
             #[derive(serde::Serialize)]
             struct RunJson<'a> {

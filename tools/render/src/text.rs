@@ -25,23 +25,23 @@ pub fn lots_table(rows: &[LotRow]) -> String {
         ("status", Align::Left),
     ]);
     columns.extend(spread.currency_column());
-    columns.extend([
-        ("original", Align::Right),
-        ("balance", Align::Right),
-        ("start", Align::Left),
-        ("expires", Align::Left),
-    ]);
+    columns.extend([("original", Align::Right), ("balance", Align::Right)]);
+    // R-PEND-3: the estimate with pending (month-to-date) charges, only while one applies.
+    let pending = rows.iter().any(|r| r.pending_balance.is_some());
+    if pending {
+        columns.push(("pending estimate", Align::Right));
+    }
+    columns.extend([("start", Align::Left), ("expires", Align::Left)]);
     let mut t = Table::new(&columns);
     for r in rows {
         let mut cells = spread.account_cell(&r.account);
         cells.extend([r.name.clone(), r.kind.clone(), r.status.name().to_string()]);
         cells.extend(spread.currency_cell(&r.currency));
-        cells.extend([
-            amount(r.original),
-            amount(r.closed_balance),
-            r.start.to_string(),
-            r.expiration.to_string(),
-        ]);
+        cells.extend([amount(r.original), amount(r.closed_balance)]);
+        if pending {
+            cells.push(r.pending_balance.map(amount).unwrap_or_default());
+        }
+        cells.extend([r.start.to_string(), r.expiration.to_string()]);
         t.row(cells);
     }
     format!("{}{}", t.render(), spread.note("", "\n"))

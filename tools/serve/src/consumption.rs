@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use axum::response::Response;
 use ledger_app::core::state::LotStatus;
 use ledger_app::core::Money;
-use ledger_app::replay::views::{event_rows, lot_rows, EventFilter, LotFilter};
+use ledger_app::replay::views::{event_rows_with_pending, lot_rows, EventFilter, LotFilter};
 use ledger_app::replay::Projections;
 use ledger_render::json::{
     billing_profile_path, BillingAmount, CurrencyAmount, EventJson, LotJson,
@@ -148,7 +148,12 @@ pub fn events(
         from,
         to,
     };
-    let rows: Vec<_> = event_rows(p, &narrow)
+    let pending: std::collections::BTreeMap<String, _> =
+        ledger_app::replay::pending::estimate(p, account)
+            .map(|e| (account.to_string(), e))
+            .into_iter()
+            .collect();
+    let rows: Vec<_> = event_rows_with_pending(p, &pending, &narrow)
         .into_iter()
         .filter(|r| filter.matches_event(r))
         .filter(|r| {
@@ -197,8 +202,8 @@ struct BalanceJson<'a> {
 
 /// `…/billingProfiles/{profile}/providers/Microsoft.Consumption/credits/balanceSummary`: the
 /// balance of the account's credit lots (not its MACCs) that are active now, and (negative, as
-/// the Events API's `creditExpired`) what expired unused. Settled data only: the estimate is
-/// the current balance until pending charges are served.
+/// the Events API's `creditExpired`) what expired unused. The estimated balance includes the
+/// pending (month-to-date) charges (R-PEND-3); without any it is the current balance.
 pub fn credit_summary(
     cx: &Context<'_>,
     account: &str,
@@ -217,6 +222,7 @@ pub fn credit_summary(
         .clock
         .ok_or_else(|| ApiError::internal("a billing profile without a ledger clock"))?;
     let mut current = Money::ZERO;
+    let mut estimated = Money::ZERO;
     let mut expired = Money::ZERO;
     let narrow = LotFilter {
         account: Some(account.to_string()),
@@ -225,7 +231,10 @@ pub fn credit_summary(
     let lots = lot_rows(&p, &narrow);
     for row in lots.iter().skip(acct.maccs.len()) {
         match row.status {
-            LotStatus::Active => current = add(current, row.closed_balance)?,
+            LotStatus::Active => {
+                current = add(current, row.closed_balance)?;
+                estimated = add(estimated, row.pending_balance.unwrap_or(row.closed_balance))?;
+            }
             LotStatus::Expired => expired = add(expired, row.closed_balance)?,
             _ => {}
         }
@@ -234,6 +243,11 @@ pub fn credit_summary(
         .checked_sub(expired)
         .map_err(|_| ApiError::internal("expired credit out of range"))?;
     let currency = acct.currency.as_str();
+    // R-PEND-3: what the pending charges would take from these lots (negative, as the Events
+    // API's charges).
+    let pending_charges = estimated
+        .checked_sub(current)
+        .map_err(|_| ApiError::internal("pending charges out of range"))?;
     let summary = CreditSummaryJson {
         id: format!(
             "{}/providers/Microsoft.Consumption/credits/balanceSummary",
@@ -244,20 +258,20 @@ pub fn credit_summary(
         e_tag: None,
         properties: SummaryProperties {
             balance_summary: BalanceJson {
-                estimated_balance: CurrencyAmount(currency, current),
+                estimated_balance: CurrencyAmount(currency, estimated),
                 current_balance: CurrencyAmount(currency, current),
                 estimated_balance_in_billing_currency: BillingAmount {
                     currency,
-                    value: current,
+                    value: estimated,
                     month,
                 },
             },
             pending_credit_adjustments: CurrencyAmount(currency, Money::ZERO),
             expired_credit: CurrencyAmount(currency, expired),
-            pending_eligible_charges: CurrencyAmount(currency, Money::ZERO),
+            pending_eligible_charges: CurrencyAmount(currency, pending_charges),
             credit_currency: currency,
             billing_currency: currency,
-            is_estimated_balance: false,
+            is_estimated_balance: lots.iter().any(|r| r.pending_balance.is_some()),
         },
     };
     ok_json(&summary, version.as_deref())

@@ -44,6 +44,8 @@
 
 // A library writes to the stream it is given, never to the process's stdout or stderr.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+// The OpenAPI document is written with `json!`, whose nesting passes the default limit.
+#![recursion_limit = "256"]
 
 pub mod access;
 pub mod benefits;

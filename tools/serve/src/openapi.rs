@@ -107,12 +107,15 @@ fn schemas() -> Value {
                     "required": ["id", "startDate", "endDate", "consumptionTarget", "progress", "progressPercent", "acoAward", "status"],
                     "properties": { "id": { "type": "string" }, "startDate": date, "endDate": date,
                         "consumptionTarget": { "type": "number" }, "progress": { "type": "number" },
-                        "progressPercent": { "type": "number" }, "acoAward": { "type": "number" }, "status": { "type": "string" } } } },
+                        "progressPercent": { "type": "number" }, "acoAward": { "type": "number" }, "status": { "type": "string" },
+                        "pendingProgress": { "type": "number", "description": "R-PEND-3: progress with the pending (month-to-date) charges estimated; only while a pending run applies." } } } },
                 "transactions": { "type": "array", "items": { "type": "object",
                     "required": ["date", "description", "billingProfile", "invoiceNumber", "cacoDecrement", "remainingCommitment"],
                     "properties": { "date": date, "description": { "type": "string" }, "billingProfile": { "type": "string" },
                         "invoiceNumber": { "type": "string" }, "cacoDecrement": { "type": "number" },
-                        "remainingCommitment": { "type": "number" } } } }
+                        "remainingCommitment": { "type": "number" } } } },
+                "pendingRemainingCommitment": { "type": "number", "description": "R-PEND-3: the remaining commitment with the pending charges estimated; only while a pending run applies." },
+                "pendingTransactions": { "type": "array", "description": "The transactions the pending charges would add (R-PEND-3).", "items": { "type": "object" } }
             }
         },
         "CacoList": { "type": "object", "required": ["value"], "properties": { "value": { "type": "array", "items": reference("Caco") } } },
@@ -138,7 +141,8 @@ fn schemas() -> Value {
                 "risk": { "type": "string", "enum": ["Low", "Medium", "High"] },
                 "forecastCompletion": { "type": "string", "format": "date", "nullable": true },
                 "forecastReason": nullable_string,
-                "forecastShortfall": { "type": "number" }
+                "forecastShortfall": { "type": "number" },
+                "pendingRemaining": { "type": "number", "description": "R-PEND-3: the remaining with the pending charges estimated; only while a pending run applies." }
             }
         },
         "AlertList": { "type": "object", "required": ["value", "credits"], "properties": { "value": { "type": "array", "items": reference("Alert") }, "credits": { "type": "array", "items": reference("ExpiringCredit") } } },
@@ -248,6 +252,7 @@ fn lot_and_event_schemas() -> Vec<(&'static str, Value)> {
                             "originalAmountInBillingCurrency": reference("AmountWithExchangeRate"),
                             "closedBalanceInBillingCurrency": reference("AmountWithExchangeRate"),
                             "isEstimatedBalance": { "type": "boolean" },
+                            "pendingBalance": reference("Amount"),
                             "milestones": { "type": "array", "items": { "type": "object",
                                 "required": ["id", "dueDate", "status", "target", "progress", "shortfall"],
                                 "properties": {
@@ -282,7 +287,8 @@ fn lot_and_event_schemas() -> Vec<(&'static str, Value)> {
                             "lotId": { "type": "string" }, "lotSource": { "type": "string" },
                             "charges": reference("Amount"), "closedBalance": reference("Amount"),
                             "eventType": { "type": "string", "enum": ["SettledCharges", "NewCredit", "PendingExpiredCredit",
-                                "CommitmentAmended", "CommitmentCanceled", "CreditAmended", "CanceledCredit"] },
+                                "CommitmentAmended", "CommitmentCanceled", "CreditAmended", "CanceledCredit",
+                                "PendingCharges", "PendingNewCredit", "PendingAdjustments"] },
                             "invoiceNumber": nullable_string,
                             "billingAccountId": { "type": "string" }, "billingAccountDisplayName": { "type": "string" },
                             "billingProfileId": nullable_string,

@@ -97,6 +97,9 @@ fn readable_projections(
         if let Some(views) = p.views.get(name) {
             only.views.insert(name.to_string(), views.clone());
         }
+        if let Some(runs) = p.pending.get(name) {
+            only.pending.insert(name.to_string(), runs.clone());
+        }
     }
     std::sync::Arc::new(only)
 }

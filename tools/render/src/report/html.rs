@@ -300,6 +300,12 @@ fn commitment_kpi(a: &Account, c: &Commitment) -> Markup {
                     None => { ", ends " span class="nw" { (display(c.end)) } }
                 }
             }
+            @if let Some(pending) = c.pending_remaining {
+                // R-PEND-3: an estimate, drawn apart from the settled figures.
+                div class="sub pending" data-pending="estimate" {
+                    "Pending (month-to-date) estimate: " span class="cur" { (a.currency) } (amount(pending)) " remaining"
+                }
+            }
         }
     }
 }
