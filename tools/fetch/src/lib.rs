@@ -195,11 +195,14 @@ async fn blobs_under(
 fn relative_path(blob: &BlobPath, prefix: &str) -> PathBuf {
     let trimmed = prefix.trim_matches('/');
     let full = blob.as_ref();
-    let below = full
-        .strip_prefix(trimmed)
-        .map(|r| r.trim_start_matches('/'))
-        .filter(|r| !r.is_empty() && !trimmed.is_empty())
-        .unwrap_or_else(|| full.rsplit('/').next().unwrap_or(full));
+    let below = if trimmed.is_empty() {
+        full
+    } else {
+        full.strip_prefix(trimmed)
+            .and_then(|r| r.strip_prefix('/'))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| full.rsplit('/').next().unwrap_or(full))
+    };
     // Only plain segments: never `..` or an absolute path out of the folder.
     below
         .split('/')
