@@ -297,9 +297,50 @@ pub fn read_export_part(
     format: ExportFormat,
     accounts: &Accounts,
     assembler: &mut Assembler,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<ReadStats, InputError> {
     let mut reader = ExportReader::open(path, format)?;
+    pump_rows(path, &mut reader, accounts, assembler, progress)
+}
+
+/// What the export readers share (CSV here, [`crate::parquet::ParquetReader`]): the rows of
+/// one part, one at a time, with what reading found.
+pub trait RowSource {
+    /// The next row (`None` at the end; `Some(Ok(None))` for a row skipped).
+    fn next_row(&mut self, accounts: &Accounts) -> Option<Result<Option<Row<'_>>, InputError>>;
+    /// Rows read and skipped so far.
+    fn stats(&self) -> &ReadStats;
+    /// Bytes of the file read so far (for progress).
+    fn bytes_read(&self) -> u64;
+    /// Name the columns behind the checked fields, so the assembler's errors name them.
+    fn name_sources(&self, assembler: &mut Assembler);
+}
+
+impl RowSource for ExportReader {
+    fn next_row(&mut self, accounts: &Accounts) -> Option<Result<Option<Row<'_>>, InputError>> {
+        ExportReader::next_row(self, accounts)
+    }
+    fn stats(&self) -> &ReadStats {
+        ExportReader::stats(self)
+    }
+    fn bytes_read(&self) -> u64 {
+        ExportReader::bytes_read(self)
+    }
+    fn name_sources(&self, assembler: &mut Assembler) {
+        ExportReader::name_sources(self, assembler)
+    }
+}
+
+/// Push every row of `reader` (a part at `path`) into `assembler`, calling
+/// `progress(bytes_read, rows)` every [`PROGRESS_EVERY_ROWS`] rows and once at the end; log
+/// the rows skipped. The rows read and skipped.
+pub(crate) fn pump_rows(
+    path: &Path,
+    reader: &mut impl RowSource,
+    accounts: &Accounts,
+    assembler: &mut Assembler,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ReadStats, InputError> {
     reader.name_sources(assembler);
     let mut until_progress = PROGRESS_EVERY_ROWS;
     while let Some(next) = reader.next_row(accounts) {

@@ -22,10 +22,10 @@ use ::parquet::data_type::{ByteArray, FixedLenByteArray, Int96};
 use ::parquet::file::reader::{FileReader, SerializedFileReader};
 use ::parquet::schema::types::ColumnDescPtr;
 
-use crate::assemble::{Accounts, Assembler, StagedInvoices, PROGRESS_EVERY_ROWS};
+use crate::assemble::{Accounts, Assembler, StagedInvoices};
 use crate::cells::{Cells, Header, ReadStats, Scratch};
 use crate::error::InputError;
-use crate::export::{log_skips, ExportFormat, Layout};
+use crate::export::{pump_rows, ExportFormat, Layout, RowSource};
 use crate::native::Row;
 use crate::parquet_cells::{
     be_integer, write_date, write_decimal, write_hex, write_int96, write_timestamp, Convert,
@@ -584,24 +584,24 @@ pub fn read_parquet_part(
     format: ExportFormat,
     accounts: &Accounts,
     assembler: &mut Assembler,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<ReadStats, InputError> {
     let mut reader = ParquetReader::open(path, format)?;
     assembler.count_rows();
-    reader.name_sources(assembler);
-    let mut until_progress = PROGRESS_EVERY_ROWS;
-    while let Some(next) = reader.next_row(accounts) {
-        if let Some(row) = next? {
-            assembler.push_row(&row)?;
-        }
-        until_progress -= 1;
-        if until_progress == 0 {
-            progress(reader.bytes_read(), reader.stats().rows);
-            until_progress = PROGRESS_EVERY_ROWS;
-        }
+    pump_rows(path, &mut reader, accounts, assembler, progress)
+}
+
+impl RowSource for ParquetReader {
+    fn next_row(&mut self, accounts: &Accounts) -> Option<Result<Option<Row<'_>>, InputError>> {
+        ParquetReader::next_row(self, accounts)
     }
-    progress(reader.bytes_read(), reader.stats().rows);
-    let stats = reader.stats().clone();
-    log_skips(path, &stats);
-    Ok(stats)
+    fn stats(&self) -> &ReadStats {
+        ParquetReader::stats(self)
+    }
+    fn bytes_read(&self) -> u64 {
+        ParquetReader::bytes_read(self)
+    }
+    fn name_sources(&self, assembler: &mut Assembler) {
+        ParquetReader::name_sources(self, assembler)
+    }
 }
