@@ -7,48 +7,13 @@
 //! four parts, two of them gzip, with the rows shuffled; each must settle byte for byte as the
 //! same rows in one plain CSV do (lots, events, invoices, CACO and the log's head).
 
-use std::io::Write;
-use std::path::PathBuf;
+mod export_layout;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use export_layout::{gzip, manifest, sample, shuffled, write_manifest, write_parts, Written};
 use serde_json::{json, Value};
 use tests::{assert_same_state, fixtures_dir, Ledger, State};
 
 const AGREEMENT: &str = "account = \"8611537\"\ncurrency = \"USD\"\n[[macc]]\nid = \"macc-1\"\namount = \"100000\"\nstart = \"2020-01-01\"\nend = \"2026-12-31\"\n";
-
-/// The sample's header line and its data lines (each with its line break).
-fn sample() -> (String, Vec<String>) {
-    let path = fixtures_dir().join("data/focus-sample-data/focus_sample.csv");
-    let text = std::fs::read_to_string(&path).expect("the FOCUS sample");
-    let mut lines = text.split_inclusive('\n').map(|l| {
-        let mut l = l.to_string();
-        if !l.ends_with('\n') {
-            l.push('\n');
-        }
-        l
-    });
-    let header = lines.next().expect("a header");
-    (header, lines.collect())
-}
-
-/// The rows in a fixed pseudo-random order (xorshift; the same every run).
-fn shuffled(mut rows: Vec<String>, seed: u64) -> Vec<String> {
-    let mut x = seed;
-    for i in (1..rows.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        rows.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    rows
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
 
 /// A ledger with the sample's account recorded.
 fn new_ledger() -> Ledger {
@@ -65,106 +30,6 @@ fn reference() -> (State, String) {
     ledger.write("all.csv", header + &rows.concat());
     ledger.ok(&["ingest", "all.csv"]);
     ledger.fingerprint()
-}
-
-/// One part written: its path, its bytes on disk and its data rows.
-struct Written {
-    path: PathBuf,
-    bytes: u64,
-    rows: usize,
-}
-
-/// `rows` split into four parts under `folder` (`part_0_000N.csv`, the 2nd and 4th gzip;
-/// `gz_suffix` decides whether their names say so), each with the header.
-fn write_parts(
-    ledger: &Ledger,
-    folder: &str,
-    header: &str,
-    rows: &[String],
-    gz_suffix: bool,
-) -> Vec<Written> {
-    let per_part = rows.len().div_ceil(4);
-    rows.chunks(per_part)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let text = format!("{header}{}", chunk.concat());
-            let compressed = i % 2 == 1;
-            let name = match (compressed, gz_suffix) {
-                (true, true) => format!("{folder}/part_0_000{}.csv.gz", i + 1),
-                _ => format!("{folder}/part_0_000{}.csv", i + 1),
-            };
-            let bytes = if compressed {
-                gzip(text.as_bytes())
-            } else {
-                text.into_bytes()
-            };
-            let path = ledger.write(&name, &bytes);
-            Written {
-                path,
-                bytes: bytes.len() as u64,
-                rows: chunk.len(),
-            }
-        })
-        .collect()
-}
-
-/// A `manifest.json` for `parts` in the shape Azure writes (manifest version 2024-04-01).
-fn manifest(
-    run_id: &str,
-    submitted: &str,
-    time_frame: &str,
-    end: &str,
-    parts: &[Written],
-) -> Value {
-    let blobs: Vec<Value> = parts
-        .iter()
-        .map(|p| {
-            let name = p.path.file_name().unwrap().to_str().unwrap();
-            json!({
-                "blobName": format!("costs/focus-daily/20240901-20240930/202410010000/{run_id}/{name}"),
-                "byteCount": p.bytes,
-                "dataRowCount": p.rows,
-            })
-        })
-        .collect();
-    json!({
-        "manifestVersion": "2024-04-01",
-        "byteCount": parts.iter().map(|p| p.bytes).sum::<u64>(),
-        "blobCount": parts.len(),
-        "dataRowCount": parts.iter().map(|p| p.rows).sum::<usize>(),
-        "exportConfig": {
-            "exportName": "focus-daily",
-            "resourceId": "/providers/Microsoft.Billing/billingAccounts/8611537/providers/Microsoft.CostManagement/exports/focus-daily",
-            "dataVersion": "1.0",
-            "apiVersion": "2023-07-01-preview",
-            "type": "FocusCost",
-            "timeFrame": time_frame,
-            "granularity": "Daily"
-        },
-        "deliveryConfig": {
-            "partitionData": true,
-            "dataOverwriteBehavior": "CreateNewReport",
-            "fileFormat": "Csv",
-            "compressionMode": "Gzip",
-            "containerUri": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/costs",
-            "rootFolderPath": "focus-daily"
-        },
-        "runInfo": {
-            "executionType": "Scheduled",
-            "submittedTime": submitted,
-            "runId": run_id,
-            "startDate": "2024-09-01T00:00:00",
-            "endDate": end
-        },
-        "blobs": blobs
-    })
-}
-
-fn write_manifest(ledger: &Ledger, folder: &str, manifest: &Value) -> PathBuf {
-    ledger.write(
-        &format!("{folder}/manifest.json"),
-        serde_json::to_string_pretty(manifest).unwrap(),
-    )
 }
 
 #[track_caller]

@@ -3,8 +3,13 @@
 //! `azurite-blob` on a free loopback port, uploads sample exports with `object_store`'s put,
 //! ingests them by URL (a prefix holding two blobs, one blob, the `https://` form) and compares
 //! with ingesting the same files locally: the same `lots`, `events`, `invoices --json` and log
-//! head. A missing blob is refused naming it, and nothing is appended. If Azurite cannot be
+//! head. A missing blob is refused naming it, and nothing is appended. An export run laid out
+//! as Azure delivers it (a `manifest.json` and four `part_*` files, half gzip, one invoice
+//! spanning them) reads from the container exactly as the same folder on disk does: by its
+//! folder, by its manifest, and as an export root of several runs. If Azurite cannot be
 //! installed or started, the test fails (it never skips).
+
+mod export_layout;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -12,11 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use export_layout::{manifest, sample, shuffled, write_manifest, write_parts};
 use hmac::{Hmac, Mac};
 use ledger_gen::parquet::{csv_to_parquet, CostType, ParquetOptions, TimeType};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as BlobPath;
 use object_store::ObjectStoreExt as _;
+use serde_json::Value;
 use sha2::Sha256;
 use tests::{fixtures_dir, run_command, text, Ledger};
 
@@ -293,4 +300,133 @@ fn exports_in_blob_storage_ingest_as_their_local_copies() {
         "{said}"
     );
     assert_eq!(one.fingerprint(), before, "nothing appended");
+}
+
+/// The four parts (half gzip, rows shuffled) and the manifest of run `run_id` written under
+/// `folder` of `work`, and uploaded under `prefix/` in the container.
+fn upload_run(
+    azurite: &Azurite,
+    work: &Ledger,
+    folder: &str,
+    prefix: &str,
+    run_id: &str,
+    submitted: &str,
+    seed: u64,
+) {
+    let (header, rows) = sample();
+    let parts = write_parts(work, folder, &header, &shuffled(rows, seed), true);
+    let m = manifest(
+        run_id,
+        submitted,
+        "TheLastMonth",
+        "2024-09-30T00:00:00",
+        &parts,
+    );
+    let manifest_path = write_manifest(work, folder, &m);
+    let mut files = vec![manifest_path];
+    files.extend(parts.into_iter().map(|p| p.path));
+    let named: Vec<(String, &Path)> = files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            (format!("{prefix}/{name}"), f.as_path())
+        })
+        .collect();
+    let blobs: Vec<(&str, &Path)> = named.iter().map(|(n, f)| (n.as_str(), *f)).collect();
+    upload(azurite.port, &blobs);
+}
+
+#[test]
+fn an_export_run_in_a_container_reads_as_the_same_folder_on_disk() {
+    let azurite = start_azurite();
+    create_container(azurite.port);
+    let work = Ledger::new();
+    let run = "focus-daily/20240901-20240930/202410010000/run-1";
+    upload_run(
+        &azurite,
+        &work,
+        "run-1",
+        run,
+        "run-1",
+        "2024-10-01T00:10:00Z",
+        0x9e37_79b9_7f4a_7c15,
+    );
+
+    // The same rows in one local plain CSV.
+    let (header, rows) = sample();
+    let local = ledger_for("8611537");
+    local.write("all.csv", header + &rows.concat());
+    let said = local.ok(&["ingest", "all.csv"]);
+    let expected = views(&local, &said);
+
+    // By its folder: one run of four parts, named by its URL; progress per blob.
+    let by_folder = ledger_for("8611537");
+    let url = format!("az://{CONTAINER}/{run}");
+    let (ok, said, progress) = ingest_remote(&by_folder, azurite.port, &[&url]);
+    assert!(ok, "ingest {url} failed:\n{progress}");
+    let first = said.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!(
+            "{url}/manifest.json (FOCUS, 4 parts): 1,000 rows, 51 lines in 1 invoices: 1 settled"
+        )) && said.lines().count() == 2,
+        "one run read through its manifest, named by its URL:\n{said}"
+    );
+    for (i, blob) in ["manifest.json", "part_0_0001.csv", "part_0_0004.csv.gz"]
+        .iter()
+        .zip([1, 2, 5])
+        .map(|(b, i)| (i, b))
+    {
+        let line = format!("fetching az://{CONTAINER}/{run}/{blob} ({i}/5)");
+        assert!(progress.contains(&line), "{line} not in:\n{progress}");
+    }
+    assert_eq!(views(&by_folder, &said), expected, "run folder vs one CSV");
+    by_folder.assert_audit_and_replay_pass();
+
+    // By its manifest: the parts beside it come with it.
+    let by_manifest = ledger_for("8611537");
+    let url = format!("az://{CONTAINER}/{run}/manifest.json");
+    let (ok, said, progress) = ingest_remote(&by_manifest, azurite.port, &[&url]);
+    assert!(ok, "ingest {url} failed:\n{progress}");
+    assert_eq!(views(&by_manifest, &said), expected, "manifest vs one CSV");
+
+    // An export root holding a second delivery of the same month: every run, oldest first,
+    // the repeat skipped by run id and content digest.
+    upload_run(
+        &azurite,
+        &work,
+        "run-2",
+        "focus-daily/20240901-20240930/202410020000/run-2",
+        "run-2",
+        "2024-10-02T00:10:00Z",
+        3,
+    );
+    let by_root = ledger_for("8611537");
+    let url = format!("az://{CONTAINER}/focus-daily");
+    let (ok, said, progress) = ingest_remote(&by_root, azurite.port, &[&url, "--json"]);
+    assert!(ok, "ingest {url} failed:\n{progress}");
+    let outcome: Value = serde_json::from_str(&said).unwrap();
+    let files = outcome["files"].as_array().unwrap();
+    let ids: Vec<&str> = files
+        .iter()
+        .map(|f| f["run"]["id"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(ids, ["run-1", "run-2"], "{outcome}");
+    assert_eq!(
+        (
+            files[0]["settled"].as_u64(),
+            files[1]["alreadySettled"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{outcome}"
+    );
+    assert_eq!(by_root.head_hash(), local.head_hash(), "the log's head");
+    assert_eq!(
+        (
+            by_root.ok(&["lots", "--json"]),
+            by_root.ok(&["events", "--json"]),
+            by_root.ok(&["invoices", "--json"]),
+        ),
+        (expected.1, expected.2, expected.3),
+        "export root vs one CSV"
+    );
 }

@@ -49,13 +49,23 @@ pub fn agreement(data: &Path, args: &AgreementArgs, out: &mut dyn Write) -> Resu
 /// `ledger ingest FILE... [--format F] [--json]`.
 pub fn ingest(data: &Path, args: &IngestArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let format = args.format.map(Into::into);
-    let (files, _fetched) = crate::remote::local_inputs(data, &args.files)?;
+    let (files, copies) = crate::remote::local_inputs(data, &args.files)?;
     let settlement = if args.pending {
         ingest::Settlement::Pending
     } else {
         ingest::Settlement::Settled
     };
-    let outcomes = ingest::ingest_files_as(data, &files, format, settlement, quiet())?;
+    let mut outcomes =
+        ingest::ingest_files_as(data, &files, format, settlement, quiet()).map_err(|e| {
+            let failure = Failure::from(e);
+            Failure {
+                message: copies.rename_in(failure.message.clone()),
+                ..failure
+            }
+        })?;
+    for outcome in &mut outcomes {
+        outcome.file = copies.name(&outcome.file);
+    }
     if args.json {
         let text =
             serde_json::to_string_pretty(&json::ingest_document(&outcomes)).expect("serializes");

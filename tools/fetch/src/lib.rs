@@ -9,7 +9,11 @@
 //! - Blobs are streamed chunk by chunk to their file (memory bounded by one chunk, whatever
 //!   the blob's size); the caller is told each blob's progress ([`Progress`]).
 //! - The local layout keeps each blob's path below the URL's path (`exports/run1/part_0.csv`
-//!   under `az://c/exports` becomes `run1/part_0.csv` in the folder).
+//!   under `az://c/exports` becomes `run1/part_0.csv` in the folder), and [`Fetched::local`]
+//!   is what the binary ingests: the folder itself for a prefix (so a run folder, a folder of
+//!   parts or an export root read exactly as the same folder on disk), the blob's copy for a
+//!   URL naming one blob. A URL naming a manifest (`*.json`) also fetches the blobs beside it
+//!   (its run's parts), so the manifest is read with its parts as it would be locally.
 //! - Credentials are Azure's usual environment variables, read by `object_store`'s
 //!   `MicrosoftAzureBuilder::from_env`: `AZURE_STORAGE_ACCOUNT_NAME` with
 //!   `AZURE_STORAGE_ACCOUNT_KEY` (account key), `AZURE_STORAGE_SAS_TOKEN` (SAS token),
@@ -106,13 +110,43 @@ fn split_url(url: &str) -> Result<(String, String), FetchError> {
     }
 }
 
+/// What a fetch copied, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// What to read: the folder the blobs were copied to when the URL is a prefix, else the
+    /// copy of the blob it names (a manifest's copy, with its parts beside it).
+    pub local: PathBuf,
+    /// The URL of the folder the copies are in (the prefix, or the named blob's folder):
+    /// a local path `into/R` is the blob `{remote}/R` ([`Fetched::remote_name`]).
+    pub remote: String,
+    /// The folder the blobs were copied to.
+    pub into: PathBuf,
+    /// Every local copy, in the blobs' name order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Fetched {
+    /// The blob a local copy (or the folder) stands for, as a URL; `None` for a path outside
+    /// the folder.
+    pub fn remote_name(&self, local: &Path) -> Option<String> {
+        let below = local.strip_prefix(&self.into).ok()?;
+        let mut name = self.remote.trim_end_matches('/').to_string();
+        for segment in below.iter() {
+            name.push('/');
+            name.push_str(&segment.to_string_lossy());
+        }
+        Some(name)
+    }
+}
+
 /// Copy the blob `url` names, or every blob under it, into `into` (a folder that exists);
-/// the local files, in the blobs' name order. `progress` is told about each chunk.
+/// a URL naming a manifest (`*.json`) brings the blobs beside it too. `progress` is told
+/// about each chunk.
 pub fn fetch(
     url: &str,
     into: &Path,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Vec<PathBuf>, FetchError> {
+) -> Result<Fetched, FetchError> {
     let (container, prefix) = split_url(url)?;
     let store = MicrosoftAzureBuilder::from_env()
         .with_url(container.clone())
@@ -133,13 +167,18 @@ async fn fetch_all(
     prefix: &str,
     into: &Path,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Vec<PathBuf>, FetchError> {
-    let blobs = blobs_under(&store, url, prefix).await?;
+) -> Result<Fetched, FetchError> {
+    let (named, blobs) = blobs_under(&store, url, prefix).await?;
+    // A named manifest's copy lands beside its parts: the folder is the manifest's.
+    let folder = match &named {
+        Some(blob) if is_manifest(blob) => parent_of(blob),
+        _ => prefix.trim_matches('/').to_string(),
+    };
     let mut files = Vec::with_capacity(blobs.len());
     let count = blobs.len();
     for (i, (blob, size)) in blobs.into_iter().enumerate() {
         let name = format!("{container}/{blob}");
-        let relative = relative_path(&blob, prefix);
+        let relative = relative_path(&blob, &folder);
         let local = into.join(&relative);
         let mut p = Progress {
             blob: name.clone(),
@@ -154,21 +193,56 @@ async fn fetch_all(
             .map_err(|message| FetchError::new(&name, message))?;
         files.push(local);
     }
-    Ok(files)
+    let (local, remote) = match &named {
+        Some(blob) => (
+            into.join(relative_path(blob, &folder)),
+            format!("{container}/{}", parent_of(blob)),
+        ),
+        None => (into.to_path_buf(), format!("{container}/{folder}")),
+    };
+    Ok(Fetched {
+        local,
+        remote: remote.trim_end_matches('/').to_string(),
+        into: into.to_path_buf(),
+        files,
+    })
 }
 
-/// The blob `prefix` names (when it is one), else every blob below it, sorted by name, with
-/// their sizes.
+/// Whether a blob is an export manifest (read with the blobs beside it).
+fn is_manifest(blob: &BlobPath) -> bool {
+    blob.as_ref().to_ascii_lowercase().ends_with(".json")
+}
+
+/// The folder of a blob (`a/b` for `a/b/c.csv`; empty at the container's top).
+fn parent_of(blob: &BlobPath) -> String {
+    blob.as_ref()
+        .rsplit_once('/')
+        .map(|(folder, _)| folder.to_string())
+        .unwrap_or_default()
+}
+
+/// The blob `prefix` names, when it is one, and the blobs to fetch sorted by name with their
+/// sizes: the named blob (with the blobs beside it when it is a manifest), else every blob
+/// below the prefix.
 async fn blobs_under(
     store: &Arc<dyn ObjectStore>,
     url: &str,
     prefix: &str,
-) -> Result<Vec<(BlobPath, u64)>, FetchError> {
+) -> Result<(Option<BlobPath>, Vec<(BlobPath, u64)>), FetchError> {
     let trimmed = prefix.trim_matches('/');
     if !trimmed.is_empty() && !prefix.ends_with('/') {
         let path = BlobPath::from(trimmed);
         match store.head(&path).await {
-            Ok(meta) => return Ok(vec![(meta.location, meta.size)]),
+            Ok(meta) if is_manifest(&meta.location) => {
+                let beside = blobs_beside(store, url, &meta.location).await?;
+                return Ok((Some(meta.location), beside));
+            }
+            Ok(meta) => {
+                return Ok((
+                    Some(meta.location.clone()),
+                    vec![(meta.location, meta.size)],
+                ))
+            }
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(FetchError::new(url, format!("cannot read: {e}"))),
         }
@@ -186,6 +260,27 @@ async fn blobs_under(
             "no blob has this name or lies below it",
         ));
     }
+    blobs.sort();
+    Ok((None, blobs))
+}
+
+/// The blobs in the same folder as `manifest` (not below it), the manifest included, sorted.
+async fn blobs_beside(
+    store: &Arc<dyn ObjectStore>,
+    url: &str,
+    manifest: &BlobPath,
+) -> Result<Vec<(BlobPath, u64)>, FetchError> {
+    let folder = parent_of(manifest);
+    let under = (!folder.is_empty()).then(|| BlobPath::from(folder.as_str()));
+    let listed = store
+        .list_with_delimiter(under.as_ref())
+        .await
+        .map_err(|e| FetchError::new(url, format!("cannot list the blobs beside it: {e}")))?;
+    let mut blobs: Vec<(BlobPath, u64)> = listed
+        .objects
+        .into_iter()
+        .map(|meta| (meta.location, meta.size))
+        .collect();
     blobs.sort();
     Ok(blobs)
 }
@@ -275,6 +370,31 @@ mod tests {
             )
         );
         assert!(split_url("az:///x").is_err());
+    }
+
+    #[test]
+    fn local_copies_name_their_blobs() {
+        let fetched = Fetched {
+            local: PathBuf::from("/tmp/f/manifest.json"),
+            remote: "az://exports/focus/run1".into(),
+            into: PathBuf::from("/tmp/f"),
+            files: Vec::new(),
+        };
+        assert_eq!(
+            fetched.remote_name(Path::new("/tmp/f/part_0_0001.csv")),
+            Some("az://exports/focus/run1/part_0_0001.csv".into())
+        );
+        assert_eq!(
+            fetched.remote_name(Path::new("/tmp/f")),
+            Some("az://exports/focus/run1".into())
+        );
+        assert_eq!(fetched.remote_name(Path::new("/elsewhere/a.csv")), None);
+        assert!(is_manifest(&BlobPath::from("focus/run1/manifest.json")));
+        assert_eq!(
+            parent_of(&BlobPath::from("focus/run1/manifest.json")),
+            "focus/run1"
+        );
+        assert_eq!(parent_of(&BlobPath::from("manifest.json")), "");
     }
 
     #[test]
