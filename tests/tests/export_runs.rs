@@ -314,3 +314,99 @@ fn a_gzip_native_csv_settles_as_the_plain_one() {
     assert_same_state(&plain.0, &state, "native CSV, gzip");
     assert_eq!(plain.1, head);
 }
+
+/// The sample's rows charged before `day` (`ChargePeriodStart`, `YYYY-MM-DD`).
+fn charged_before(rows: &[String], day: &str) -> Vec<String> {
+    rows.iter()
+        .filter(|r| {
+            let cells = tests::csv_rows(r);
+            cells[0][12].as_str() < day
+        })
+        .cloned()
+        .collect()
+}
+
+fn pending_charges(ledger: &Ledger) -> Vec<Value> {
+    ledger.json(&["events"])["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["properties"]["eventType"] == "PendingCharges")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_month_to_date_run_by_its_manifest_is_pending_until_the_closed_months_run_replaces_it() {
+    let expected = reference();
+    let (header, rows) = sample();
+    let ledger = new_ledger();
+    // The run of 2024-09-10: the month's rows so far, its manifest saying month-to-date and
+    // ending before September does. Read without --pending.
+    let early = charged_before(&rows, "2024-09-10");
+    assert!(early.len() < rows.len() && early.iter().any(|r| r.contains("Microsoft")));
+    let mtd = write_parts(&ledger, "root/mtd", &header, &shuffled(early, 5), true);
+    let m = manifest(
+        "run-mtd",
+        "2024-09-10T06:00:00Z",
+        "MonthToDate",
+        "2024-09-10T00:00:00Z",
+        &mtd,
+    );
+    write_manifest(&ledger, "root/mtd", &m);
+    let said = ledger.ok(&["ingest", "root/mtd"]);
+    assert!(said.contains("recorded as pending"), "{said}");
+    let pending = pending_charges(&ledger);
+    assert!(
+        !pending.is_empty(),
+        "PendingCharges while the month is open"
+    );
+    for p in &pending {
+        assert_eq!(p["properties"]["invoiceNumber"], "EA-8611537-2024-09");
+        assert_eq!(p["properties"]["isEstimatedBalance"], true);
+    }
+    let expected_lots = &expected.0.lots;
+    assert_eq!(
+        ledger.json(&["invoices"])["value"].as_array().map(Vec::len),
+        Some(0),
+        "nothing settled yet"
+    );
+    assert_ne!(&ledger.json(&["lots"]), expected_lots);
+    ledger.assert_audit_and_replay_pass();
+
+    // The closed month's run: the views equal the closed month alone, no PendingCharges left.
+    let closed = write_parts(&ledger, "root/closed", &header, &shuffled(rows, 9), true);
+    let m = manifest(
+        "run-closed",
+        "2024-10-01T00:10:00Z",
+        "TheLastMonth",
+        "2024-09-30T00:00:00",
+        &closed,
+    );
+    write_manifest(&ledger, "root/closed", &m);
+    let said = ledger.ok(&["ingest", "root/closed"]);
+    assert!(said.contains("1 settled"), "{said}");
+    assert_same_state(&expected.0, &ledger.state(), "month-to-date then closed");
+    assert!(pending_charges(&ledger).is_empty());
+    ledger.assert_audit_and_replay_pass();
+
+    // The export root in one command, with an earlier month-to-date run too: oldest first,
+    // the newer pending run replacing the older, the closed run replacing both.
+    let first = charged_before(&sample().1, "2024-09-05");
+    let mtd = write_parts(&ledger, "root/earlier", &header, &first, false);
+    let m = manifest(
+        "run-mtd-0",
+        "2024-09-05T06:00:00Z",
+        "MonthToDate",
+        "2024-09-05T00:00:00Z",
+        &mtd,
+    );
+    write_manifest(&ledger, "root/earlier", &m);
+    let once = new_ledger();
+    std::fs::rename(ledger.path("root"), once.path("root")).unwrap();
+    let said = once.ok(&["ingest", "root"]);
+    assert_eq!(said.matches("recorded as pending").count(), 2, "{said}");
+    assert_same_state(&expected.0, &once.state(), "the root in one command");
+    assert!(pending_charges(&once).is_empty());
+    once.assert_audit_and_replay_pass();
+}
