@@ -263,16 +263,37 @@ fn check_promises(t: &Path, clone: &Path, ran: &[Ran], steps: &[Step]) {
     let refused = step_output(steps, ran, "ledger ingest $T/bad.csv");
     assert!(refused.stderr.contains("bad.csv:2"), "{}", refused.stderr);
 
-    // 6: an export run of two parts (one gzip) is one input; the second ingest skips it.
+    // 6: an export run of two parts (one gzip) is one input, read through its manifest; the
+    // second ingest, by the manifest, skips it; the same rows as Parquet settle the same.
     let run = step_output(steps, ran, "ledger ingest $T/run ");
     assert!(
-        run.stdout
-            .contains("(FOCUS, 2 parts): 20,000 rows, 20,000 lines in 12 invoices: 12 settled"),
+        run.stdout.contains(
+            "manifest.json (FOCUS, 2 parts): 20,000 rows, 20,000 lines in 12 invoices: 12 settled"
+        ),
         "{}",
         run.stdout
     );
-    let again = step_output(steps, ran, "ledger ingest $T/run/ ");
-    assert!(again.stdout.contains("skipped run"), "{}", again.stdout);
+    let again = step_output(steps, ran, "ledger ingest $T/run/manifest.json");
+    assert!(
+        again.stdout.contains("skipped run run-1"),
+        "{}",
+        again.stdout
+    );
+    let parquet = step_output(steps, ran, "ledger ingest $T/focus.parquet");
+    assert!(
+        parquet
+            .stdout
+            .contains("(FOCUS): 20,000 rows, 20,000 lines in 12 invoices: 12 settled"),
+        "{}",
+        parquet.stdout
+    );
+    for view in ["lots", "events", "invoices"] {
+        assert_eq!(
+            json(&t.join("parquet"), clone, &[view]),
+            json(&t.join("exports"), clone, &[view]),
+            "{view}: the Parquet export settles as the CSV run"
+        );
+    }
 
     // 3: the last CSP invoice: billed 47.00, PEC 7.05, due 39.95.
     let invoices = json(&t.join("csp"), clone, &["invoices"]);

@@ -246,6 +246,9 @@ pub enum GenFormat {
     Native,
     /// The same lines as FOCUS 1.2 rows, Microsoft's `x_` columns included.
     Focus,
+    /// The same FOCUS rows as a snappy Parquet file, the way Azure's Parquet exports type
+    /// them (costs DECIMAL(38, 10), dates UTC timestamps).
+    FocusParquet,
 }
 
 #[derive(Args, Debug)]
@@ -263,8 +266,8 @@ pub struct GenArgs {
     /// `<name>-agreement-<account>.toml`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Write native CSV, or the same lines as FOCUS 1.2 rows (`focus`; the agreements then
-    /// list the eligible Marketplace publishers).
+    /// Write native CSV, or the same lines as FOCUS 1.2 rows (`focus`, or `focus-parquet` as
+    /// Parquet; the agreements then list the eligible Marketplace publishers).
     #[arg(long, value_enum, default_value = "native")]
     pub format: GenFormat,
 }

@@ -455,21 +455,36 @@ pub fn gen(args: &GenArgs, out: &mut dyn Write) -> Result<(), Failure> {
         return Err(Failure::usage("--accounts must be at least 1"));
     }
     let started = Instant::now();
-    let in_file = |e: std::io::Error| Failure::new(format!("{}: {e}", args.out.display()));
-    let file = std::fs::File::create(&args.out)
-        .map_err(|e| Failure::new(format!("{}: cannot create: {e}", args.out.display())))?;
+    // Parquet is written from the FOCUS CSV, staged beside the output and removed after.
+    let staged = match args.format {
+        GenFormat::FocusParquet => Some(staging_file(&args.out)?),
+        GenFormat::Native | GenFormat::Focus => None,
+    };
+    let csv_path = staged.as_ref().map_or(args.out.as_path(), |s| s.path());
+    let in_file = |e: std::io::Error| Failure::new(format!("{}: {e}", csv_path.display()));
+    let file = std::fs::File::create(csv_path)
+        .map_err(|e| Failure::new(format!("{}: cannot create: {e}", csv_path.display())))?;
     let mut csv = std::io::BufWriter::with_capacity(1 << 20, file);
     let options = ledger_gen::GenOptions {
         lines: args.lines,
         accounts: args.accounts,
         seed: args.seed,
     };
-    let output = match args.format {
+    let mut output = match args.format {
         GenFormat::Native => ledger_gen::generate(&options, &mut csv),
-        GenFormat::Focus => ledger_gen::focus::generate_focus(&options, &mut csv),
+        GenFormat::Focus | GenFormat::FocusParquet => {
+            ledger_gen::focus::generate_focus(&options, &mut csv)
+        }
     }
     .map_err(in_file)?;
     csv.flush().map_err(in_file)?;
+    drop(csv);
+    if staged.is_some() {
+        let parquet = ledger_gen::parquet::focus_export_options();
+        ledger_gen::parquet::csv_to_parquet(csv_path, &args.out, &parquet)
+            .map_err(|e| Failure::new(format!("{}: {e}", args.out.display())))?;
+        output.bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    }
     writeln!(
         out,
         "{}: {} lines in {} invoices, {} bytes, in {:.2} s",
@@ -492,6 +507,19 @@ pub fn gen(args: &GenArgs, out: &mut dyn Write) -> Result<(), Failure> {
         )?;
     }
     Ok(())
+}
+
+/// A temporary file in `out`'s folder (removed when dropped).
+fn staging_file(out: &Path) -> Result<tempfile::NamedTempFile, Failure> {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".gen-")
+        .suffix(".csv")
+        .tempfile_in(folder)
+        .map_err(|e| Failure::new(format!("{}: cannot stage the CSV: {e}", folder.display())))
 }
 
 /// `ledger whatif SCENARIO... [--json]`.

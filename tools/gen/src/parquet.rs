@@ -54,6 +54,26 @@ pub struct ParquetOptions {
     pub time_columns: Vec<String>,
 }
 
+/// How `ledger gen --format focus-parquet` writes its FOCUS rows: snappy, the cost columns
+/// `DECIMAL(38, 10)`, the period columns UTC millisecond timestamps, row groups of 1M rows.
+pub fn focus_export_options() -> ParquetOptions {
+    ParquetOptions {
+        snappy: true,
+        costs: CostType::Decimal { scale: 10 },
+        times: TimeType::MillisUtc,
+        row_group_rows: 1 << 20,
+        cost_columns: vec!["BilledCost".into(), "EffectiveCost".into()],
+        time_columns: [
+            "BillingPeriodStart",
+            "BillingPeriodEnd",
+            "ChargePeriodStart",
+            "ChargePeriodEnd",
+        ]
+        .map(String::from)
+        .to_vec(),
+    }
+}
+
 /// One column's values in the current row group.
 enum Buffer {
     Text(Vec<ByteArray>),
