@@ -35,7 +35,7 @@ use crate::project::{
 };
 use crate::projection::Projections;
 use crate::run_rate::{run_rate, settled_months, Counts, RateQuery};
-use crate::simulate::{month_mixes, summarize, Draws, Simulation};
+use crate::simulate::{month_mixes, summarize, Draws, Paths, Simulation};
 use crate::whatif::projected_invoice;
 
 /// The largest monthly amount the search tries (in the commitment's currency).
@@ -239,13 +239,15 @@ fn simulate_row(
     let mut draws = Draws::new(seed, &fork.target.id(), mixes.len());
     let mut met = 0;
     let mut shortfalls = Vec::with_capacity(runs as usize);
+    let mut paths = Paths::new(runs);
     for _ in 0..runs {
         let future = draws.future(fork.months.len());
         let forked = fork.run_months(|i| &mixes[future[i]])?;
         met += u32::from(forked.meets);
         shortfalls.push(forked.shortfall);
+        paths.push(&forked.path);
     }
-    Ok(summarize(seed, met, shortfalls))
+    Ok(summarize(seed, met, shortfalls, paths))
 }
 
 /// Months from `from`'s month through `to`'s month (zero when `to` is in an earlier month).
@@ -403,6 +405,8 @@ pub(crate) struct Forked {
     completion: Option<Date>,
     /// Per award milestone of the fork (see [`Fork::awards`]): completed by the deadline.
     awards: Vec<bool>,
+    /// Per projected month: its invoice date and what is left of the target after it.
+    pub(crate) path: Vec<(Date, Money)>,
 }
 
 /// One commitment's forks: the account as recorded, projected months at a chosen amount.
@@ -481,6 +485,7 @@ impl<'a> Fork<'a> {
         ledger.accounts.insert(account.clone(), self.acct.clone());
         let state = |l: &Ledger| l.accounts.get(&account).cloned();
         let mut completion = self.target.reached(self.acct).then_some(self.as_of);
+        let mut path = Vec::with_capacity(self.months.len());
         for (i, &month) in self.months.iter().enumerate() {
             let invoice = projected_invoice(self.acct, month, mix_of(i));
             let date = invoice.date;
@@ -489,6 +494,7 @@ impl<'a> Fork<'a> {
             if completion.is_none() && self.target.reached(acct) {
                 completion = Some(date);
             }
+            path.push((date, self.target.judged(acct).1));
         }
         ledger.apply(&Fact::Close {
             account: account.clone(),
@@ -501,6 +507,7 @@ impl<'a> Fork<'a> {
             shortfall,
             completion: if meets { completion } else { None },
             awards: self.awards.iter().map(|a| a.judged(&acct).0).collect(),
+            path,
         })
     }
 }

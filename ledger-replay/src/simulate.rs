@@ -8,8 +8,12 @@
 //! even to the cent (exact integer arithmetic). The draws come from SplitMix64 seeded with the
 //! seed and the row's id, so a seed gives the same figures on every machine and for every
 //! selection of rows (R-DET-1: the seed is an input, not a clock).
+//!
+//! Besides the shortfall at the deadline, each future's path is kept: what is left of the
+//! target after each projected month's invoice. The band ([`Simulation::band`], drawn by the
+//! report) is, month by month, the 10th, 50th and 90th percentile of what is left.
 
-use ledger_core::Money;
+use ledger_core::{Date, Money};
 use rust_decimal::Decimal;
 
 use crate::project::{cents, from_cents, Mix};
@@ -28,6 +32,20 @@ pub struct Simulation {
     pub shortfall_p10: Money,
     pub shortfall_p50: Money,
     pub shortfall_p90: Money,
+    /// Per projected month, by its invoice date: what is left of the target at three
+    /// nearest-rank percentiles of the futures.
+    pub band: Vec<BandPoint>,
+}
+
+/// One month of the band of futures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BandPoint {
+    /// The projected month's invoice date.
+    pub date: Date,
+    /// What is left of the target after that invoice, at the 10th, 50th and 90th percentile.
+    pub p10: Money,
+    pub p50: Money,
+    pub p90: Money,
 }
 
 impl Simulation {
@@ -119,21 +137,75 @@ impl Draws {
     }
 }
 
-/// The figures of `runs` futures: how many met, and the shortfall percentiles.
-pub(crate) fn summarize(seed: u64, met: u32, mut shortfalls: Vec<Money>) -> Simulation {
+/// The nearest-rank `p`th percentile of `sorted` (zero when empty).
+fn rank(sorted: &[Money], p: usize) -> Money {
+    let i = (p * sorted.len()).div_ceil(100).max(1) - 1;
+    sorted.get(i).copied().unwrap_or(Money::ZERO)
+}
+
+/// What each future left of the target after each projected month, gathered month by month.
+pub(crate) struct Paths {
+    runs: usize,
+    dates: Vec<Date>,
+    /// `left[i]`: what each future left after month `i`.
+    left: Vec<Vec<Money>>,
+}
+
+impl Paths {
+    pub(crate) fn new(runs: u32) -> Paths {
+        Paths {
+            runs: runs as usize,
+            dates: Vec::new(),
+            left: Vec::new(),
+        }
+    }
+
+    /// One future's path: (invoice date, what is left after it) per projected month.
+    pub(crate) fn push(&mut self, path: &[(Date, Money)]) {
+        if self.dates.is_empty() {
+            self.dates = path.iter().map(|p| p.0).collect();
+            self.left = (0..path.len())
+                .map(|_| Vec::with_capacity(self.runs))
+                .collect();
+        }
+        for (column, (_, left)) in self.left.iter_mut().zip(path) {
+            column.push(*left);
+        }
+    }
+
+    fn band(self) -> Vec<BandPoint> {
+        self.dates
+            .into_iter()
+            .zip(self.left)
+            .map(|(date, mut left)| {
+                left.sort();
+                BandPoint {
+                    date,
+                    p10: rank(&left, 10),
+                    p50: rank(&left, 50),
+                    p90: rank(&left, 90),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The figures of `runs` futures: how many met, the shortfall percentiles and the band.
+pub(crate) fn summarize(
+    seed: u64,
+    met: u32,
+    mut shortfalls: Vec<Money>,
+    paths: Paths,
+) -> Simulation {
     shortfalls.sort();
-    let rank = |p: usize| {
-        let n = shortfalls.len();
-        let i = (p * n).div_ceil(100).max(1) - 1;
-        shortfalls.get(i).copied().unwrap_or(Money::ZERO)
-    };
     Simulation {
         runs: shortfalls.len() as u32,
         seed,
         met,
-        shortfall_p10: rank(10),
-        shortfall_p50: rank(50),
-        shortfall_p90: rank(90),
+        shortfall_p10: rank(&shortfalls, 10),
+        shortfall_p50: rank(&shortfalls, 50),
+        shortfall_p90: rank(&shortfalls, 90),
+        band: paths.band(),
     }
 }
 
@@ -150,7 +222,21 @@ mod tests {
         let mut r = SplitMix64(0);
         // The published first output of SplitMix64 seeded with 0.
         assert_eq!(r.next(), 0xE220_A839_7B1D_CDAF);
-        let s = summarize(7, 3, (1..=10).rev().map(Money::from_whole).collect());
+        let mut paths = Paths::new(10);
+        let day = Date::from_ymd(2027, 1, 1).unwrap();
+        for k in (1..=10).rev() {
+            paths.push(&[(day, Money::from_whole(k * 2))]);
+        }
+        let s = summarize(7, 3, (1..=10).rev().map(Money::from_whole).collect(), paths);
+        assert_eq!(
+            s.band,
+            vec![BandPoint {
+                date: day,
+                p10: Money::from_whole(2),
+                p50: Money::from_whole(10),
+                p90: Money::from_whole(18),
+            }]
+        );
         assert_eq!(
             (s.runs, s.shortfall_p10, s.shortfall_p50, s.shortfall_p90),
             (

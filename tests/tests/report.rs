@@ -954,3 +954,97 @@ fn report_refuses_what_it_cannot_do() {
     let stderr = empty.fails(&["report", "--html", "x.html"]);
     assert!(stderr.contains("no ledger"), "{stderr}");
 }
+
+/// Issue 16 ("Uncertainty"): `report --simulate N --seed S` draws, on the MACC's chart, the
+/// band of the futures `plan --simulate N --seed S` draws (the same fold): its figures in the
+/// HTML are the plan's, month by month, and the same seed draws the same page. Without the
+/// option the page has no band (the goldens hold the page unchanged).
+#[test]
+fn the_report_draws_the_band_of_plan_simulate() {
+    let l = Ledger::new();
+    l.write(
+        "agreement.toml",
+        "account = \"contoso\"\ncurrency = \"USD\"\n[[macc]]\nid = \"m1\"\namount = \"12000\"\nstart = \"2025-01-01\"\nend = \"2025-12-31\"\n  [[macc.milestones]]\n  id = \"M1\"\n  due = \"2025-09-30\"\n  target = \"8000\"\n",
+    );
+    // January to June: 700, 1,300, 900, 1,100, 800, 1,200 (months that vary).
+    let mut csv = String::from(
+        "invoice_id,invoice_date,period_start,period_end,billing_profile,charge_date,kind,amount,currency\n",
+    );
+    for (m, amount) in (1..=6).zip([700, 1300, 900, 1100, 800, 1200]) {
+        csv.push_str(&format!(
+            "V-{m:02},2025-{:02}-05,2025-{m:02}-01,2025-{m:02}-28,Eng,2025-{m:02}-15,usage,{amount},USD\n",
+            m + 1
+        ));
+    }
+    l.write("charges.csv", csv);
+    l.ok(&["agreement", "agreement.toml"]);
+    l.ok(&["ingest", "charges.csv"]);
+    let as_of = ["--as-of", "2025-07-10"];
+    let sim = ["--simulate", "300", "--seed", "11"];
+    let mut plan_args = vec!["plan"];
+    plan_args.extend(as_of);
+    plan_args.extend(sim);
+    let plan = l.json(&plan_args);
+    let rows = plan["value"].as_array().unwrap();
+    let m1 = rows.iter().find(|r| r["id"] == "m1").unwrap();
+    let band = m1["simulation"]["band"].as_array().unwrap();
+    assert_eq!(band.len(), 6, "July to December: {m1:#}");
+
+    let mut extra = as_of.to_vec();
+    extra.extend(sim);
+    let (_, html) = report(&l, "band.html", &extra);
+    let (_, again) = report(&l, "again.html", &extra);
+    assert_eq!(
+        html.replace("band.html", ""),
+        again.replace("again.html", ""),
+        "a seed draws the same page"
+    );
+    let found = elements(&html);
+    let drawn = found
+        .iter()
+        .filter(|e| e.get("data-band") == Some("m1") && e.has("data-runs"))
+        .count();
+    assert_eq!(drawn, 1, "one band on m1's chart");
+    let dec = |v: &Value| tests::Dec::from_json(v).unwrap_or_else(|| panic!("{v}"));
+    let attr = |e: &Element, name: &str| {
+        tests::Dec::parse(e.get(name).unwrap()).unwrap_or_else(|| panic!("{name}"))
+    };
+    let months: Vec<&Element> = found.iter().filter(|e| e.has("data-p50")).collect();
+    assert_eq!(months.len(), band.len(), "one table row per month");
+    for (row, b) in months.iter().zip(band) {
+        assert_eq!(row.get("data-date"), b["date"].as_str());
+        for p in ["p10", "p50", "p90"] {
+            assert_eq!(attr(row, &format!("data-{p}")), dec(&b[p]), "{p} of {b}");
+        }
+    }
+    // Every simulated row's figures: the MACC and its milestone.
+    for id in ["m1", "m1/M1"] {
+        let r = rows.iter().find(|r| r["id"] == id).unwrap();
+        let s = &r["simulation"];
+        let e = found
+            .iter()
+            .find(|e| e.get("data-simulation") == Some(id))
+            .unwrap_or_else(|| panic!("no figures of {id}"));
+        assert_eq!(
+            attr(e, "data-probability"),
+            dec(&s["probabilityMet"]),
+            "{id}"
+        );
+        for p in ["P10", "P50", "P90"] {
+            let name = format!("data-shortfall-{}", p.to_lowercase());
+            assert_eq!(attr(e, &name), dec(&s[format!("shortfall{p}")]), "{id} {p}");
+        }
+    }
+    // A P10 below a P90 somewhere: the band has a width.
+    assert!(
+        band.iter().any(|b| dec(&b["p10"]) != dec(&b["p90"])),
+        "{m1:#}"
+    );
+
+    // Without --simulate: no band, no figures.
+    let mut plain = vec![];
+    plain.extend(as_of);
+    let (_, without) = report(&l, "plain.html", &plain);
+    assert!(!without.contains("data-band") && !without.contains("data-simulation"));
+    l.usage_error(&["report", "--html", "x.html", "--seed", "3"]);
+}

@@ -586,6 +586,18 @@ pub struct ReportArgs {
     /// Only this billing account.
     #[arg(long)]
     pub account: Option<String>,
+    /// Draw N futures per commitment as `ledger plan --simulate N` does (as of the report's
+    /// date): each MACC's chart shows the band from the 10th to the 90th percentile of what is
+    /// left after each projected month and the 50th as a line; a table lists every MACC and
+    /// milestone's chance of being met and its P10/P50/P90 shortfall.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub simulate: Option<u32>,
+    /// The seed of --simulate's draws: the same seed draws the same band.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "simulate")]
+    pub seed: u64,
+    /// Complete months before the as-of month that --simulate's run rate measures.
+    #[arg(long, value_name = "N", default_value_t = 6, requires = "simulate", value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub window: u32,
 }
 
 /// clap value parser for YYYY-MM-DD.

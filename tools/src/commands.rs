@@ -589,7 +589,14 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
             projections,
         })
         .collect();
-    let page = ledger_render::report::page(p, args.as_of, args.account.as_deref(), &scenarios);
+    let simulations = report_futures(&session, args)?;
+    let page = ledger_render::report::page_with_futures(
+        p,
+        args.as_of,
+        args.account.as_deref(),
+        &scenarios,
+        &simulations,
+    );
     write_atomically(&args.html, page.as_bytes())?;
     let accounts = match &args.account {
         Some(_) => 1,
@@ -609,6 +616,28 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
         started.elapsed().as_secs_f64() * 1e3
     )?;
     Ok(())
+}
+
+/// `report --simulate N --seed S`: the plan rows with their futures, as of the report's date
+/// (the same fold as `ledger plan --simulate`).
+fn report_futures(
+    session: &Session,
+    args: &ReportArgs,
+) -> Result<Vec<ledger_app::replay::plan::PlanRow>, Failure> {
+    let Some(runs) = args.simulate else {
+        return Ok(Vec::new());
+    };
+    let p = &session.projections;
+    let account = args.account.as_deref();
+    let as_of = ledger_render::report::report_date(p, args.as_of, account);
+    let rows = plans::rows(
+        session,
+        as_of,
+        account,
+        args.window,
+        Some((runs, args.seed)),
+    )?;
+    Ok(rows)
 }
 
 /// `--account A` must name an account of the ledger.

@@ -30,7 +30,19 @@ pub fn plan(
             return Err(AppError::UnknownAccount(a.to_string()));
         }
     }
-    let rows = plan::plan(
+    let rows = rows(&session, as_of, account, window, simulate)?;
+    Ok(Plan { as_of, rows })
+}
+
+/// The plan rows of an open session (the report's `--simulate` draws them too).
+pub fn rows(
+    session: &Session,
+    as_of: Date,
+    account: Option<&str>,
+    window: u32,
+    simulate: Option<(u32, u64)>,
+) -> Result<Vec<PlanRow>, AppError> {
+    Ok(plan::plan(
         &session.store,
         &session.projections,
         &PlanQuery {
@@ -39,6 +51,5 @@ pub fn plan(
             window,
             simulate,
         },
-    )?;
-    Ok(Plan { as_of, rows })
+    )?)
 }

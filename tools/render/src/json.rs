@@ -673,6 +673,16 @@ impl Serialize for PlanJson<'_> {
                     shortfall_p10: Amount(sim.shortfall_p10),
                     shortfall_p50: Amount(sim.shortfall_p50),
                     shortfall_p90: Amount(sim.shortfall_p90),
+                    band: sim
+                        .band
+                        .iter()
+                        .map(|b| BandJson {
+                            date: b.date.to_string(),
+                            p10: Amount(b.p10),
+                            p50: Amount(b.p50),
+                            p90: Amount(b.p90),
+                        })
+                        .collect(),
                 },
             )?;
         }
@@ -693,6 +703,17 @@ struct SimulationJson {
     shortfall_p50: Amount,
     #[serde(rename = "shortfallP90")]
     shortfall_p90: Amount,
+    /// Per projected month: what is left of the target at the 10th, 50th and 90th percentile.
+    band: Vec<BandJson>,
+}
+
+/// One month of `--simulate`'s band.
+#[derive(serde::Serialize)]
+struct BandJson {
+    date: String,
+    p10: Amount,
+    p50: Amount,
+    p90: Amount,
 }
 
 /// A lot's trace (`ledger audit trace --lot ID --json`).

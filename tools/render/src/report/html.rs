@@ -10,18 +10,21 @@
 //! - every milestone marker is `<g data-milestone="{id}" data-status="{status}">` holding its
 //!   status as visible text;
 //! - the 90/60/30-day marks are `<g data-mark="90|60|30" data-deadline="{id}">`;
-//! - sections carry `data-account`, `data-kind` (`macc`, `caco`, `credit`) and `data-lot`.
+//! - sections carry `data-account`, `data-kind` (`macc`, `caco`, `credit`) and `data-lot`;
+//! - with `--simulate`, the band of futures and its figures ([`super::band`]).
 
 use std::fmt::Write as _;
 
 use ledger_app::core::{Date, Money};
 use ledger_app::replay::alerts::Alert;
+use ledger_app::replay::plan::PlanRow;
 use ledger_app::report::{
     self as model, Account, Commitment, Credit, InvoicePoint, Milestone, Transaction,
 };
 use maud::{display, html, Markup, PreEscaped, Render as _, DOCTYPE};
 use rust_decimal::Decimal;
 
+use super::band;
 use super::svg::{self, escaped, milestone, to_f64, Frame, Svg};
 use crate::amount::{amount, amount_in, decimal, signed};
 
@@ -77,6 +80,8 @@ pub struct PageInput<'a, 'p> {
     pub subject: String,
     /// The ledger clock of the accounts shown (the as-of date may be before it).
     pub clock: Option<Date>,
+    /// `--simulate`: the plan rows with their simulated futures (empty without it).
+    pub simulations: &'a [PlanRow],
 }
 
 /// The whole page.
@@ -420,11 +425,14 @@ fn commitment_panel(
     others: &[(usize, &str, Option<&Commitment>)],
 ) {
     let label = if c.kind == "macc" { "MACC" } else { "CACO" };
-    let chart = commitment_chart(input, a, c, chart_id, others);
+    let simulated = band::rows_of(input.simulations, a.name, c);
+    let band_row = band::band_of(&simulated, c);
+    let chart = commitment_chart(input, a, c, chart_id, others, band_row);
     let mut keys = String::new();
-    legend(&mut keys, c, others);
+    legend(&mut keys, c, others, band_row.is_some());
     let mut below = String::with_capacity(16 * 1024);
     forecast_note(&mut below, a, c);
+    band::section(&mut below, a.currency, &simulated, band_row);
     if !c.milestones.is_empty() {
         milestone_table(&mut below, a, c, others);
     }
@@ -453,9 +461,10 @@ fn commitment_chart(
     c: &Commitment,
     chart_id: &str,
     others: &[(usize, &str, Option<&Commitment>)],
+    band_row: Option<&PlanRow>,
 ) -> String {
     let as_of = input.as_of;
-    let (f, show_today) = chart_frame(c, others, as_of);
+    let (f, show_today) = chart_frame(c, others, as_of, band::last_date(band_row));
     let (title, desc) = chart_words(a, c);
     let mut s = Svg::open(chart_id, svg::WIDE, "burndown", &title, &desc);
     s.value_axis(&f, a.currency, true);
@@ -483,6 +492,9 @@ fn commitment_chart(
         &format!(" data-line=\"{}\"", escaped(&c.id)),
     );
     invoice_points(&mut s, &f, a.currency, &c.id, &c.points, "actual-point");
+    if let Some(row) = band_row {
+        band::draw(&mut s, &f, c, row, as_of);
+    }
     forecast_line(&mut s, &f, a, c);
     milestone_markers(&mut s, &f, a, c);
     if show_today {
@@ -497,8 +509,12 @@ fn chart_frame(
     c: &Commitment,
     others: &[(usize, &str, Option<&Commitment>)],
     as_of: Date,
+    band_end: Option<Date>,
 ) -> (Frame, bool) {
-    let (first, last, show_today) = domain(c, others, as_of);
+    let (first, mut last, show_today) = domain(c, others, as_of);
+    if let Some(end) = band_end.filter(|&end| end > last) {
+        last = end.add_days(first.days_until(end).max(1) / 40 + 2);
+    }
     let mut max = to_f64(c.amount);
     for p in c.points.iter() {
         max = max.max(to_f64(p.remaining));
@@ -804,7 +820,12 @@ fn key(out: &mut String, sample: &str, words: &str) {
     .render_to(out);
 }
 
-fn legend(figure: &mut String, c: &Commitment, others: &[(usize, &str, Option<&Commitment>)]) {
+fn legend(
+    figure: &mut String,
+    c: &Commitment,
+    others: &[(usize, &str, Option<&Commitment>)],
+    band: bool,
+) {
     let mut out = String::new();
     let out = &mut out;
     key(
@@ -822,6 +843,13 @@ fn legend(figure: &mut String, c: &Commitment, others: &[(usize, &str, Option<&C
             out,
             "<line class=\"forecast\" x1=\"1\" y1=\"3\" x2=\"25\" y2=\"9\"/>",
             "Forecast at the actual rate",
+        );
+    }
+    if band {
+        key(
+            out,
+            band::LEGEND_SAMPLE,
+            "Simulated futures: P10–P90 band and P50",
         );
     }
     key(

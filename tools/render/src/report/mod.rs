@@ -9,10 +9,12 @@
 //! fetch even if one slipped in. Its size grows with invoices and events, not with charge
 //! lines: a 1M-line ledger's report is a few hundred kilobytes.
 
+pub mod band;
 pub mod html;
 pub mod svg;
 
 use ledger_app::core::Date;
+use ledger_app::replay::plan::PlanRow;
 use ledger_app::replay::whatif::{figures, Figures};
 use ledger_app::replay::Projections;
 use ledger_app::report::{accounts, as_of_for, ledger_clock};
@@ -35,6 +37,18 @@ pub fn page(
     as_of: Option<Date>,
     account: Option<&str>,
     scenarios: &[ScenarioResult],
+) -> String {
+    page_with_futures(p, as_of, account, scenarios, &[])
+}
+
+/// [`page`] with the futures `ledger plan --simulate` drew (`simulations`: plan rows made as
+/// of the page's date, [`report_date`]), drawn as a band on each MACC's chart.
+pub fn page_with_futures(
+    p: &Projections,
+    as_of: Option<Date>,
+    account: Option<&str>,
+    scenarios: &[ScenarioResult],
+    simulations: &[PlanRow],
 ) -> String {
     let (as_of, as_of_source) = as_of_for(p, as_of, account);
     let accounts_shown = accounts(p, as_of, account);
@@ -63,7 +77,13 @@ pub fn page(
         log_position: p.next_seq,
         subject,
         clock: ledger_clock(p, account),
+        simulations,
     })
+}
+
+/// The date a page is as of: `as_of`, else the ledger clock (what [`page`] shows).
+pub fn report_date(p: &Projections, as_of: Option<Date>, account: Option<&str>) -> Date {
+    as_of_for(p, as_of, account).0
 }
 
 /// The consequence lines of a scenario, account by account (without the account prefix).
