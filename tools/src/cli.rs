@@ -270,6 +270,13 @@ pub struct GenArgs {
     /// Parquet; the agreements then list the eligible Marketplace publishers).
     #[arg(long, value_enum, default_value = "native")]
     pub format: GenFormat,
+    /// Monthly invoices per account (1 to 1200; default: 12, 24 or 36 by the lines per
+    /// account, more when an invoice would pass about a million lines).
+    #[arg(long, value_name = "N", conflicts_with = "lines_per_invoice")]
+    pub months: Option<u32>,
+    /// Choose the months so that each invoice has about this many lines.
+    #[arg(long, value_name = "N")]
+    pub lines_per_invoice: Option<u64>,
 }
 
 #[derive(Args, Debug)]

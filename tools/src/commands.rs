@@ -257,6 +257,7 @@ fn demo_inputs(
         lines: args.lines,
         accounts: 1,
         seed: 42,
+        months: None,
     };
     let csv_path = inputs.join("charges.csv");
     let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
@@ -465,10 +466,20 @@ pub fn gen(args: &GenArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let file = std::fs::File::create(csv_path)
         .map_err(|e| Failure::new(format!("{}: cannot create: {e}", csv_path.display())))?;
     let mut csv = std::io::BufWriter::with_capacity(1 << 20, file);
+    let months = match (args.months, args.lines_per_invoice) {
+        (Some(months), _) => Some(months),
+        (None, Some(per_invoice)) => {
+            let months =
+                ledger_gen::months_for_invoice_lines(args.lines, args.accounts, per_invoice);
+            Some(u32::try_from(months).unwrap_or(u32::MAX))
+        }
+        (None, None) => None,
+    };
     let options = ledger_gen::GenOptions {
         lines: args.lines,
         accounts: args.accounts,
         seed: args.seed,
+        months,
     };
     let mut output = match args.format {
         GenFormat::Native => ledger_gen::generate(&options, &mut csv),
@@ -476,7 +487,10 @@ pub fn gen(args: &GenArgs, out: &mut dyn Write) -> Result<(), Failure> {
             ledger_gen::focus::generate_focus(&options, &mut csv)
         }
     }
-    .map_err(in_file)?;
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => Failure::usage(e.to_string()),
+        _ => in_file(e),
+    })?;
     csv.flush().map_err(in_file)?;
     drop(csv);
     if staged.is_some() {

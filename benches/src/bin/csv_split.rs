@@ -36,6 +36,7 @@ fn main() {
         lines,
         accounts: 1,
         seed: 42,
+        months: None,
     };
     let generated =
         ledger_gen::generate(&options, &mut BufWriter::new(file)).expect("generate the CSV");

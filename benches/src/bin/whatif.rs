@@ -86,6 +86,7 @@ fn prepare(data: &Path, lines: u64) {
         lines,
         accounts: 1,
         seed: 42,
+        months: None,
     };
     let generated = ledger_gen::generate(&options, &mut csv).expect("generate");
     std::io::Write::flush(&mut csv).expect("write the CSV");

@@ -388,6 +388,7 @@ mod tests {
             lines: 3000,
             accounts: 2,
             seed: 7,
+            months: None,
         };
         let mut native = Vec::new();
         generate(&options, &mut native).unwrap();

@@ -7,7 +7,9 @@
 //!
 //! For each account, one invoice per calendar month (`{account}-{YYYY-MM}`, dated the 5th of the
 //! next month, billing period = the month), from January 2024 on: 12 months below 100k lines per
-//! account, 24 below 1M, 36 from 1M (more if an invoice would exceed about a million lines).
+//! account, 24 below 1M, 36 from 1M (more if an invoice would exceed about a million lines), or
+//! exactly [`GenOptions::months`] when it is set (see [`months_for_invoice_lines`] for a given
+//! invoice size).
 //! Lines are written in ascending charge date within each invoice, so settlement needs no sort.
 //! Files are month-major: every account's January invoice, then every account's February...
 //!
@@ -26,7 +28,7 @@
 //! # Determinism
 //!
 //! The output is a pure function of ([`GenOptions::lines`], [`GenOptions::accounts`],
-//! [`GenOptions::seed`]). Random numbers come from SplitMix64 and xoshiro256** written out in
+//! [`GenOptions::seed`], [`GenOptions::months`]). Random numbers come from SplitMix64 and xoshiro256** written out in
 //! `rng.rs`, not from a crate, and every computation is on integers: the same options give the
 //! same bytes on every machine and across dependency upgrades. Each account draws from its own
 //! streams. Tests pin the bytes of the default output.
@@ -71,7 +73,13 @@ pub struct GenOptions {
     /// Billing accounts; lines are spread evenly over them.
     pub accounts: u32,
     pub seed: u64,
+    /// Monthly invoices per account; `None` chooses from the lines per account (12, 24 or 36,
+    /// more for invoices over about a million lines).
+    pub months: Option<u32>,
 }
+
+/// The most monthly invoices an account may have (a hundred years).
+pub const MAX_MONTHS: u32 = 1200;
 
 impl Default for GenOptions {
     fn default() -> Self {
@@ -79,6 +87,7 @@ impl Default for GenOptions {
             lines: 20_000,
             accounts: 1,
             seed: 42,
+            months: None,
         }
     }
 }
@@ -107,13 +116,23 @@ pub struct GenOutput {
 /// Every account's plan (at least one account).
 fn plans(options: &GenOptions) -> Vec<plan::AccountPlan> {
     let accounts = options.accounts.max(1) as u64;
-    let months = plan::months_for(options.lines / accounts);
+    let months = options
+        .months
+        .unwrap_or_else(|| plan::months_for(options.lines / accounts));
     (0..accounts)
         .map(|a| {
             let lines = options.lines / accounts + (a < options.lines % accounts) as u64;
             plan::plan_account(options.seed, a as u32, lines, months)
         })
         .collect()
+}
+
+/// How many monthly invoices give each of `accounts` accounts invoices of about
+/// `lines_per_invoice` lines when `lines` are spread over them (at least one; more than
+/// [`MAX_MONTHS`] is refused by [`generate`]).
+pub fn months_for_invoice_lines(lines: u64, accounts: u32, lines_per_invoice: u64) -> u64 {
+    let per_account = lines / u64::from(accounts.max(1));
+    per_account.div_ceil(lines_per_invoice.max(1)).max(1)
 }
 
 /// Write native CSV (header + lines) to `csv`; return the agreements (TOML text, one per
@@ -124,6 +143,20 @@ pub fn generate(options: &GenOptions, csv: &mut dyn io::Write) -> io::Result<Gen
             io::ErrorKind::InvalidInput,
             "gen: --accounts must be at least 1",
         ));
+    }
+    if let Some(months) = options.months {
+        if months == 0 || months > MAX_MONTHS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("gen: --months must be from 1 to {MAX_MONTHS}, not {months}"),
+            ));
+        }
+        if options.lines / u64::from(options.accounts) < u64::from(months) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("gen: {months} months need at least {months} lines per account"),
+            ));
+        }
     }
     let plans = plans(options);
     let months = plans[0].months;

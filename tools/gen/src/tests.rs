@@ -19,6 +19,7 @@ fn gen(lines: u64, accounts: u32, seed: u64) -> (Vec<u8>, GenOutput) {
             lines,
             accounts,
             seed,
+            months: None,
         },
         &mut csv,
     )
@@ -673,6 +674,7 @@ fn gen_settles_to_the_designed_outcomes() {
             lines: 20_000,
             accounts: 1,
             seed,
+            months: None,
         };
         let mut csv = Vec::new();
         let out = generate(&options, &mut csv).unwrap();
@@ -748,6 +750,7 @@ fn gen_many_accounts_settle_and_one_in_four_earns_partner_credit() {
         lines: 40_000,
         accounts: 5,
         seed: 9,
+        months: None,
     };
     let mut csv = Vec::new();
     let out = generate(&options, &mut csv).unwrap();
@@ -803,6 +806,7 @@ fn gen_design_hit_rate() {
                 lines,
                 accounts,
                 seed,
+                months: None,
             };
             let mut csv = Vec::new();
             let out = generate(&options, &mut csv).unwrap();
@@ -844,6 +848,7 @@ fn gen_speed() {
             lines,
             accounts: 1,
             seed: 42,
+            months: None,
         };
         let t = std::time::Instant::now();
         let mut sink = std::io::BufWriter::with_capacity(1 << 20, std::io::sink());
@@ -868,6 +873,75 @@ fn gen_speed() {
             "{lines} lines to a file: {:.2} s, {:.1} M lines/s",
             s,
             lines as f64 / s / 1e6
+        );
+    }
+}
+
+#[test]
+fn months_set_how_many_invoices_each_account_gets_and_how_large() {
+    // The history axis of the scale benchmark: one account, invoices of a chosen size.
+    let per_invoice = 1_500;
+    let months = months_for_invoice_lines(18_000, 1, per_invoice);
+    assert_eq!(months, 12);
+    let options = GenOptions {
+        lines: 18_000,
+        accounts: 1,
+        seed: 5,
+        months: Some(months as u32),
+    };
+    let mut csv = Vec::new();
+    let out = generate(&options, &mut csv).unwrap();
+    assert_eq!((out.lines, out.invoices), (18_000, 12));
+    let mut per_id: BTreeMap<String, u64> = BTreeMap::new();
+    for line in std::str::from_utf8(&csv).unwrap().lines().skip(1) {
+        *per_id
+            .entry(line.split(',').next().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_id.len(), 12, "{per_id:?}");
+    assert!(per_id.values().all(|&n| n == per_invoice), "{per_id:?}");
+    // The ledger core settles them as 12 invoices.
+    let settled = settle(&csv, &out);
+    assert_eq!((settled.lines, settled.invoices), (18_000, 12));
+
+    // The accounts axis: 2,000 accounts × 12 invoices × 84 lines.
+    assert_eq!(months_for_invoice_lines(2_016_000, 2_000, 84), 12);
+    // Many accounts with explicit months: every account gets that many invoices.
+    let options = GenOptions {
+        lines: 6 * 24 * 40,
+        accounts: 6,
+        seed: 5,
+        months: Some(24),
+    };
+    let out = generate(&options, &mut Vec::new()).unwrap();
+    assert!(
+        out.accounts
+            .iter()
+            .all(|a| a.invoices == 24 && a.lines == 960),
+        "{:?}",
+        out.accounts
+            .iter()
+            .map(|a| (a.invoices, a.lines))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn months_outside_their_range_are_refused() {
+    for months in [0, MAX_MONTHS + 1, 101] {
+        let err = generate(
+            &GenOptions {
+                lines: 100,
+                months: Some(months),
+                ..GenOptions::default()
+            },
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{months}: {err}"
         );
     }
 }
