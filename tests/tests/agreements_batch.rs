@@ -91,9 +91,8 @@ fn a_malformed_file_among_many_names_its_line_and_key_and_records_none() {
         + 1;
     agreements.insert(150, bad);
     let err = ledger.fails(&agreement_args(&agreements));
-    assert_mentions(
-        &err,
-        &["misspelled.toml", &format!("line {line}"), "curency"],
-    );
-    assert_nothing_recorded(&ledger);
+    // `FILE:LINE: KEY: ...`
+    assert_mentions(&err, &[&format!("misspelled.toml:{line}:"), "curency"]);
+    // Read before the ledger is opened: not even an empty ledger is created.
+    assert_mentions(&ledger.fails(&["lots"]), &["no ledger at"]);
 }
