@@ -836,6 +836,8 @@ struct Scale {
     factor: Factor,
     mantissa: i128,
     divisor: i128,
+    /// The divisor when below 2^32 (a factor with at most 9 decimals): divided in 64-bit steps.
+    small: Option<u32>,
 }
 
 impl Scale {
@@ -847,6 +849,7 @@ impl Scale {
             factor,
             mantissa,
             divisor: 10i128.pow(scale),
+            small: 10u32.checked_pow(scale),
         }
     }
 
@@ -858,8 +861,10 @@ impl Scale {
         if self.divisor == 1 {
             return Ok(Money::from_units(product));
         }
-        let quotient = product / self.divisor;
-        let remainder = product % self.divisor;
+        let (quotient, remainder) = match self.small {
+            Some(small) => div_rem_small(product, small),
+            None => (product / self.divisor, product % self.divisor),
+        };
         if remainder == 0 {
             return Ok(Money::from_units(quotient));
         }
@@ -873,6 +878,32 @@ impl Scale {
         } else {
             quotient + 1
         }))
+    }
+}
+
+/// `n / d` and `n % d` as `i128`'s operators give them (the quotient truncated toward zero,
+/// the remainder with the sign of `n`), for `d` ≥ 2, in three 64-bit divisions: a 128-bit
+/// division is a call that costs several times as much, once per scaled line.
+#[inline]
+fn div_rem_small(n: i128, d: u32) -> (i128, i128) {
+    debug_assert!(d >= 2);
+    let d = u64::from(d);
+    let m = n.unsigned_abs();
+    let (hi, lo) = ((m >> 64) as u64, m as u64);
+    // Long division by 32-bit digits: each partial remainder is below d < 2^32, so each
+    // partial dividend fits 64 bits and each quotient digit 32 bits.
+    let (q2, r) = (hi / d, hi % d);
+    let mid = (r << 32) | (lo >> 32);
+    let (q1, r) = (mid / d, mid % d);
+    let low = (r << 32) | (lo & 0xffff_ffff);
+    let (q0, r) = (low / d, low % d);
+    let q = (u128::from(q2) << 64) | (u128::from(q1) << 32) | u128::from(q0);
+    // |n| <= 2^127 and d >= 2, so q < 2^127; r < d.
+    let (q, r) = (q as i128, i128::from(r));
+    if n < 0 {
+        (-q, -r)
+    } else {
+        (q, r)
     }
 }
 
@@ -1409,7 +1440,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn dividing_in_64_bit_steps_gives_what_i128_division_gives() {
+        let divisors = [2u32, 3, 7, 10, 1_000, 999_999_937, 1_000_000_000, u32::MAX];
+        let near = |x: i128| [x, x.wrapping_add(1), x.wrapping_sub(1)];
+        let mut values = Vec::new();
+        for x in [
+            0,
+            1,
+            1 << 32,
+            1 << 64,
+            1 << 96,
+            i128::MAX,
+            i128::MIN,
+            10i128.pow(38),
+        ] {
+            values.extend(near(x));
+            values.extend(near(x.wrapping_neg()));
+        }
+        for d in divisors {
+            for &n in &values {
+                let wide = i128::from(d);
+                assert_eq!(div_rem_small(n, d), (n / wide, n % wide), "{n} / {d}");
+            }
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn division_in_64_bit_steps_equals_i128_division(
+            n in proptest::prelude::any::<i128>(),
+            d in 2u32..,
+        ) {
+            let wide = i128::from(d);
+            proptest::prop_assert_eq!(div_rem_small(n, d), (n / wide, n % wide));
+        }
+
         #[test]
         fn scale_equals_mul_factor_rounded(
             units in proptest::prelude::any::<i128>(),
