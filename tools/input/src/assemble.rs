@@ -125,8 +125,8 @@ impl IngestSummary {
     }
 
     /// The sums of `currency`'s lines per kind, opened at zero on its first line.
-    fn totals_of(&mut self, currency: &str) -> &mut CurrencyTotals {
-        let at = match self.totals.iter().position(|t| t.currency == currency) {
+    fn totals_at(&mut self, currency: &str) -> usize {
+        match self.totals.iter().position(|t| t.currency == currency) {
             Some(at) => at,
             None => {
                 self.totals.push(CurrencyTotals {
@@ -136,8 +136,7 @@ impl IngestSummary {
                 });
                 self.totals.len() - 1
             }
-        };
-        &mut self.totals[at]
+        }
     }
 }
 
@@ -159,6 +158,9 @@ struct Pending {
     period: Option<(Date, Date, u64, u16)>,
     earliest_charge: Date,
     lines: u32,
+    /// Where the sums of its currency are in the summary's `totals`: found once per invoice,
+    /// not by comparing currency names on every row.
+    totals: u32,
     profiles: Vec<String>,
     /// Built once an invoice has many profiles; before that a linear scan is faster.
     profile_index: Option<HashMap<String, u16, FxBuildHasher>>,
@@ -365,7 +367,8 @@ impl Assembler {
             }
         };
         let kind = row.kind.index();
-        let totals = self.summary.totals_of(row.currency);
+        // Every row of the invoice is in its currency (check_agrees).
+        let totals = &mut self.summary.totals[self.invoices[index].totals as usize];
         let total = totals.by_kind[kind].checked_add(row.amount).map_err(|_| {
             let message = format!(
                 "the total of {} lines leaves the range the ledger keeps (±10^14)",
@@ -399,6 +402,7 @@ impl Assembler {
         if row.currency != currency {
             return Err(self.currency_error(row, account));
         }
+        let totals = self.summary.totals_at(row.currency) as u32;
         let index = self.ids.insert(row.invoice_id) as usize;
         debug_assert_eq!(index, self.invoices.len());
         self.invoices.push(Pending {
@@ -409,6 +413,7 @@ impl Assembler {
             period: None,
             earliest_charge: row.charge_date,
             lines: 0,
+            totals,
             profiles: Vec::new(),
             profile_index: None,
             last_profile: 0,
