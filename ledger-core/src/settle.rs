@@ -99,6 +99,14 @@ fn canonical_order(lines: &[ChargeLine]) -> Vec<u32> {
     order
 }
 
+/// The kinds of the purchases [`open_purchased_lots`] opens a lot for.
+fn opens_a_lot(kind: ChargeKind) -> bool {
+    matches!(
+        kind,
+        ChargeKind::PrepaymentPurchase | ChargeKind::MilestoneShortfallPurchase
+    )
+}
+
 /// Step 4: purchases that open lots open them first, so they can cover this invoice.
 fn open_purchased_lots(
     acct: &mut AccountState,
@@ -108,6 +116,10 @@ fn open_purchased_lots(
     rb: &Rulebook,
     out: &mut Vec<Event>,
 ) -> Result<(), CoreError> {
+    // Most invoices have no purchase: one plain pass over the lines tells.
+    if !inv.lines.iter().any(|l| opens_a_lot(l.kind)) {
+        return Ok(());
+    }
     for &i in order {
         let line = &inv.lines[i as usize];
         let credit_kind = match line.kind {

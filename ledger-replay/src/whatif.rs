@@ -174,6 +174,17 @@ struct Recorded {
     next_seq: u64,
 }
 
+/// What the scenarios' projections keep besides the ledger state and the lot and CACO views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Views {
+    /// Every view, the spend view the run rates read included (alerts: `ledger report`).
+    All,
+    /// All but the spend view. The comparison `ledger whatif` prints (lots, CACOs, invoices,
+    /// [`Figures`]) reads no run rate, and summing every line of every scenario by charge date
+    /// costs each scenario a pass over the lines and a map of (day, kind) sums.
+    WithoutSpend,
+}
+
 /// Fold every scenario over the recorded facts of `store`, reading the log once. `baseline`
 /// is the stored projections (the placement of added lines is planned from its invoices).
 /// The results are in the order of `scenarios`; on failure, the error of the first failing
@@ -182,6 +193,16 @@ pub fn run(
     store: &Store,
     baseline: &Projections,
     scenarios: &[Scenario],
+) -> Result<Vec<Projections>, WhatIfError> {
+    run_keeping(store, baseline, scenarios, Views::All)
+}
+
+/// [`run`], the scenarios' projections keeping `views`.
+pub fn run_keeping(
+    store: &Store,
+    baseline: &Projections,
+    scenarios: &[Scenario],
+    views: Views,
 ) -> Result<Vec<Projections>, WhatIfError> {
     let mixes = project_mixes(store, baseline, scenarios)?;
     let plans = scenarios
@@ -197,7 +218,7 @@ pub fn run(
         for (scenario, plan) in scenarios.iter().zip(plans) {
             let (tx, rx) = sync_channel::<Arc<Recorded>>(FACTS_IN_FLIGHT);
             senders.push(Some(tx));
-            workers.push(scope.spawn(move || fold(scenario, plan, rx)));
+            workers.push(scope.spawn(move || fold(scenario, plan, rx, views)));
         }
         let read = read_log(store, &mut senders);
         // Closing the channels ends every worker's loop.
@@ -601,6 +622,7 @@ fn fold(
     scenario: &Scenario,
     mut plan: Plan,
     facts: Receiver<Arc<Recorded>>,
+    views: Views,
 ) -> Result<Projections, WhatIfError> {
     let mut projections = Projections::new();
     let mut whatif_seq = WHATIF_SEQ_BASE;
@@ -616,7 +638,7 @@ fn fold(
             if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
                 while queue.front().is_some_and(|w| due.includes(w)) {
                     let invoice = queue.pop_front().expect("front exists");
-                    apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq)?;
+                    apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq, views)?;
                 }
             }
         }
@@ -625,8 +647,8 @@ fn fold(
         apply(
             &mut projections,
             fact,
-            recorded.decision_seq,
-            recorded.next_seq,
+            (recorded.decision_seq, recorded.next_seq),
+            views,
         )
         .map_err(|error| WhatIfError::Fold {
             scenario: scenario.name.clone(),
@@ -640,7 +662,7 @@ fn fold(
     }
     for (_, queue) in std::mem::take(&mut plan.whatif) {
         for invoice in queue {
-            apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq)?;
+            apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq, views)?;
         }
     }
     if let Some(through) = scenario.through {
@@ -661,10 +683,12 @@ fn close_through(
     for account in accounts {
         let fact = Fact::Close { account, through };
         let next_seq = projections.next_seq;
-        apply(projections, &fact, *seq, next_seq).map_err(|error| WhatIfError::Fold {
-            scenario: scenario.name.clone(),
-            fact: describe(&fact, None),
-            error: Box::new(error),
+        apply(projections, &fact, (*seq, next_seq), Views::All).map_err(|error| {
+            WhatIfError::Fold {
+                scenario: scenario.name.clone(),
+                fact: describe(&fact, None),
+                error: Box::new(error),
+            }
         })?;
         *seq += 1;
     }
@@ -693,10 +717,11 @@ fn apply_whatif(
     projections: &mut Projections,
     invoice: Invoice,
     seq: &mut u64,
+    views: Views,
 ) -> Result<(), WhatIfError> {
     let fact = Fact::Invoice(invoice);
     let next_seq = projections.next_seq;
-    apply(projections, &fact, *seq, next_seq).map_err(|error| WhatIfError::Fold {
+    apply(projections, &fact, (*seq, next_seq), views).map_err(|error| WhatIfError::Fold {
         scenario: scenario.name.clone(),
         fact: describe(&fact, None),
         error: Box::new(error),
@@ -705,19 +730,23 @@ fn apply_whatif(
     Ok(())
 }
 
-/// The decide path of ingest, without the store: apply, then record the views.
+/// The decide path of ingest, without the store: apply, then record `views`. `seqs` are the
+/// fact's decision record's position and the log position after it.
 fn apply(
     projections: &mut Projections,
     fact: &Fact,
-    seq: u64,
-    next_seq: u64,
+    (seq, next_seq): (u64, u64),
+    views: Views,
 ) -> Result<(), CoreError> {
     let applied = projections
         .ledger
         .apply_traced(fact, OPTIONS, &mut NoTrace)?;
     if !applied.duplicate {
         projections.record(&applied.account, seq, &applied.events);
-        projections.note_fact(&applied.account, fact);
+        let spend_only = matches!(fact, Fact::Invoice(_));
+        if views == Views::All || !spend_only {
+            projections.note_fact(&applied.account, fact);
+        }
     }
     projections.advance(next_seq);
     Ok(())
@@ -836,6 +865,8 @@ struct Scale {
     factor: Factor,
     mantissa: i128,
     divisor: i128,
+    /// The divisor when below 2^32 (a factor with at most 9 decimals): divided in 64-bit steps.
+    small: Option<u32>,
 }
 
 impl Scale {
@@ -847,6 +878,7 @@ impl Scale {
             factor,
             mantissa,
             divisor: 10i128.pow(scale),
+            small: 10u32.checked_pow(scale),
         }
     }
 
@@ -858,8 +890,10 @@ impl Scale {
         if self.divisor == 1 {
             return Ok(Money::from_units(product));
         }
-        let quotient = product / self.divisor;
-        let remainder = product % self.divisor;
+        let (quotient, remainder) = match self.small {
+            Some(small) => div_rem_small(product, small),
+            None => (product / self.divisor, product % self.divisor),
+        };
         if remainder == 0 {
             return Ok(Money::from_units(quotient));
         }
@@ -873,6 +907,32 @@ impl Scale {
         } else {
             quotient + 1
         }))
+    }
+}
+
+/// `n / d` and `n % d` as `i128`'s operators give them (the quotient truncated toward zero,
+/// the remainder with the sign of `n`), for `d` ≥ 2, in three 64-bit divisions: a 128-bit
+/// division is a call that costs several times as much, once per scaled line.
+#[inline]
+fn div_rem_small(n: i128, d: u32) -> (i128, i128) {
+    debug_assert!(d >= 2);
+    let d = u64::from(d);
+    let m = n.unsigned_abs();
+    let (hi, lo) = ((m >> 64) as u64, m as u64);
+    // Long division by 32-bit digits: each partial remainder is below d < 2^32, so each
+    // partial dividend fits 64 bits and each quotient digit 32 bits.
+    let (q2, r) = (hi / d, hi % d);
+    let mid = (r << 32) | (lo >> 32);
+    let (q1, r) = (mid / d, mid % d);
+    let low = (r << 32) | (lo & 0xffff_ffff);
+    let (q0, r) = (low / d, low % d);
+    let q = (u128::from(q2) << 64) | (u128::from(q1) << 32) | u128::from(q0);
+    // |n| <= 2^127 and d >= 2, so q < 2^127; r < d.
+    let (q, r) = (q as i128, i128::from(r));
+    if n < 0 {
+        (-q, -r)
+    } else {
+        (q, r)
     }
 }
 
@@ -1409,7 +1469,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn dividing_in_64_bit_steps_gives_what_i128_division_gives() {
+        let divisors = [2u32, 3, 7, 10, 1_000, 999_999_937, 1_000_000_000, u32::MAX];
+        let near = |x: i128| [x, x.wrapping_add(1), x.wrapping_sub(1)];
+        let mut values = Vec::new();
+        for x in [
+            0,
+            1,
+            1 << 32,
+            1 << 64,
+            1 << 96,
+            i128::MAX,
+            i128::MIN,
+            10i128.pow(38),
+        ] {
+            values.extend(near(x));
+            values.extend(near(x.wrapping_neg()));
+        }
+        for d in divisors {
+            for &n in &values {
+                let wide = i128::from(d);
+                assert_eq!(div_rem_small(n, d), (n / wide, n % wide), "{n} / {d}");
+            }
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn division_in_64_bit_steps_equals_i128_division(
+            n in proptest::prelude::any::<i128>(),
+            d in 2u32..,
+        ) {
+            let wide = i128::from(d);
+            proptest::prop_assert_eq!(div_rem_small(n, d), (n / wide, n % wide));
+        }
+
         #[test]
         fn scale_equals_mul_factor_rounded(
             units in proptest::prelude::any::<i128>(),

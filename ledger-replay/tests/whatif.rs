@@ -625,6 +625,35 @@ fn several_scenarios_in_parallel_equal_one_by_one() {
 }
 
 #[test]
+fn without_the_spend_view_the_folds_differ_only_in_it() {
+    let f = fixture();
+    let scenarios = several();
+    let all = whatif::run(&f.store, &f.baseline, &scenarios).unwrap();
+    let lean = whatif::run_keeping(
+        &f.store,
+        &f.baseline,
+        &scenarios,
+        whatif::Views::WithoutSpend,
+    )
+    .unwrap();
+    assert_eq!(all.len(), lean.len());
+    for ((s, full), lean) in scenarios.iter().zip(all).zip(lean) {
+        assert!(
+            full.views.values().any(|v| !v.spend.is_empty()),
+            "scenario {}: the full fold keeps the spend view",
+            s.name
+        );
+        assert!(lean.views.values().all(|v| v.spend.is_empty()));
+        let mut without = full.clone();
+        for views in without.views.values_mut() {
+            views.spend.clear();
+        }
+        assert_eq!(lean, without, "scenario {}", s.name);
+        assert_eq!(whatif::figures(&lean), whatif::figures(&full));
+    }
+}
+
+#[test]
 fn a_failing_scenario_fails_alone_and_the_first_error_is_reported() {
     let f = fixture();
     let mut broken = scenario("broken", vec![]);

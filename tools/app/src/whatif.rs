@@ -57,7 +57,15 @@ fn disambiguated_names(files: &[ScenarioFile]) -> Vec<String> {
 pub fn run(data: &Path, paths: &[PathBuf]) -> Result<WhatIf, AppError> {
     let files = read_scenarios(paths)?;
     let session = Session::open_for_read(data, "whatif")?;
-    let results = fold(&session, &files).map_err(|e| failure(&files, e))?;
+    let scenarios: Vec<Scenario> = files.iter().map(scenario).collect();
+    // The comparison reads no run rate: the folds skip the spend view.
+    let results = whatif::run_keeping(
+        &session.store,
+        &session.projections,
+        &scenarios,
+        whatif::Views::WithoutSpend,
+    )
+    .map_err(|e| failure(&files, e))?;
     Ok(WhatIf {
         session,
         files,
