@@ -190,6 +190,7 @@ impl ValueReader {
                 return Err((r, SHORT.to_string()));
             }
             if column.max_def > 0 && self.defs.get(r) != Some(&column.max_def) {
+                ranges[r * stride] = (0, 0);
                 continue;
             }
             let value = self
@@ -299,7 +300,8 @@ type Decoded = Result<Option<Batch>, InputError>;
 /// Rows decoded into cell ranges of the decoder's [`Arena`], a batch at a time.
 #[derive(Default)]
 struct Batch {
-    /// Per row, each header column's range in the arena (`width` entries a row).
+    /// Per row, each header column's range in the arena (`width` entries a row; the first
+    /// `rows` rows are this batch's, any after them stale).
     ranges: Vec<Range>,
     /// Rows that can be handed out.
     rows: usize,
@@ -416,8 +418,11 @@ impl Decoder {
         let want = self.group_rows_left.min(BATCH_ROWS as u64) as usize;
         let width = self.names.len();
         self.arena.start_batch();
-        batch.ranges.clear();
-        batch.ranges.resize(want * width, (0, 0));
+        // Every row of a column read is written below (null as (0, 0)); the columns not read
+        // stay (0, 0) from when the buffer grew, so it is not cleared per batch.
+        if batch.ranges.len() < want * width {
+            batch.ranges.resize(want * width, (0, 0));
+        }
         let mut first_bad: Option<(usize, usize, String)> = None;
         for column in &mut self.columns {
             let index = column.of.index;
