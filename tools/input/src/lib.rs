@@ -50,6 +50,7 @@ pub mod mapping;
 pub mod native;
 pub mod parquet;
 pub(crate) mod parquet_cells;
+pub(crate) mod parquet_pages;
 pub mod records;
 pub mod run;
 pub mod scenario;
@@ -58,6 +59,8 @@ pub mod text;
 
 #[cfg(test)]
 mod export_tests;
+#[cfg(test)]
+mod parquet_tests;
 #[cfg(test)]
 mod run_tests;
 #[cfg(test)]

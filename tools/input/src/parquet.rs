@@ -7,19 +7,21 @@
 //! read, a batch of [`BATCH_ROWS`] rows at a time (memory stays bounded whatever the row
 //! groups' size). Each value becomes the text a CSV cell would hold ([`crate::parquet_cells`]:
 //! decimals exact, floats by their shortest round-trip decimal, timestamps and dates as ISO
-//! text), and each row goes through `focus::row` / `azure::row` and the [`Assembler`]: one
+//! text). Column chunks are decoded page by page ([`crate::parquet_pages`]): a dictionary's
+//! entries become text once per row group and each row's cell is a range into that text (no
+//! copy, no allocation per cell); plain values are converted cell by cell; encodings that
+//! module does not decode go through the `parquet` crate's column reader. Each row goes through `focus::row` / `azure::row` and the [`Assembler`]: one
 //! mapping, one set of checks for both encodings. Rows are numbered from 1 in file order; a
 //! refusal names the file, the row and the column (`costs.parquet: row 7: column 3
 //! (BilledCost): ...`).
 
 use std::fs::File;
 use std::io::Read as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ::parquet::column::reader::ColumnReader;
 use ::parquet::data_type::{ByteArray, FixedLenByteArray, Int96};
-use ::parquet::file::reader::{FileReader, SerializedFileReader};
+use ::parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use ::parquet::schema::types::ColumnDescPtr;
 
 use crate::assemble::{Accounts, Assembler, StagedInvoices};
@@ -27,9 +29,8 @@ use crate::cells::{Cells, Header, ReadStats, Scratch};
 use crate::error::InputError;
 use crate::export::{pump_rows, ExportFormat, Layout, RowSource};
 use crate::native::Row;
-use crate::parquet_cells::{
-    be_integer, write_date, write_decimal, write_hex, write_int96, write_timestamp, Convert,
-};
+use crate::parquet_cells::{Convert, Value};
+use crate::parquet_pages::{self, Arena, Pages, Range};
 use crate::records::TextRecord;
 
 /// The four bytes a Parquet file starts (and ends) with.
@@ -88,7 +89,7 @@ pub fn column_names(path: &Path) -> Result<Vec<String>, InputError> {
     Ok(header_names(&open_file(path)?))
 }
 
-/// One column's values in the current batch.
+/// One column's values in the current batch (the crate's column reader).
 enum Values {
     Bool(Vec<bool>),
     I32(Vec<i32>),
@@ -100,28 +101,10 @@ enum Values {
     Fixed(Vec<FixedLenByteArray>),
 }
 
-/// A column the layout reads: its reader in the current row group and its current batch.
-struct Column {
-    /// Position in the header (and the schema's leaves).
-    index: usize,
-    convert: Convert,
-    max_def: i16,
-    reader: Option<ColumnReader>,
-    defs: Vec<i16>,
-    values: Values,
-    /// The next value of `values` to hand out.
-    next: usize,
-    /// The last date or timestamp converted and its text (consecutive rows repeat them).
-    last: Option<(i64, Vec<u8>)>,
-}
-
-impl Column {
-    fn new(index: usize, descr: &ColumnDescPtr) -> Result<Column, String> {
-        if descr.max_rep_level() > 0 {
-            return Err("is a repeated (list or map) column; expected one value per row".into());
-        }
+impl Values {
+    fn of(physical: ::parquet::basic::Type) -> Values {
         use ::parquet::basic::Type as T;
-        let values = match descr.physical_type() {
+        match physical {
             T::BOOLEAN => Values::Bool(Vec::new()),
             T::INT32 => Values::I32(Vec::new()),
             T::INT64 => Values::I64(Vec::new()),
@@ -130,32 +113,48 @@ impl Column {
             T::DOUBLE => Values::F64(Vec::new()),
             T::BYTE_ARRAY => Values::Bytes(Vec::new()),
             T::FIXED_LEN_BYTE_ARRAY => Values::Fixed(Vec::new()),
-        };
-        Ok(Column {
-            index,
-            convert: Convert::of(descr)?,
-            max_def: descr.max_def_level(),
-            reader: None,
-            defs: Vec::with_capacity(BATCH_ROWS),
-            values,
-            next: 0,
-            last: None,
-        })
+        }
     }
 
-    /// Read up to `rows` rows of the current row group; the count read.
-    fn read(&mut self, rows: usize) -> ::parquet::errors::Result<usize> {
+    /// Value `i`, if there is one.
+    #[inline]
+    fn get(&self, i: usize) -> Option<Value<'_>> {
+        Some(match self {
+            Values::Bool(v) => Value::Bool(*v.get(i)?),
+            Values::I32(v) => Value::I32(*v.get(i)?),
+            Values::I64(v) => Value::I64(*v.get(i)?),
+            Values::I96(v) => {
+                let d = v.get(i)?.data();
+                Value::I96([d[0], d[1], d[2]])
+            }
+            Values::F32(v) => Value::F32(*v.get(i)?),
+            Values::F64(v) => Value::F64(*v.get(i)?),
+            Values::Bytes(v) => Value::Bytes(v.get(i)?.data()),
+            Values::Fixed(v) => Value::Bytes(v.get(i)?.data()),
+        })
+    }
+}
+
+/// A column chunk read through the `parquet` crate's column reader: the encodings
+/// [`parquet_pages`] does not decode (booleans, delta encodings, byte stream split).
+struct ValueReader {
+    reader: ColumnReader,
+    defs: Vec<i16>,
+    values: Values,
+}
+
+impl ValueReader {
+    /// Read up to `rows` rows; the count read.
+    fn read(&mut self, rows: usize, max_def: i16) -> ::parquet::errors::Result<usize> {
         self.defs.clear();
-        self.next = 0;
-        let defs = (self.max_def > 0).then_some(&mut self.defs);
-        let reader = self.reader.as_mut().expect("a row group is open");
+        let defs = (max_def > 0).then_some(&mut self.defs);
         macro_rules! read {
             ($reader:expr, $values:expr) => {{
                 $values.clear();
                 $reader.read_records(rows, defs, None, $values)?.0
             }};
         }
-        Ok(match (reader, &mut self.values) {
+        Ok(match (&mut self.reader, &mut self.values) {
             (ColumnReader::BoolColumnReader(r), Values::Bool(v)) => read!(r, v),
             (ColumnReader::Int32ColumnReader(r), Values::I32(v)) => read!(r, v),
             (ColumnReader::Int64ColumnReader(r), Values::I64(v)) => read!(r, v),
@@ -172,119 +171,146 @@ impl Column {
         })
     }
 
-    /// Whether row `at` of the batch has a value (not null).
-    #[inline]
-    fn present(&self, at: usize) -> bool {
-        self.max_def == 0 || self.defs.get(at) == Some(&self.max_def)
-    }
-
-    /// Append the next value's text to `out`; `Err` says why it cannot be read.
-    #[inline]
-    fn write_next(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
-        let i = self.next;
-        self.next += 1;
-        let missing = || "has fewer values than its definition levels say".to_string();
-        match &self.values {
-            Values::Bool(v) => out.extend_from_slice(if *v.get(i).ok_or_else(missing)? {
-                b"true"
-            } else {
-                b"false"
-            }),
-            Values::I32(v) => {
-                let value = *v.get(i).ok_or_else(missing)?;
-                self.write_integer(out, i64::from(value))?;
+    /// The next `rows` cells into `ranges` (row `r` at `ranges[r * stride]`), as
+    /// [`Pages::fill`].
+    fn fill(
+        &mut self,
+        rows: usize,
+        ranges: &mut [Range],
+        stride: usize,
+        arena: &mut Arena,
+        column: &ColumnType,
+    ) -> Result<(), (usize, String)> {
+        let got = self
+            .read(rows, column.max_def)
+            .map_err(|e| (0, format!("cannot be read as Parquet: {e}")))?;
+        let mut next = 0;
+        for r in 0..rows {
+            if r == got {
+                return Err((r, SHORT.to_string()));
             }
-            Values::I64(v) => {
-                let value = *v.get(i).ok_or_else(missing)?;
-                self.write_integer(out, value)?;
+            if column.max_def > 0 && self.defs.get(r) != Some(&column.max_def) {
+                ranges[r * stride] = (0, 0);
+                continue;
             }
-            Values::I96(v) => {
-                if !write_int96(out, v.get(i).ok_or_else(missing)?) {
-                    return Err("is an INT96 timestamp outside the calendar".into());
-                }
-            }
-            // The shortest decimal that reads back as the same number (NaN and infinities are
-            // written as they are; the amount parser refuses them naming the cell).
-            Values::F32(v) => {
-                let _ = write!(out, "{}", v.get(i).ok_or_else(missing)?);
-            }
-            Values::F64(v) => {
-                let _ = write!(out, "{}", v.get(i).ok_or_else(missing)?);
-            }
-            Values::Bytes(v) => {
-                write_bytes(out, v.get(i).ok_or_else(missing)?.data(), self.convert)?
-            }
-            Values::Fixed(v) => {
-                write_bytes(out, v.get(i).ok_or_else(missing)?.data(), self.convert)?
-            }
-        }
-        Ok(())
-    }
-
-    /// An INT32 or INT64 by its conversion, dates and timestamps through the one-entry cache.
-    #[inline]
-    fn write_integer(&mut self, out: &mut Vec<u8>, value: i64) -> Result<(), String> {
-        match self.convert {
-            Convert::Decimal { scale } => write_decimal(out, i128::from(value), scale),
-            Convert::Date | Convert::Timestamp { .. } => {
-                if let Some((last, text)) = &self.last {
-                    if *last == value {
-                        out.extend_from_slice(text);
-                        return Ok(());
-                    }
-                }
-                let start = out.len();
-                let ok = match self.convert {
-                    Convert::Date => write_date(out, value),
-                    Convert::Timestamp { per_second, utc } => {
-                        write_timestamp(out, value, per_second, utc)
-                    }
-                    _ => unreachable!("matched above"),
-                };
-                if !ok {
-                    return Err(format!("{value} is not a date the calendar holds"));
-                }
-                self.last = Some((value, out[start..].to_vec()));
-            }
-            _ => {
-                let _ = write!(out, "{value}");
-            }
+            let value = self
+                .values
+                .get(next)
+                .ok_or_else(|| (r, "has fewer values than its definition levels say".into()))?;
+            next += 1;
+            ranges[r * stride] = arena.push(value, column.convert).map_err(|m| (r, m))?;
         }
         Ok(())
     }
 }
 
-/// A byte array: UTF-8 text, an exact decimal, or hex.
-#[inline]
-fn write_bytes(out: &mut Vec<u8>, bytes: &[u8], convert: Convert) -> Result<(), String> {
-    match convert {
-        Convert::Decimal { scale } => {
-            let unscaled = be_integer(bytes).ok_or_else(|| {
-                format!("is a decimal of {} bytes; at most 16 are read", bytes.len())
-            })?;
-            write_decimal(out, unscaled, scale);
-        }
-        Convert::Hex => write_hex(out, bytes),
-        // Text is checked to be UTF-8 once per row (`ParquetReader::fill_row`).
-        _ => out.extend_from_slice(bytes),
-    }
-    Ok(())
+/// Why a column chunk ended before its row group.
+const SHORT: &str = "has fewer rows than its row group (the column ends before this row)";
+
+/// What a column is: its place, its conversion, its nesting.
+struct ColumnType {
+    /// Position in the header (and the schema's leaves).
+    index: usize,
+    descr: ColumnDescPtr,
+    convert: Convert,
+    max_def: i16,
 }
 
-/// Rows decoded into cell text, a batch at a time.
-#[derive(Default)]
-struct Batch {
-    /// Every cell of the batch's rows, checked to be UTF-8.
-    text: String,
-    /// Per row, each header column's range in `text` (`width` entries a row).
-    ranges: Vec<(usize, usize)>,
-    rows: usize,
-    /// Compressed bytes of the row groups opened so far.
-    bytes_read: u64,
+/// How the current row group's chunk of a column is read.
+enum Chunk {
+    /// No row group open yet.
+    Closed,
+    Pages(Pages),
+    Values(ValueReader),
+}
+
+/// A column the layout reads and its chunk in the current row group.
+struct Column {
+    of: ColumnType,
+    chunk: Chunk,
+}
+
+impl Column {
+    fn new(index: usize, descr: &ColumnDescPtr) -> Result<Column, String> {
+        if descr.max_rep_level() > 0 {
+            return Err("is a repeated (list or map) column; expected one value per row".into());
+        }
+        Ok(Column {
+            of: ColumnType {
+                index,
+                descr: descr.clone(),
+                convert: Convert::of(descr)?,
+                max_def: descr.max_def_level(),
+            },
+            chunk: Chunk::Closed,
+        })
+    }
+
+    /// Open this column's chunk of `group`: page by page when [`parquet_pages::decodes`] its
+    /// encodings (and `pages` allows), else through the crate's column reader.
+    fn open(
+        &mut self,
+        group: &dyn RowGroupReader,
+        pages: bool,
+        arena: &mut Arena,
+    ) -> Result<(), String> {
+        let parquet =
+            |e: ::parquet::errors::ParquetError| format!("cannot be read as Parquet: {e}");
+        let physical = self.of.descr.physical_type();
+        let index = self.of.index;
+        self.chunk = if pages && parquet_pages::decodes(physical, group.metadata().column(index)) {
+            let reader = group.get_column_page_reader(index).map_err(parquet)?;
+            let length = usize::try_from(self.of.descr.type_length()).unwrap_or(0);
+            Chunk::Pages(Pages::open(
+                reader,
+                physical,
+                length,
+                self.of.convert,
+                self.of.max_def,
+                arena,
+            )?)
+        } else {
+            Chunk::Values(ValueReader {
+                reader: group.get_column_reader(index).map_err(parquet)?,
+                defs: Vec::with_capacity(BATCH_ROWS),
+                values: Values::of(physical),
+            })
+        };
+        Ok(())
+    }
+
+    fn fill(
+        &mut self,
+        rows: usize,
+        ranges: &mut [Range],
+        stride: usize,
+        arena: &mut Arena,
+    ) -> Result<(), (usize, String)> {
+        match &mut self.chunk {
+            Chunk::Closed => Err((0, "is read before its row group is open".into())),
+            Chunk::Pages(p) => p.fill(rows, ranges, stride, arena),
+            Chunk::Values(v) => v.fill(rows, ranges, stride, arena, &self.of),
+        }
+    }
 }
 
 /// A batch, a refusal, or the end of the file (`None`).
 type Decoded = Result<Option<Batch>, InputError>;
+
+/// Rows decoded into cell ranges of the decoder's [`Arena`], a batch at a time.
+#[derive(Default)]
+struct Batch {
+    /// Per row, each header column's range in the arena (`width` entries a row; the first
+    /// `rows` rows are this batch's, any after them stale).
+    ranges: Vec<Range>,
+    /// Rows that can be handed out.
+    rows: usize,
+    /// Why the row after `rows` cannot be read (told when it is reached, so that a bad row
+    /// is refused in its turn, after the rows before it).
+    error: Option<InputError>,
+    /// Compressed bytes of the row groups opened so far.
+    bytes_read: u64,
+}
 
 /// The file and the columns the layout reads, decoded a batch at a time.
 struct Decoder {
@@ -292,15 +318,51 @@ struct Decoder {
     names: Vec<String>,
     source: SerializedFileReader<File>,
     columns: Vec<Column>,
+    /// Whether column chunks may be decoded page by page ([`parquet_pages`]).
+    pages: bool,
+    arena: Arena,
     /// The next row group to open, and its rows not yet decoded.
     next_group: usize,
     group_rows_left: u64,
     /// Rows decoded before the current batch.
     rows_done: u64,
     bytes_read: u64,
+    /// Column chunks opened page by page so far (the tests check which path ran).
+    page_chunks: u64,
 }
 
 impl Decoder {
+    /// A decoder of the columns at `read` (header positions, in order) of `source`.
+    fn new(
+        path: &Path,
+        source: SerializedFileReader<File>,
+        names: &[String],
+        read: &[usize],
+        pages: bool,
+    ) -> Result<Decoder, InputError> {
+        let schema = source.metadata().file_metadata().schema_descr_ptr();
+        let columns = read
+            .iter()
+            .map(|&i| {
+                Column::new(i, &schema.column(i))
+                    .map_err(|m| InputError::new(path, m).in_column(i + 1, names[i].clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Decoder {
+            file: path.to_path_buf(),
+            names: names.to_vec(),
+            source,
+            columns,
+            pages,
+            arena: Arena::default(),
+            next_group: 0,
+            group_rows_left: 0,
+            rows_done: 0,
+            bytes_read: 0,
+            page_chunks: 0,
+        })
+    }
+
     fn parquet_error(&self, e: ::parquet::errors::ParquetError) -> InputError {
         InputError::new(&self.file, format!("cannot be read as Parquet: {e}"))
             .at_line(self.rows_done + 1)
@@ -325,17 +387,22 @@ impl Decoder {
                 .map_err(|e| self.parquet_error(e))?;
             let rows = u64::try_from(group.metadata().num_rows()).unwrap_or(0);
             self.bytes_read += u64::try_from(group.metadata().compressed_size()).unwrap_or(0);
-            let mut readers = Vec::with_capacity(self.columns.len());
-            for column in &self.columns {
-                readers.push(
-                    group
-                        .get_column_reader(column.index)
-                        .map_err(|e| self.parquet_error(e))?,
-                );
+            self.arena.clear();
+            let mut refused = None;
+            for column in &mut self.columns {
+                if let Err(message) = column.open(group.as_ref(), self.pages, &mut self.arena) {
+                    refused = Some((column.of.index, message));
+                    break;
+                }
             }
             drop(group);
-            for (column, reader) in self.columns.iter_mut().zip(readers) {
-                column.reader = Some(reader);
+            self.page_chunks += self
+                .columns
+                .iter()
+                .filter(|c| matches!(c.chunk, Chunk::Pages(_)))
+                .count() as u64;
+            if let Some((column, message)) = refused {
+                return Err(self.cell_error(self.rows_done + 1, column, message));
             }
             self.group_rows_left = rows;
             self.next_group += 1;
@@ -349,80 +416,33 @@ impl Decoder {
             return Ok(None);
         }
         let want = self.group_rows_left.min(BATCH_ROWS as u64) as usize;
-        let mut short = None;
-        for column in &mut self.columns {
-            match column.read(want) {
-                Ok(got) if got == want => {}
-                Ok(got) => {
-                    short = Some(Ok((column.index, got)));
-                    break;
-                }
-                Err(e) => {
-                    short = Some(Err(e));
-                    break;
-                }
-            }
+        let width = self.names.len();
+        self.arena.start_batch();
+        // Every row of a column read is written below (null as (0, 0)); the columns not read
+        // stay (0, 0) from when the buffer grew, so it is not cleared per batch.
+        if batch.ranges.len() < want * width {
+            batch.ranges.resize(want * width, (0, 0));
         }
-        match short {
-            None => {}
-            Some(Err(e)) => return Err(self.parquet_error(e)),
-            Some(Ok((column, got))) => {
-                let message =
-                    format!("has {got} rows in this row group where the others have {want}");
-                return Err(self.cell_error(self.rows_done + 1, column, message));
+        let mut first_bad: Option<(usize, usize, String)> = None;
+        for column in &mut self.columns {
+            let index = column.of.index;
+            let ranges = &mut batch.ranges[index..];
+            if let Err((row, message)) = column.fill(want, ranges, width, &mut self.arena) {
+                if first_bad.as_ref().is_none_or(|(r, _, _)| row < *r) {
+                    first_bad = Some((row, index, message));
+                }
             }
         }
         self.group_rows_left -= want as u64;
-        let width = self.names.len();
-        let mut bytes = std::mem::take(&mut batch.text).into_bytes();
-        bytes.clear();
-        batch.ranges.clear();
-        batch.ranges.resize(want * width, (0, 0));
-        for r in 0..want {
-            let ranges = &mut batch.ranges[r * width..(r + 1) * width];
-            for column in &mut self.columns {
-                let start = bytes.len();
-                if column.present(r) {
-                    if let Err(message) = column.write_next(&mut bytes) {
-                        let (row, c) = (self.rows_done + r as u64 + 1, column.index);
-                        return Err(self.cell_error(row, c, message));
-                    }
-                }
-                ranges[column.index] = (start, bytes.len());
-            }
-        }
-        // One check for the whole batch; a cell that splits a character fails it too.
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(text)
-                if batch.ranges.iter().all(|&(start, end)| {
-                    text.is_char_boundary(start) && text.is_char_boundary(end)
-                }) =>
-            {
-                String::from_utf8(bytes).expect("checked above")
-            }
-            _ => return Err(self.not_utf8(&bytes, &batch.ranges, width)),
-        };
-        batch.text = text;
         batch.rows = want;
+        batch.error = None;
+        if let Some((row, column, message)) = first_bad {
+            batch.rows = row;
+            batch.error = Some(self.cell_error(self.rows_done + row as u64 + 1, column, message));
+        }
         batch.bytes_read = self.bytes_read;
         self.rows_done += want as u64;
         Ok(Some(batch))
-    }
-
-    /// The first cell of a batch that is not UTF-8, as an error.
-    #[cold]
-    fn not_utf8(&self, bytes: &[u8], ranges: &[(usize, usize)], width: usize) -> InputError {
-        for (i, &(start, end)) in ranges.iter().enumerate() {
-            if let Err(e) = std::str::from_utf8(&bytes[start..end]) {
-                let message = format!(
-                    "is not valid UTF-8 text (invalid byte after {} bytes); exports must be UTF-8",
-                    e.valid_up_to()
-                );
-                let row = self.rows_done + (i / width) as u64 + 1;
-                return self.cell_error(row, i % width, message);
-            }
-        }
-        InputError::new(&self.file, "is not valid UTF-8 text")
     }
 }
 
@@ -445,29 +465,22 @@ pub struct ParquetReader {
 impl ParquetReader {
     /// Open `path` and find `format`'s columns in its schema.
     pub fn open(path: &Path, format: ExportFormat) -> Result<ParquetReader, InputError> {
+        ParquetReader::open_with(path, format, true)
+    }
+
+    /// [`ParquetReader::open`], decoding column chunks page by page ([`parquet_pages`]) only
+    /// if `pages` (else every chunk goes through the crate's column reader: the tests compare
+    /// the two).
+    pub(crate) fn open_with(
+        path: &Path,
+        format: ExportFormat,
+        pages: bool,
+    ) -> Result<ParquetReader, InputError> {
         let source = open_file(path)?;
         let header = Header::new(header_names(&source));
         let layout = Layout::new(format, &header).map_err(|m| InputError::new(path, m))?;
         layout.log_header(path, format, &header);
-        let schema = source.metadata().file_metadata().schema_descr_ptr();
-        let columns = header
-            .found()
-            .into_iter()
-            .map(|i| {
-                Column::new(i, &schema.column(i))
-                    .map_err(|m| InputError::new(path, m).in_column(i + 1, header.names[i].clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let decoder = Decoder {
-            file: path.to_path_buf(),
-            names: header.names.clone(),
-            source,
-            columns,
-            next_group: 0,
-            group_rows_left: 0,
-            rows_done: 0,
-            bytes_read: 0,
-        };
+        let decoder = Decoder::new(path, source, &header.names, &header.found(), pages)?;
         Ok(ParquetReader {
             file: path.to_path_buf(),
             format,
@@ -530,6 +543,10 @@ impl ParquetReader {
             return None;
         }
         if self.at == self.batch.rows {
+            if let Some(e) = self.batch.error.take() {
+                self.stopped = true;
+                return Some(Err(e));
+            }
             match self.next_batch() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -547,7 +564,7 @@ impl ParquetReader {
         let at = self.at;
         self.at += 1;
         let record = TextRecord::new(
-            &self.batch.text,
+            &self.decoder.arena.text,
             &self.batch.ranges[at * width..(at + 1) * width],
             self.stats.rows,
         );
@@ -603,5 +620,41 @@ impl RowSource for ParquetReader {
     }
     fn name_sources(&self, assembler: &mut Assembler) {
         ParquetReader::name_sources(self, assembler)
+    }
+}
+
+/// Every cell of every column of a Parquet file as text, row by row (`None` for null), decoded
+/// page by page if `pages`; the error that stops reading, if any; and the column chunks
+/// decoded page by page.
+#[cfg(test)]
+pub(crate) fn all_cells(
+    path: &Path,
+    pages: bool,
+) -> (Vec<Vec<Option<String>>>, Option<InputError>, u64) {
+    let source = open_file(path).expect("opens");
+    let names = header_names(&source);
+    let read: Vec<usize> = (0..names.len()).collect();
+    let mut decoder = Decoder::new(path, source, &names, &read, pages).expect("a decoder");
+    let mut rows = Vec::new();
+    let mut batch = Batch::default();
+    loop {
+        batch = match decoder.fill(batch) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return (rows, None, decoder.page_chunks),
+            Err(e) => return (rows, Some(e), decoder.page_chunks),
+        };
+        for r in 0..batch.rows {
+            let row = &batch.ranges[r * names.len()..(r + 1) * names.len()];
+            rows.push(
+                row.iter()
+                    .map(|&(start, end)| {
+                        (start != end).then(|| decoder.arena.text[start..end].to_string())
+                    })
+                    .collect(),
+            );
+        }
+        if let Some(e) = batch.error.take() {
+            return (rows, Some(e), decoder.page_chunks);
+        }
     }
 }

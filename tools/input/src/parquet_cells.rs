@@ -17,7 +17,6 @@
 use std::io::Write as _;
 
 use ::parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as Physical};
-use ::parquet::data_type::Int96;
 use ::parquet::schema::types::ColumnDescriptor;
 
 /// How one column's values become text.
@@ -87,6 +86,86 @@ impl Convert {
             _ => Convert::Plain,
         })
     }
+}
+
+/// One typed value of a column, as a page holds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value<'a> {
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    /// Legacy INT96: its three little-endian words.
+    I96([u32; 3]),
+    F32(f32),
+    F64(f64),
+    /// `BYTE_ARRAY` and `FIXED_LEN_BYTE_ARRAY`.
+    Bytes(&'a [u8]),
+}
+
+/// Append `value`'s cell text to `out` by `convert`; `Err` says why the value cannot be read.
+/// Text bytes are copied as they are (the caller checks they are UTF-8); everything else is
+/// ASCII.
+pub(crate) fn write_value(
+    out: &mut Vec<u8>,
+    value: Value<'_>,
+    convert: Convert,
+) -> Result<(), String> {
+    match value {
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::I32(v) => write_integer(out, i64::from(v), convert)?,
+        Value::I64(v) => write_integer(out, v, convert)?,
+        Value::I96(words) => {
+            if !write_int96(out, words) {
+                return Err("is an INT96 timestamp outside the calendar".into());
+            }
+        }
+        // The shortest decimal that reads back as the same number (NaN and infinities are
+        // written as they are; the amount parser refuses them naming the cell).
+        Value::F32(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::F64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Value::Bytes(bytes) => write_bytes(out, bytes, convert)?,
+    }
+    Ok(())
+}
+
+/// An INT32 or INT64 by its conversion: a decimal, a date, a timestamp or the number.
+fn write_integer(out: &mut Vec<u8>, value: i64, convert: Convert) -> Result<(), String> {
+    let ok = match convert {
+        Convert::Decimal { scale } => {
+            write_decimal(out, i128::from(value), scale);
+            true
+        }
+        Convert::Date => write_date(out, value),
+        Convert::Timestamp { per_second, utc } => write_timestamp(out, value, per_second, utc),
+        _ => {
+            let _ = write!(out, "{value}");
+            true
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{value} is not a date the calendar holds"))
+    }
+}
+
+/// A byte array: UTF-8 text (copied; checked by the caller), an exact decimal, or hex.
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8], convert: Convert) -> Result<(), String> {
+    match convert {
+        Convert::Decimal { scale } => {
+            let unscaled = be_integer(bytes).ok_or_else(|| {
+                format!("is a decimal of {} bytes; at most 16 are read", bytes.len())
+            })?;
+            write_decimal(out, unscaled, scale);
+        }
+        Convert::Hex => write_hex(out, bytes),
+        _ => out.extend_from_slice(bytes),
+    }
+    Ok(())
 }
 
 /// Write a decimal `unscaled × 10^-scale` exactly.
@@ -187,8 +266,8 @@ pub(crate) fn write_timestamp(out: &mut Vec<u8>, units: i64, per_second: i64, ut
 }
 
 /// Write a legacy INT96 timestamp (always UTC); `false` if out of range.
-pub(crate) fn write_int96(out: &mut Vec<u8>, value: &Int96) -> bool {
-    let [low, high, julian_day] = [value.data()[0], value.data()[1], value.data()[2]];
+pub(crate) fn write_int96(out: &mut Vec<u8>, words: [u32; 3]) -> bool {
+    let [low, high, julian_day] = words;
     let nanos_of_day = ((high as i64) << 32) | low as i64;
     if !(0..86_400 * 1_000_000_000).contains(&nanos_of_day) {
         return false;
@@ -299,12 +378,11 @@ mod tests {
             text(|s| write_timestamp(s, -1, 1_000, true)).as_deref(),
             Some("1969-12-31T23:59:59.999Z")
         );
-        let mut v = Int96::new();
         // 2024-09-18 is Julian day 2_460_572; 22:00 is 79_200 s.
         let nanos: i64 = 79_200 * 1_000_000_000;
-        v.set_data(nanos as u32, (nanos >> 32) as u32, 2_460_572);
+        let v = [nanos as u32, (nanos >> 32) as u32, 2_460_572];
         assert_eq!(
-            text(|s| write_int96(s, &v)).as_deref(),
+            text(|s| write_int96(s, v)).as_deref(),
             Some("2024-09-18T22:00:00Z")
         );
         assert_eq!(text(|s| write_date(s, i64::MAX)), None);
