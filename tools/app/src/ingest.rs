@@ -329,9 +329,14 @@ fn append_decided(
         outcome.seconds = started.elapsed().as_secs_f64();
         outcomes.push(outcome);
     }
+    let append = appending.elapsed().as_secs_f64();
     session.finish_writes()?;
     let finish = appending.elapsed().as_secs_f64();
-    tracing::info!(append_and_finish_s = finish, "ingest phases: appended");
+    tracing::info!(
+        append_s = append,
+        finish_s = finish - append,
+        "ingest phases: appended, then flushed and the snapshot stored"
+    );
     for outcome in &mut outcomes {
         outcome.lines_per_second = if outcome.seconds > 0.0 {
             outcome.lines_settled as f64 / outcome.seconds
