@@ -15,11 +15,12 @@ fn an_ingest_whose_store_stalls_stops_and_the_same_command_completes_it() {
     copy_dir(ledger.data(), reference.data());
     reference.ok(&["ingest", charges.as_str()]);
 
-    // The third sled write of the ingest (its third invoice) never returns.
+    // The first sled write of the ingest (the batch of its invoices: 5,000 lines are one
+    // commit group) never returns.
     let mut stalled = ledger.command(&["ingest", charges.as_str()]);
     stalled
         .env("LEDGER_STALL_SECONDS", "1")
-        .env("LEDGER_FAULT_STALL", "3");
+        .env("LEDGER_FAULT_STALL", "1");
     let out = run_command(stalled, "an ingest whose store stalls");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
