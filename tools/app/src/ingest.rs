@@ -7,9 +7,9 @@
 //!    anything is appended: a refused file changes nothing. `ledger ingest A B C` reads and
 //!    decides every file (each after the ones before it) before the first append, so a
 //!    refused file C leaves A and B unrecorded too.
-//! 3. Append the staged records, one invoice per atomic batch, flushing periodically and
-//!    before reporting success. A crash leaves a prefix of whole invoices; ingesting the file
-//!    again skips them (R-IDEM-1) and settles the rest.
+//! 3. Append the staged records, several whole invoices per atomic batch (group commit),
+//!    flushing periodically and before reporting success. A crash leaves a prefix of whole
+//!    invoices; ingesting the file again skips them (R-IDEM-1) and settles the rest.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
