@@ -136,6 +136,14 @@ fn audit_with(
                     });
                     break;
                 }
+                Err(error @ StoreError::Segment { seq, .. }) => {
+                    report.finding = Some(AuditFinding {
+                        seq,
+                        kind: "segment".into(),
+                        message: error.to_string(),
+                    });
+                    break;
+                }
                 Err(other) => return Err(other),
             };
             report.records += entry.record_count;

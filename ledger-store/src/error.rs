@@ -60,6 +60,16 @@ pub enum StoreError {
     #[error("hash chain broken at log record {seq}: {message}")]
     Chain { seq: u64, message: String },
 
+    /// A line chunk in a segment file does not read back as the log references it (its
+    /// bytes do not hash to the hash its chained record holds, or the file is short).
+    #[error("segment file {} at offset {offset} (the line chunk of log record {seq}): {message}", path.display())]
+    Segment {
+        path: PathBuf,
+        offset: u64,
+        seq: u64,
+        message: String,
+    },
+
     /// An append that does not continue the log exactly; nothing was written.
     #[error(
         "append refused, nothing was written: {message} (the log's next record is {expected_seq})"

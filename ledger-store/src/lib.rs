@@ -15,7 +15,23 @@
 //! ## On disk
 //!
 //! `DIR/` is the sled database (`conf`, `db`, `blobs/`, `snap.*`), plus `owner.txt` (`pid
-//! command` of the process holding the ledger) and `staging/` (spill files).
+//! command` of the process holding the ledger), `staging/` (spill files) and `segments/` (the
+//! bodies of line chunks, see below).
+//!
+//! sled holds small records only (headers, chunk references, decisions, agreements); the
+//! line bodies, the bulk of a ledger, are appended to segment files the store manages:
+//! `segments/NNNNNNNN.seg`, an 8-byte header (`LSEG`, format 1) then frames
+//! `[body length u32 LE][blake3 of body 32 bytes][body]`, a file closing at about 256 MiB.
+//! The body is exactly what a kind-3 record's payload would be. A kind-8 record references it
+//! by `(segment, offset, length, blake3)`, so the hash chain covers every line. The appender
+//! plans each frame's place from the store's segment cursor ([`Store::appender`]), so the
+//! records are chained before anything is written; [`Store::append`] writes the frames,
+//! fsyncs the segment, then applies the sled batch that references them together with the
+//! new cursor (meta key `FF×8 'S'`). Bytes after the cursor (a crash between the two) are
+//! never referenced and [`Store::open`] cuts them off, so running the same ingest again
+//! writes the same frames. Reading fetches one frame at a time through a bounded window and
+//! checks its hash: a mismatch is [`StoreError::Segment`], naming the file, the offset and
+//! the record (`ledger audit` reports it).
 //!
 //! Tree `log`:
 //!
@@ -24,6 +40,7 @@
 //! | seq as big-endian `u64` (8 bytes) | one record |
 //! | `FF×8 'H'` (sorts after every seq) | the head: `next_seq` BE `u64`, `last_hash` 32 bytes |
 //! | `FF×8 'F'` | the log format (envelope version) the ledger was created with |
+//! | `FF×8 'S'` | the segment cursor: segment `u32` BE, end of the last referenced frame `u64` BE |
 //!
 //! The head is written in the same `apply_batch` as the records it covers, so the last
 //! record's hash is covered by something too. Tree `snapshots`: key `next_seq_covered` BE
@@ -50,6 +67,10 @@
 //! | 5 Decisions | account, rulebook_version, fact_seq, events as [`encode_events`] bytes |
 //! | 6 Resettle | `(account, rulebook version, corrections)` in ledger-core's serde shapes |
 //! | 7 PendingHeader | a pending (month-to-date) run: kind 2's payload, followed by its LineChunk records |
+//! | 8 ChunkRef | a line chunk whose body (kind 3's payload) is in a segment file: segment `u32`, frame offset `u64`, body length `u32`, blake3 of the body (32 bytes); takes kind 3's place after a header |
+//!
+//! Writes put chunks in segments (kind 8); kind-3 records written before (and by
+//! [`Appender::new`] without [`Appender::with_segments`]) are read as ever.
 //!
 //! An entry is a fact's records followed by one Decisions record; [`Store::append`] accepts only
 //! whole entries, in one batch, so no fact is ever recorded without its decisions.
@@ -88,6 +109,7 @@ mod codec;
 mod error;
 mod reader;
 mod record;
+mod segment;
 mod spill;
 mod store;
 mod writer;
@@ -100,8 +122,12 @@ pub use codec::{
 pub use error::StoreError;
 pub use reader::{Decisions, LogEntry, LogReader, ReadOptions};
 pub use record::{
-    parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head, RecordKind, CHUNK_LINES,
-    CHUNK_SOFT_BYTES, ENVELOPE_BYTES, ENVELOPE_VERSION,
+    parse_chunk_ref, parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head,
+    RecordKind, CHUNK_LINES, CHUNK_SOFT_BYTES, ENVELOPE_BYTES, ENVELOPE_VERSION,
+};
+pub use segment::{
+    segment_path, ChunkLocation, SegmentCursor, FRAME_HEADER_BYTES, SEGMENTS_DIR,
+    SEGMENT_HEADER_BYTES, SEGMENT_SOFT_BYTES,
 };
 pub use spill::STAGING_DIR;
 pub use spill::{Spill, MAX_GROUP_RECORDS};

@@ -11,9 +11,11 @@ use crate::codec::{
 };
 use crate::error::StoreError;
 use crate::record::{
-    date_from, parse_envelope, record_hash, seq_key, AgreementIn, CloseIn, DecisionsIn, Head,
-    InvoiceHeaderIn, LineChunkIn, RecordKind, ResettleIn, CHUNK_LINES, ENVELOPE_BYTES,
+    date_from, parse_envelope, record_hash, seq_key, AgreementIn, ChunkRefPayload, CloseIn,
+    DecisionsIn, Head, InvoiceHeaderIn, LineChunkIn, RecordKind, ResettleIn, CHUNK_LINES,
+    ENVELOPE_BYTES,
 };
+use crate::segment::{SegmentReader, FRAME_HEADER_BYTES};
 
 /// Where to start reading and whether to verify the hash chain.
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,6 +76,8 @@ pub struct LogReader<'a> {
     first_link_checked: bool,
     pending_error: Option<StoreError>,
     done: bool,
+    /// Line chunk bodies in segment files, read one frame at a time.
+    segments: SegmentReader,
 }
 
 impl<'a> LogReader<'a> {
@@ -122,6 +126,7 @@ impl<'a> LogReader<'a> {
             first_link_checked: false,
             pending_error,
             done: false,
+            segments: SegmentReader::new(dir),
         }
     }
 
@@ -431,14 +436,24 @@ impl<'a> LogReader<'a> {
                 )));
             };
             let cenvelope = parse_envelope(cseq, &cvalue)?;
-            if cenvelope.kind != RecordKind::LineChunk {
-                return Err(StoreError::decode(
-                    cseq,
-                    format!("a {} record where line chunk {index} of invoice {} (record {seq}) should be", cenvelope.kind.name(), header.id),
-                ));
-            }
-            let chunk: LineChunkIn = decode_record_payload(cenvelope.payload)
-                .map_err(|m| StoreError::decode(cseq, m))?;
+            let body = match cenvelope.kind {
+                RecordKind::LineChunk => cenvelope.payload,
+                RecordKind::ChunkRef => {
+                    let reference: ChunkRefPayload = decode_record_payload(cenvelope.payload)
+                        .map_err(|m| StoreError::decode(cseq, m))?;
+                    *bytes += FRAME_HEADER_BYTES + reference.len as u64;
+                    self.segments
+                        .read(reference.location(), &reference.hash, cseq)?
+                }
+                kind => {
+                    return Err(StoreError::decode(
+                        cseq,
+                        format!("a {} record where line chunk {index} of invoice {} (record {seq}) should be", kind.name(), header.id),
+                    ))
+                }
+            };
+            let chunk: LineChunkIn =
+                decode_record_payload(body).map_err(|m| StoreError::decode(cseq, m))?;
             let chunk_bad = |message: String| {
                 StoreError::decode(
                     cseq,

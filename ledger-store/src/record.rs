@@ -9,6 +9,7 @@ use crate::codec::{
     MAX_STRING_BYTES, MAX_VALUE_BYTES,
 };
 use crate::error::StoreError;
+use crate::segment::{self, ChunkLocation, SegmentCursor};
 
 /// Lines per LineChunk record (fewer when the chunk's strings would make the value large).
 pub const CHUNK_LINES: usize = 2048;
@@ -33,6 +34,9 @@ pub enum RecordKind {
     /// A pending (month-to-date) run: an invoice header's payload, followed by its line
     /// chunks like an invoice's (R-PEND).
     PendingHeader = 7,
+    /// A line chunk whose body (kind 3's payload) is in a segment file: where it is and its
+    /// blake3 hash.
+    ChunkRef = 8,
 }
 
 impl RecordKind {
@@ -45,6 +49,7 @@ impl RecordKind {
             5 => RecordKind::Decisions,
             6 => RecordKind::Resettle,
             7 => RecordKind::PendingHeader,
+            8 => RecordKind::ChunkRef,
             _ => return None,
         })
     }
@@ -58,6 +63,7 @@ impl RecordKind {
             RecordKind::Decisions => "decisions",
             RecordKind::Resettle => "resettle",
             RecordKind::PendingHeader => "pending header",
+            RecordKind::ChunkRef => "line chunk reference",
         }
     }
 
@@ -120,6 +126,9 @@ pub struct EncodedRecord {
     pub seq: u64,
     pub bytes: Vec<u8>,
     pub hash: [u8; 32],
+    /// For a [`RecordKind::ChunkRef`] record: the segment frame it references (written to
+    /// its segment file before the record is applied); empty for every other record.
+    pub body: Vec<u8>,
 }
 
 /// The hash of a stored value.
@@ -244,6 +253,42 @@ pub(crate) struct LineChunkIn<'a> {
     pub lines: &'a [u8],
 }
 
+/// ChunkRef: where a line chunk's body is (see `segment`) and its blake3 hash.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChunkRefPayload {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u32,
+    pub hash: [u8; 32],
+}
+
+impl ChunkRefPayload {
+    pub(crate) fn location(&self) -> ChunkLocation {
+        ChunkLocation {
+            segment: self.segment,
+            offset: self.offset,
+            len: self.len,
+        }
+    }
+}
+
+/// The location and hash a stored [`RecordKind::ChunkRef`] value (stored under `seq`) names.
+pub fn parse_chunk_ref(seq: u64, bytes: &[u8]) -> Result<(ChunkLocation, [u8; 32]), StoreError> {
+    let envelope = parse_envelope(seq, bytes)?;
+    if envelope.kind != RecordKind::ChunkRef {
+        return Err(StoreError::decode(
+            seq,
+            format!(
+                "a {} record, not a line chunk reference",
+                envelope.kind.name()
+            ),
+        ));
+    }
+    let reference: ChunkRefPayload =
+        codec::decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
+    Ok((reference.location(), reference.hash))
+}
+
 /// Close fact: `(account, through day number)`.
 pub(crate) type CloseIn = (String, i32);
 
@@ -281,6 +326,8 @@ pub struct Appender {
     head: Head,
     /// The first seq and account of the last fact encoded, to check `decisions` against.
     last_fact: Option<(u64, String)>,
+    /// Where the next line chunk body goes; `None`: line chunks are inline records (kind 3).
+    segments: Option<SegmentCursor>,
 }
 
 impl Appender {
@@ -288,11 +335,25 @@ impl Appender {
         Appender {
             head,
             last_fact: None,
+            segments: None,
         }
+    }
+
+    /// Put line chunk bodies in segment files from `cursor` on (the store's
+    /// [`crate::Store::segment_cursor`]), each referenced by a [`RecordKind::ChunkRef`] record,
+    /// instead of inline [`RecordKind::LineChunk`] records.
+    pub fn with_segments(mut self, cursor: SegmentCursor) -> Appender {
+        self.segments = Some(cursor);
+        self
     }
 
     pub fn head(&self) -> Head {
         self.head
+    }
+
+    /// Where the next line chunk body goes (`None` when chunks are inline).
+    pub fn segment_cursor(&self) -> Option<SegmentCursor> {
+        self.segments
     }
 
     /// Encode a fact as records: Agreement and Close as one record each; an Invoice as one
@@ -339,9 +400,16 @@ impl Appender {
             }
         }
         let mut head = self.head;
+        let mut segments = self.segments;
         let start = out.len();
         for (kind, payload) in staged {
-            match seal(&mut head, kind, &payload) {
+            let sealed = match (kind, segments.as_mut()) {
+                (RecordKind::LineChunk, Some(cursor)) => {
+                    seal_chunk_ref(&mut head, cursor, &payload)
+                }
+                _ => seal(&mut head, kind, &payload),
+            };
+            match sealed {
                 Ok(record) => out.push(record),
                 Err(e) => {
                     out.truncate(start);
@@ -350,6 +418,7 @@ impl Appender {
             }
         }
         self.head = head;
+        self.segments = segments;
         self.last_fact = Some((first_seq, fact.account().to_string()));
         Ok(first_seq)
     }
@@ -420,7 +489,46 @@ fn seal(head: &mut Head, kind: RecordKind, payload: &[u8]) -> Result<EncodedReco
         next_seq: seq + 1,
         last_hash: hash,
     };
-    Ok(EncodedRecord { seq, bytes, hash })
+    Ok(EncodedRecord {
+        seq,
+        bytes,
+        hash,
+        body: Vec::new(),
+    })
+}
+
+/// A line chunk's payload as a segment frame placed at `cursor`, and the ChunkRef record
+/// that references it (its hash chained like any record's).
+fn seal_chunk_ref(
+    head: &mut Head,
+    cursor: &mut SegmentCursor,
+    body: &[u8],
+) -> Result<EncodedRecord, StoreError> {
+    if body.len() as u64 > segment::MAX_FRAME_BODY as u64 {
+        return Err(StoreError::encode(
+            format!("record {} (line chunk)", head.next_seq),
+            format!(
+                "its body would take {} bytes; at most {}",
+                body.len(),
+                segment::MAX_FRAME_BODY
+            ),
+        ));
+    }
+    let hash = *blake3::hash(body).as_bytes();
+    let location = cursor.place(body.len() as u32);
+    let mut payload = Vec::with_capacity(64);
+    codec::encode_into(
+        &mut payload,
+        &ChunkRefPayload {
+            segment: location.segment,
+            offset: location.offset,
+            len: location.len,
+            hash,
+        },
+    );
+    let mut record = seal(head, RecordKind::ChunkRef, &payload)?;
+    record.body = segment::frame(body, &hash);
+    Ok(record)
 }
 
 fn check_string(what: &str, text: &str) -> Result<(), StoreError> {

@@ -2,7 +2,8 @@
 //! any of it without holding it in memory.
 //!
 //! File layout, per group: `[record count u32 LE]`, then per record `[seq u64 LE][hash 32]
-//! [length u32 LE][bytes]`. The file lives in `DIR/staging/spill-PID-N.tmp`, is removed on drop,
+//! [length u32 LE][bytes][body length u32 LE][body]` (the body: a chunk reference's segment
+//! frame, usually empty). The file lives in `DIR/staging/spill-PID-N.tmp`, is removed on drop,
 //! and a file left by a killed process is removed by the next [`crate::Store::open`].
 
 use std::fs::{self, File, OpenOptions};
@@ -105,7 +106,9 @@ impl Spill {
                 writer.write_all(&record.hash)?;
                 writer.write_all(&(record.bytes.len() as u32).to_le_bytes())?;
                 writer.write_all(&record.bytes)?;
-                written += 44 + record.bytes.len() as u64;
+                writer.write_all(&(record.body.len() as u32).to_le_bytes())?;
+                writer.write_all(&record.body)?;
+                written += 48 + record.bytes.len() as u64 + record.body.len() as u64;
             }
             Ok(written)
         })();
@@ -183,10 +186,18 @@ impl SpillGroups<'_> {
             }
             let mut bytes = vec![0u8; len as usize];
             self.reader.read_exact(&mut bytes).map_err(io)?;
+            self.reader.read_exact(&mut u32_buf).map_err(io)?;
+            let body_len = u32::from_le_bytes(u32_buf) as u64;
+            if body_len > MAX_VALUE_BYTES {
+                return Err(damaged(format!("a chunk body of {body_len} bytes")));
+            }
+            let mut body = vec![0u8; body_len as usize];
+            self.reader.read_exact(&mut body).map_err(io)?;
             records.push(EncodedRecord {
                 seq: u64::from_le_bytes(seq),
                 bytes,
                 hash,
+                body,
             });
         }
         Ok(records)

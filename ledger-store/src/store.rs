@@ -12,8 +12,10 @@ use crate::error::StoreError;
 use crate::reader::{LogReader, ReadOptions};
 use crate::record::seq_key;
 use crate::record::{
-    parse_envelope, record_hash, EncodedRecord, Head, RecordKind, ENVELOPE_VERSION,
+    parse_envelope, record_hash, Appender, ChunkRefPayload, EncodedRecord, Head, RecordKind,
+    ENVELOPE_VERSION,
 };
+use crate::segment::{ChunkLocation, SegmentCursor, SegmentWriter, FRAME_HEADER_BYTES};
 use crate::spill::{spill_file_pid, STAGING_DIR};
 use crate::writer::{Stalled, Writer};
 
@@ -25,6 +27,9 @@ const SNAPSHOT_TREE: &str = "snapshots";
 /// after every 8-byte seq key.
 pub(crate) const HEAD_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'H'];
 const FORMAT_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'F'];
+/// The segment cursor: where the frames the log references end (segment `u32` BE, end `u64`
+/// BE), written in the batch of the records that reference them.
+const SEGMENT_KEY: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'S'];
 /// The file naming the process holding the ledger: `pid command`.
 pub const OWNER_FILE: &str = "owner.txt";
 /// How many snapshots are kept (the newest; an older one is the fallback if the newest is
@@ -107,6 +112,8 @@ pub struct Store {
     owner_line: String,
     /// Every sled write goes through it, with a watchdog.
     writer: Writer,
+    /// The segment file line chunk bodies are appended to.
+    segments: Mutex<SegmentWriter>,
     /// Dropped last, after the database.
     _held: HeldDir,
 }
@@ -234,6 +241,14 @@ impl Store {
                 });
             }
         }
+        let segment_cursor = match log.get(SEGMENT_KEY).map_err(sled_err)? {
+            None => SegmentCursor::EMPTY,
+            Some(v) => SegmentCursor::decode(&v).ok_or_else(|| StoreError::Corrupt {
+                dir: dir.to_path_buf(),
+                message: "the segment cursor is damaged".into(),
+            })?,
+        };
+        let segments = SegmentWriter::open(dir, segment_cursor)?;
         let owner_line = format!(
             "{} {}\n",
             std::process::id(),
@@ -251,6 +266,7 @@ impl Store {
             blobs: Mutex::new(BlobSync::default()),
             owner_line,
             writer: Writer::from_env(),
+            segments: Mutex::new(segments),
             _held: held,
         })
     }
@@ -261,6 +277,17 @@ impl Store {
 
     pub fn head(&self) -> Head {
         *self.head.lock().expect("head lock")
+    }
+
+    /// Where the next line chunk body goes in the segment files.
+    pub fn segment_cursor(&self) -> SegmentCursor {
+        self.segments.lock().expect("segment lock").committed()
+    }
+
+    /// An [`Appender`] that continues this log at its head and puts line chunk bodies in
+    /// segment files (the way every write of the ledger encodes invoices).
+    pub fn appender(&self) -> Appender {
+        Appender::new(self.head()).with_segments(self.segment_cursor())
     }
 
     fn sled_err(&self, source: sled::Error) -> StoreError {
@@ -318,6 +345,8 @@ impl Store {
             message,
         };
         let mut batch = sled::Batch::default();
+        // Chunk references' frames, with the index of their record.
+        let mut frames: Vec<(ChunkLocation, usize)> = Vec::new();
         for (i, record) in records.iter().enumerate() {
             if record.seq != next.next_seq {
                 return Err(refuse(format!(
@@ -355,6 +384,15 @@ impl Store {
                     envelope.kind.name()
                 )));
             }
+            if envelope.kind == RecordKind::ChunkRef {
+                frames.push((check_frame(record, envelope.payload).map_err(refuse)?, i));
+            } else if !record.body.is_empty() {
+                return Err(refuse(format!(
+                    "record {} is a {} record but carries a segment frame",
+                    record.seq,
+                    envelope.kind.name()
+                )));
+            }
             batch.insert(&seq_key(record.seq), record.bytes.as_slice());
             next = Head {
                 next_seq: record.seq + 1,
@@ -362,8 +400,31 @@ impl Store {
             };
         }
         batch.insert(&HEAD_KEY, &encode_head(&next)[..]);
+        let mut segments = self.segments.lock().expect("segment lock");
+        if !frames.is_empty() {
+            let written = write_frames(&mut segments, records, &frames);
+            let cursor = match written {
+                Ok(cursor) => cursor,
+                Err(e) => {
+                    segments.roll_back();
+                    return Err(e);
+                }
+            };
+            batch.insert(&SEGMENT_KEY, &cursor.encode()[..]);
+        }
         let log = self.log.clone();
-        self.write("appending", *head, move || log.apply_batch(batch))?;
+        match self.write("appending", *head, move || log.apply_batch(batch)) {
+            Ok(()) => {}
+            Err(e) => {
+                if !self.writer.stalled() {
+                    segments.roll_back();
+                }
+                return Err(e);
+            }
+        }
+        if segments.has_uncommitted() {
+            segments.commit();
+        }
         *head = next;
         Ok(())
     }
@@ -700,6 +761,42 @@ impl Drop for Store {
             let _ = fs::remove_file(&owner_path);
         }
     }
+}
+
+/// A chunk reference's frame must be the body its record names: its length and hash.
+fn check_frame(record: &EncodedRecord, payload: &[u8]) -> Result<ChunkLocation, String> {
+    let reference: ChunkRefPayload = crate::codec::decode_record_payload(payload)
+        .map_err(|m| format!("record {}: {m}", record.seq))?;
+    let header = FRAME_HEADER_BYTES as usize;
+    let body = &record.body;
+    let fits = body.len() == header + reference.len as usize
+        && body[..4] == reference.len.to_le_bytes()
+        && body[4..header] == reference.hash
+        && blake3::hash(&body[header..]).as_bytes() == &reference.hash;
+    if !fits {
+        return Err(format!(
+            "record {} references a line chunk its segment frame does not hold",
+            record.seq
+        ));
+    }
+    Ok(reference.location())
+}
+
+/// Write a batch's frames to the segment files and make them durable; the cursor after them.
+fn write_frames(
+    segments: &mut SegmentWriter,
+    records: &[EncodedRecord],
+    frames: &[(ChunkLocation, usize)],
+) -> Result<SegmentCursor, StoreError> {
+    for (location, i) in frames {
+        segments.write(*location, &records[*i].body)?;
+    }
+    segments.sync()?;
+    let last = frames.last().expect("at least one frame").0;
+    Ok(SegmentCursor {
+        segment: last.segment,
+        end: last.end(),
+    })
 }
 
 /// Whether `dir` holds a sled database (its `db` and `conf` files).

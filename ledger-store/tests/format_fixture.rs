@@ -270,6 +270,7 @@ fn load_fixture(pairs: &[(Vec<u8>, Vec<u8>)], dir: &Path) {
             seq,
             bytes: value.clone(),
             hash: record_hash(value),
+            body: Vec::new(),
         });
         if kind == RecordKind::Decisions {
             store

@@ -1021,3 +1021,97 @@ fn a_pending_run_round_trips_as_its_own_record_kind_with_its_chunks() {
     assert_eq!(entries[0].line_count, inv.lines.len() as u64);
     assert!(entries[0].record_count > 2, "header, chunks, decisions");
 }
+
+/// Encode `facts` with their decisions through `appender` as one batch of whole entries.
+fn encode_entries(appender: &mut Appender, facts: &[Fact]) -> Vec<EncodedRecord> {
+    let mut out = Vec::new();
+    for fact in facts {
+        let seq = appender.fact(fact, &mut out).unwrap();
+        appender
+            .decisions(fact.account(), 1, seq, &events_for(fact), &mut out)
+            .unwrap();
+    }
+    out
+}
+
+#[test]
+fn line_chunks_in_segment_files_read_back_as_inline_ones_and_several_invoices_share_a_batch() {
+    let inline_dir = tempfile::tempdir().unwrap();
+    let (inline, _) = filled(inline_dir.path());
+    let expected: Vec<Fact> = read_all(&inline, true)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.fact)
+        .collect();
+    drop(inline);
+
+    let dir = tempfile::tempdir().unwrap();
+    let facts = all_facts();
+    {
+        let store = Store::open(dir.path(), "test").unwrap();
+        let mut appender = store.appender();
+        // The agreement alone, then every other fact in one group commit.
+        let first = encode_entries(&mut appender, &facts[..1]);
+        store.append(&first).unwrap();
+        let rest = encode_entries(&mut appender, &facts[1..]);
+        assert!(rest.iter().any(
+            |r| ledger_store::parse_envelope(r.seq, &r.bytes).unwrap().kind
+                == ledger_store::RecordKind::ChunkRef
+        ));
+        assert!(rest.iter().all(
+            |r| ledger_store::parse_envelope(r.seq, &r.bytes).unwrap().kind
+                != ledger_store::RecordKind::LineChunk
+        ));
+        store.append(&rest).unwrap();
+        assert_eq!(store.head(), appender.head());
+        assert_eq!(Some(store.segment_cursor()), appender.segment_cursor());
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), "test").unwrap();
+    let facts_read: Vec<Fact> = read_all(&store, true)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.fact)
+        .collect();
+    assert_eq!(facts_read, expected);
+    // Small records only: every chunk reference is under 100 bytes.
+    for seq in 0..store.head().next_seq {
+        let value = store.raw_get(seq).unwrap();
+        if ledger_store::parse_envelope(seq, &value).unwrap().kind
+            == ledger_store::RecordKind::ChunkRef
+        {
+            assert!(value.len() < 100, "record {seq}: {} bytes", value.len());
+        }
+    }
+}
+
+#[test]
+fn a_refused_batch_leaves_no_segment_bytes_and_a_wrong_frame_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let facts = all_facts();
+    let mut appender = store.appender();
+    let mut records = encode_entries(&mut appender, &facts[..2]);
+    // A frame that is not the body its record names.
+    let chunk = records
+        .iter()
+        .position(|r| !r.body.is_empty())
+        .expect("a chunk reference");
+    let last = records[chunk].body.len() - 1;
+    records[chunk].body[last] ^= 1;
+    let err = store.append(&records).unwrap_err();
+    assert!(
+        err.to_string().contains("segment frame does not hold"),
+        "{err}"
+    );
+    assert_eq!(store.head(), Head::EMPTY);
+    records[chunk].body[last] ^= 1;
+    // A batch whose last record is not a decision is refused before anything is written.
+    let without_decisions = &records[..records.len() - 1];
+    assert!(store.append(without_decisions).is_err());
+    let segment = ledger_store::segment_path(dir.path(), 0);
+    let len = std::fs::metadata(&segment).map(|m| m.len()).unwrap_or(0);
+    assert!(len <= ledger_store::SEGMENT_HEADER_BYTES, "{len} bytes");
+    store.append(&records).unwrap();
+    assert_eq!(read_all(&store, true).unwrap().len(), 2);
+}

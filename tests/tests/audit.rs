@@ -107,9 +107,19 @@ fn changing_a_recorded_line_amount_makes_audit_fail_naming_the_record() {
             unreachable!()
         };
         // Change one line's amount by one currency unit, re-encode the invoice with the store's
-        // own encoder from the head it was appended at (so every other record, the header
-        // with the original content hash included, comes out byte for byte as stored), and
-        // write back the one line chunk that changed.
+        // own encoder from the head and segment place it was appended at (so every other
+        // record, the header with the original content hash included, comes out byte for
+        // byte as stored), and write back the one line chunk (reference and segment frame)
+        // that changed.
+        let first_chunk = store
+            .raw_get(entry.first_seq + 1)
+            .expect("the invoice's first chunk reference");
+        let (first_location, _) = ledger_store::parse_chunk_ref(entry.first_seq + 1, &first_chunk)
+            .expect("chunks are in segment files");
+        let cursor = ledger_store::SegmentCursor {
+            segment: first_location.segment,
+            end: first_location.offset,
+        };
         let mut tampered = None;
         for _attempt in 0..20 {
             let line = rng.below(original.lines.len() as u64) as usize;
@@ -124,6 +134,7 @@ fn changing_a_recorded_line_amount_makes_audit_fail_naming_the_record() {
                     .head_before(entry.first_seq)
                     .expect("the head before the invoice"),
             )
+            .with_segments(cursor)
             .fact(&Fact::Invoice(forged), &mut records)
             .expect("the forged invoice encodes");
             let changed: Vec<_> = records
@@ -141,7 +152,7 @@ fn changing_a_recorded_line_amount_makes_audit_fail_naming_the_record() {
                     ledger_store::parse_envelope(one.seq, &stored)
                         .expect("an envelope")
                         .kind,
-                    RecordKind::LineChunk
+                    RecordKind::ChunkRef
                 );
                 assert_eq!(
                     stored[..ledger_store::ENVELOPE_BYTES],
@@ -154,6 +165,15 @@ fn changing_a_recorded_line_amount_makes_audit_fail_naming_the_record() {
         }
         let record = tampered.expect("a line whose new amount changes exactly one chunk");
         store.raw_put(record.seq, &record.bytes).expect("raw_put");
+        let (location, _) =
+            ledger_store::parse_chunk_ref(record.seq, &record.bytes).expect("a reference");
+        let segment = ledger_store::segment_path(ledger.data(), location.segment);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .expect("the segment file");
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(location.offset)).expect("seek");
+        std::io::Write::write_all(&mut file, &record.body).expect("write the forged frame");
         (record.seq, original.id.clone())
     };
 
@@ -191,7 +211,7 @@ fn flipping_a_byte_of_any_record_makes_audit_fail_naming_that_record() {
         for (kind, name) in [
             (RecordKind::Agreement, "agreement"),
             (RecordKind::InvoiceHeader, "invoice header"),
-            (RecordKind::LineChunk, "line chunk"),
+            (RecordKind::ChunkRef, "line chunk reference"),
             (RecordKind::Decisions, "decisions"),
         ] {
             let seqs = &by_kind[&(kind as u8)];
@@ -239,7 +259,7 @@ fn rewrite(
     for entry in entries(&source) {
         let recorded = entry.decisions.clone().expect("decisions");
         let events = forge(&entry, recorded.events.clone());
-        let mut appender = Appender::new(store.head());
+        let mut appender = store.appender();
         let mut records = Vec::new();
         let fact_seq = appender
             .fact(&entry.fact, &mut records)

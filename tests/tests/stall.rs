@@ -15,11 +15,12 @@ fn an_ingest_whose_store_stalls_stops_and_the_same_command_completes_it() {
     copy_dir(ledger.data(), reference.data());
     reference.ok(&["ingest", charges.as_str()]);
 
-    // The third sled write of the ingest (its third invoice) never returns.
+    // The first sled write of the ingest (the batch of its invoices: 5,000 lines are one
+    // commit group) never returns.
     let mut stalled = ledger.command(&["ingest", charges.as_str()]);
     stalled
         .env("LEDGER_STALL_SECONDS", "1")
-        .env("LEDGER_FAULT_STALL", "3");
+        .env("LEDGER_FAULT_STALL", "1");
     let out = run_command(stalled, "an ingest whose store stalls");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -33,6 +34,33 @@ fn an_ingest_whose_store_stalls_stops_and_the_same_command_completes_it() {
 
     let again = ledger.ok(&["ingest", charges.as_str()]);
     assert_mentions(&again, &["Log head:"]);
+    assert_eq!(ledger.fingerprint(), reference.fingerprint());
+    ledger.assert_audit_and_replay_pass();
+}
+
+#[test]
+fn the_invoices_of_a_small_ingest_are_appended_in_one_commit_group() {
+    let ledger = Ledger::new();
+    let (charges, agreements) = generate(&ledger, "charges.csv", 5_000, 1);
+    ledger.ok(&["agreement".to_string(), agreements[0].display().to_string()]);
+    let charges = charges.display().to_string();
+    let reference = Ledger::new();
+    copy_dir(ledger.data(), reference.data());
+    let said = reference.ok(&["ingest", charges.as_str()]);
+    assert!(!said.contains(" 1 settled"), "several invoices: {said}");
+
+    // Group commit: every invoice is in the first sled write, so the second is the flush
+    // (one sled batch per invoice would make it the second invoice's append).
+    let mut stalled = ledger.command(&["ingest", charges.as_str()]);
+    stalled
+        .env("LEDGER_STALL_SECONDS", "1")
+        .env("LEDGER_FAULT_STALL", "2");
+    let out = run_command(stalled, "an ingest whose flush stalls");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_mentions(&stderr, &["made no progress for 1 s while flushing"]);
+
+    ledger.ok(&["ingest", charges.as_str()]);
     assert_eq!(ledger.fingerprint(), reference.fingerprint());
     ledger.assert_audit_and_replay_pass();
 }
