@@ -511,7 +511,8 @@ fn append_invoices(
         session.store.append(&group?)?;
         unflushed += lines;
         if unflushed >= FLUSH_EVERY_LINES {
-            session.store.flush()?;
+            // Readers during the ingest see what is committed so far (whole invoices).
+            session.publish_committed()?;
             unflushed = 0;
         }
         appending.inc(1);
