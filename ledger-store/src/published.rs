@@ -20,7 +20,7 @@
 //!   (killed before it published), the published set is behind the log and readers open the
 //!   log instead.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -380,13 +380,13 @@ pub(crate) fn write_set(
 /// Remove account files neither index names, and temporary files (the caller holds the
 /// ledger: any temporary file left is a killed writer's).
 fn prune(folder: &Path, index: &PublishedIndex, previous: Option<&PublishedIndex>) {
-    let mut named: BTreeMap<String, ()> = BTreeMap::new();
+    let mut named: BTreeSet<String> = BTreeSet::new();
     for e in index
         .accounts
         .iter()
         .chain(previous.into_iter().flat_map(|p| &p.accounts))
     {
-        named.insert(account_file_name(&e.account, e.position), ());
+        named.insert(account_file_name(&e.account, e.position));
     }
     let Ok(entries) = fs::read_dir(folder) else {
         return;
@@ -395,7 +395,7 @@ fn prune(folder: &Path, index: &PublishedIndex, previous: Option<&PublishedIndex
         let name = entry.file_name().to_string_lossy().into_owned();
         let temporary = name.starts_with(TMP_PREFIX);
         let stale_account =
-            !temporary && name.ends_with(&format!(".{ACCOUNT_EXT}")) && !named.contains_key(&name);
+            !temporary && name.ends_with(&format!(".{ACCOUNT_EXT}")) && !named.contains(&name);
         if stale_account || temporary {
             let _ = fs::remove_file(entry.path());
         }

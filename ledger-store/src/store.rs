@@ -402,10 +402,11 @@ impl Store {
         Ok(self.head_before(position.0 + 1).ok().map(|h| h.last_hash))
     }
 
-    /// Publish the projections at log position `next_seq` (which must be the head: the caller
-    /// publishes only what it appended and flushed): `accounts` are every account with its
-    /// position; the file of an account whose position (and record) is unchanged since the
-    /// last publication is kept, the others are written with `encode(account)`. `globals`
+    /// Publish the projections at log position `next_seq` (the caller publishes only what is
+    /// appended and flushed): `accounts` are every account with its position; the file of an
+    /// account whose position is unchanged since the last publication (that set bound to this
+    /// log, the file present) is kept without reading the log, the others are written with
+    /// `encode(account)`, bound to the hash of the log record at their position. `globals`
     /// goes into the index. Clears the unpublished mark when the set reaches the head.
     pub fn publish(
         &self,
@@ -416,11 +417,19 @@ impl Store {
     ) -> Result<PublishStats, StoreError> {
         let head_hash = self.head_before(next_seq)?.last_hash;
         let previous = crate::published::read_index(&self.dir).ok().flatten();
+        // The previous set's entries are trusted (no read of the log per unchanged account)
+        // only if that set is bound to this log.
+        let bound = previous.as_ref().is_some_and(|p| {
+            self.head_before(p.next_seq)
+                .is_ok_and(|h| h.last_hash == p.head_hash)
+        });
         let before: HashMap<&str, &PublishedEntry> = previous
             .iter()
+            .filter(|_| bound)
             .flat_map(|p| &p.accounts)
             .map(|e| (e.account.as_str(), e))
             .collect();
+        let folder = crate::published::published_dir(&self.dir);
         let mut index = PublishedIndex {
             next_seq,
             head_hash,
@@ -429,6 +438,15 @@ impl Store {
         };
         let mut fresh = Vec::new();
         for (account, position) in accounts {
+            if let Some(kept) = before.get(account.as_str()).filter(|e| {
+                e.position == *position
+                    && folder
+                        .join(crate::published::account_file_name(account, *position))
+                        .is_file()
+            }) {
+                index.accounts.push((*kept).clone());
+                continue;
+            }
             let record_hash = self.position_hash(*position)?.ok_or_else(|| {
                 StoreError::encode(
                     format!("the snapshot of account {account}"),
@@ -440,9 +458,7 @@ impl Store {
                 position: *position,
                 record_hash,
             };
-            if before.get(account.as_str()) != Some(&&entry) {
-                fresh.push((entry.clone(), encode(account)));
-            }
+            fresh.push((entry.clone(), encode(account)));
             index.accounts.push(entry);
         }
         crate::published::write_set(&self.dir, &index, &fresh, previous.as_ref())?;
