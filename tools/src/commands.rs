@@ -571,9 +571,9 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
     }
     // Scenario files are read before the ledger, so a bad one fails at once.
     let files = whatif::read_scenarios(&args.whatif)?;
-    // Without scenarios the report needs only the projections (the published ones while
-    // another process writes); what-if folds the log, which needs the ledger itself.
-    let session = match files.is_empty() {
+    // Without scenarios or simulations the report needs only the projections (the published
+    // ones while another process writes); what-if and --simulate read the log itself.
+    let session = match files.is_empty() && args.simulate.is_none() {
         true => None,
         false => Some(Session::open_for_read(data, "report")?),
     };
@@ -602,7 +602,10 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
             projections,
         })
         .collect();
-    let simulations = report_futures(&session, args)?;
+    let simulations = match &session {
+        Some(session) => report_futures(session, args)?,
+        None => Vec::new(),
+    };
     let page = ledger_render::report::page_with_futures(
         p,
         args.as_of,
