@@ -26,6 +26,8 @@ pub mod pending;
 pub mod plan;
 pub mod project;
 pub mod projection;
+pub mod publish;
+mod published_check;
 pub mod reconcile;
 pub mod replay;
 pub mod resettle;

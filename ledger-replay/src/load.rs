@@ -2,7 +2,9 @@
 //! The log is the truth; a snapshot is only a shortcut, and one that cannot be read is
 //! ignored (the fold starts from the beginning instead).
 
-use ledger_store::{decode_blob, encode_blob, ReadOptions, Store, StoreError};
+use ledger_store::{decode_blob, ReadOptions, Store, StoreError};
+
+use crate::publish::{publish, published_at_log};
 
 use crate::projection::Projections;
 
@@ -20,9 +22,26 @@ pub enum ReplayError {
     Damaged { seq: u64, message: String },
 }
 
-/// Projections as of the end of the log: the newest snapshot plus the tail.
+/// Projections as of the end of the log: the published per-account snapshots where the log
+/// confirms them (else the newest snapshot of the format before, else nothing), plus the
+/// tail.
 pub fn load(store: &Store) -> Result<Projections, ReplayError> {
-    let mut projections = match store.latest_snapshot()? {
+    let mut projections = match published_at_log(store) {
+        Some(p) => p,
+        None => legacy_snapshot(store)?,
+    };
+    if projections.next_seq > store.head().next_seq {
+        tracing::warn!("the snapshot is ahead of the log; folding the whole log");
+        projections = Projections::new();
+    }
+    fold_from(store, &mut projections)?;
+    Ok(projections)
+}
+
+/// The newest snapshot of all accounts in sled's `snapshots` tree (ledgers written before
+/// per-account publication), or empty projections.
+fn legacy_snapshot(store: &Store) -> Result<Projections, ReplayError> {
+    Ok(match store.latest_snapshot()? {
         Some((_, bytes)) => match decode_blob::<Projections>(&bytes) {
             Ok(p) => p,
             Err(e) => {
@@ -33,13 +52,7 @@ pub fn load(store: &Store) -> Result<Projections, ReplayError> {
             }
         },
         None => Projections::new(),
-    };
-    if projections.next_seq > store.head().next_seq {
-        tracing::warn!("the snapshot is ahead of the log; folding the whole log");
-        projections = Projections::new();
-    }
-    fold_from(store, &mut projections)?;
-    Ok(projections)
+    })
 }
 
 /// Fold every entry at or after `projections.next_seq` into `projections`.
@@ -68,8 +81,17 @@ pub fn fold_from(store: &Store, projections: &mut Projections) -> Result<(), Rep
     Ok(())
 }
 
-/// Store a snapshot of `projections` at the log position they reflect.
+/// Publish `projections` (the whole log, appended and flushed): the accounts that changed
+/// get a new snapshot file, then the index names the set.
 pub fn save_snapshot(store: &Store, projections: &Projections) -> Result<(), ReplayError> {
-    store.put_snapshot(projections.next_seq, &encode_blob(projections))?;
+    publish(store, projections)?;
+    Ok(())
+}
+
+/// Publish what the log holds now, folded from the last publication (a long ingest calls it
+/// at its flushes, while its own projections are ahead of what is appended).
+pub fn publish_log(store: &Store) -> Result<(), ReplayError> {
+    let projections = load(store)?;
+    publish(store, &projections)?;
     Ok(())
 }

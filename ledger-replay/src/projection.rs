@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use ledger_core::event::{AdjustmentTarget, CommitmentKind, Event};
 use ledger_core::{ChargeKind, CoreError, Date, Fact, Invoice, Ledger, Money};
+use ledger_store::AccountPosition;
 use serde::{Deserialize, Serialize};
 
 use crate::amendment::{amendment, remember, AgreedTerms, Amendment};
@@ -88,6 +89,9 @@ pub struct Projections {
     pub pending_records: u64,
     /// The fact being folded is a pending run: [`Projections::advance`] counts its records.
     pub folding_pending: bool,
+    /// Each account's position: its last decisions record (what its published snapshot is
+    /// bound to).
+    pub positions: BTreeMap<String, AccountPosition>,
 }
 
 /// Namespace of event ids (a fixed random UUID; changing it changes every event id).
@@ -129,6 +133,7 @@ impl Projections {
 
     /// Fold the decisions recorded at `seq` for `account` (the replay path).
     pub fn apply(&mut self, account: &str, seq: u64, events: &[Event]) -> Result<(), CoreError> {
+        self.note_position(account, seq);
         for (index, event) in events.iter().enumerate() {
             self.ledger.evolve(account, event)?;
             self.note(account, seq, index, event);
@@ -139,9 +144,16 @@ impl Projections {
     /// Record the views of decisions the ledger has already folded: `Ledger::apply` decides
     /// and evolves in one step, so the decide path only adds what the state does not keep.
     pub fn record(&mut self, account: &str, seq: u64, events: &[Event]) {
+        self.note_position(account, seq);
         for (index, event) in events.iter().enumerate() {
             self.note(account, seq, index, event);
         }
+    }
+
+    /// `account`'s decisions were recorded at `seq`: its position moves there.
+    fn note_position(&mut self, account: &str, seq: u64) {
+        self.positions
+            .insert(account.to_string(), AccountPosition(seq));
     }
 
     fn note(&mut self, account: &str, seq: u64, index: usize, event: &Event) {

@@ -209,7 +209,10 @@ pub fn replay(store: &Store) -> Result<ReplayReport, ReplayError> {
 /// the command opened it (nothing can append in between: the store is locked), instead of
 /// loading them again, which would decode the newest snapshot once more.
 pub fn replay_read(store: &Store, stored: &Projections) -> Result<ReplayReport, ReplayError> {
-    let snapshot_seq = store.latest_snapshot()?.map(|(seq, _)| seq).unwrap_or(0);
+    let snapshot_seq = match crate::publish::published_position(store) {
+        Some(seq) => seq,
+        None => store.latest_snapshot()?.map(|(seq, _)| seq).unwrap_or(0),
+    };
     let (rebuilt, mut report) = rebuild(store)?;
     report.snapshot_seq = snapshot_seq;
     report.differences = differences(stored, &rebuilt);

@@ -12,6 +12,7 @@ use ledger_store::{decode_blob, Decisions, SnapshotState, Store, StoreError, Sto
 use crate::finding::AuditFinding;
 use crate::load::load;
 use crate::projection::Projections;
+use crate::published_check::PublishedCheck;
 use crate::replay::differences;
 
 /// What the check of the stored projections found when it passed.
@@ -36,6 +37,8 @@ pub struct StoredCheck {
     pending: VecDeque<StoredSnapshot>,
     rebuilt: Projections,
     report: ProjectionsAudit,
+    /// The published per-account snapshots.
+    published: PublishedCheck,
 }
 
 fn finding(seq: u64, message: String) -> AuditFinding {
@@ -49,12 +52,14 @@ fn finding(seq: u64, message: String) -> AuditFinding {
 impl StoredCheck {
     /// Read the stored snapshots of `store`; a snapshot at position 0 is compared at once.
     pub fn new(store: &Store) -> Result<(StoredCheck, Option<AuditFinding>), StoreError> {
+        let (published, found) = PublishedCheck::new(store)?;
         let mut check = StoredCheck {
             pending: store.snapshots()?.into(),
             rebuilt: Projections::new(),
             report: ProjectionsAudit::default(),
+            published,
         };
-        let found = check.reached(0);
+        let found = found.or_else(|| check.reached(0));
         Ok((check, found))
     }
 
@@ -77,7 +82,9 @@ impl StoredCheck {
             ));
         }
         self.rebuilt.advance(last_seq + 1);
-        self.reached(last_seq + 1)
+        self.published
+            .reached(decisions.seq, last_seq + 1, &self.rebuilt)
+            .or_else(|| self.reached(last_seq + 1))
     }
 
     /// Compare the snapshots at `position` with the rebuild; one that falls inside an entry
@@ -150,6 +157,13 @@ impl StoredCheck {
                 ),
             )));
         }
+        if let Some(found) = self.published.finish(self.rebuilt.next_seq) {
+            return Ok(Err(found));
+        }
+        self.report
+            .snapshots
+            .extend(self.published.checked.iter().copied());
+        self.report.snapshots.sort_unstable();
         let loaded;
         let read = match read {
             Some(read) => read,

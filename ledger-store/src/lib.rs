@@ -15,8 +15,9 @@
 //! ## On disk
 //!
 //! `DIR/` is the sled database (`conf`, `db`, `blobs/`, `snap.*`), plus `owner.txt` (`pid
-//! command` of the process holding the ledger), `staging/` (spill files) and `segments/` (the
-//! bodies of line chunks, see below).
+//! command` of the process holding the ledger), `staging/` (spill files), `segments/` (the
+//! bodies of line chunks, see below) and `published/` (the projection snapshots, one
+//! immutable file per account, see [`published`]).
 //!
 //! sled holds small records only (headers, chunk references, decisions, agreements); the
 //! line bodies, the bulk of a ledger, are appended to segment files the store manages:
@@ -43,7 +44,34 @@
 //! | `FF×8 'S'` | the segment cursor: segment `u32` BE, end of the last referenced frame `u64` BE |
 //!
 //! The head is written in the same `apply_batch` as the records it covers, so the last
-//! record's hash is covered by something too. Tree `snapshots`: key `next_seq_covered` BE
+//! record's hash is covered by something too.
+//!
+//! ## Projection snapshots: published per account
+//!
+//! After a writing command (and at each flush of a long ingest) the projections are
+//! *published*: [`Store::publish`] writes a file for each account whose position changed
+//! since the last publication (an account's position, [`AccountPosition`], is its last
+//! decisions record; the file is bound to that record's hash and checksummed with it), then an
+//! `INDEX` naming every account's file and the log position (`next_seq`, head hash) the set
+//! stands for. Every file is written to a temporary name, fsynced, renamed, and the folder
+//! fsynced; nothing published is ever changed in place. So the cost of a publication is the
+//! accounts a write changed, not the ledger, and reading one account reads the index and that
+//! account's file only.
+//!
+//! Readers load the published set **without sled and without its lock**
+//! ([`published::read_index`], [`published::read_account`]), so `lots`, `events`, `invoices`,
+//! `report` and `serve` run while another process writes. What such a reader sees: the set the
+//! last `INDEX` names, i.e. every account as of one log position, each with whole invoices
+//! only (the last committed invoice published, never part of one); an ingest in progress shows
+//! up at its flushes and at its end, not invoice by invoice. A process that appends writes
+//! `published/UNPUBLISHED` (its pid) first; while it runs readers use the published set; if it
+//! was killed before publishing, the set is behind the log and readers open the log
+//! ([`published::freshness`]). A process holding the log uses the set only where the log
+//! confirms it (the index's head hash and each file's record hash), and folds the records
+//! after it.
+//!
+//! Tree `snapshots` (the format before per-account publication; read, audited, no longer
+//! written): key `next_seq_covered` BE
 //! `u64`, value `[2][checksum 32][head hash 32][bytes]`, where the head hash is the hash of the
 //! last record covered (zero for none) and the checksum is blake3 keyed with that head hash
 //! over `next_seq_covered` BE and the bytes; the newest two are kept. A snapshot is used only
@@ -87,10 +115,10 @@
 //!
 //! ## Concurrency and durability
 //!
-//! One process at a time: sled holds an exclusive `flock` on `DIR/db`; a second
+//! One process at a time on the log: sled holds an exclusive `flock` on `DIR/db`; a second
 //! [`Store::open`] (another process, or a second Store in this one) fails at once with
-//! [`StoreError::Busy`] naming the holder from `owner.txt`. Readers too must wait for a writer
-//! to finish (sled has no read-only mode). An open retries for up to 5 s while the lock is held
+//! [`StoreError::Busy`] naming the holder from `owner.txt` (sled has no read-only mode).
+//! Readers of projections do not open the store: they read the published snapshots (above). An open retries for up to 5 s while the lock is held
 //! by this process's just-dropped Store or by a process that no longer runs.
 //!
 //! [`Store::append`] is one sled `apply_batch` (atomic across a crash: all of the batch and
@@ -107,6 +135,7 @@
 
 mod codec;
 mod error;
+pub mod published;
 mod reader;
 mod record;
 mod segment;
@@ -120,6 +149,7 @@ pub use codec::{
     MAX_STRING_BYTES, MAX_VALUE_BYTES,
 };
 pub use error::StoreError;
+pub use published::{AccountPosition, Freshness, PublishedEntry, PublishedIndex};
 pub use reader::{Decisions, LogEntry, LogReader, ReadOptions};
 pub use record::{
     parse_chunk_ref, parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head,
@@ -131,5 +161,5 @@ pub use segment::{
 };
 pub use spill::STAGING_DIR;
 pub use spill::{Spill, MAX_GROUP_RECORDS};
-pub use store::{SnapshotState, Store, StoredSnapshot, OWNER_FILE, SNAPSHOTS_KEPT};
+pub use store::{PublishStats, SnapshotState, Store, StoredSnapshot, OWNER_FILE, SNAPSHOTS_KEPT};
 pub use writer::{DEFAULT_STALL, FAULT_VAR, STALL_VAR};

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::codec::MAX_VALUE_BYTES;
 use crate::error::StoreError;
+use crate::published::{AccountPosition, PublishedEntry, PublishedIndex};
 use crate::reader::{LogReader, ReadOptions};
 use crate::record::seq_key;
 use crate::record::{
@@ -98,6 +100,15 @@ pub struct StoredSnapshot {
     pub bytes: Vec<u8>,
 }
 
+/// What a publication wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishStats {
+    /// Accounts in the published set.
+    pub accounts: usize,
+    /// Account snapshot files written (the accounts that changed).
+    pub written: usize,
+}
+
 /// The ledger's event log: one sled database in `dir`, held by one process at a time.
 pub struct Store {
     dir: PathBuf,
@@ -114,6 +125,9 @@ pub struct Store {
     writer: Writer,
     /// The segment file line chunk bodies are appended to.
     segments: Mutex<SegmentWriter>,
+    /// Whether `published/UNPUBLISHED` names this process (records appended since the last
+    /// publication).
+    unpublished: AtomicBool,
     /// Dropped last, after the database.
     _held: HeldDir,
 }
@@ -267,6 +281,7 @@ impl Store {
             owner_line,
             writer: Writer::from_env(),
             segments: Mutex::new(segments),
+            unpublished: AtomicBool::new(false),
             _held: held,
         })
     }
@@ -338,6 +353,7 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
+        self.mark_unpublished()?;
         let mut head = self.head.lock().expect("head lock");
         let mut next = *head;
         let refuse = |message: String| StoreError::Continuity {
@@ -427,6 +443,96 @@ impl Store {
         }
         *head = next;
         Ok(())
+    }
+
+    /// Note in `published/UNPUBLISHED` that this process appends records the published
+    /// snapshots do not show yet (once per publication).
+    fn mark_unpublished(&self) -> Result<(), StoreError> {
+        if !self.unpublished.swap(true, Ordering::AcqRel) {
+            crate::published::mark_unpublished(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The hash of the record an account snapshot at `position` is bound to (its last
+    /// decisions record); `None` if the log has no such record.
+    pub fn position_hash(&self, position: AccountPosition) -> Result<Option<[u8; 32]>, StoreError> {
+        if position.0 >= self.head().next_seq {
+            return Ok(None);
+        }
+        Ok(self.head_before(position.0 + 1).ok().map(|h| h.last_hash))
+    }
+
+    /// Publish the projections at log position `next_seq` (the caller publishes only what is
+    /// appended and flushed): `accounts` are every account with its position; the file of an
+    /// account whose position is unchanged since the last publication (that set bound to this
+    /// log, the file present) is kept without reading the log, the others are written with
+    /// `encode(account)`, bound to the hash of the log record at their position. `globals`
+    /// goes into the index. Clears the unpublished mark when the set reaches the head.
+    pub fn publish(
+        &self,
+        next_seq: u64,
+        globals: Vec<u8>,
+        accounts: &[(String, AccountPosition)],
+        encode: &mut dyn FnMut(&str) -> Vec<u8>,
+    ) -> Result<PublishStats, StoreError> {
+        let head_hash = self.head_before(next_seq)?.last_hash;
+        let previous = crate::published::read_index(&self.dir).ok().flatten();
+        // The previous set's entries are trusted (no read of the log per unchanged account)
+        // only if that set is bound to this log.
+        let bound = previous.as_ref().is_some_and(|p| {
+            self.head_before(p.next_seq)
+                .is_ok_and(|h| h.last_hash == p.head_hash)
+        });
+        let before: HashMap<&str, &PublishedEntry> = previous
+            .iter()
+            .filter(|_| bound)
+            .flat_map(|p| &p.accounts)
+            .map(|e| (e.account.as_str(), e))
+            .collect();
+        let folder = crate::published::published_dir(&self.dir);
+        let mut index = PublishedIndex {
+            next_seq,
+            head_hash,
+            accounts: Vec::with_capacity(accounts.len()),
+            globals,
+        };
+        let mut fresh = Vec::new();
+        for (account, position) in accounts {
+            if let Some(kept) = before.get(account.as_str()).filter(|e| {
+                e.position == *position
+                    && folder
+                        .join(crate::published::account_file_name(account, *position))
+                        .is_file()
+            }) {
+                index.accounts.push((*kept).clone());
+                continue;
+            }
+            let record_hash = self.position_hash(*position)?.ok_or_else(|| {
+                StoreError::encode(
+                    format!("the snapshot of account {account}"),
+                    format!("its position {} is not in the log", position.0),
+                )
+            })?;
+            let entry = PublishedEntry {
+                account: account.clone(),
+                position: *position,
+                record_hash,
+            };
+            fresh.push((entry.clone(), encode(account)));
+            index.accounts.push(entry);
+        }
+        crate::published::write_set(&self.dir, &index, &fresh, previous.as_ref())?;
+        // The set reaches the head: nothing appended is unpublished, whoever appended it (a
+        // mark left by a killed process is cleared too).
+        if next_seq == self.head().next_seq {
+            self.unpublished.store(false, Ordering::Release);
+            crate::published::clear_unpublished(&self.dir)?;
+        }
+        Ok(PublishStats {
+            accounts: accounts.len(),
+            written: fresh.len(),
+        })
     }
 
     /// Make everything appended durable: an fsync of every blob file sled wrote since the last
@@ -623,7 +729,9 @@ impl Store {
             self.snapshots.remove(key).map_err(|e| self.sled_err(e))?;
         }
         *head = new_head;
-        Ok(())
+        drop(head);
+        crate::published::drop_beyond(&self.dir, next_seq);
+        self.mark_unpublished()
     }
 
     /// The stored value of the snapshot at `covered`, as is. For tamper tests.
@@ -725,6 +833,7 @@ impl Store {
     /// tamper tests only.
     #[doc(hidden)]
     pub fn raw_put(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.mark_unpublished()?;
         self.log
             .insert(seq_key(seq), bytes)
             .map_err(|e| self.sled_err(e))?;

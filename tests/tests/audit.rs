@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use ledger_core::event::CommitmentKind;
 use ledger_core::{Event, Fact, Money};
+use ledger_replay::publish::AccountSnapshot;
+use ledger_store::published::{self, PublishedAccount};
 use ledger_store::{Appender, LogEntry, ReadOptions, RecordKind, Store};
 use serde_json::Value;
 use tests::{assert_mentions, copy_dir, csv_rows, generate, text, Dec, Ledger, SplitMix64};
@@ -501,46 +503,38 @@ fn audit_trace_portions_add_up_to_every_decrement_and_credit_application() {
     assert!(decrements >= 5, "too few decrements traced: {decrements}");
 }
 
-/// The newest stored projection snapshot of the (closed) ledger: its position and value as
-/// stored.
-fn stored_snapshot(ledger: &Ledger) -> (u64, Vec<u8>) {
-    let store = open(ledger);
-    let covered = store
-        .latest_snapshot()
-        .expect("snapshots read")
-        .expect("an ingest leaves a projection snapshot")
-        .0;
-    let value = store.raw_snapshot_get(covered).expect("the stored value");
-    (covered, value)
+/// The published snapshot file of the ledger's first account: its path and content.
+fn published_snapshot(ledger: &Ledger) -> (std::path::PathBuf, PublishedAccount) {
+    let index = published::read_index(ledger.data())
+        .expect("the index reads")
+        .expect("an ingest publishes its projections");
+    let entry = index.accounts.first().expect("an account");
+    let path = published::published_dir(ledger.data())
+        .join(published::account_file_name(&entry.account, entry.position));
+    let read = published::decode_account(&std::fs::read(&path).expect("the file"))
+        .expect("an intact snapshot");
+    (path, read)
 }
 
-/// Alter the figures a read shows: the first MACC's balance, in the snapshot's projections.
-fn altered_projections(payload: &[u8]) -> Vec<u8> {
-    let mut projections: ledger_replay::Projections =
+/// Alter the figures a read shows: the first MACC's balance, in an account snapshot.
+fn altered_snapshot(payload: &[u8]) -> Vec<u8> {
+    let mut snapshot: AccountSnapshot =
         ledger_store::decode_blob(payload).expect("the snapshot decodes");
-    let account = projections
-        .ledger
-        .accounts
-        .values_mut()
-        .next()
-        .expect("an account");
+    let account = snapshot.state.as_mut().expect("an account state");
     let macc = account.maccs.first_mut().expect("a MACC");
     macc.amounts.balance = Money::parse("123.45").unwrap();
-    ledger_store::encode_blob(&projections)
-}
-
-/// The payload of a stored snapshot value (`[format][checksum 32][head 32][bytes]`).
-fn snapshot_payload(value: &[u8]) -> &[u8] {
-    assert_eq!(value[0], 2, "a snapshot bound to the chain");
-    &value[65..]
+    ledger_store::encode_blob(&snapshot)
 }
 
 /// `ledger audit` on a ledger whose stored projections were altered: exit 1, a
-/// `projections` finding, and `projections.checked` false in the JSON.
+/// `projections` finding naming the account, and `projections.checked` false in the JSON.
 fn assert_audit_catches_projections(ledger: &Ledger, what: &str) {
     let (_, kind, stderr) = audit_finding(ledger);
     assert_eq!(kind, "projections", "{what}: {stderr}");
-    assert_mentions(&stderr, &["audit failed", "projection snapshot"]);
+    assert_mentions(
+        &stderr,
+        &["audit failed", "projection snapshot", "account contoso"],
+    );
 }
 
 #[test]
@@ -553,16 +547,18 @@ fn an_edited_projection_snapshot_fails_audit_and_reads_rebuild_from_the_log() {
         report["projections"]["head"], report["headHash"],
         "{report}"
     );
-    let (covered, value) = stored_snapshot(&pristine);
-    let forged = altered_projections(snapshot_payload(&value));
+    let (path, read) = published_snapshot(&pristine);
+    let name = path.file_name().unwrap().to_owned();
+    let forged = altered_snapshot(&read.bytes);
 
     // 1. The attacker keeps the layout and recomputes a plain (unkeyed) checksum of the edit.
     let unkeyed = copy_of(&pristine);
     {
-        let mut v = value[..65].to_vec();
-        v[1..33].copy_from_slice(blake3::hash(&forged).as_bytes());
-        v.extend_from_slice(&forged);
-        open(&unkeyed).raw_snapshot_put(covered, &v).unwrap();
+        let mut v = published::encode_account(&read.entry, &forged);
+        let plain = *blake3::hash(&v[70..]).as_bytes();
+        v[6..38].copy_from_slice(&plain);
+        let at = published::published_dir(unkeyed.data()).join(&name);
+        std::fs::write(at, v).unwrap();
     }
     assert_audit_catches_projections(&unkeyed, "an unkeyed checksum");
     assert_eq!(
@@ -571,23 +567,18 @@ fn an_edited_projection_snapshot_fails_audit_and_reads_rebuild_from_the_log() {
         "a read must not show the edited snapshot's figures"
     );
 
-    // 2. The attacker writes it in the first, unbound format with its checksum.
-    let downgraded = copy_of(&pristine);
-    {
-        let mut v = vec![1u8];
-        v.extend_from_slice(blake3::hash(&forged).as_bytes());
-        v.extend_from_slice(&forged);
-        open(&downgraded).raw_snapshot_put(covered, &v).unwrap();
-    }
-    assert_audit_catches_projections(&downgraded, "an unbound snapshot");
-    assert_eq!(downgraded.ok(&["lots", "--json"]), honest_lots);
-
-    // 3. The attacker moves an honest snapshot to another position (bound to another head).
+    // 2. The attacker moves an honest snapshot to another position (bound to another record).
     let moved = copy_of(&pristine);
     {
-        let store = open(&moved);
-        let earlier = covered - 2;
-        store.raw_snapshot_put(earlier, &value).unwrap();
+        let mut entry = read.entry.clone();
+        entry.position = ledger_store::AccountPosition(entry.position.0 - 2);
+        let folder = published::published_dir(moved.data());
+        std::fs::remove_file(folder.join(&name)).unwrap();
+        std::fs::write(
+            folder.join(published::account_file_name(&entry.account, entry.position)),
+            published::encode_account(&entry, &read.bytes),
+        )
+        .unwrap();
     }
     assert_audit_catches_projections(&moved, "a snapshot moved to another position");
     assert_eq!(moved.ok(&["lots", "--json"]), honest_lots);
@@ -596,21 +587,24 @@ fn an_edited_projection_snapshot_fails_audit_and_reads_rebuild_from_the_log() {
 #[test]
 fn a_forged_snapshot_with_a_recomputed_binding_still_fails_audit() {
     let pristine = generated();
-    let (covered, value) = stored_snapshot(&pristine);
-    let forged = altered_projections(snapshot_payload(&value));
-    let head: [u8; 32] = value[33..65].try_into().unwrap();
-    let mut hasher = blake3::Hasher::new_keyed(&head);
-    hasher.update(&covered.to_be_bytes());
-    hasher.update(&forged);
-    let mut v = vec![2u8];
-    v.extend_from_slice(hasher.finalize().as_bytes());
-    v.extend_from_slice(&head);
-    v.extend_from_slice(&forged);
-    open(&pristine).raw_snapshot_put(covered, &v).unwrap();
+    let (path, read) = published_snapshot(&pristine);
+    let forged = altered_snapshot(&read.bytes);
+    std::fs::write(&path, published::encode_account(&read.entry, &forged)).unwrap();
     // Whoever knows the binding can make reads use the edit; audit compares the figures.
     let (seq, kind, stderr) = audit_finding(&pristine);
-    assert_eq!((seq, kind.as_str()), (covered, "projections"), "{stderr}");
-    assert_mentions(&stderr, &["differs from the fold of the log", "123.45"]);
+    assert_eq!(
+        (seq, kind.as_str()),
+        (read.entry.position.0, "projections"),
+        "{stderr}"
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "differs from the fold of the log",
+            "123.45",
+            "account contoso",
+        ],
+    );
 }
 
 /// The head a writing command printed: `Log head: 1,234 records, hash 3f1c…`.

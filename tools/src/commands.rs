@@ -12,6 +12,7 @@ use ledger_app::replay::views::{
     caco_rows, event_rows_with_pending, invoice_rows, lot_rows, EventFilter, LotFilter,
 };
 use ledger_app::replay::{alerts, audit, replay, trace, why_not};
+use ledger_app::session::read_projections;
 use ledger_app::{
     agreement, close, ingest, plan as plans, reconcile, resettle, timeline, whatif, Failure,
     Session,
@@ -98,13 +99,13 @@ pub fn resettle(data: &Path, args: &ResettleArgs, out: &mut dyn Write) -> Result
 
 /// `ledger lots`.
 pub fn lots(data: &Path, args: &LotsArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let session = Session::open_for_read(data, "lots")?;
+    let projections = read_projections(data, "lots", args.read.account.as_deref())?;
     let filter = LotFilter {
         account: args.read.account.clone(),
         source: args.source.clone(),
         ..LotFilter::default()
     };
-    let rows = lot_rows(&session.projections, &filter);
+    let rows = lot_rows(&projections, &filter);
     let text = if args.read.json {
         to_text(&json::lots_document(&rows))
     } else {
@@ -116,7 +117,7 @@ pub fn lots(data: &Path, args: &LotsArgs, out: &mut dyn Write) -> Result<(), Fai
 
 /// `ledger events`.
 pub fn events(data: &Path, args: &EventsArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let session = Session::open_for_read(data, "events")?;
+    let projections = read_projections(data, "events", args.read.account.as_deref())?;
     let filter = EventFilter {
         account: args.read.account.clone(),
         lot: args.lot.clone(),
@@ -124,8 +125,8 @@ pub fn events(data: &Path, args: &EventsArgs, out: &mut dyn Write) -> Result<(),
         to: args.to,
         ..EventFilter::default()
     };
-    let pending = estimates(&session.projections);
-    let rows = event_rows_with_pending(&session.projections, &pending, &filter);
+    let pending = estimates(&projections);
+    let rows = event_rows_with_pending(&projections, &pending, &filter);
     let text = if args.read.json {
         to_text(&json::events_document(&rows))
     } else {
@@ -137,8 +138,8 @@ pub fn events(data: &Path, args: &EventsArgs, out: &mut dyn Write) -> Result<(),
 
 /// `ledger caco`.
 pub fn caco(data: &Path, args: &ReadArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let session = Session::open_for_read(data, "caco")?;
-    let rows = caco_rows(&session.projections, args.account.as_deref());
+    let projections = read_projections(data, "caco", args.account.as_deref())?;
+    let rows = caco_rows(&projections, args.account.as_deref());
     let text = if args.json {
         to_text(&json::caco_document(&rows))
     } else {
@@ -150,8 +151,8 @@ pub fn caco(data: &Path, args: &ReadArgs, out: &mut dyn Write) -> Result<(), Fai
 
 /// `ledger invoices`.
 pub fn invoices(data: &Path, args: &ReadArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let session = Session::open_for_read(data, "invoices")?;
-    let rows = invoice_rows(&session.projections, args.account.as_deref());
+    let projections = read_projections(data, "invoices", args.account.as_deref())?;
+    let rows = invoice_rows(&projections, args.account.as_deref());
     let text = if args.json {
         to_text(&json::invoices_document(&rows))
     } else {
@@ -163,20 +164,16 @@ pub fn invoices(data: &Path, args: &ReadArgs, out: &mut dyn Write) -> Result<(),
 
 /// `ledger alerts --as-of DATE`.
 pub fn alerts(data: &Path, args: &AlertsArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let session = Session::open_for_read(data, "alerts")?;
+    let projections = read_projections(data, "alerts", args.read.account.as_deref())?;
     let rows = alerts::alerts_with(
-        &session.projections,
+        &projections,
         &alerts::AlertQuery {
             as_of: args.as_of,
             account: args.read.account.as_deref(),
             window: args.window,
         },
     );
-    let credits = alerts::expiring_credits(
-        &session.projections,
-        args.as_of,
-        args.read.account.as_deref(),
-    );
+    let credits = alerts::expiring_credits(&projections, args.as_of, args.read.account.as_deref());
     let text = if args.read.json {
         to_text(&json::alerts_document(&rows, &credits))
     } else {
@@ -588,13 +585,29 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
     }
     // Scenario files are read before the ledger, so a bad one fails at once.
     let files = whatif::read_scenarios(&args.whatif)?;
-    let session = Session::open_for_read(data, "report")?;
-    let p = &session.projections;
+    // Without scenarios or simulations the report needs only the projections (the published
+    // ones while another process writes); what-if and --simulate read the log itself.
+    let session = match files.is_empty() && args.simulate.is_none() {
+        true => None,
+        false => Some(Session::open_for_read(data, "report")?),
+    };
+    let read;
+    let p = match &session {
+        Some(session) => &session.projections,
+        None => {
+            read = read_projections(data, "report", None)?;
+            &read
+        }
+    };
     if let Some(account) = &args.account {
         check_account(p, account)?;
     }
-    let results =
-        whatif::fold(&session, &files).map_err(|e| Failure::new(format!("what-if: {e}")))?;
+    let results = match &session {
+        Some(session) => {
+            whatif::fold(session, &files).map_err(|e| Failure::new(format!("what-if: {e}")))?
+        }
+        None => Vec::new(),
+    };
     let scenarios: Vec<ScenarioResult> = files
         .iter()
         .zip(&results)
@@ -603,7 +616,10 @@ pub fn report(data: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(),
             projections,
         })
         .collect();
-    let simulations = report_futures(&session, args)?;
+    let simulations = match &session {
+        Some(session) => report_futures(session, args)?,
+        None => Vec::new(),
+    };
     let page = ledger_render::report::page_with_futures(
         p,
         args.as_of,

@@ -559,7 +559,7 @@ fn bad_requests_get_azure_errors_never_a_500() {
 }
 
 #[test]
-fn the_server_holds_the_ledger_logs_requests_and_stops_on_sigterm() {
+fn the_server_leaves_the_ledger_free_logs_requests_and_stops_on_sigterm() {
     let fixture = Fixture::generated(500, 1);
     let mut server = Server::start_with_env(
         &fixture.data(),
@@ -571,14 +571,9 @@ fn the_server_holds_the_ledger_logs_requests_and_stops_on_sigterm() {
         .unwrap()
         .to_string();
     assert_eq!(server.get(&lots_url(&account, ""), None).status, 200);
-    // The CLI cannot open the ledger while the server holds it.
-    let out = ledger(&fixture.data(), &["lots"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("in use by another process") && stderr.contains("`ledger serve`"),
-        "{stderr}"
-    );
+    // The server holds no lock (issue 13): the CLI reads, and even opens the log, while it runs.
+    ledger_ok(&fixture.data(), &["lots"]);
+    ledger_ok(&fixture.data(), &["audit"]);
     // Request logs: method, path, status, latency.
     std::thread::sleep(Duration::from_millis(100));
     let log = server.stderr();

@@ -539,7 +539,8 @@ fn append_invoices(
             (batch_lines, batch_bytes, batch_invoices) = (0, 0, 0);
         }
         if unflushed >= FLUSH_EVERY_LINES {
-            session.store.flush()?;
+            // Readers during the ingest see what is committed so far (whole invoices).
+            session.publish_committed()?;
             unflushed = 0;
         }
     }

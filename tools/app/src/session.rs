@@ -5,9 +5,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ledger_replay::load::{load, save_snapshot, ReplayError};
+use ledger_replay::load::{load, publish_log, save_snapshot, ReplayError};
+use ledger_replay::publish::load_published;
 use ledger_replay::write::StageError;
 use ledger_replay::Projections;
+use ledger_store::published::{freshness, Freshness};
 use ledger_store::{Store, StoreError};
 
 use ledger_input::InputError;
@@ -134,15 +136,54 @@ impl Session {
         Ok(Session { store, projections })
     }
 
-    /// Make what was appended durable and store a snapshot of the projections.
+    /// Make what was appended durable and publish the projections (a new snapshot file for
+    /// each account they changed, then the index).
     pub fn finish_writes(&self) -> Result<(), AppError> {
         self.store.flush()?;
         save_snapshot(&self.store, &self.projections)?;
+        Ok(())
+    }
+
+    /// Flush what was appended and publish it, while the session's own projections may be
+    /// ahead of the log (an ingest decides every invoice before it appends): the published
+    /// state is the last publication folded forward over the records appended since.
+    pub fn publish_committed(&self) -> Result<(), AppError> {
         self.store.flush()?;
+        publish_log(&self.store)?;
         Ok(())
     }
 
     pub fn dir(&self) -> PathBuf {
         self.store.dir().to_path_buf()
+    }
+}
+
+/// The projections a read verb shows, for the ledger at `dir`: the published snapshots when
+/// they stand for the log or another process is writing it (read without the log and its
+/// lock, so reads run during an ingest), else the log itself (snapshots + tail). `only`: read
+/// that account's snapshot only (the others are not touched) when the published set is used.
+pub fn read_projections(
+    dir: &Path,
+    command: &str,
+    only: Option<&str>,
+) -> Result<Projections, AppError> {
+    if freshness(dir) != Freshness::Behind {
+        match load_published(dir, only) {
+            Ok(Some(projections)) => return Ok(projections),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("the published snapshots cannot be read ({e}); reading the log")
+            }
+        }
+    }
+    match Session::open_for_read(dir, command) {
+        Ok(session) => Ok(session.projections),
+        Err(AppError::Store(StoreError::Busy { dir: busy, holder })) => {
+            match load_published(dir, only) {
+                Ok(Some(projections)) => Ok(projections),
+                _ => Err(AppError::Store(StoreError::Busy { dir: busy, holder })),
+            }
+        }
+        Err(e) => Err(e),
     }
 }

@@ -7,21 +7,27 @@
 //! ## The store and the lock
 //!
 //! sled lets one process open a ledger (an exclusive lock on `DATA/db`; a second open gets
-//! `StoreError::Busy`). So `serve` opens the store **once, at start, and holds it until it
-//! stops**; while it runs, the other verbs (`ledger lots`, `ledger ingest`, …) refuse with
-//! "in use by serve". Reads never touch the store: the projections are loaded once and
-//! published as an `Arc<Projections>` behind an `RwLock`; a request clones the `Arc` (the lock
-//! is held for that clone only) and answers from that snapshot, so every response is consistent
-//! with one log position.
+//! `StoreError::Busy`). So `serve` **does not hold the ledger**: it reads the published
+//! projection snapshots (`DATA/published/`, one immutable file per account and an index,
+//! written by every writing command; `ledger_store::published`) without sled and without its
+//! lock, so `ledger ingest`, `ledger close` and the read verbs run while it serves. The
+//! projections are published to the handlers as an `Arc<Projections>` behind an `RwLock`; a
+//! request clones the `Arc` (the lock is held for that clone only) and answers from that
+//! snapshot, so every response is consistent with one log position. Every 250 ms the server
+//! looks at the published index; when another process published a later position it loads
+//! the new set and answers from it (no restart): a reader sees every account as of the last
+//! publication, whole invoices only.
 //!
 //! With `--allow-writes`, agreements (`POST /ledger/agreements`, TOML or JSON) and charge files
-//! (`POST /ledger/charges`, native CSV) are accepted over HTTP, so that serving and ingesting
-//! can run together. A write takes the writer mutex (one write at a time), stages the input on a
-//! private copy of the projections exactly as `ledger agreement` / `ledger ingest` do (the same
-//! code: `ledger_app::agreement`, `ledger_app::ingest::ingest_file`), appends and flushes, and then swaps the new
-//! projections in. A refused input changes nothing (400 with the message the CLI would print);
-//! readers keep being served from the previous snapshot while a write runs. Without
-//! `--allow-writes` the write endpoints answer 403.
+//! (`POST /ledger/charges`, native CSV) are accepted over HTTP. A write takes the writer mutex
+//! (one write at a time), then opens the ledger, **taking sled's lock for the write only**:
+//! while another process holds it (an ingest), the write waits for it, up to 60 s, then
+//! answers 503 `LedgerBusy` naming the holder. It stages the input exactly as
+//! `ledger agreement` / `ledger ingest` do (the same code: `ledger_app::agreement`,
+//! `ledger_app::ingest::ingest_file`), appends, flushes and publishes, closes the ledger, and
+//! then swaps the new projections in. A refused input changes nothing (400 with the message the
+//! CLI would print); readers keep being served from the previous snapshot while a write runs.
+//! Without `--allow-writes` the write endpoints answer 403.
 //!
 //! ## Code map
 //!
@@ -69,13 +75,16 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use ledger_app::session::{Failure, Session};
+use ledger_app::replay::Projections;
+use ledger_app::session::{read_projections, Failure, Session};
+use ledger_app::store::StoreError;
+use ledger_app::AppError;
 
 use error::ApiError;
 pub use state::{parse_bytes, parse_duration, AppState, ServeOptions, DEFAULT_MAX_UPLOAD_BYTES};
@@ -229,6 +238,36 @@ fn check_writes_protected(args: &ServeOptions) -> Result<(), Failure> {
     Ok(())
 }
 
+/// How often the server looks for a newer published set (another process wrote).
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
+
+/// Pick up what other processes publish, for the life of the server.
+async fn refresh_loop(state: Arc<AppState>) {
+    loop {
+        tokio::time::sleep(REFRESH_EVERY).await;
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.refresh()).await;
+    }
+}
+
+/// The projections the server starts with. With `--allow-writes` the ledger may be created
+/// (as `ledger agreement` would); while another process writes it, the published snapshots.
+/// The server keeps no lock: reads answer from the published snapshots, writes open the
+/// ledger for their own duration.
+fn start_projections(data: &Path, allow_writes: bool) -> Result<Projections, Failure> {
+    if !allow_writes {
+        return Ok(read_projections(data, "serve", None)?);
+    }
+    match Session::open_for_write(data, "serve") {
+        Ok(session) => {
+            session.finish_writes()?;
+            Ok(session.projections)
+        }
+        Err(AppError::Store(StoreError::Busy { .. })) => Ok(read_projections(data, "serve", None)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `ledger serve`: open the ledger, listen, answer until SIGINT/SIGTERM. The address it
 /// listens on is written (and flushed) to `out` as soon as it is known, `stopped` at the end.
 pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
@@ -243,11 +282,7 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
     check_writes_protected(args)?;
     check_limits(args)?;
     let targets = notify_targets(args)?;
-    let session = if args.allow_writes {
-        Session::open_for_write(data, "serve")?
-    } else {
-        Session::open_for_read(data, "serve")?
-    };
+    let projections = start_projections(data, args.allow_writes)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ledger-serve")
@@ -262,10 +297,11 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
             }
             warn_unprotected(local);
         }
-        writes::remove_stale_uploads(&session.dir());
-        let accounts = session.projections.ledger.accounts.len();
-        let data_dir = session.dir();
-        let state = Arc::new(AppState::new(session, args, access, local));
+        writes::remove_stale_uploads(data);
+        let accounts = projections.ledger.accounts.len();
+        let data_dir = data.to_path_buf();
+        let state = Arc::new(AppState::new(data_dir.clone(), projections, args, access, local));
+        let refresher = tokio::spawn(refresh_loop(state.clone()));
         let workers = (!targets.is_empty()).then(|| {
             let (queues, workers) = notify::start(targets, &args.notify, &data_dir);
             state.notify_to(queues);
@@ -292,9 +328,10 @@ pub fn run(data: &Path, args: &ServeOptions, out: &mut (dyn Write + Send)) -> Re
         if let Some(workers) = workers {
             workers.stop(listen::SHUTDOWN_GRACE).await;
         }
-        // A write under way holds the store: wait for it to finish, then release the store
-        // (and sled's lock) before the process reports that it stopped.
-        state.store.lock().await.take();
+        refresher.abort();
+        // A write under way holds the ledger: wait for it to finish (and release sled's lock)
+        // before the process reports that it stopped.
+        let _ = state.writing.lock().await;
         Ok::<(), Failure>(())
     })?;
     let _ = out.write_all(b"ledger serve: stopped\n");

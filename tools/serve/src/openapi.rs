@@ -26,7 +26,7 @@ fn write_op(summary: &str, operation_id: &str, content: Value, with_token: bool)
         "408": error("The body stalled for --idle-timeout (RequestTimeout); nothing was recorded."),
         "413": error("The body is larger than --max-upload-bytes."),
         "422": error("The body is well-formed but the ledger refuses its content (InvalidAgreement, InvalidChargeFile): a column or value it cannot read, a rule it breaks (a MACC ending before it starts), an invoice settled before with other content. The message is the one `ledger` prints, with file, line and column; nothing was recorded."),
-        "503": error("--max-uploads uploads are being received (ServerBusy: retry), or an earlier write failed unexpectedly (StoreUnavailable: restart the server to write again)."),
+        "503": error("--max-uploads uploads are being received (ServerBusy: retry), another process held the ledger for the whole 60 s a write waits for it (LedgerBusy: retry), or an earlier write failed unexpectedly (StoreUnavailable: restart the server to write again)."),
         "default": error("Any other refusal, as an Azure error body."),
     });
     if with_token {

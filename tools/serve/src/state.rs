@@ -1,14 +1,15 @@
-//! What the handlers share: the options the server was started with, the open store (one
-//! write at a time) and the projections every read answers from.
+//! What the handlers share: the options the server was started with, the write mutex (one
+//! write at a time) and the projections every read answers from (the published snapshots,
+//! picked up again when another process publishes).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use ledger_app::replay::publish::load_published;
 use ledger_app::replay::Projections;
-use ledger_app::session::Session;
-use ledger_app::store::Store;
+use ledger_app::store::published::read_index;
 
 use super::access::Access;
 use super::notify::{CloudEvent, NotifyOptions, Queues};
@@ -140,9 +141,10 @@ struct Pinned {
 pub struct AppState {
     /// The projections every read answers from; swapped whole after a write.
     published: RwLock<Arc<Projections>>,
-    /// The open store, taken by one write at a time. `None` only after a write failed so
-    /// badly (a panic) that the store was lost; writes then answer 503.
-    pub(crate) store: tokio::sync::Mutex<Option<Store>>,
+    /// One write at a time: a write holds it while it opens the ledger (taking sled's lock),
+    /// records and publishes, and closes it. `false` only after a write failed so badly (a
+    /// panic) that the server stops writing; writes then answer 503.
+    pub(crate) writing: tokio::sync::Mutex<bool>,
     /// Superseded projections that a listing is still paging through (see [`TOKEN_LIFETIME`]).
     pinned: Mutex<Vec<Pinned>>,
     /// The tokens accepted and what each may read and write.
@@ -162,17 +164,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open session.
+    /// State over the projections of the ledger at `data_dir` (the server does not hold the
+    /// ledger: it reads the published snapshots, and a write opens the ledger for itself).
     pub fn new(
-        session: Session,
+        data_dir: PathBuf,
+        projections: Projections,
         args: &ServeOptions,
         access: Access,
         local_addr: SocketAddr,
     ) -> AppState {
-        let data_dir = session.dir();
         AppState {
-            published: RwLock::new(Arc::new(session.projections)),
-            store: tokio::sync::Mutex::new(Some(session.store)),
+            published: RwLock::new(Arc::new(projections)),
+            writing: tokio::sync::Mutex::new(true),
             pinned: Mutex::new(Vec::new()),
             access,
             notify: Mutex::new(None),
@@ -270,6 +273,37 @@ impl AppState {
             .as_ref()
         {
             queues.send(events);
+        }
+    }
+
+    /// Pick up what another process (an ingest, a close) published since: when the published
+    /// index stands at a later log position than the projections reads answer from, load the
+    /// published set and answer from it. A set that cannot be read is skipped (the next look
+    /// tries again).
+    pub fn refresh(&self) {
+        let Ok(Some(index)) = read_index(&self.data_dir) else {
+            return;
+        };
+        if index.next_seq <= self.current().next_seq {
+            return;
+        }
+        match load_published(&self.data_dir, None) {
+            Ok(Some(projections)) => self.publish_newer(projections),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(target: "ledger::serve", "cannot read the published snapshots yet: {e}")
+            }
+        }
+    }
+
+    /// [`AppState::publish`] unless the projections reads answer from are already as new.
+    fn publish_newer(&self, projections: Projections) {
+        let mut published = self
+            .published
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if projections.next_seq > published.next_seq {
+            *published = Arc::new(projections);
         }
     }
 

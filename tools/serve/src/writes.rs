@@ -10,8 +10,9 @@
 //! body is streamed to a file in the ledger's own staging folder (`DATA/staging/upload-…/`,
 //! never the system's temporary folder; at most `--max-upload-bytes`, else 413; at most
 //! `--max-uploads` at once, else 503; a body that stalls for `--idle-timeout` gets 408), then
-//! staged by the CLI's own code on a copy of the projections while the writer mutex is held;
-//! the new projections are published only after the append and flush succeed.
+//! staged by the CLI's own code while the writer mutex is held, on the ledger opened for that
+//! write only (waiting up to [`WRITE_WAIT`] while another process holds it, then 503
+//! `LedgerBusy`); the new projections are published only after the append and flush succeed.
 //!
 //! Two kinds of refusal, so that the OpenAPI document can be exactly as strict as the server:
 //! 400 `InvalidRequestBody` for a body that breaks the documented request schema (empty or
@@ -25,6 +26,7 @@
 
 use std::path::{Path, PathBuf, MAIN_SEPARATOR};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -33,8 +35,9 @@ use http_body_util::BodyExt;
 use ledger_app::agreement::record;
 use ledger_app::ingest::ingest_file_visible;
 use ledger_app::input::agreement::read_agreement;
-use ledger_app::replay::load::load;
+use ledger_app::replay::load::{load, save_snapshot};
 use ledger_app::session::Session;
+use ledger_app::store::StoreError;
 use ledger_app::AppError;
 use ledger_render::ingest::describe;
 use ledger_render::json::FileOutcomeJson;
@@ -300,55 +303,104 @@ fn stalled(idle: std::time::Duration, received: u64) -> ApiError {
     )
 }
 
-/// Run `work` on the open store and a copy of the current projections, one write at a time,
-/// off the async threads. On success the copy is published; on failure it is dropped, and the
-/// projections are rebuilt from the store if anything was appended before the failure.
+/// How long a write waits for another process (an ingest, a close) to release the ledger.
+pub const WRITE_WAIT: Duration = Duration::from_secs(60);
+
+/// What a write's thread hands back: the projections to answer from now (if they moved), the
+/// use case's result, and the push alerts it made worth sending.
+type Written<T> = (Option<Projections>, Result<T, AppError>, Vec<CloudEvent>);
+
+/// Run `work` on the ledger, one write at a time, off the async threads: the ledger is opened
+/// (sled's lock taken, waiting up to [`WRITE_WAIT`] while another process holds it) and
+/// folded, `work` records, and the ledger is closed again. On success the new projections are
+/// published; on failure they are dropped, and rebuilt from the log if anything was appended
+/// before the failure.
 async fn write<T: Send + 'static>(
     state: &Arc<AppState>,
     work: impl FnOnce(&mut Session) -> Result<T, AppError> + Send + 'static,
 ) -> Result<Result<T, AppError>, ApiError> {
-    let mut guard = state.store.lock().await;
-    let Some(store) = guard.take() else {
+    let mut usable = state.writing.lock().await;
+    if !*usable {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "StoreUnavailable",
-            "an earlier write failed unexpectedly and released the ledger; restart `ledger serve` to write again",
+            "an earlier write failed unexpectedly; restart `ledger serve` to write again",
         ));
-    };
-    let head_before = store.head().next_seq;
-    let before = state.current();
-    let mut session = Session {
-        store,
-        projections: (*before).clone(),
-    };
+    }
+    let dir = state.data_dir.clone();
     let notifying = state.notifying();
-    let joined = tokio::task::spawn_blocking(move || {
-        let result = work(&mut session);
-        // What the write made worth telling, judged on its own thread, never failing it.
-        let events = match &result {
-            Ok(_) if notifying => alert_events(&before, &session.projections),
-            _ => Vec::new(),
-        };
-        (session, result, events)
+    let joined = tokio::task::spawn_blocking(move || -> Result<Written<T>, ApiError> {
+        let mut session = open_waiting(&dir)?;
+        Ok(write_on(&mut session, notifying, work))
     })
     .await;
-    let Ok((session, result, events)) = joined else {
-        tracing::error!(target: "ledger::serve", "a write failed unexpectedly; the ledger was released and later writes are refused");
+    let Ok(outcome) = joined else {
+        *usable = false;
+        tracing::error!(target: "ledger::serve", "a write failed unexpectedly; later writes are refused");
         return Err(ApiError::internal("the write failed unexpectedly (a bug: please report it); nothing more will be written until the server restarts"));
     };
-    match &result {
-        Ok(_) => state.publish(session.projections),
-        Err(_) if session.store.head().next_seq != head_before => match load(&session.store) {
-            Ok(projections) => state.publish(projections),
-            Err(e) => {
-                tracing::error!(target: "ledger::serve", "cannot reload the projections after a failed write: {e}")
-            }
-        },
-        Err(_) => {}
+    let (now, result, events) = outcome?;
+    if let Some(projections) = now {
+        state.publish(projections);
     }
-    *guard = Some(session.store);
     state.notify(&events);
     Ok(result)
+}
+
+/// The write itself, on an open session.
+fn write_on<T>(
+    session: &mut Session,
+    notifying: bool,
+    work: impl FnOnce(&mut Session) -> Result<T, AppError>,
+) -> Written<T> {
+    let head_before = session.store.head().next_seq;
+    let before = notifying.then(|| session.projections.clone());
+    let result = work(session);
+    // What the write made worth telling, judged on its own thread, never failing it.
+    let events = match (&result, &before) {
+        (Ok(_), Some(before)) => alert_events(before, &session.projections),
+        _ => Vec::new(),
+    };
+    let now = match &result {
+        Ok(_) => Some(std::mem::take(&mut session.projections)),
+        Err(_) if session.store.head().next_seq != head_before => match load(&session.store) {
+            Ok(projections) => {
+                if let Err(e) = session.store.flush().map_err(AppError::from).and_then(|_| {
+                    save_snapshot(&session.store, &projections).map_err(AppError::from)
+                }) {
+                    tracing::error!(target: "ledger::serve", "cannot publish the projections after a failed write: {e}");
+                }
+                Some(projections)
+            }
+            Err(e) => {
+                tracing::error!(target: "ledger::serve", "cannot reload the projections after a failed write: {e}");
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    (now, result, events)
+}
+
+/// Open the ledger for a write, waiting while another process holds it.
+fn open_waiting(dir: &Path) -> Result<Session, ApiError> {
+    let deadline = Instant::now() + WRITE_WAIT;
+    loop {
+        match Session::open_for_write(dir, "serve") {
+            Ok(session) => return Ok(session),
+            Err(AppError::Store(StoreError::Busy { .. })) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e @ AppError::Store(StoreError::Busy { .. })) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "LedgerBusy",
+                    format!("{e} (waited {} s; retry later)", WRITE_WAIT.as_secs()),
+                ))
+            }
+            Err(e) => return Err(ApiError::internal(format!("cannot open the ledger: {e}"))),
+        }
+    }
 }
 
 /// The CloudEvents of what crossed, account by account, between two projections.
