@@ -721,7 +721,12 @@ impl<'s> ScenarioFold<'s> {
             }
         }
         if let Some(through) = scenario.through {
-            close_through(scenario, &mut self.projections, through, &mut self.whatif_seq)?;
+            close_through(
+                scenario,
+                &mut self.projections,
+                through,
+                &mut self.whatif_seq,
+            )?;
         }
         Ok(self.projections)
     }

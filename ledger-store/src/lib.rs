@@ -98,7 +98,7 @@ pub use codec::{
     MAX_STRING_BYTES, MAX_VALUE_BYTES,
 };
 pub use error::StoreError;
-pub use reader::{Decisions, LogEntry, LogReader, ReadOptions};
+pub use reader::{Decisions, LineVisitor, LogEntry, LogReader, ReadOptions};
 pub use record::{
     parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head, RecordKind, CHUNK_LINES,
     CHUNK_SOFT_BYTES, ENVELOPE_BYTES, ENVELOPE_VERSION,
