@@ -45,8 +45,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Entries between the reading thread and the checking one.
-const ENTRIES_IN_FLIGHT: usize = 2;
+/// Entries queued between the reading thread and the checking one: none (a hand-over), so at
+/// most two decoded entries are alive, the one being checked and the one read next (an
+/// entry may be an invoice of up to `MAX_LINES_PER_INVOICE` lines; issue 13).
+const ENTRIES_IN_FLIGHT: usize = 0;
 
 /// Audit the whole log.
 pub fn audit(store: &Store) -> Result<AuditReport, StoreError> {

@@ -494,9 +494,12 @@ impl Projections {
 /// An invoice's line amounts summed by charge date and spend kind
 /// ([`spend_kind`]).
 pub fn invoice_spend(invoice: &Invoice) -> Vec<((Date, ChargeKind), Money)> {
-    crate::spend::sum_lines(&invoice.lines, |line| {
-        spend_kind(line.kind, line.corrects_kind)
-    })
+    lines_spend(&invoice.lines)
+}
+
+/// Some lines' amounts summed by charge date and spend kind ([`spend_kind`]).
+pub fn lines_spend(lines: &[ledger_core::ChargeLine]) -> Vec<((Date, ChargeKind), Money)> {
+    crate::spend::sum_lines(lines, |line| spend_kind(line.kind, line.corrects_kind))
 }
 
 /// The decisions an agreement fact records.

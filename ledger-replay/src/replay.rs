@@ -47,6 +47,34 @@ type PartEntry = (String, u64, u64, Vec<Event>, Vec<SpendKey>, Option<Fact>);
 
 type SpendKey = ((ledger_core::Date, ledger_core::ChargeKind), Money);
 
+/// What the lines of one settled invoice add up to, summed chunk by chunk as the reader
+/// streams them (no invoice is held whole, issue 13).
+#[derive(Default)]
+struct LineSums {
+    /// `None` once the total overflowed.
+    total: Option<Money>,
+    spend: std::collections::BTreeMap<(ledger_core::Date, ledger_core::ChargeKind), Money>,
+}
+
+impl LineSums {
+    fn new() -> LineSums {
+        LineSums {
+            total: Some(Money::ZERO),
+            spend: Default::default(),
+        }
+    }
+
+    fn add(&mut self, lines: &[ledger_core::ChargeLine]) {
+        for line in lines {
+            self.total = self.total.and_then(|t| t.checked_add(line.amount).ok());
+        }
+        for (key, amount) in crate::projection::lines_spend(lines) {
+            let sum = self.spend.entry(key).or_insert(Money::ZERO);
+            *sum = sum.checked_add(amount).unwrap_or(*sum);
+        }
+    }
+}
+
 /// Read the entries that start in `from..until`, checking every invoice's lines against its
 /// recorded totals.
 fn read_part(store: &Store, from: u64, until: Option<u64>) -> Result<Part, ReplayError> {
@@ -57,11 +85,16 @@ fn read_part(store: &Store, from: u64, until: Option<u64>) -> Result<Part, Repla
         lines: 0,
         bytes: 0,
     };
-    for entry in store.reader(ReadOptions {
-        from_seq: from,
-        verify_chain: false,
-    }) {
+    let sums = std::cell::RefCell::new(LineSums::new());
+    let reader = store
+        .reader(ReadOptions {
+            from_seq: from,
+            verify_chain: false,
+        })
+        .streaming_lines(|lines| sums.borrow_mut().add(lines));
+    for entry in reader {
         let entry = entry?;
+        let lines = sums.replace(LineSums::new());
         if until.is_some_and(|u| entry.first_seq >= u) {
             break;
         }
@@ -76,9 +109,10 @@ fn read_part(store: &Store, from: u64, until: Option<u64>) -> Result<Part, Repla
         let mut spend = Vec::new();
         if let Fact::Invoice(invoice) = &entry.fact {
             part.invoices += 1;
-            part.lines += invoice.lines.len() as u64;
-            check_invoice_totals(entry.first_seq, invoice, &decisions.events)?;
-            spend = crate::projection::invoice_spend(invoice);
+            part.lines += entry.line_count;
+            let counted = (lines.total, entry.line_count);
+            check_invoice_totals(entry.first_seq, invoice, counted, &decisions.events)?;
+            spend = lines.spend.into_iter().collect();
         }
         let pending = matches!(entry.fact, Fact::Pending(_)).then_some(entry.fact);
         part.entries.push((
@@ -164,33 +198,30 @@ pub fn rebuild(store: &Store) -> Result<(Projections, ReplayReport), ReplayError
     Ok((projections, report))
 }
 
-/// The invoice's lines must add up to the charges its settlement recorded.
+/// The invoice's lines (their total, `None` when it overflows, and their count) must add up
+/// to the charges its settlement recorded.
 fn check_invoice_totals(
     seq: u64,
     invoice: &ledger_core::Invoice,
+    (total, count): (Option<Money>, u64),
     events: &[Event],
 ) -> Result<(), ReplayError> {
-    let mut total = Money::ZERO;
-    for line in &invoice.lines {
-        total = total
-            .checked_add(line.amount)
-            .map_err(|_| ReplayError::Damaged {
-                seq,
-                message: format!("invoice {}: line total overflows", invoice.id),
-            })?;
-    }
+    let total = total.ok_or_else(|| ReplayError::Damaged {
+        seq,
+        message: format!("invoice {}: line total overflows", invoice.id),
+    })?;
     let settled = events.iter().find_map(|e| match e {
         Event::InvoiceSettled { summary } if summary.id == invoice.id => Some(summary),
         _ => None,
     });
     match settled {
-        Some(s) if s.charges == total && s.line_count as usize == invoice.lines.len() => Ok(()),
+        Some(s) if s.charges == total && s.line_count as u64 == count => Ok(()),
         Some(s) => Err(ReplayError::Damaged {
             seq,
             message: format!(
                 "invoice {}: its {} lines add up to {}, but its settlement recorded {} lines and charges of {}",
                 invoice.id,
-                invoice.lines.len(),
+                count,
                 total,
                 s.line_count,
                 s.charges

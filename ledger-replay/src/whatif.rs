@@ -3,12 +3,14 @@
 //!
 //! A [`Scenario`] scales or drops recorded charge lines, adds monthly lines, and may replace
 //! agreement terms. [`run`] reads and decodes the log once; a reader thread hands every
-//! recorded fact to one worker per scenario through a bounded channel (a few facts in flight,
-//! so memory does not grow with the log); each worker alters the fact and folds it into its own
-//! [`Projections`], starting from an empty ledger, with the same decide path as ingest
-//! (`Ledger::apply`, then `Projections::record`). The baseline is the stored projections. The
-//! workers share nothing but the decoded facts, so running several scenarios together gives
-//! exactly what running them one by one gives (R-DET-2).
+//! recorded fact to a few workers (one per core at most) without queueing, so at most two
+//! decoded facts are alive whatever the log's size; each worker folds the fact into each of its
+//! scenarios in turn: alters it (into one scratch buffer the worker's scenarios share, so the
+//! altered copies alive at once are one per worker, not one per scenario) and folds it into the
+//! scenario's own [`Projections`], starting from an empty ledger, with the same decide path as
+//! ingest (`Ledger::apply`, then `Projections::record`). The baseline is the stored
+//! projections. Scenarios share nothing but the decoded facts, so running several scenarios
+//! together gives exactly what running them one by one gives (R-DET-2).
 //!
 //! [`figures`] then reads what a comparison of baseline and scenario shows from either side's
 //! projections, as typed [`Figures`] (`ledger-render` puts them side by side and words the
@@ -153,9 +155,10 @@ pub enum WhatIfError {
     },
 }
 
-/// Facts in flight per scenario between the reader and a worker: bounded memory whatever the
-/// log's size (one fact may be an invoice of up to `MAX_LINES_PER_INVOICE` lines).
-pub const FACTS_IN_FLIGHT: usize = 2;
+/// Facts queued per worker between the reader and the worker: none (a hand-over), so at most
+/// two decoded facts are alive whatever the log's size (one fact may be an invoice of up to
+/// `MAX_LINES_PER_INVOICE` lines): the one the slowest worker folds and the one read next.
+pub const FACTS_IN_FLIGHT: usize = 0;
 /// The first seq given to the decisions of engine-made `WHATIF-` invoices (beyond any log).
 pub const WHATIF_SEQ_BASE: u64 = 1 << 63;
 /// Most months one `add` may span.
@@ -212,27 +215,74 @@ pub fn run_keeping(
     if scenarios.is_empty() {
         return Ok(Vec::new());
     }
+    let workers = workers_for(scenarios.len());
+    let mut shares: Vec<Vec<(usize, ScenarioFold)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (index, (scenario, plan)) in scenarios.iter().zip(plans).enumerate() {
+        shares[index % workers].push((index, ScenarioFold::new(scenario, plan, views)));
+    }
+    let mut results: Vec<Option<Result<Projections, WhatIfError>>> =
+        (0..scenarios.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let mut senders: Vec<Option<SyncSender<Arc<Recorded>>>> = Vec::new();
-        let mut workers = Vec::new();
-        for (scenario, plan) in scenarios.iter().zip(plans) {
+        let mut handles = Vec::new();
+        for share in shares {
             let (tx, rx) = sync_channel::<Arc<Recorded>>(FACTS_IN_FLIGHT);
             senders.push(Some(tx));
-            workers.push(scope.spawn(move || fold(scenario, plan, rx, views)));
+            handles.push(scope.spawn(move || work(share, rx)));
         }
         let read = read_log(store, &mut senders);
         // Closing the channels ends every worker's loop.
         drop(senders);
-        let results: Vec<Result<Projections, WhatIfError>> = workers
-            .into_iter()
-            .map(|w| match w.join() {
-                Ok(result) => result,
+        for handle in handles {
+            let done = match handle.join() {
+                Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect();
+            };
+            for (index, result) in done {
+                results[index] = Some(result);
+            }
+        }
         read?;
-        results.into_iter().collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every scenario is folded by one worker"))
+            .collect()
     })
+}
+
+/// Worker threads for `scenarios`: one per core at most. A worker folds its scenarios one
+/// after the other on each fact and shares one scratch buffer among them, so the altered
+/// copies of an invoice alive at once are one per worker, not one per scenario.
+fn workers_for(scenarios: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    scenarios.clamp(1, cores.max(1))
+}
+
+/// One worker: every fact folded into each of its scenarios (their indexes in the run) that
+/// has not failed; stops reading when all have failed.
+fn work(
+    share: Vec<(usize, ScenarioFold)>,
+    facts: Receiver<Arc<Recorded>>,
+) -> Vec<(usize, Result<Projections, WhatIfError>)> {
+    let mut folds: Vec<(usize, Result<ScenarioFold, WhatIfError>)> =
+        share.into_iter().map(|(i, f)| (i, Ok(f))).collect();
+    let mut scratch = Scratch::default();
+    for recorded in facts {
+        for (_, slot) in folds.iter_mut() {
+            if let Ok(fold) = slot {
+                if let Err(e) = fold.step(&recorded, &mut scratch) {
+                    *slot = Err(e);
+                }
+            }
+        }
+        if folds.iter().all(|(_, f)| f.is_err()) {
+            break;
+        }
+    }
+    folds
+        .into_iter()
+        .map(|(i, f)| (i, f.and_then(ScenarioFold::finish)))
+        .collect()
 }
 
 /// Decode the log once, handing each fact to every worker still running.
@@ -618,37 +668,57 @@ fn month_text(d: Date) -> String {
 // ---------------------------------------------------------------------------------------------
 // The fold of one scenario.
 
-fn fold(
-    scenario: &Scenario,
-    mut plan: Plan,
-    facts: Receiver<Arc<Recorded>>,
+/// One scenario's fold in progress: its own projections, from an empty ledger.
+struct ScenarioFold<'s> {
+    scenario: &'s Scenario,
+    plan: Plan,
+    projections: Projections,
+    whatif_seq: u64,
+    /// What the projections keep besides the ledger state (see [`Views`]).
     views: Views,
-) -> Result<Projections, WhatIfError> {
-    let mut projections = Projections::new();
-    let mut whatif_seq = WHATIF_SEQ_BASE;
-    let mut scratch = Scratch::default();
-    for recorded in facts {
-        // Engine-made invoices whose turn has come go first.
+}
+
+impl<'s> ScenarioFold<'s> {
+    fn new(scenario: &'s Scenario, plan: Plan, views: Views) -> ScenarioFold<'s> {
+        ScenarioFold {
+            scenario,
+            plan,
+            projections: Projections::new(),
+            whatif_seq: WHATIF_SEQ_BASE,
+            views,
+        }
+    }
+
+    /// Fold one recorded fact, altered by the scenario; engine-made invoices whose turn has
+    /// come go first.
+    fn step(&mut self, recorded: &Recorded, scratch: &mut Scratch) -> Result<(), WhatIfError> {
+        let scenario = self.scenario;
         let due = match &recorded.fact {
             Fact::Invoice(inv) => Some((&inv.account, Due::DatedBefore(inv.date))),
             Fact::Close { account, through } => Some((account, Due::EndingBy(*through))),
             Fact::Agreement { .. } | Fact::Resettle { .. } | Fact::Pending(_) => None,
         };
         if let Some((account, due)) = due {
-            if let Some(queue) = plan.whatif.get_mut(account.as_str()) {
+            if let Some(queue) = self.plan.whatif.get_mut(account.as_str()) {
                 while queue.front().is_some_and(|w| due.includes(w)) {
                     let invoice = queue.pop_front().expect("front exists");
-                    apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq, views)?;
+                    apply_whatif(
+                        scenario,
+                        &mut self.projections,
+                        invoice,
+                        &mut self.whatif_seq,
+                        self.views,
+                    )?;
                 }
             }
         }
-        let altered = alter(scenario, &plan, &recorded.fact, &mut scratch)?;
+        let altered = alter(scenario, &self.plan, &recorded.fact, scratch)?;
         let fact = altered.as_ref().unwrap_or(&recorded.fact);
         apply(
-            &mut projections,
+            &mut self.projections,
             fact,
             (recorded.decision_seq, recorded.next_seq),
-            views,
+            self.views,
         )
         .map_err(|error| WhatIfError::Fold {
             scenario: scenario.name.clone(),
@@ -659,16 +729,33 @@ fn fold(
             // Reuse the buffer: a fresh one per invoice costs a page fault per 4 KiB written.
             scratch.lines = invoice.lines;
         }
+        Ok(())
     }
-    for (_, queue) in std::mem::take(&mut plan.whatif) {
-        for invoice in queue {
-            apply_whatif(scenario, &mut projections, invoice, &mut whatif_seq, views)?;
+
+    /// After the log: the engine-made invoices still waiting, then `through`.
+    fn finish(mut self) -> Result<Projections, WhatIfError> {
+        let scenario = self.scenario;
+        for (_, queue) in std::mem::take(&mut self.plan.whatif) {
+            for invoice in queue {
+                apply_whatif(
+                    scenario,
+                    &mut self.projections,
+                    invoice,
+                    &mut self.whatif_seq,
+                    self.views,
+                )?;
+            }
         }
+        if let Some(through) = scenario.through {
+            close_through(
+                scenario,
+                &mut self.projections,
+                through,
+                &mut self.whatif_seq,
+            )?;
+        }
+        Ok(self.projections)
     }
-    if let Some(through) = scenario.through {
-        close_through(scenario, &mut projections, through, &mut whatif_seq)?;
-    }
-    Ok(projections)
 }
 
 /// `through`: every deadline up to the date evaluated on the fork, account by account, by the

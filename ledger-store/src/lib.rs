@@ -150,7 +150,7 @@ pub use codec::{
 };
 pub use error::StoreError;
 pub use published::{AccountPosition, Freshness, PublishedEntry, PublishedIndex};
-pub use reader::{Decisions, LogEntry, LogReader, ReadOptions};
+pub use reader::{Decisions, LineVisitor, LogEntry, LogReader, ReadOptions};
 pub use record::{
     parse_chunk_ref, parse_envelope, record_hash, Appender, EncodedRecord, Envelope, Head,
     RecordKind, CHUNK_LINES, CHUNK_SOFT_BYTES, ENVELOPE_BYTES, ENVELOPE_VERSION,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ledger_core::fact::MAX_LINES_PER_INVOICE;
-use ledger_core::{Event, Fact, Invoice};
+use ledger_core::{ChargeLine, Event, Fact, Invoice};
 
 use crate::codec::{
     decode_events, decode_lines, decode_record_payload, MAX_PROFILES, MAX_STRINGS_PER_INVOICE,
@@ -59,8 +59,13 @@ pub struct Decisions {
     pub events_bytes: Vec<u8>,
 }
 
+/// What [`LogReader::streaming_lines`] hands each chunk of a settled invoice's lines to.
+pub type LineVisitor<'a> = Box<dyn FnMut(&[ChargeLine]) + 'a>;
+
 /// Iterates the log entry by entry. Stops after the first error.
 pub struct LogReader<'a> {
+    /// When set, settled invoices' lines go here chunk by chunk instead of into the entry.
+    on_lines: Option<LineVisitor<'a>>,
     log: &'a sled::Tree,
     /// The ledger's directory, for messages.
     dir: &'a Path,
@@ -116,6 +121,7 @@ impl<'a> LogReader<'a> {
         let end = head.next_seq.max(options.from_seq);
         let iter = log.range(seq_key(options.from_seq)..seq_key(end));
         LogReader {
+            on_lines: None,
             log,
             dir,
             verify: options.verify_chain,
@@ -128,6 +134,16 @@ impl<'a> LogReader<'a> {
             done: false,
             segments: SegmentReader::new(dir),
         }
+    }
+
+    /// Hand the lines of every settled invoice (not of pending runs) to `visit`, one chunk at a
+    /// time, in input order, instead of keeping them: the invoices this reader returns have no
+    /// lines (their entry's `line_count` says how many they had), so reading never holds a
+    /// whole invoice's lines, however large (issue 13). `visit` sees every chunk of an entry
+    /// before the entry is returned.
+    pub fn streaming_lines(mut self, visit: impl FnMut(&[ChargeLine]) + 'a) -> LogReader<'a> {
+        self.on_lines = Some(Box::new(visit));
+        self
     }
 
     fn sled_err(&self, source: sled::Error) -> StoreError {
@@ -296,6 +312,7 @@ impl<'a> LogReader<'a> {
         let envelope = parse_envelope(seq, &value)?;
         let mut bytes = value.len() as u64;
         let mut record_count = 1u64;
+        let mut line_count = 0u64;
         let fact = match envelope.kind {
             RecordKind::Agreement => {
                 let (agreement, content_hash): AgreementIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
@@ -311,11 +328,16 @@ impl<'a> LogReader<'a> {
             }
             RecordKind::InvoiceHeader => {
                 let header: InvoiceHeaderIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
-                Fact::Invoice(self.read_invoice(seq, header, &mut bytes, &mut record_count)?)
+                let stream = self.on_lines.is_some();
+                let (invoice, lines) = self.read_invoice(seq, header, stream, &mut bytes, &mut record_count)?;
+                line_count = lines;
+                Fact::Invoice(invoice)
             }
             RecordKind::PendingHeader => {
                 let header: InvoiceHeaderIn = decode_record_payload(envelope.payload).map_err(|m| StoreError::decode(seq, m))?;
-                Fact::Pending(self.read_invoice(seq, header, &mut bytes, &mut record_count)?)
+                let (invoice, lines) = self.read_invoice(seq, header, false, &mut bytes, &mut record_count)?;
+                line_count = lines;
+                Fact::Pending(invoice)
             }
             kind => {
                 return Err(StoreError::decode(
@@ -323,10 +345,6 @@ impl<'a> LogReader<'a> {
                     format!("a {} record where a fact should start (reading must start at the first record of a fact)", kind.name()),
                 ))
             }
-        };
-        let line_count = match &fact {
-            Fact::Invoice(invoice) | Fact::Pending(invoice) => invoice.lines.len() as u64,
-            _ => 0,
         };
 
         let Some((dseq, dvalue)) = self.fetch()? else {
@@ -389,13 +407,16 @@ impl<'a> LogReader<'a> {
         }))
     }
 
+    /// The invoice whose header is `header`, and its line count; with `stream`, its lines go
+    /// to the line visitor chunk by chunk and the invoice returned has none.
     fn read_invoice(
         &mut self,
         seq: u64,
         header: InvoiceHeaderIn,
+        stream: bool,
         bytes: &mut u64,
         record_count: &mut u64,
-    ) -> Result<Invoice, StoreError> {
+    ) -> Result<(Invoice, u64), StoreError> {
         let bad =
             |message: String| StoreError::decode(seq, format!("invoice {}: {message}", header.id));
         if header.line_count > MAX_LINES_PER_INVOICE as u64 {
@@ -425,7 +446,13 @@ impl<'a> LogReader<'a> {
         let date = date_from(header.date, seq, "the invoice date")?;
         let period_start = date_from(header.period_start, seq, "the period start")?;
         let period_end = date_from(header.period_end, seq, "the period end")?;
-        let mut lines = Vec::with_capacity(header.line_count as usize);
+        let mut lines = Vec::with_capacity(if stream {
+            CHUNK_LINES
+        } else {
+            header.line_count as usize
+        });
+        // Lines decoded so far (all of them are in `lines` unless streaming).
+        let mut decoded = 0usize;
         let mut strings: Vec<String> =
             Vec::with_capacity((header.string_count as usize).min(1 << 16));
         for index in 0..header.chunk_count {
@@ -463,16 +490,15 @@ impl<'a> LogReader<'a> {
                     ),
                 )
             };
-            if chunk.chunk_index != index || chunk.first_line != lines.len() as u64 {
+            if chunk.chunk_index != index || chunk.first_line != decoded as u64 {
                 return Err(chunk_bad(format!(
-                    "it says it is chunk {} starting at line {}, expected chunk {index} starting at line {}",
+                    "it says it is chunk {} starting at line {}, expected chunk {index} starting at line {decoded}",
                     chunk.chunk_index,
                     chunk.first_line,
-                    lines.len()
                 )));
             }
             let chunk_lines = chunk.line_count as usize;
-            if chunk_lines > CHUNK_LINES || (lines.len() + chunk_lines) as u64 > header.line_count {
+            if chunk_lines > CHUNK_LINES || (decoded + chunk_lines) as u64 > header.line_count {
                 return Err(chunk_bad(format!(
                     "{chunk_lines} lines is more than the chunk or the invoice may hold"
                 )));
@@ -485,7 +511,7 @@ impl<'a> LogReader<'a> {
                 )));
             }
             strings.extend(chunk.strings);
-            let first_line = lines.len();
+            let first_line = decoded;
             decode_lines(
                 chunk.lines,
                 chunk_lines,
@@ -495,19 +521,26 @@ impl<'a> LogReader<'a> {
                 &mut lines,
             )
             .map_err(|e| chunk_bad(format!("line {}: {}", first_line + e.line + 1, e.what)))?;
+            decoded += chunk_lines;
+            if stream {
+                if let Some(visit) = self.on_lines.as_mut() {
+                    visit(&lines);
+                }
+                lines.clear();
+            }
             *bytes += cvalue.len() as u64;
             *record_count += 1;
         }
-        if lines.len() as u64 != header.line_count || strings.len() as u64 != header.string_count {
+        if decoded as u64 != header.line_count || strings.len() as u64 != header.string_count {
             return Err(bad(format!(
                 "its chunks hold {} lines and {} strings, the header says {} and {}",
-                lines.len(),
+                decoded,
                 strings.len(),
                 header.line_count,
                 header.string_count
             )));
         }
-        Ok(Invoice {
+        let invoice = Invoice {
             account: header.account,
             id: header.id,
             date,
@@ -518,7 +551,8 @@ impl<'a> LogReader<'a> {
             profiles: header.profiles,
             strings,
             lines,
-        })
+        };
+        Ok((invoice, decoded as u64))
     }
 }
 

@@ -386,8 +386,9 @@ fn read_run(
 
 /// Phase 2: decide every invoice and stage its records in a spill file; returns the spill and
 /// the lines of each staged group; sets the run's digest in `outcome`. A second thread builds each invoice from the staged lines
-/// and computes its content digest while this one decides and encodes the one before it; at
-/// most three invoices are in memory (being built, waiting, being decided).
+/// and computes its content digest while this one decides and encodes the one before it, and
+/// hands it over without a queue: at most two invoices are in memory (the one being decided,
+/// and the next one, being built or waiting; issue 13).
 fn decide_invoices(
     session: &mut Session,
     appender: &mut Appender,
@@ -404,7 +405,7 @@ fn decide_invoices(
     let mut spill = Spill::create(staging)?;
     let mut group_lines = Vec::new();
     std::thread::scope(|scope| -> Result<(), AppError> {
-        let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(1);
+        let (built, to_decide) = std::sync::mpsc::sync_channel::<Result<Invoice, InputError>>(0);
         scope.spawn(move || {
             for invoice in invoices.iter() {
                 let invoice = invoice.map(|mut invoice| {
