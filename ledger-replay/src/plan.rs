@@ -11,9 +11,11 @@
 //!
 //! - `required_monthly` is the smallest `M`, to the cent, such that every larger `M` meets
 //!   the commitment. Meeting is not monotone in `M` (more spend can complete a CACO milestone
-//!   whose ACO award then pays usage that would have counted), so the search first finds, for
-//!   every open CACO milestone with an award ending by the deadline, the smallest `M` that
-//!   completes it, and tries that amount and one cent less; from the largest of those (and
+//!   whose ACO award then pays usage that would have counted, and more spend still can reach
+//!   it a month earlier, so that the award pays a month more of usage before the deadline), so
+//!   the search first finds, for every open CACO milestone with an award ending by the
+//!   deadline and every projected month, the smallest `M` that reaches it within that month
+//!   and completes it, and tries that amount and one cent less; from the largest of those (and
 //!   zero) that fails, it doubles to an `M` that meets, probes sixteen even steps between,
 //!   and bisects from the largest that fails. The answer meets, and one cent less fails (on
 //!   the same fork). `None` when no amount up to [`MAX_MONTHLY`] meets it (no month left to
@@ -403,8 +405,10 @@ pub(crate) struct Forked {
     pub(crate) meets: bool,
     pub(crate) shortfall: Money,
     completion: Option<Date>,
-    /// Per award milestone of the fork (see [`Fork::awards`]): completed by the deadline.
-    awards: Vec<bool>,
+    /// Per award milestone of the fork (see [`Fork::awards`]): `Some(k)` when it is reached
+    /// after the first `k` projected months (0: before any) and completed by the deadline,
+    /// `None` when it is not completed.
+    awards: Vec<Option<usize>>,
     /// Per projected month: its invoice date and what is left of the target after it.
     pub(crate) path: Vec<(Date, Money)>,
 }
@@ -486,6 +490,11 @@ impl<'a> Fork<'a> {
         let state = |l: &Ledger| l.accounts.get(&account).cloned();
         let mut completion = self.target.reached(self.acct).then_some(self.as_of);
         let mut path = Vec::with_capacity(self.months.len());
+        let mut award_reached: Vec<Option<usize>> = self
+            .awards
+            .iter()
+            .map(|a| a.reached(self.acct).then_some(0))
+            .collect();
         for (i, &month) in self.months.iter().enumerate() {
             let invoice = projected_invoice(self.acct, month, mix_of(i));
             let date = invoice.date;
@@ -493,6 +502,11 @@ impl<'a> Fork<'a> {
             let acct = ledger.account(&account).expect("the fork's account");
             if completion.is_none() && self.target.reached(acct) {
                 completion = Some(date);
+            }
+            for (reached, award) in award_reached.iter_mut().zip(&self.awards) {
+                if reached.is_none() && award.reached(acct) {
+                    *reached = Some(i + 1);
+                }
             }
             path.push((date, self.target.judged(acct).1));
         }
@@ -506,7 +520,16 @@ impl<'a> Fork<'a> {
             meets,
             shortfall,
             completion: if meets { completion } else { None },
-            awards: self.awards.iter().map(|a| a.judged(&acct).0).collect(),
+            awards: self
+                .awards
+                .iter()
+                .zip(award_reached)
+                .map(|(a, reached)| {
+                    a.judged(&acct)
+                        .0
+                        .then(|| reached.unwrap_or(self.months.len()))
+                })
+                .collect(),
             path,
         })
     }
@@ -542,13 +565,22 @@ impl<'f, 'a> Search<'f, 'a> {
     /// documentation).
     fn required(&mut self) -> Result<Option<Money>, CoreError> {
         let months = self.fork.months.len() as i128;
-        // Amounts known to fail: none, and the edges of every award's threshold.
+        // Amounts that may fail: none, and the edges of every award's thresholds. An award
+        // reached a month earlier pays a month more of usage before the deadline, so each
+        // month by which it can be reached has its own threshold.
         let mut candidates = vec![0];
         for award in 0..self.fork.awards.len() {
-            if let Some(t) = self.award_threshold(award)? {
+            let mut from = 0;
+            for by in (0..=self.fork.months.len()).rev() {
+                let Some(t) = self.award_threshold(award, by, from)? else {
+                    break;
+                };
                 candidates.extend([t, t - 1]);
+                from = t;
             }
         }
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut lo: Option<i128> = None;
         for c in candidates.into_iter().filter(|&c| c >= 0) {
             if !self.meets(c)? && lo.is_none_or(|l| c > l) {
@@ -598,16 +630,25 @@ impl<'f, 'a> Search<'f, 'a> {
         Ok(Some(at))
     }
 
-    /// The smallest amount at which award milestone `award` is completed by the deadline (a
-    /// doubling, then a bisection: more spend toward a milestone does not undo it), if any up
-    /// to [`MAX_MONTHLY`].
-    fn award_threshold(&mut self, award: usize) -> Result<Option<i128>, CoreError> {
+    /// The smallest amount, from `from` on, at which award milestone `award` is reached
+    /// within the first `by` projected months and completed by the deadline (a doubling, then
+    /// a bisection: more spend toward a milestone reaches it no later), if any up to
+    /// [`MAX_MONTHLY`].
+    fn award_threshold(
+        &mut self,
+        award: usize,
+        by: usize,
+        from: i128,
+    ) -> Result<Option<i128>, CoreError> {
         let cap = i128::from(MAX_MONTHLY) * 100;
-        if self.at(0)?.awards[award] {
-            return Ok(Some(0));
+        let reached = |s: &mut Self, cents: i128| -> Result<bool, CoreError> {
+            Ok(s.at(cents)?.awards[award].is_some_and(|k| k <= by))
+        };
+        if reached(self, from)? {
+            return Ok(Some(from));
         }
-        let (mut lo, mut hi) = (0, 1);
-        while !self.at(hi)?.awards[award] {
+        let (mut lo, mut hi) = (from, (from * 2).max(from + 1).min(cap));
+        while !reached(self, hi)? {
             if hi >= cap || self.fork.months.is_empty() {
                 return Ok(None);
             }
@@ -616,7 +657,7 @@ impl<'f, 'a> Search<'f, 'a> {
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if self.at(mid)?.awards[award] {
+            if reached(self, mid)? {
                 hi = mid;
             } else {
                 lo = mid;
