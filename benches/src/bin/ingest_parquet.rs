@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use benches::{ledger_binary, measure, per_second, target_dir, work_dir};
-use ledger_gen::parquet::{csv_to_parquet, CostType, ParquetOptions, TimeType};
+use ledger_gen::parquet::{csv_to_parquet, focus_export_options};
 use ledger_input::assemble::Accounts;
 use ledger_input::{stage_file, InputFormat};
 
@@ -156,21 +156,7 @@ fn generate(ledger: &Path, csv: &Path, parquet: &Path, lines: u64) {
         ],
     );
     eprintln!("writing Parquet");
-    let options = ParquetOptions {
-        snappy: true,
-        costs: CostType::Decimal { scale: 10 },
-        times: TimeType::MillisUtc,
-        row_group_rows: 1 << 20,
-        cost_columns: vec!["BilledCost".into(), "EffectiveCost".into()],
-        time_columns: [
-            "BillingPeriodStart",
-            "BillingPeriodEnd",
-            "ChargePeriodStart",
-            "ChargePeriodEnd",
-        ]
-        .map(String::from)
-        .to_vec(),
-    };
+    let options = focus_export_options();
     let rows = csv_to_parquet(csv, parquet, &options).expect("writes Parquet");
     assert_eq!(rows, lines);
 }
