@@ -8,16 +8,19 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+mod common;
+
+use common::d;
 use ledger_core::agreement::{AccountTerms, Agreement, MaccTerms};
-use ledger_core::fact::{ChargeLine, Fact, Invoice, StrRef};
-use ledger_core::{ChargeKind, Date, KindSet, Money};
+use ledger_core::fact::{ChargeLine, Fact, StrRef};
+use ledger_core::{ChargeKind, KindSet, Money};
 use ledger_replay::audit::audit;
 use ledger_replay::load::load;
 use ledger_replay::replay::rebuild;
 use ledger_replay::whatif::{self, Change, LineFilter, Scenario};
 use ledger_replay::write::stage;
 use ledger_replay::Projections;
-use ledger_store::{agreement_content_hash, invoice_content_hash, Appender, Store};
+use ledger_store::{agreement_content_hash, Appender, Store};
 
 /// The system allocator, counting live bytes and their peak.
 struct Counting;
@@ -70,10 +73,6 @@ fn invoice_bytes() -> usize {
     LINES as usize * std::mem::size_of::<ChargeLine>()
 }
 
-fn d(s: &str) -> Date {
-    Date::parse(s).unwrap()
-}
-
 fn agreement() -> Fact {
     let agreement = Agreement {
         account: "acme".into(),
@@ -115,20 +114,11 @@ fn invoice(n: u32) -> Fact {
             corrects: StrRef::NONE,
         })
         .collect();
-    let mut inv = Invoice {
-        account: "acme".into(),
-        id: format!("INV-{n}"),
-        date: start.add_months(1).add_days(4),
-        period_start: start,
-        period_end: start.month_end(),
-        currency: "USD".into(),
-        content_hash: [0; 32],
-        profiles: vec!["Engineering".into()],
-        strings: vec![],
+    common::invoice(
+        &format!("INV-{n}"),
+        &start.add_months(1).add_days(4).to_string(),
         lines,
-    };
-    inv.content_hash = invoice_content_hash(&inv);
-    Fact::Invoice(inv)
+    )
 }
 
 /// A ledger of [`INVOICES`] invoices of [`LINES`] lines, read once (sled keeps what it read).
